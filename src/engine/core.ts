@@ -1,0 +1,212 @@
+/**
+ * The engine's state and the few mechanisms every operation shares: loading, key resolution, authorization,
+ * state and usage checks, and serialized, durable mutation. Operations live in ops-*.ts files as functions
+ * over an EngineCore.
+ */
+import { KmsError, notFound } from './errors.ts';
+import { aliasArn, type ArnConfig, DEFAULT_ARN_CONFIG, type KeyRef, keyArn, parseKeyRef, uuidFromRandom } from './identifiers.ts';
+import { authorize, type Caller, type KeyAction } from './policy.ts';
+import type { Clock, CryptoProvider, KeyStore, RootKey } from './ports.ts';
+import { systemClock } from './ports.ts';
+import {
+  type AliasRecord,
+  type GrantRecord,
+  type KeyRecord,
+  keyMaterialAad,
+  type StoreChange,
+} from './records.ts';
+import type { SecretBytes } from './secret.ts';
+import type { KeyUsage } from './specs.ts';
+import { checkKeyRecord } from './keyset.ts';
+import type { EncryptionContext } from './encryption-context.ts';
+
+/** Who asks, and with which grant tokens. */
+export interface RequestContext {
+  readonly caller: Caller;
+  readonly grantTokens?: readonly string[];
+}
+
+/** A key with its unwrapped material held in memory, version → material. */
+export interface LoadedKey {
+  readonly record: KeyRecord;
+  readonly material: ReadonlyMap<number, SecretBytes>;
+}
+
+export interface EngineOptions {
+  readonly crypto: CryptoProvider;
+  readonly rootKey: RootKey;
+  readonly store: KeyStore;
+  readonly clock?: Clock;
+  readonly arn?: ArnConfig;
+}
+
+/** Listeners learn about committed changes (metrics, audit, the KMS v2 plugin's key_id). */
+export type ChangeListener = (change: StoreChange) => void;
+
+export class EngineCore {
+  readonly crypto: CryptoProvider;
+  readonly rootKey: RootKey;
+  readonly store: KeyStore;
+  readonly clock: Clock;
+  readonly arn: ArnConfig;
+
+  readonly keys = new Map<string, LoadedKey>();
+  readonly aliases = new Map<string, AliasRecord>();
+  readonly grants = new Map<string, GrantRecord>();
+  readonly #listeners: ChangeListener[] = [];
+  #queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(o: EngineOptions) {
+    this.crypto = o.crypto;
+    this.rootKey = o.rootKey;
+    this.store = o.store;
+    this.clock = o.clock ?? systemClock;
+    this.arn = o.arn ?? DEFAULT_ARN_CONFIG;
+  }
+
+  /** Opens the store and unwraps every key version with the root key. */
+  static async open(o: EngineOptions): Promise<EngineCore> {
+    const core = new EngineCore(o);
+    const state = await o.store.open();
+    for (const r of state.keys) {
+      checkKeyRecord(r);
+      core.keys.set(r.keyId, { record: r, material: await core.unwrapAll(r) });
+    }
+    for (const a of state.aliases) core.aliases.set(a.aliasName, a);
+    for (const g of state.grants) core.grants.set(g.grantId, g);
+    return core;
+  }
+
+  private async unwrapAll(r: KeyRecord): Promise<Map<number, SecretBytes>> {
+    const m = new Map<number, SecretBytes>();
+    for (const v of r.versions) {
+      m.set(v.version, await this.rootKey.unwrap(v.wrappedMaterial, keyMaterialAad(r.keyId, v.version)));
+    }
+    return m;
+  }
+
+  onChange(listener: ChangeListener): void {
+    this.#listeners.push(listener);
+  }
+
+  newUuid(): string {
+    return uuidFromRandom(this.crypto.randomBytes(16));
+  }
+
+  arnOf(keyId: string): string {
+    return keyArn(this.arn, keyId);
+  }
+
+  /** Resolves any key identifier form to a loaded key, or NotFoundException. */
+  resolve(value: unknown, field = 'KeyId'): LoadedKey {
+    const ref: KeyRef = parseKeyRef(value, this.arn, field);
+    let keyId: string;
+    if (ref.kind === 'alias') {
+      const alias = this.aliases.get(ref.aliasName);
+      if (!alias) throw notFound(`Alias ${aliasArn(this.arn, ref.aliasName)}`);
+      keyId = alias.targetKeyId;
+    } else {
+      keyId = ref.keyId;
+    }
+    const key = this.keys.get(keyId);
+    if (!key) throw new KmsError('NotFoundException', `Key '${this.arnOf(keyId)}' does not exist`);
+    return key;
+  }
+
+  grantsOf(keyId: string): GrantRecord[] {
+    const out: GrantRecord[] = [];
+    for (const g of this.grants.values()) if (g.keyId === keyId) out.push(g);
+    return out;
+  }
+
+  /** Deny by default: AccessDeniedException unless the key policy or a grant allows the action. */
+  authorize(ctx: RequestContext, key: KeyRecord, action: KeyAction, ec?: EncryptionContext): void {
+    if (ctx.caller.kind === 'system') return;
+    if (ctx.grantTokens) {
+      for (const t of ctx.grantTokens) {
+        if (![...this.grants.values()].some((g) => g.grantToken === t)) {
+          throw new KmsError('InvalidGrantTokenException', 'GrantTokens: a grant token is not valid', 'GrantTokens');
+        }
+      }
+    }
+    const grants = this.grants.size === 0 ? [] : this.grantsOf(key.keyId);
+    if (authorize(ctx.caller, action, key.policy, grants, ec) === 'allow') return;
+    throw new KmsError(
+      'AccessDeniedException',
+      `User: ${ctx.caller.name} is not authorized to perform: ${action} on resource: ${this.arnOf(key.keyId)}`,
+    );
+  }
+
+  /** State first, then usage (invariant 5): Disabled, PendingDeletion, PendingImport refuse crypto. */
+  requireUsable(key: KeyRecord, usage: KeyUsage): void {
+    requireEnabled(key, this.arnOf(key.keyId));
+    if (key.keyUsage !== usage) {
+      throw new KmsError(
+        'InvalidKeyUsageException',
+        `${this.arnOf(key.keyId)} key usage is ${key.keyUsage} which is not valid for this operation (needs ${usage})`,
+      );
+    }
+  }
+
+  /**
+   * Runs `fn` with exclusive access to the state: management operations are serialized so that each
+   * read-modify-write sees the result of the previous one. `fn` returns the change to commit and the result.
+   * Nothing is visible in memory until the store has durably committed the change.
+   */
+  mutate<T>(fn: () => Promise<{ change: StoreChange; result: T; material?: ReadonlyMap<string, ReadonlyMap<number, SecretBytes>> }>): Promise<T> {
+    const run = this.#queue.then(async () => {
+      const { change, result, material } = await fn();
+      if (isEmptyChange(change)) return result;
+      for (const k of change.putKeys ?? []) checkKeyRecord(k);
+      await this.store.commit(change);
+      this.apply(change, material);
+      for (const l of this.#listeners) l(change);
+      return result;
+    });
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private apply(change: StoreChange, material?: ReadonlyMap<string, ReadonlyMap<number, SecretBytes>>): void {
+    for (const r of change.putKeys ?? []) {
+      const prev = this.keys.get(r.keyId);
+      const m = new Map(prev?.material ?? []);
+      for (const [v, s] of material?.get(r.keyId) ?? []) m.set(v, s);
+      // Material first, record second: a version is decryptable before any record names it primary.
+      this.keys.set(r.keyId, { record: r, material: m });
+    }
+    for (const id of change.deleteKeys ?? []) {
+      const prev = this.keys.get(id);
+      if (prev) for (const s of prev.material.values()) s.wipe();
+      this.keys.delete(id);
+    }
+    for (const a of change.putAliases ?? []) this.aliases.set(a.aliasName, a);
+    for (const n of change.deleteAliases ?? []) this.aliases.delete(n);
+    for (const g of change.putGrants ?? []) this.grants.set(g.grantId, g);
+    for (const id of change.deleteGrants ?? []) this.grants.delete(id);
+  }
+}
+
+function isEmptyChange(c: StoreChange): boolean {
+  return !(
+    c.putKeys?.length ||
+    c.deleteKeys?.length ||
+    c.putAliases?.length ||
+    c.deleteAliases?.length ||
+    c.putGrants?.length ||
+    c.deleteGrants?.length
+  );
+}
+
+export function requireEnabled(key: KeyRecord, arn: string): void {
+  switch (key.state) {
+    case 'Enabled':
+      return;
+    case 'Disabled':
+      throw new KmsError('DisabledException', `${arn} is disabled.`);
+    case 'PendingDeletion':
+      throw new KmsError('KMSInvalidStateException', `${arn} is pending deletion.`);
+    case 'PendingImport':
+      throw new KmsError('KMSInvalidStateException', `${arn} is pending import.`);
+  }
+}

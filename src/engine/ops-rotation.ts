@@ -1,0 +1,160 @@
+/**
+ * Rotation: Enable/DisableKeyRotation, GetKeyRotationStatus, RotateKeyOnDemand, ListKeyRotations, and the
+ * two phases (stage, promote) that HA deployments run separately (invariant 3).
+ */
+import type { EngineCore, RequestContext } from './core.ts';
+import { KmsError } from './errors.ts';
+import { DAY_MS, nextVersionNumber, onDemandRotationCount, promoteVersion, stageVersion, withRotation } from './keyset.ts';
+import { createVersion } from './material.ts';
+import { keyMaterialId } from './metadata.ts';
+import { mutateKey } from './ops-keys.ts';
+import { paginate, type Page } from './pagination.ts';
+import type { KeyRecord, RotationType } from './records.ts';
+import { LIMITS } from './specs.ts';
+import { requireEnabled } from './core.ts';
+import { optionalInt, optionalString } from './validate.ts';
+
+const rotatable = (r: KeyRecord): boolean => r.keySpec === 'SYMMETRIC_DEFAULT' || r.keySpec.startsWith('HMAC_');
+
+function requireRotatable(core: EngineCore, r: KeyRecord): void {
+  if (!rotatable(r)) {
+    throw new KmsError('UnsupportedOperationException', `${core.arnOf(r.keyId)}: rotation is not supported for ${r.keySpec} keys`);
+  }
+}
+
+export async function enableKeyRotation(
+  core: EngineCore,
+  ctx: RequestContext,
+  keyRef: unknown,
+  rotationPeriodInDays: unknown,
+): Promise<void> {
+  const days =
+    optionalInt(rotationPeriodInDays, 'RotationPeriodInDays', LIMITS.rotationPeriodMinDays, LIMITS.rotationPeriodMaxDays) ??
+    LIMITS.rotationPeriodDefaultDays;
+  await mutateKey(core, ctx, keyRef, 'kms:EnableKeyRotation', 'EnableKeyRotation', ({ record }) => {
+    requireEnabled(record, core.arnOf(record.keyId));
+    requireRotatable(core, record);
+    if (record.rotation.enabled && record.rotation.periodDays === days) return undefined;
+    return withRotation(record, true, days, core.clock.now());
+  });
+}
+
+export async function disableKeyRotation(core: EngineCore, ctx: RequestContext, keyRef: unknown): Promise<void> {
+  await mutateKey(core, ctx, keyRef, 'kms:DisableKeyRotation', 'DisableKeyRotation', ({ record }) => {
+    requireEnabled(record, core.arnOf(record.keyId));
+    requireRotatable(core, record);
+    if (!record.rotation.enabled) return undefined;
+    return withRotation(record, false, record.rotation.periodDays, core.clock.now());
+  });
+}
+
+export interface RotationStatus {
+  readonly keyId: string;
+  readonly keyRotationEnabled: boolean;
+  readonly rotationPeriodInDays?: number;
+  readonly nextRotationDate?: number;
+}
+
+export function getKeyRotationStatus(core: EngineCore, ctx: RequestContext, keyRef: unknown): RotationStatus {
+  const { record: r } = core.resolve(keyRef);
+  core.authorize(ctx, r, 'kms:GetKeyRotationStatus');
+  if (r.state === 'PendingDeletion') throw new KmsError('KMSInvalidStateException', `${core.arnOf(r.keyId)} is pending deletion.`);
+  requireRotatable(core, r);
+  return {
+    keyId: core.arnOf(r.keyId),
+    keyRotationEnabled: r.rotation.enabled,
+    ...(r.rotation.enabled ? { rotationPeriodInDays: r.rotation.periodDays, nextRotationDate: r.rotation.nextRotationAt } : {}),
+  };
+}
+
+/** Both phases in one commit: correct on a single instance, where memory is the only reader. */
+export async function rotateKey(core: EngineCore, keyRef: unknown, rotationType: RotationType, ctx?: RequestContext): Promise<KeyRecord> {
+  return core.mutate(async () => {
+    const key = core.resolve(keyRef);
+    const r = key.record;
+    if (ctx) {
+      core.authorize(ctx, r, 'kms:RotateKeyOnDemand');
+      if (r.keyManager === 'CLUSTER' && ctx.caller.kind !== 'system') {
+        throw new KmsError('UnsupportedOperationException', `${core.arnOf(r.keyId)} is a cluster-managed key: RotateKeyOnDemand is not allowed`);
+      }
+    }
+    requireEnabled(r, core.arnOf(r.keyId));
+    requireRotatable(core, r);
+    if (rotationType === 'ON_DEMAND' && ctx?.caller.kind !== 'system' && onDemandRotationCount(r) >= LIMITS.onDemandRotationsMax) {
+      throw new KmsError('LimitExceededException', `${core.arnOf(r.keyId)} has reached ${LIMITS.onDemandRotationsMax} on-demand rotations`);
+    }
+    const version = nextVersionNumber(r);
+    const v = await createVersion(core, r.keyId, r.keySpec, version, rotationType);
+    const now = core.clock.now();
+    const next = promoteVersion(stageVersion(r, v.record), version, now);
+    return { change: { putKeys: [next] }, result: next, material: new Map([[r.keyId, new Map([[version, v.material]])]]) };
+  });
+}
+
+export async function rotateKeyOnDemand(core: EngineCore, ctx: RequestContext, keyRef: unknown): Promise<string> {
+  const r = await rotateKey(core, keyRef, 'ON_DEMAND', ctx);
+  return core.arnOf(r.keyId);
+}
+
+export interface RotationEntry {
+  readonly keyId: string;
+  readonly keyMaterialId: string;
+  readonly version: number;
+  readonly rotationDate: number;
+  readonly rotationType: RotationType;
+  readonly current: boolean;
+}
+
+/** ListKeyRotations: the versions created by rotation (not the first one), oldest first. */
+export function listKeyRotations(
+  core: EngineCore,
+  ctx: RequestContext,
+  keyRef: unknown,
+  limit: unknown,
+  marker: unknown,
+): Page<RotationEntry> {
+  const { record: r } = core.resolve(keyRef);
+  core.authorize(ctx, r, 'kms:ListKeyRotations');
+  requireRotatable(core, r);
+  const l = optionalInt(limit, 'Limit', 1, 1000) ?? 100;
+  const m = optionalString(marker, 'Marker', 1, 1024);
+  const entries = r.versions
+    .filter((v) => v.rotationType !== undefined)
+    .map((v) => ({
+      keyId: core.arnOf(r.keyId),
+      keyMaterialId: keyMaterialId(core, r.keyId, v.version),
+      version: v.version,
+      rotationDate: v.createdAt,
+      rotationType: v.rotationType!,
+      current: v.version === r.primaryVersion,
+    }));
+  // Markers are zero-padded version numbers so that string order is version order.
+  return paginate(entries, (e) => String(e.version).padStart(10, '0'), l, m);
+}
+
+/** Phase one alone (HA): add a version that decrypts but is not used for new data yet. */
+export async function stageRotation(core: EngineCore, keyRef: unknown, rotationType: RotationType): Promise<KeyRecord> {
+  return core.mutate(async () => {
+    const { record: r } = core.resolve(keyRef);
+    requireRotatable(core, r);
+    const version = nextVersionNumber(r);
+    const v = await createVersion(core, r.keyId, r.keySpec, version, rotationType);
+    const next = stageVersion(r, v.record);
+    return { change: { putKeys: [next] }, result: next, material: new Map([[r.keyId, new Map([[version, v.material]])]]) };
+  });
+}
+
+/** Phase two alone (HA): promote a staged version once every instance holds it. */
+export async function promoteRotation(core: EngineCore, keyRef: unknown, version: number): Promise<KeyRecord> {
+  return core.mutate(async () => {
+    const { record: r } = core.resolve(keyRef);
+    if (r.primaryVersion === version) return { change: {}, result: r };
+    const next = promoteVersion(r, version, core.clock.now());
+    return { change: { putKeys: [next] }, result: next };
+  });
+}
+
+export const isRotationDue = (r: KeyRecord, now: number): boolean =>
+  r.state === 'Enabled' && r.rotation.enabled && r.rotation.nextRotationAt !== undefined && r.rotation.nextRotationAt <= now;
+
+export { DAY_MS };
