@@ -1,0 +1,79 @@
+/**
+ * Parsed key caches, so repeated sign/verify/decrypt does not re-parse DER. Private keys are cached per
+ * SecretBytes object (a WeakMap: the entry lives exactly as long as the engine keeps the secret); public keys in
+ * a bounded LRU keyed by their DER bytes. Each entry remembers the spec it was last checked against.
+ *
+ * Wiping a SecretBytes does not evict its parsed key: callers must not use a secret after wiping it anyway.
+ */
+import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import type { SecretBytes } from '../engine/secret.ts';
+import type { AsymmetricKeySpec } from '../engine/specs.ts';
+import { bufferView, derOuterLength } from './bytes.ts';
+import { keyMatchesSpec } from './key-specs.ts';
+
+export interface ParsedKey {
+  readonly key: KeyObject;
+  /** The spec this key was last checked against. */
+  checkedSpec: AsymmetricKeySpec | undefined;
+  /** Raw key bytes for @noble/curves (EC public point, EC scalar, Ed25519 seed), filled on first use. */
+  raw: Uint8Array | undefined;
+}
+
+const PUBLIC_CACHE_MAX = 1024;
+const privateKeys = new WeakMap<SecretBytes, ParsedKey>();
+const publicKeys = new Map<string, ParsedKey>();
+
+/** The parsed PKCS#8 private key, checked against `spec` when one is given; throws if it is not one. */
+export function privateKeyOf(secret: SecretBytes, spec?: AsymmetricKeySpec): ParsedKey {
+  let parsed = privateKeys.get(secret);
+  if (parsed === undefined) {
+    let key: KeyObject;
+    try {
+      key = createPrivateKey({ key: bufferView(secret.unsafeBytes()), format: 'der', type: 'pkcs8' });
+    } catch {
+      throw new Error('crypto: private key is not a valid PKCS#8 key');
+    }
+    parsed = { key, checkedSpec: undefined, raw: undefined };
+    privateKeys.set(secret, parsed);
+  }
+  if (spec !== undefined && parsed.checkedSpec !== spec) {
+    if (!keyMatchesSpec(parsed.key, spec)) throw new Error(`crypto: private key is not a ${spec} key`);
+    parsed.checkedSpec = spec;
+  }
+  return parsed;
+}
+
+/** The parsed SPKI public key if `der` is exactly one DER SubjectPublicKeyInfo of `spec`, else undefined. */
+export function tryPublicKeyOf(der: Uint8Array, spec: AsymmetricKeySpec): ParsedKey | undefined {
+  const id = bufferView(der).toString('base64');
+  let parsed = publicKeys.get(id);
+  if (parsed !== undefined) {
+    publicKeys.delete(id);
+    publicKeys.set(id, parsed);
+  } else {
+    if (derOuterLength(der) !== der.length) return undefined;
+    try {
+      parsed = {
+        key: createPublicKey({ key: bufferView(der), format: 'der', type: 'spki' }),
+        checkedSpec: undefined,
+        raw: undefined,
+      };
+    } catch {
+      return undefined;
+    }
+    if (publicKeys.size >= PUBLIC_CACHE_MAX) publicKeys.delete(publicKeys.keys().next().value!);
+    publicKeys.set(id, parsed);
+  }
+  if (parsed.checkedSpec !== spec) {
+    if (!keyMatchesSpec(parsed.key, spec)) return undefined;
+    parsed.checkedSpec = spec;
+  }
+  return parsed;
+}
+
+/** As tryPublicKeyOf, but throws (a programming error: the engine passes its own keys) when `der` is not one. */
+export function publicKeyOf(der: Uint8Array, spec: AsymmetricKeySpec): ParsedKey {
+  const parsed = tryPublicKeyOf(der, spec);
+  if (parsed === undefined) throw new Error(`crypto: public key is not a valid ${spec} SubjectPublicKeyInfo`);
+  return parsed;
+}

@@ -1,0 +1,68 @@
+/**
+ * Symmetric primitives on node:crypto (OpenSSL, AES-NI): AES-GCM, HMAC, digests and randomness. AES-GCM seal
+ * writes prefix || nonce || ciphertext || tag into one buffer; the nonce is drawn straight into it.
+ */
+import { createCipheriv, createDecipheriv, createHash, createHmac, randomFillSync } from 'node:crypto';
+import type { SecretBytes } from '../engine/secret.ts';
+import type { HashAlgorithm } from '../engine/specs.ts';
+import { ownedBytes } from './bytes.ts';
+import { checkAesKeyLength, GCM_NONCE_BYTES, GCM_TAG_BYTES } from './gcm-layout.ts';
+import { NODE_HASH } from './key-specs.ts';
+
+const GCM_CIPHER = { 16: 'aes-128-gcm', 32: 'aes-256-gcm' } as const;
+
+export function nodeRandomBytes(length: number): Uint8Array {
+  return randomFillSync(new Uint8Array(length));
+}
+
+export function nodeAesGcmSeal(
+  key: SecretBytes,
+  plaintext: Uint8Array,
+  aad: Uint8Array,
+  prefix?: Uint8Array,
+): Uint8Array {
+  const k = key.unsafeBytes();
+  const cipherName = GCM_CIPHER[checkAesKeyLength(k.length)];
+  const p = prefix?.length ?? 0;
+  const out = new Uint8Array(p + GCM_NONCE_BYTES + plaintext.length + GCM_TAG_BYTES);
+  if (prefix !== undefined) out.set(prefix);
+  const nonce = randomFillSync(out.subarray(p, p + GCM_NONCE_BYTES));
+  const cipher = createCipheriv(cipherName, k, nonce, { authTagLength: GCM_TAG_BYTES });
+  cipher.setAAD(aad);
+  out.set(cipher.update(plaintext), p + GCM_NONCE_BYTES);
+  cipher.final();
+  out.set(cipher.getAuthTag(), out.length - GCM_TAG_BYTES);
+  return out;
+}
+
+export function nodeAesGcmOpen(
+  key: SecretBytes,
+  sealed: Uint8Array,
+  aad: Uint8Array,
+): Uint8Array | undefined {
+  const k = key.unsafeBytes();
+  const cipherName = GCM_CIPHER[checkAesKeyLength(k.length)];
+  if (sealed.length < GCM_NONCE_BYTES + GCM_TAG_BYTES) return undefined;
+  let plaintext: Buffer | undefined;
+  try {
+    const decipher = createDecipheriv(cipherName, k, sealed.subarray(0, GCM_NONCE_BYTES), {
+      authTagLength: GCM_TAG_BYTES,
+    });
+    decipher.setAuthTag(sealed.subarray(sealed.length - GCM_TAG_BYTES));
+    decipher.setAAD(aad);
+    plaintext = decipher.update(sealed.subarray(GCM_NONCE_BYTES, sealed.length - GCM_TAG_BYTES));
+    decipher.final();
+    return ownedBytes(plaintext);
+  } catch {
+    plaintext?.fill(0);
+    return undefined;
+  }
+}
+
+export function nodeHmac(hash: HashAlgorithm, key: SecretBytes, message: Uint8Array): Uint8Array {
+  return ownedBytes(createHmac(NODE_HASH[hash], key.unsafeBytes()).update(message).digest());
+}
+
+export function nodeDigest(hash: HashAlgorithm, data: Uint8Array): Uint8Array {
+  return ownedBytes(createHash(NODE_HASH[hash]).update(data).digest());
+}
