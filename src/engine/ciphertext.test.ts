@@ -1,0 +1,71 @@
+import fc from 'fast-check';
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { nobleCrypto } from '../crypto/noble-provider.ts';
+import { nodeCrypto } from '../crypto/node-provider.ts';
+import { ciphertextAad, CIPHERTEXT_OVERHEAD, encodeHeader, parseCiphertext } from './ciphertext.ts';
+import { encodeEncryptionContext } from './encryption-context.ts';
+import { KmsError } from './errors.ts';
+import { SecretBytes } from './secret.ts';
+
+interface Golden {
+  description: string;
+  key: string;
+  keyId: string;
+  keyVersion: number;
+  encryptionContext: Record<string, string>;
+  plaintext: string;
+  ciphertext: string;
+}
+
+const golden: Golden[] = JSON.parse(readFileSync(new URL('./testdata/ciphertext-v1-golden.json', import.meta.url), 'utf8'));
+
+describe('ciphertext format v1', () => {
+  it('round-trips the header', () => {
+    const h = encodeHeader('0b9d6c1e-8f3a-4c2b-9d7e-1a2b3c4d5e6f', 7);
+    const blob = new Uint8Array([...h, ...new Uint8Array(28)]);
+    const p = parseCiphertext(blob);
+    expect(p.keyId).toBe('0b9d6c1e-8f3a-4c2b-9d7e-1a2b3c4d5e6f');
+    expect(p.keyVersion).toBe(7);
+    expect(p.sealed.length).toBe(28);
+  });
+
+  it('decrypts every committed golden vector with both crypto providers', () => {
+    expect(golden.length).toBeGreaterThanOrEqual(4);
+    for (const g of golden) {
+      const p = parseCiphertext(Buffer.from(g.ciphertext, 'base64'));
+      expect(p.keyId).toBe(g.keyId);
+      expect(p.keyVersion).toBe(g.keyVersion);
+      const aad = ciphertextAad(p.header, encodeEncryptionContext(g.encryptionContext));
+      for (const provider of [nodeCrypto, nobleCrypto]) {
+        const pt = provider.aesGcmOpen(new SecretBytes(Buffer.from(g.key, 'hex')), p.sealed, aad);
+        expect(pt && Buffer.from(pt).toString('base64'), `${g.description} (${provider.name})`).toBe(g.plaintext);
+      }
+    }
+  });
+
+  it('gives InvalidCiphertextException and nothing else for arbitrary bytes (property)', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
+        try {
+          parseCiphertext(bytes);
+          return bytes.length >= CIPHERTEXT_OVERHEAD && bytes[0] === 1;
+        } catch (e) {
+          return e instanceof KmsError && e.code === 'InvalidCiphertextException' && e.message === 'invalid ciphertext';
+        }
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it('refuses version 0, other format bytes and short blobs', () => {
+    const good = new Uint8Array([...encodeHeader('0b9d6c1e-8f3a-4c2b-9d7e-1a2b3c4d5e6f', 1), ...new Uint8Array(28)]);
+    expect(() => parseCiphertext(good.subarray(0, CIPHERTEXT_OVERHEAD - 1))).toThrow('invalid ciphertext');
+    const v0 = Uint8Array.from(good);
+    v0.set([0, 0, 0, 0], 17);
+    expect(() => parseCiphertext(v0)).toThrow('invalid ciphertext');
+    const f2 = Uint8Array.from(good);
+    f2[0] = 2;
+    expect(() => parseCiphertext(f2)).toThrow('invalid ciphertext');
+  });
+});
