@@ -72,3 +72,8 @@ export class ManualClock {
     this.t += d * 86_400_000;
   }
 }
+
+/** A caller with a name and nothing else: may do only what policies and grants allow. */
+export function principal(name: string, opts: { admin?: boolean; groups?: string[] } = {}) {
+  return { caller: { kind: 'principal', name, groups: opts.groups ?? [], admin: opts.admin ?? false } } as const;
+}
