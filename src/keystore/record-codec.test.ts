@@ -75,7 +75,7 @@ describe('record codec round trip', () => {
     const back = decodeKeyRecord(viaText(encodeKeyRecord(full)), 'keys[0]');
     expect(Object.getPrototypeOf(back.tags)).toBe(Object.prototype);
     expect(Object.hasOwn(back.tags, '__proto__')).toBe(true);
-    expect(back.tags.__proto__).toBe('not a prototype');
+    expect(Object.getOwnPropertyDescriptor(back.tags, '__proto__')?.value).toBe('not a prototype');
   });
 
   it('round-trips aliases and grants', () => {
