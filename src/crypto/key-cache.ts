@@ -8,7 +8,7 @@
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import type { SecretBytes } from '../engine/secret.ts';
 import type { AsymmetricKeySpec } from '../engine/specs.ts';
-import { bufferView, derOuterLength } from './bytes.ts';
+import { bufferView } from './bytes.ts';
 import { keyMatchesSpec } from './key-specs.ts';
 
 export interface ParsedKey {
@@ -43,7 +43,7 @@ export function privateKeyOf(secret: SecretBytes, spec?: AsymmetricKeySpec): Par
   return parsed;
 }
 
-/** The parsed SPKI public key if `der` is exactly one DER SubjectPublicKeyInfo of `spec`, else undefined. */
+/** The parsed public key if `der` is a canonical DER SubjectPublicKeyInfo of `spec`, else undefined. */
 export function tryPublicKeyOf(der: Uint8Array, spec: AsymmetricKeySpec): ParsedKey | undefined {
   const id = bufferView(der).toString('base64');
   let parsed = publicKeys.get(id);
@@ -51,16 +51,9 @@ export function tryPublicKeyOf(der: Uint8Array, spec: AsymmetricKeySpec): Parsed
     publicKeys.delete(id);
     publicKeys.set(id, parsed);
   } else {
-    if (derOuterLength(der) !== der.length) return undefined;
-    try {
-      parsed = {
-        key: createPublicKey({ key: bufferView(der), format: 'der', type: 'spki' }),
-        checkedSpec: undefined,
-        raw: undefined,
-      };
-    } catch {
-      return undefined;
-    }
+    const key = parseCanonicalSpki(der);
+    if (key === undefined) return undefined;
+    parsed = { key, checkedSpec: undefined, raw: undefined };
     if (publicKeys.size >= PUBLIC_CACHE_MAX) publicKeys.delete(publicKeys.keys().next().value!);
     publicKeys.set(id, parsed);
   }
@@ -69,6 +62,20 @@ export function tryPublicKeyOf(der: Uint8Array, spec: AsymmetricKeySpec): Parsed
     parsed.checkedSpec = spec;
   }
   return parsed;
+}
+
+/**
+ * The key if `der` parses as SPKI and is exactly the encoding OpenSSL re-exports for it (what AWS KMS
+ * GetPublicKey returns): named curves only, uncompressed EC points, minimal DER, no trailing bytes.
+ */
+function parseCanonicalSpki(der: Uint8Array): KeyObject | undefined {
+  try {
+    const view = bufferView(der);
+    const key = createPublicKey({ key: view, format: 'der', type: 'spki' });
+    return key.export({ type: 'spki', format: 'der' }).equals(view) ? key : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** As tryPublicKeyOf, but throws (a programming error: the engine passes its own keys) when `der` is not one. */
