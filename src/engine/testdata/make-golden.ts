@@ -9,7 +9,7 @@ import { ciphertextAad, encodeHeader } from '../ciphertext.ts';
 import { encodeEncryptionContext } from '../encryption-context.ts';
 import { SecretBytes } from '../secret.ts';
 
-const cases = [
+const cases: { description: string; keyVersion: number; encryptionContext: Record<string, string>; plaintext: Uint8Array }[] = [
   { description: 'empty context, 32-byte seed (KMS v2 plugin shape)', keyVersion: 1, encryptionContext: {}, plaintext: nodeCrypto.randomBytes(32) },
   { description: 'one pair, 1 byte', keyVersion: 2, encryptionContext: { tenant: 'a' }, plaintext: new Uint8Array([0x42]) },
   {

@@ -1,0 +1,73 @@
+#!/usr/bin/env node
+/**
+ * The kubekms command line. `kubekms serve` runs the service; `kubekms version` prints the version.
+ * Exit codes: 0 ok, 1 runtime failure, 2 usage error (unknown flag, bad value).
+ */
+import { readFileSync } from 'node:fs';
+import { formatHelp, parseFlags, UsageError } from './flags.ts';
+import { serve } from './serve.ts';
+import { SERVE_FLAGS } from './serve-flags.ts';
+
+const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+const MAIN_HELP = `kubekms ${VERSION} — in-cluster key management for Kubernetes
+
+Usage:
+  kubekms serve [flags]     run the key service (KMS v2 plugin, health and metrics)
+  kubekms version           print the version
+  kubekms help [command]    show help
+
+Run 'kubekms serve --help' for the flags of serve. Every flag also reads from an environment variable
+(--data-dir ↔ KUBEKMS_DATA_DIR).
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
+    if (rest[0] === 'serve') process.stdout.write(serveHelp());
+    else process.stdout.write(MAIN_HELP);
+    return 0;
+  }
+  if (command === 'version' || command === '--version') {
+    process.stdout.write(`kubekms ${VERSION}\n`);
+    return 0;
+  }
+  if (command !== 'serve') throw new UsageError(`unknown command ${JSON.stringify(command)} (try 'kubekms help')`);
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(serveHelp());
+    return 0;
+  }
+  const { values, positionals } = parseFlags(SERVE_FLAGS, rest, process.env);
+  if (positionals.length > 0) throw new UsageError(`serve takes no arguments, got ${JSON.stringify(positionals[0])}`);
+  const running = await serve(values);
+  await new Promise<void>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      running.log.info({ signal }, 'shutting down: draining in-flight calls');
+      resolve();
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  });
+  await running.stop();
+  return 0;
+}
+
+function serveHelp(): string {
+  return formatHelp(
+    'Usage: kubekms serve [flags]',
+    'Runs the key engine on its local keystore and serves the Kubernetes KMS v2 plugin API on a unix socket,\nplus /livez, /readyz and /metrics. Needs no Kubernetes API to start.',
+    SERVE_FLAGS,
+  );
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    if (e instanceof UsageError) {
+      process.stderr.write(`kubekms: ${e.message}\n`);
+      process.exit(2);
+    }
+    process.stderr.write(`kubekms: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,124 @@
+/**
+ * `kubekms serve`: opens the root of trust and the local keystore, loads the engine, makes sure the
+ * cluster-managed Secrets key exists, and serves the KMS v2 plugin and the health listener. Needs no
+ * Kubernetes API (invariant 1).
+ */
+import { selectCryptoProvider, type CryptoProviderName } from '../crypto/provider.ts';
+import { EngineCore } from '../engine/core.ts';
+import { validateArnConfig } from '../engine/identifiers.ts';
+import { ensureClusterKey, runMaintenance, SECRETS_KEY_ALIAS } from '../engine/ops-maintenance.ts';
+import { FileKeyStore } from '../keystore/file-keystore.ts';
+import { KmsV2Plugin, type PluginApiVersion } from '../kmsv2/plugin.ts';
+import { type KmsV2Server, startKmsV2Server } from '../kmsv2/server.ts';
+import { createLogger, type Logger } from '../observability/logger.ts';
+import { createMetrics } from '../observability/metrics.ts';
+import { type HealthServer, type ReadinessCheck, startHealthServer } from '../observability/health-server.ts';
+import { openRootKey } from '../rootkey/root-key-config.ts';
+import { type FlagValues, UsageError } from './flags.ts';
+import type { LevelWithSilent } from 'pino';
+
+export interface Running {
+  readonly core: EngineCore;
+  readonly log: Logger;
+  readonly plugin?: KmsV2Plugin;
+  readonly health?: HealthServer;
+  stop(): Promise<void>;
+}
+
+function parseListen(value: string): { host: string; port: number } {
+  const i = value.lastIndexOf(':');
+  const port = Number(value.slice(i + 1));
+  if (i <= 0 || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new UsageError(`--health-listen: expected HOST:PORT, got ${JSON.stringify(value)}`);
+  }
+  return { host: value.slice(0, i).replace(/^\[|\]$/g, ''), port };
+}
+
+function parseMode(value: string): number {
+  if (!/^0?[0-7]{3}$/.test(value)) throw new UsageError(`--socket-mode: expected an octal mode such as 0600, got ${JSON.stringify(value)}`);
+  const mode = Number.parseInt(value, 8);
+  if (mode & 0o007) throw new UsageError(`--socket-mode: ${value} gives access to every user; at most 0660`);
+  return mode;
+}
+
+export async function serve(flags: FlagValues): Promise<Running> {
+  const log = createLogger(flags['log-level'] as LevelWithSilent);
+  const dataDir = String(flags['data-dir']);
+  const socketMode = parseMode(String(flags['socket-mode']));
+  const healthListen = String(flags['health-listen'] ?? '');
+  const listen = healthListen ? parseListen(healthListen) : undefined;
+  let arn: ReturnType<typeof validateArnConfig>;
+  try {
+    arn = validateArnConfig({
+      partition: String(flags['arn-partition']),
+      region: String(flags['arn-region']),
+      account: String(flags['arn-account']),
+    });
+  } catch (e) {
+    throw new UsageError(`--arn-${(e as Error).message}`);
+  }
+
+  const rootKey = await openRootKey({ rootKeyFile: flags['root-key-file'] as string | undefined, dev: flags.dev === true, dataDir, log });
+  const store = new FileKeyStore({ dataDir, rootKey });
+  const crypto = selectCryptoProvider(flags['crypto-provider'] as CryptoProviderName);
+  const core = await EngineCore.open({ crypto, rootKey, store, arn });
+  log.info({ keystore: store.description, keys: core.keys.size, crypto: crypto.name }, 'keystore opened');
+
+  const secretsKey = String(flags['secrets-key']);
+  if (secretsKey === SECRETS_KEY_ALIAS) {
+    const id = await ensureClusterKey(core, SECRETS_KEY_ALIAS, 'kubekms: wraps kube-apiserver DEK seeds (cluster-managed)');
+    log.info({ alias: SECRETS_KEY_ALIAS, keyId: id }, 'cluster-managed Secrets key ready');
+  } else {
+    core.resolve(secretsKey, 'secrets-key');
+  }
+
+  const metrics = createMetrics();
+  const checks: Record<string, ReadinessCheck> = {};
+  let plugin: KmsV2Plugin | undefined;
+  let kms: KmsV2Server | undefined;
+  const socketPath = String(flags['kms-socket'] ?? '');
+  if (socketPath) {
+    plugin = new KmsV2Plugin({ core, secretsKey, apiVersion: flags['kmsv2-api-version'] as PluginApiVersion });
+    const first = plugin.selfTest();
+    if (!first.ok) log.error({ error: first.error }, 'kmsv2 self-test failed at start');
+    checks.kmsv2 = () => plugin!.readiness();
+    kms = await startKmsV2Server(
+      plugin,
+      {
+        path: socketPath,
+        mode: socketMode,
+        ...(flags['socket-uid'] !== undefined ? { uid: Number(flags['socket-uid']) } : {}),
+        ...(flags['socket-gid'] !== undefined ? { gid: Number(flags['socket-gid']) } : {}),
+      },
+      log,
+      metrics,
+    );
+  }
+  const health = listen ? await startHealthServer(listen, metrics.registry, checks) : undefined;
+  if (health) log.info({ address: health.address }, 'health listener serving /livez /readyz /metrics');
+
+  const maintenance = setInterval(() => {
+    runMaintenance(core).then(
+      (r) => {
+        for (const id of r.rotated) log.info({ keyId: id, event: 'KeyRotated' }, 'key rotated automatically');
+        for (const id of r.destroyed) log.info({ keyId: id, event: 'KeyDeleted' }, 'key destroyed after its deletion window');
+      },
+      (e: unknown) => log.error({ err: e instanceof Error ? e.message : String(e) }, 'maintenance failed'),
+    );
+  }, Number(flags['maintenance-interval']));
+  maintenance.unref();
+
+  return {
+    core,
+    log,
+    ...(plugin ? { plugin } : {}),
+    ...(health ? { health } : {}),
+    async stop() {
+      clearInterval(maintenance);
+      await kms?.stop(Number(flags['shutdown-grace']));
+      await health?.close();
+      await store.close();
+      log.info('stopped');
+    },
+  };
+}

@@ -1,0 +1,27 @@
+/**
+ * The key_id kubekms reports to kube-apiserver: `kubekms:<key uuid>:v<version>`.
+ *
+ * It names the key and its primary version, so it changes on every rotation and is never reused (versions only
+ * grow; a recreated key has a new uuid). It is non-secret, well under the 1 KiB limit, the same on every
+ * instance that shares the key state, and stable across restarts because both parts are persisted.
+ */
+import { createHash } from 'node:crypto';
+import { isKeyUuid } from '../engine/identifiers.ts';
+
+const RE = /^kubekms:([0-9a-f-]{36}):v([1-9][0-9]{0,9})$/;
+
+export function formatKeyId(keyUuid: string, version: number): string {
+  return `kubekms:${keyUuid}:v${version}`;
+}
+
+export function parseKeyId(keyId: string): { keyUuid: string; version: number } | undefined {
+  const m = RE.exec(keyId);
+  if (!m || !isKeyUuid(m[1]!)) return undefined;
+  const version = Number(m[2]);
+  return version <= 0xffffffff ? { keyUuid: m[1]!, version } : undefined;
+}
+
+/** SHA-256 of the key_id, hex: what metrics and logs may carry (as the apiserver itself does). */
+export function keyIdHash(keyId: string): string {
+  return createHash('sha256').update(keyId).digest('hex');
+}

@@ -1,0 +1,139 @@
+/**
+ * The KMS v2 plugin's behaviour, independent of gRPC: Status from memory, Encrypt with the primary version of
+ * the Secrets key, Decrypt by key_id. The grpc-js wiring is in server.ts; each RPC maps onto one method here.
+ *
+ * Health (docs/adr/0004-kmsv2-status-semantics.md):
+ * - the Secrets key is missing, Disabled or PendingDeletion → Status fails with a gRPC error, so the apiserver
+ *   stops extending its write window (a non-ok healthz alone would not: kubernetes#138950);
+ * - the key is usable but the last self-test (an Encrypt+Decrypt round trip of the current version) failed or
+ *   is older than `selfTestMaxAgeMs` → healthz names the problem;
+ * - otherwise healthz is "ok".
+ */
+import type { EngineCore, LoadedKey } from '../engine/core.ts';
+import { KmsError, invalidCiphertext, validation } from '../engine/errors.ts';
+import { parseCiphertext } from '../engine/ciphertext.ts';
+import { decrypt, encrypt } from '../engine/ops-encrypt.ts';
+import { SYSTEM } from '../engine/policy.ts';
+import { constantTimeEqual } from '../engine/secret.ts';
+import { checkAnnotations } from './annotations.ts';
+import { formatKeyId, parseKeyId } from './key-id.ts';
+
+export type PluginApiVersion = 'v2' | 'v2beta1';
+
+export interface PluginOptions {
+  readonly core: EngineCore;
+  /** Any key identifier form; resolved on every Status so that alias changes are seen. */
+  readonly secretsKey: string;
+  readonly apiVersion?: PluginApiVersion;
+  readonly selfTestMaxAgeMs?: number;
+  readonly now?: () => number;
+}
+
+export interface StatusResult {
+  readonly version: PluginApiVersion;
+  readonly healthz: string;
+  readonly keyId: string;
+}
+
+export const ENCRYPT_CIPHERTEXT_MAX = 1024;
+const ctx = { caller: SYSTEM };
+
+export class KmsV2Plugin {
+  readonly #core: EngineCore;
+  readonly #secretsKey: string;
+  readonly #version: PluginApiVersion;
+  readonly #maxAge: number;
+  readonly #now: () => number;
+  #lastSelfTest = { keyId: '', at: 0, ok: false, error: 'no self-test yet' };
+
+  constructor(o: PluginOptions) {
+    this.#core = o.core;
+    this.#secretsKey = o.secretsKey;
+    this.#version = o.apiVersion ?? 'v2';
+    this.#maxAge = o.selfTestMaxAgeMs ?? 60_000;
+    this.#now = o.now ?? Date.now;
+  }
+
+  /** The Secrets key, checked usable: a KmsError otherwise (missing, disabled, pending deletion, wrong usage). */
+  #usableKey(): LoadedKey {
+    const key = this.#core.resolve(this.#secretsKey, 'secrets-key');
+    this.#core.requireUsable(key.record, 'ENCRYPT_DECRYPT');
+    if (key.record.keySpec !== 'SYMMETRIC_DEFAULT') {
+      throw new KmsError('InvalidKeyUsageException', `secrets-key: ${key.record.keySpec} keys cannot wrap DEK seeds`);
+    }
+    return key;
+  }
+
+  currentKeyId(): string {
+    const r = this.#usableKey().record;
+    return formatKeyId(r.keyId, r.primaryVersion);
+  }
+
+  /** Encrypt + Decrypt of a random seed with the current version, in memory. Records the outcome. */
+  selfTest(): { ok: boolean; error: string } {
+    let keyId = '';
+    try {
+      keyId = this.currentKeyId();
+      const seed = this.#core.crypto.randomBytes(32);
+      const enc = this.encrypt(seed);
+      const dec = this.decrypt(enc.ciphertext, enc.keyId, {}, 'self-test');
+      if (enc.keyId !== keyId || !constantTimeEqual(dec, seed)) throw new Error('round trip mismatch');
+      this.#lastSelfTest = { keyId, at: this.#now(), ok: true, error: '' };
+    } catch (e) {
+      const error = e instanceof Error ? e.message : String(e);
+      this.#lastSelfTest = { keyId, at: this.#now(), ok: false, error: `self-test failed: ${error}` };
+    }
+    return { ok: this.#lastSelfTest.ok, error: this.#lastSelfTest.error };
+  }
+
+  /** Answers from memory. Throws a KmsError when the key is unusable (the gRPC layer turns it into an error). */
+  status(): StatusResult {
+    const keyId = this.currentKeyId();
+    const t = this.#lastSelfTest;
+    if (t.keyId !== keyId || this.#now() - t.at > this.#maxAge) this.selfTest();
+    const healthz = this.#lastSelfTest.ok ? 'ok' : this.#lastSelfTest.error;
+    return { version: this.#version, healthz, keyId };
+  }
+
+  /** Ready when the key is usable and the last self-test passed. */
+  readiness(): { ok: boolean; detail: string } {
+    try {
+      const s = this.status();
+      return s.healthz === 'ok' ? { ok: true, detail: `key_id ${s.keyId}` } : { ok: false, detail: s.healthz };
+    } catch (e) {
+      return { ok: false, detail: e instanceof Error ? e.message : String(e) };
+    }
+  }
+
+  encrypt(plaintext: Uint8Array): { ciphertext: Uint8Array; keyId: string; annotations: Record<string, Uint8Array> } {
+    if (plaintext.length === 0) throw validation('plaintext', 'must not be empty');
+    const key = this.#usableKey();
+    const out = encrypt(this.#core, ctx, { keyId: key.record.keyId, plaintext });
+    if (out.ciphertextBlob.length > ENCRYPT_CIPHERTEXT_MAX) {
+      throw validation('plaintext', `wrapped size ${out.ciphertextBlob.length} would exceed the apiserver's 1024-byte limit`);
+    }
+    const annotations: Record<string, Uint8Array> = {};
+    const problem = checkAnnotations(annotations);
+    if (problem) throw new KmsError('KMSInternalException', problem);
+    return { ciphertext: out.ciphertextBlob, keyId: formatKeyId(key.record.keyId, out.keyVersion), annotations };
+  }
+
+  /**
+   * Decrypts only what the named key_id wrapped: an unknown key_id is refused, the ciphertext must carry the same
+   * key and version, and kubekms never emits annotations, so any are a mismatch.
+   */
+  decrypt(ciphertext: Uint8Array, keyId: string, annotations: Readonly<Record<string, Uint8Array>>, uid: string): Uint8Array {
+    if (uid.length === 0) throw validation('uid', 'must not be empty');
+    if (ciphertext.length === 0) throw validation('ciphertext', 'must not be empty');
+    if (ciphertext.length > ENCRYPT_CIPHERTEXT_MAX) throw invalidCiphertext();
+    const id = parseKeyId(keyId);
+    if (!id || !this.#core.keys.has(id.keyUuid)) {
+      throw new KmsError('NotFoundException', `key_id: ${JSON.stringify(keyId.slice(0, 128))} is not a key_id this plugin issued`);
+    }
+    if (Object.keys(annotations).length > 0) throw invalidCiphertext();
+    const header = parseCiphertext(ciphertext);
+    if (header.keyId !== id.keyUuid || header.keyVersion !== id.version) throw invalidCiphertext();
+    const out = decrypt(this.#core, ctx, { ciphertextBlob: ciphertext, keyId: id.keyUuid });
+    return out.plaintext.unsafeBytes();
+  }
+}

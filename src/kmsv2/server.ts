@@ -1,0 +1,108 @@
+/**
+ * The KMS v2 gRPC server on a unix socket: thin handlers over KmsV2Plugin, one per RPC, each timed and counted,
+ * each logging the request uid and never plaintext. SIGTERM handling lives in the CLI, which calls stop().
+ */
+import { Server, ServerCredentials, type ServerUnaryCall, type sendUnaryData, status as GrpcStatus } from '@grpc/grpc-js';
+import type { Logger } from '../observability/logger.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import { grpcCodeName, toGrpcError } from './grpc-errors.ts';
+import { keyIdHash } from './key-id.ts';
+import type { KmsV2Plugin } from './plugin.ts';
+import { loadKmsV2Service } from './proto.ts';
+import { prepareSocketPath, removeSocket, restrictSocket, type SocketOptions } from './socket.ts';
+
+interface EncryptRequest {
+  plaintext: Buffer;
+  uid: string;
+}
+interface DecryptRequest {
+  ciphertext: Buffer;
+  uid: string;
+  key_id: string;
+  annotations: Record<string, Buffer>;
+}
+
+export interface KmsV2Server {
+  readonly socketPath: string;
+  /** Stops accepting calls, lets in-flight calls finish (up to `graceMs`), then removes the socket. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+export async function startKmsV2Server(
+  plugin: KmsV2Plugin,
+  socket: SocketOptions,
+  log: Logger,
+  metrics: Metrics,
+): Promise<KmsV2Server> {
+  const server = new Server({ 'grpc.max_receive_message_length': 64 * 1024 });
+  let reportedKeyId = '';
+
+  function handle<Req, Res>(method: string, fn: (req: Req) => Res) {
+    return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
+      const end = metrics.kmsv2Duration.startTimer({ method });
+      try {
+        const res = fn(call.request);
+        metrics.kmsv2Requests.inc({ method, code: 'OK' });
+        callback(null, res);
+      } catch (e) {
+        const err = toGrpcError(e);
+        metrics.kmsv2Requests.inc({ method, code: grpcCodeName(err.code) });
+        const uid = (call.request as { uid?: unknown }).uid;
+        log.warn({ method, uid: typeof uid === 'string' ? uid.slice(0, 128) : undefined, code: grpcCodeName(err.code), err: err.details }, 'kmsv2 request failed');
+        callback(err);
+      } finally {
+        end();
+      }
+    };
+  }
+
+  server.addService(loadKmsV2Service(), {
+    Status: handle<Record<string, never>, { version: string; healthz: string; key_id: string }>('Status', () => {
+      const s = plugin.status();
+      metrics.kmsv2Healthy.set(s.healthz === 'ok' ? 1 : 0);
+      if (s.keyId !== reportedKeyId) {
+        if (reportedKeyId) metrics.kmsv2KeyIdInfo.remove({ key_id_hash: keyIdHash(reportedKeyId) });
+        metrics.kmsv2KeyIdInfo.set({ key_id_hash: keyIdHash(s.keyId) }, 1);
+        log.info({ keyIdHash: keyIdHash(s.keyId), keyId: s.keyId }, 'kmsv2 reporting key_id');
+        reportedKeyId = s.keyId;
+      }
+      return { version: s.version, healthz: s.healthz, key_id: s.keyId };
+    }),
+    Encrypt: handle<EncryptRequest, { ciphertext: Buffer; key_id: string; annotations: Record<string, Buffer> }>('Encrypt', (req) => {
+      const out = plugin.encrypt(req.plaintext);
+      log.info({ method: 'Encrypt', uid: req.uid.slice(0, 128), keyId: out.keyId }, 'kmsv2 encrypt');
+      return { ciphertext: Buffer.from(out.ciphertext), key_id: out.keyId, annotations: {} };
+    }),
+    Decrypt: handle<DecryptRequest, { plaintext: Buffer }>('Decrypt', (req) => {
+      const pt = plugin.decrypt(req.ciphertext, req.key_id, req.annotations, req.uid);
+      return { plaintext: Buffer.from(pt.buffer, pt.byteOffset, pt.byteLength) };
+    }),
+  });
+
+  const removed = await prepareSocketPath(socket.path);
+  if (removed === 'removed-stale') log.warn({ socket: socket.path }, 'removed a stale socket left by a previous process');
+  await new Promise<void>((resolve, reject) =>
+    server.bindAsync(`unix://${socket.path}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
+  );
+  await restrictSocket(socket);
+  log.info({ socket: socket.path, mode: (socket.mode ?? 0o600).toString(8) }, 'kmsv2 plugin serving');
+
+  return {
+    socketPath: socket.path,
+    async stop(graceMs = 10_000) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, graceMs);
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      await removeSocket(socket.path);
+    },
+  };
+}
+
+export { GrpcStatus };

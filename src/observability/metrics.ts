@@ -1,0 +1,45 @@
+/**
+ * The one Prometheus registry of the process (prom-client), with the kubekms metric catalogue. Labels stay
+ * low-cardinality: no key ids (only the hashed key_id info metric), no principals.
+ */
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+export interface Metrics {
+  readonly registry: Registry;
+  readonly kmsv2Requests: Counter<'method' | 'code'>;
+  readonly kmsv2Duration: Histogram<'method'>;
+  readonly kmsv2KeyIdInfo: Gauge<'key_id_hash'>;
+  readonly kmsv2Healthy: Gauge;
+}
+
+export function createMetrics(opts: { processMetrics?: boolean } = {}): Metrics {
+  const registry = new Registry();
+  if (opts.processMetrics !== false) collectDefaultMetrics({ register: registry });
+  return {
+    registry,
+    kmsv2Requests: new Counter({
+      name: 'kubekms_kmsv2_requests_total',
+      help: 'KMS v2 plugin requests by method and gRPC status code.',
+      labelNames: ['method', 'code'] as const,
+      registers: [registry],
+    }),
+    kmsv2Duration: new Histogram({
+      name: 'kubekms_kmsv2_request_duration_seconds',
+      help: 'KMS v2 plugin request latency.',
+      labelNames: ['method'] as const,
+      buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5, 1],
+      registers: [registry],
+    }),
+    kmsv2KeyIdInfo: new Gauge({
+      name: 'kubekms_kmsv2_key_id_info',
+      help: 'The key_id the plugin reports, as a SHA-256 hash (1 for the current one).',
+      labelNames: ['key_id_hash'] as const,
+      registers: [registry],
+    }),
+    kmsv2Healthy: new Gauge({
+      name: 'kubekms_kmsv2_healthy',
+      help: '1 when the plugin reports healthz ok, 0 otherwise.',
+      registers: [registry],
+    }),
+  };
+}
