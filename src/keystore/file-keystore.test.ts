@@ -192,6 +192,34 @@ describe('FileKeyStore commit', () => {
     expect(s.generation).toBe(2);
   });
 
+  it('refuses a record that would not read back, naming its field, and changes nothing', async () => {
+    const s = store();
+    await s.open();
+    const k = await minimalKey(rootKey, 'k');
+    await s.commit({ putKeys: [k] });
+    const before = await readFile(file);
+    const bad: KeyRecord[] = [
+      { ...k, versions: [] },
+      { ...k, createdAt: Number.NaN },
+      { ...k, primaryVersion: 2 },
+      { ...k, keyId: 'k2', versions: [{ ...k.versions[0]!, wrappedMaterial: new Uint8Array(0) }] },
+    ];
+    const expected = [
+      'putKeys[1].versions: empty: a key has at least one version',
+      'putKeys[1].createdAt: not an integer: NaN',
+      'putKeys[1].primaryVersion: 2 is not one of the versions',
+      'putKeys[1].versions[0].wrappedMaterial: empty',
+    ];
+    for (const [i, record] of bad.entries()) {
+      const other = await minimalKey(rootKey, `other-${i}`);
+      await expect(s.commit({ putKeys: [other, record] })).rejects.toThrow(
+        `keystore: change refused: ${expected[i]}`,
+      );
+    }
+    expect(Buffer.compare(await readFile(file), before)).toBe(0);
+    expect(s.generation).toBe(1);
+  });
+
   it('rejects commits before open and after close', async () => {
     const s = store();
     await expect(s.commit({})).rejects.toThrow(/^keystore: commit on a store that is not open/);

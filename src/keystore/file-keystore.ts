@@ -22,7 +22,8 @@ import {
 } from './keystore-document.ts';
 import { errorCode, type KeyStoreFs, nodeFs } from './keystore-fs.ts';
 import { KeyStoreLock } from './keystore-lock.ts';
-import { applyStoreChange } from './store-change.ts';
+import { applyStoreChange, checkChangeDecodes } from './store-change.ts';
+import { checkStoreIntegrity } from './store-integrity.ts';
 
 export const KEYSTORE_FILE = 'keystore.json';
 
@@ -109,21 +110,20 @@ export class FileKeyStore implements KeyStore {
   async #commitNow(change: StoreChange): Promise<void> {
     const current = this.#doc;
     if (current === undefined) throw new KeyStoreError('keystore: commit on a store that is not open');
-    const next: KeystoreDocument = {
-      rootKeyCheck: current.rootKeyCheck,
-      generation: current.generation + 1,
-      state: applyStoreChange(current.state, change),
-    };
-    const text = encodeDocument(next);
-    // Whatever is written must open again: check the new document exactly as open() will.
+    let next: KeystoreDocument;
     try {
-      decodeDocument(text);
+      // Whatever is written must open again: the new records pass the checks open() applies (the others did
+      // when they were stored), and so does the integrity of the whole new state.
+      checkChangeDecodes(change);
+      const state = applyStoreChange(current.state, change);
+      checkStoreIntegrity(state);
+      next = { rootKeyCheck: current.rootKeyCheck, generation: current.generation + 1, state };
     } catch (e) {
       if (e instanceof RecordDecodeError)
         throw new KeyStoreError(`keystore: change refused: ${e.path}: ${e.problem}`);
       throw e;
     }
-    await replaceFileAtomically(this.#fs, this.#file, text);
+    await replaceFileAtomically(this.#fs, this.#file, encodeDocument(next));
     this.#doc = next;
   }
 

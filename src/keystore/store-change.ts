@@ -5,6 +5,14 @@
  */
 import type { StoreChange, StoreState } from '../engine/records.ts';
 import { KeyStoreError } from './errors.ts';
+import {
+  decodeAliasRecord,
+  decodeGrantRecord,
+  decodeKeyRecord,
+  encodeAliasRecord,
+  encodeGrantRecord,
+  encodeKeyRecord,
+} from './record-codec.ts';
 
 export function applyStoreChange(state: StoreState, change: StoreChange): StoreState {
   return {
@@ -36,4 +44,14 @@ function applyTo<T>(
   for (const id of deletes ?? []) byId.delete(id);
   for (const r of puts ?? []) byId.set(idOf(r), r);
   return [...byId.values()];
+}
+
+/**
+ * Checks that every record a change puts would be read back by open(): encodes and strictly decodes it.
+ * Throws a RecordDecodeError with a path such as `putKeys[0].versions[1].wrappedMaterial`.
+ */
+export function checkChangeDecodes(change: StoreChange): void {
+  change.putKeys?.forEach((k, i) => decodeKeyRecord(encodeKeyRecord(k), `putKeys[${i}]`));
+  change.putAliases?.forEach((a, i) => decodeAliasRecord(encodeAliasRecord(a), `putAliases[${i}]`));
+  change.putGrants?.forEach((g, i) => decodeGrantRecord(encodeGrantRecord(g), `putGrants[${i}]`));
 }
