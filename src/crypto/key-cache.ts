@@ -65,8 +65,8 @@ export function tryPublicKeyOf(der: Uint8Array, spec: AsymmetricKeySpec): Parsed
 }
 
 /**
- * The key if `der` parses as SPKI and is exactly the encoding OpenSSL re-exports for it (what AWS KMS
- * GetPublicKey returns): named curves only, uncompressed EC points, minimal DER, no trailing bytes.
+ * The key if `der` parses as SPKI and is exactly the encoding OpenSSL re-exports for it: named curves only
+ * (no explicit curve parameters), minimal DER, no trailing bytes. EC points may be compressed or uncompressed.
  */
 function parseCanonicalSpki(der: Uint8Array): KeyObject | undefined {
   try {
