@@ -41,8 +41,8 @@ function parseMode(value: string): number {
   return mode;
 }
 
-export async function serve(flags: FlagValues): Promise<Running> {
-  const log = createLogger(flags['log-level'] as LevelWithSilent);
+export async function serve(flags: FlagValues, logDestination?: NodeJS.WritableStream): Promise<Running> {
+  const log = createLogger(flags['log-level'] as LevelWithSilent, logDestination);
   const dataDir = String(flags['data-dir']);
   const socketMode = parseMode(String(flags['socket-mode']));
   const healthListen = String(flags['health-listen'] ?? '');
@@ -61,64 +61,76 @@ export async function serve(flags: FlagValues): Promise<Running> {
   const rootKey = await openRootKey({ rootKeyFile: flags['root-key-file'] as string | undefined, dev: flags.dev === true, dataDir, log });
   const store = new FileKeyStore({ dataDir, rootKey });
   const crypto = selectCryptoProvider(flags['crypto-provider'] as CryptoProviderName);
-  const core = await EngineCore.open({ crypto, rootKey, store, arn });
-  log.info({ keystore: store.description, keys: core.keys.size, crypto: crypto.name }, 'keystore opened');
-
-  const secretsKey = String(flags['secrets-key']);
-  if (secretsKey === SECRETS_KEY_ALIAS) {
-    const id = await ensureClusterKey(core, SECRETS_KEY_ALIAS, 'kubekms: wraps kube-apiserver DEK seeds (cluster-managed)');
-    log.info({ alias: SECRETS_KEY_ALIAS, keyId: id }, 'cluster-managed Secrets key ready');
-  } else {
-    core.resolve(secretsKey, 'secrets-key');
-  }
-
-  const metrics = createMetrics();
-  const checks: Record<string, ReadinessCheck> = {};
-  let plugin: KmsV2Plugin | undefined;
-  let kms: KmsV2Server | undefined;
-  const socketPath = String(flags['kms-socket'] ?? '');
-  if (socketPath) {
-    plugin = new KmsV2Plugin({ core, secretsKey, apiVersion: flags['kmsv2-api-version'] as PluginApiVersion });
-    const first = plugin.selfTest();
-    if (!first.ok) log.error({ error: first.error }, 'kmsv2 self-test failed at start');
-    checks.kmsv2 = () => plugin!.readiness();
-    kms = await startKmsV2Server(
-      plugin,
-      {
-        path: socketPath,
-        mode: socketMode,
-        ...(flags['socket-uid'] !== undefined ? { uid: Number(flags['socket-uid']) } : {}),
-        ...(flags['socket-gid'] !== undefined ? { gid: Number(flags['socket-gid']) } : {}),
-      },
-      log,
-      metrics,
-    );
-  }
-  const health = listen ? await startHealthServer(listen, metrics.registry, checks) : undefined;
-  if (health) log.info({ address: health.address }, 'health listener serving /livez /readyz /metrics');
-
-  const maintenance = setInterval(() => {
-    runMaintenance(core).then(
-      (r) => {
-        for (const id of r.rotated) log.info({ keyId: id, event: 'KeyRotated' }, 'key rotated automatically');
-        for (const id of r.destroyed) log.info({ keyId: id, event: 'KeyDeleted' }, 'key destroyed after its deletion window');
-      },
-      (e: unknown) => log.error({ err: e instanceof Error ? e.message : String(e) }, 'maintenance failed'),
-    );
-  }, Number(flags['maintenance-interval']));
-  maintenance.unref();
-
-  return {
-    core,
-    log,
-    ...(plugin ? { plugin } : {}),
-    ...(health ? { health } : {}),
-    async stop() {
-      clearInterval(maintenance);
-      await kms?.stop(Number(flags['shutdown-grace']));
-      await health?.close();
-      await store.close();
-      log.info('stopped');
-    },
+  // Everything started so far, stopped in reverse order on shutdown or when a later step fails.
+  const started: (() => Promise<void>)[] = [() => store.close()];
+  const stopAll = async () => {
+    for (const f of started.splice(0).reverse()) await f().catch(() => undefined);
   };
+  try {
+    const core = await EngineCore.open({ crypto, rootKey, store, arn });
+    log.info({ keystore: store.description, keys: core.keys.size, crypto: crypto.name }, 'keystore opened');
+
+    const secretsKey = String(flags['secrets-key']);
+    if (secretsKey === SECRETS_KEY_ALIAS) {
+      const id = await ensureClusterKey(core, SECRETS_KEY_ALIAS, 'kubekms: wraps kube-apiserver DEK seeds (cluster-managed)');
+      log.info({ alias: SECRETS_KEY_ALIAS, keyId: id }, 'cluster-managed Secrets key ready');
+    } else {
+      core.resolve(secretsKey, 'secrets-key');
+    }
+
+    const metrics = createMetrics();
+    const checks: Record<string, ReadinessCheck> = {};
+    let plugin: KmsV2Plugin | undefined;
+    const socketPath = String(flags['kms-socket'] ?? '');
+    if (socketPath) {
+      const p = new KmsV2Plugin({ core, secretsKey, apiVersion: flags['kmsv2-api-version'] as PluginApiVersion });
+      plugin = p;
+      const first = p.selfTest();
+      if (!first.ok) log.error({ error: first.error }, 'kmsv2 self-test failed at start');
+      checks.kmsv2 = () => p.readiness();
+      const kms: KmsV2Server = await startKmsV2Server(
+        p,
+        {
+          path: socketPath,
+          mode: socketMode,
+          ...(flags['socket-uid'] !== undefined ? { uid: Number(flags['socket-uid']) } : {}),
+          ...(flags['socket-gid'] !== undefined ? { gid: Number(flags['socket-gid']) } : {}),
+        },
+        log,
+        metrics,
+      );
+      started.push(() => kms.stop(Number(flags['shutdown-grace'])));
+    }
+    const health = listen ? await startHealthServer(listen, metrics.registry, checks) : undefined;
+    if (health) {
+      started.push(() => health.close());
+      log.info({ address: health.address }, 'health listener serving /livez /readyz /metrics');
+    }
+
+    const maintenance = setInterval(() => {
+      runMaintenance(core).then(
+        (r) => {
+          for (const id of r.rotated) log.info({ keyId: id, event: 'KeyRotated' }, 'key rotated automatically');
+          for (const id of r.destroyed) log.info({ keyId: id, event: 'KeyDeleted' }, 'key destroyed after its deletion window');
+        },
+        (e: unknown) => log.error({ err: e instanceof Error ? e.message : String(e) }, 'maintenance failed'),
+      );
+    }, Number(flags['maintenance-interval']));
+    maintenance.unref();
+    started.push(async () => clearInterval(maintenance));
+
+    return {
+      core,
+      log,
+      ...(plugin ? { plugin } : {}),
+      ...(health ? { health } : {}),
+      async stop() {
+        await stopAll();
+        log.info('stopped');
+      },
+    };
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
 }

@@ -1,0 +1,67 @@
+/** The kubekms binary as users run it: exit codes, help, and SIGTERM shutdown. */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ApiserverLikeClient } from '../kmsv2/testing/apiserver-client.ts';
+
+const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
+const run = (args: string[], env: Record<string, string> = {}) =>
+  spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 20_000 });
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'kubekms-cli-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('kubekms command line', () => {
+  it('documents every serve flag in --help', () => {
+    const r = run(['serve', '--help']);
+    expect(r.status).toBe(0);
+    for (const f of ['--data-dir', '--root-key-file', '--dev', '--kms-socket', '--secrets-key', '--health-listen', 'KUBEKMS_DATA_DIR']) {
+      expect(r.stdout).toContain(f);
+    }
+    expect(run(['--help']).stdout).toContain('kubekms serve');
+  });
+
+  it('exits 2 naming the flag for unknown flags and bad values', () => {
+    const r = run(['serve', '--nope']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe('kubekms: unknown flag --nope\n');
+    const m = run(['serve', '--dev', '--data-dir', dir, '--socket-mode', '0666']);
+    expect(m.status).toBe(2);
+    expect(m.stderr).toMatch(/--socket-mode: 0666 gives access to every user/);
+    expect(run(['frobnicate']).status).toBe(2);
+  });
+
+  it('refuses to start without a root key, naming --root-key-file', () => {
+    const r = run(['serve', '--data-dir', dir, '--kms-socket', join(dir, 'k.sock')]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/--root-key-file/);
+  });
+
+  it('serves from environment variables and stops cleanly on SIGTERM', async () => {
+    const socket = join(dir, 'kms.sock');
+    const child = spawn(process.execPath, [MAIN, 'serve'], {
+      env: { ...process.env, KUBEKMS_DEV: 'true', KUBEKMS_DATA_DIR: dir, KUBEKMS_KMS_SOCKET: socket, KUBEKMS_HEALTH_LISTEN: '127.0.0.1:0' },
+    });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    await expect.poll(() => out.includes('kmsv2 plugin serving'), { timeout: 15_000 }).toBe(true);
+    const c = new ApiserverLikeClient(socket);
+    expect((await c.status()).healthz).toBe('ok');
+    c.close();
+    child.kill('SIGTERM');
+    const code = await new Promise((resolve) => child.once('exit', resolve));
+    expect(code).toBe(0);
+    expect(out).toContain('"msg":"stopped"');
+    await expect(stat(socket)).rejects.toThrow(/ENOENT/);
+  });
+});
