@@ -14,10 +14,14 @@ describe('flags', () => {
   it('takes defaults, then the environment, then the command line', () => {
     expect(parseFlags(SERVE_FLAGS, [], {}).values['data-dir']).toBe('/var/lib/kubekms');
     expect(parseFlags(SERVE_FLAGS, [], { KUBEKMS_DATA_DIR: '/env' }).values['data-dir']).toBe('/env');
-    expect(parseFlags(SERVE_FLAGS, ['--data-dir=/cli'], { KUBEKMS_DATA_DIR: '/env' }).values['data-dir']).toBe('/cli');
+    expect(
+      parseFlags(SERVE_FLAGS, ['--data-dir=/cli'], { KUBEKMS_DATA_DIR: '/env' }).values['data-dir'],
+    ).toBe('/cli');
     expect(parseFlags(SERVE_FLAGS, ['--dev'], {}).values.dev).toBe(true);
     expect(parseFlags(SERVE_FLAGS, ['--no-dev'], { KUBEKMS_DEV: 'true' }).values.dev).toBe(false);
-    expect(parseFlags(SERVE_FLAGS, ['--maintenance-interval', '5m'], {}).values['maintenance-interval']).toBe(300_000);
+    expect(parseFlags(SERVE_FLAGS, ['--maintenance-interval', '5m'], {}).values['maintenance-interval']).toBe(
+      300_000,
+    );
   });
 
   it('names the flag in every error', () => {

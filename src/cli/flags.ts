@@ -40,15 +40,20 @@ function convert(spec: FlagSpec, raw: string, source: string): string | boolean 
     throw new UsageError(`${source}: expected true or false, got ${JSON.stringify(raw)}`);
   }
   if (t === 'int') {
-    if (!/^-?\d+$/.test(raw)) throw new UsageError(`${source}: expected an integer, got ${JSON.stringify(raw)}`);
+    if (!/^-?\d+$/.test(raw))
+      throw new UsageError(`${source}: expected an integer, got ${JSON.stringify(raw)}`);
     return Number(raw);
   }
   if (t === 'duration') {
     const ms = parseDuration(raw);
-    if (ms === undefined) throw new UsageError(`${source}: expected a duration such as 30s, 5m or 1h, got ${JSON.stringify(raw)}`);
+    if (ms === undefined)
+      throw new UsageError(
+        `${source}: expected a duration such as 30s, 5m or 1h, got ${JSON.stringify(raw)}`,
+      );
     return ms;
   }
-  if (!t.oneOf.includes(raw)) throw new UsageError(`${source}: must be one of ${t.oneOf.join(', ')}, got ${JSON.stringify(raw)}`);
+  if (!t.oneOf.includes(raw))
+    throw new UsageError(`${source}: must be one of ${t.oneOf.join(', ')}, got ${JSON.stringify(raw)}`);
   return raw;
 }
 

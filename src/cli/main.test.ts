@@ -9,7 +9,11 @@ import { ApiserverLikeClient } from '../kmsv2/testing/apiserver-client.ts';
 
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
 const run = (args: string[], env: Record<string, string> = {}) =>
-  spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 20_000 });
+  spawnSync(process.execPath, [MAIN, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+    timeout: 20_000,
+  });
 
 let dir: string;
 beforeEach(async () => {
@@ -23,7 +27,15 @@ describe('kubekms command line', () => {
   it('documents every serve flag in --help', () => {
     const r = run(['serve', '--help']);
     expect(r.status).toBe(0);
-    for (const f of ['--data-dir', '--root-key-file', '--dev', '--kms-socket', '--secrets-key', '--health-listen', 'KUBEKMS_DATA_DIR']) {
+    for (const f of [
+      '--data-dir',
+      '--root-key-file',
+      '--dev',
+      '--kms-socket',
+      '--secrets-key',
+      '--health-listen',
+      'KUBEKMS_DATA_DIR',
+    ]) {
       expect(r.stdout).toContain(f);
     }
     expect(run(['--help']).stdout).toContain('kubekms serve');
@@ -48,7 +60,13 @@ describe('kubekms command line', () => {
   it('serves from environment variables and stops cleanly on SIGTERM', async () => {
     const socket = join(dir, 'kms.sock');
     const child = spawn(process.execPath, [MAIN, 'serve'], {
-      env: { ...process.env, KUBEKMS_DEV: 'true', KUBEKMS_DATA_DIR: dir, KUBEKMS_KMS_SOCKET: socket, KUBEKMS_HEALTH_LISTEN: '127.0.0.1:0' },
+      env: {
+        ...process.env,
+        KUBEKMS_DEV: 'true',
+        KUBEKMS_DATA_DIR: dir,
+        KUBEKMS_KMS_SOCKET: socket,
+        KUBEKMS_HEALTH_LISTEN: '127.0.0.1:0',
+      },
     });
     let out = '';
     child.stdout.on('data', (c: Buffer) => {

@@ -8,7 +8,9 @@ import { formatHelp, parseFlags, UsageError } from './flags.ts';
 import { serve } from './serve.ts';
 import { SERVE_FLAGS } from './serve-flags.ts';
 
-const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const VERSION = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
 
 const MAIN_HELP = `kubekms ${VERSION} — in-cluster key management for Kubernetes
 
@@ -32,13 +34,15 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`kubekms ${VERSION}\n`);
     return 0;
   }
-  if (command !== 'serve') throw new UsageError(`unknown command ${JSON.stringify(command)} (try 'kubekms help')`);
+  if (command !== 'serve')
+    throw new UsageError(`unknown command ${JSON.stringify(command)} (try 'kubekms help')`);
   if (rest.includes('--help') || rest.includes('-h')) {
     process.stdout.write(serveHelp());
     return 0;
   }
   const { values, positionals } = parseFlags(SERVE_FLAGS, rest, process.env);
-  if (positionals.length > 0) throw new UsageError(`serve takes no arguments, got ${JSON.stringify(positionals[0])}`);
+  if (positionals.length > 0)
+    throw new UsageError(`serve takes no arguments, got ${JSON.stringify(positionals[0])}`);
   const running = await serve(values);
   await new Promise<void>((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {

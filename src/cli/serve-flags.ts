@@ -2,13 +2,23 @@
 import type { FlagSpec } from './flags.ts';
 
 export const SERVE_FLAGS: readonly FlagSpec[] = [
-  { name: 'data-dir', type: 'string', default: '/var/lib/kubekms', help: 'Directory of the local keystore (created mode 0700).' },
+  {
+    name: 'data-dir',
+    type: 'string',
+    default: '/var/lib/kubekms',
+    help: 'Directory of the local keystore (created mode 0700).',
+  },
   {
     name: 'root-key-file',
     type: 'string',
     help: 'Root key: a file of 32 random bytes (raw, hex or base64), mode 0600. Wraps every key at rest.',
   },
-  { name: 'dev', type: 'boolean', default: false, help: 'Development mode: create a root key inside --data-dir if none is given. Never in production.' },
+  {
+    name: 'dev',
+    type: 'boolean',
+    default: false,
+    help: 'Development mode: create a root key inside --data-dir if none is given. Never in production.',
+  },
   {
     name: 'kms-socket',
     type: 'string',
@@ -24,13 +34,60 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
     default: 'alias/kubekms/secrets',
     help: 'Key that wraps kube-apiserver DEK seeds: the cluster-managed default (created on first start) or a customer key id, ARN or alias.',
   },
-  { name: 'kmsv2-api-version', type: { oneOf: ['v2', 'v2beta1'] }, default: 'v2', help: 'Version string Status reports (v2beta1 only for Kubernetes 1.27/1.28).' },
-  { name: 'health-listen', type: 'string', default: '127.0.0.1:9810', help: 'HOST:PORT of the /livez, /readyz and /metrics listener. Empty to disable.' },
-  { name: 'log-level', type: { oneOf: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] }, default: 'info', help: 'Log level.' },
-  { name: 'arn-partition', type: 'string', default: 'aws', help: 'Partition in key ARNs. Fixed per installation.' },
-  { name: 'arn-region', type: 'string', default: 'us-east-1', help: 'Region in key ARNs. Fixed per installation.' },
-  { name: 'arn-account', type: 'string', default: '000000000000', help: '12-digit account in key ARNs. Fixed per installation.' },
-  { name: 'crypto-provider', type: { oneOf: ['node', 'noble'] }, default: 'node', help: 'Primitive implementation: node:crypto (OpenSSL) or pure-JS noble.' },
-  { name: 'maintenance-interval', type: 'duration', default: 60_000, defaultText: ' (default 60s)', help: 'How often due rotations and deletions run.' },
-  { name: 'shutdown-grace', type: 'duration', default: 10_000, defaultText: ' (default 10s)', help: 'How long SIGTERM waits for in-flight calls.' },
+  {
+    name: 'kmsv2-api-version',
+    type: { oneOf: ['v2', 'v2beta1'] },
+    default: 'v2',
+    help: 'Version string Status reports (v2beta1 only for Kubernetes 1.27/1.28).',
+  },
+  {
+    name: 'health-listen',
+    type: 'string',
+    default: '127.0.0.1:9810',
+    help: 'HOST:PORT of the /livez, /readyz and /metrics listener. Empty to disable.',
+  },
+  {
+    name: 'log-level',
+    type: { oneOf: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] },
+    default: 'info',
+    help: 'Log level.',
+  },
+  {
+    name: 'arn-partition',
+    type: 'string',
+    default: 'aws',
+    help: 'Partition in key ARNs. Fixed per installation.',
+  },
+  {
+    name: 'arn-region',
+    type: 'string',
+    default: 'us-east-1',
+    help: 'Region in key ARNs. Fixed per installation.',
+  },
+  {
+    name: 'arn-account',
+    type: 'string',
+    default: '000000000000',
+    help: '12-digit account in key ARNs. Fixed per installation.',
+  },
+  {
+    name: 'crypto-provider',
+    type: { oneOf: ['node', 'noble'] },
+    default: 'node',
+    help: 'Primitive implementation: node:crypto (OpenSSL) or pure-JS noble.',
+  },
+  {
+    name: 'maintenance-interval',
+    type: 'duration',
+    default: 60_000,
+    defaultText: ' (default 60s)',
+    help: 'How often due rotations and deletions run.',
+  },
+  {
+    name: 'shutdown-grace',
+    type: 'duration',
+    default: 10_000,
+    defaultText: ' (default 10s)',
+    help: 'How long SIGTERM waits for in-flight calls.',
+  },
 ];

@@ -3,19 +3,20 @@
  * cluster-managed Secrets key exists, and serves the KMS v2 plugin and the health listener. Needs no
  * Kubernetes API (invariant 1).
  */
-import { selectCryptoProvider, type CryptoProviderName } from '../crypto/provider.ts';
+
+import type { LevelWithSilent } from 'pino';
+import { type CryptoProviderName, selectCryptoProvider } from '../crypto/provider.ts';
 import { EngineCore } from '../engine/core.ts';
 import { validateArnConfig } from '../engine/identifiers.ts';
 import { ensureClusterKey, runMaintenance, SECRETS_KEY_ALIAS } from '../engine/ops-maintenance.ts';
 import { FileKeyStore } from '../keystore/file-keystore.ts';
 import { KmsV2Plugin, type PluginApiVersion } from '../kmsv2/plugin.ts';
 import { type KmsV2Server, startKmsV2Server } from '../kmsv2/server.ts';
+import { type HealthServer, type ReadinessCheck, startHealthServer } from '../observability/health-server.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { createMetrics } from '../observability/metrics.ts';
-import { type HealthServer, type ReadinessCheck, startHealthServer } from '../observability/health-server.ts';
 import { openRootKey } from '../rootkey/root-key-config.ts';
 import { type FlagValues, UsageError } from './flags.ts';
-import type { LevelWithSilent } from 'pino';
 
 export interface Running {
   readonly core: EngineCore;
@@ -35,7 +36,8 @@ function parseListen(value: string): { host: string; port: number } {
 }
 
 function parseMode(value: string): number {
-  if (!/^0?[0-7]{3}$/.test(value)) throw new UsageError(`--socket-mode: expected an octal mode such as 0600, got ${JSON.stringify(value)}`);
+  if (!/^0?[0-7]{3}$/.test(value))
+    throw new UsageError(`--socket-mode: expected an octal mode such as 0600, got ${JSON.stringify(value)}`);
   const mode = Number.parseInt(value, 8);
   if (mode & 0o007) throw new UsageError(`--socket-mode: ${value} gives access to every user; at most 0660`);
   return mode;
@@ -58,7 +60,12 @@ export async function serve(flags: FlagValues, logDestination?: NodeJS.WritableS
     throw new UsageError(`--arn-${(e as Error).message}`);
   }
 
-  const rootKey = await openRootKey({ rootKeyFile: flags['root-key-file'] as string | undefined, dev: flags.dev === true, dataDir, log });
+  const rootKey = await openRootKey({
+    rootKeyFile: flags['root-key-file'] as string | undefined,
+    dev: flags.dev === true,
+    dataDir,
+    log,
+  });
   const store = new FileKeyStore({ dataDir, rootKey });
   const crypto = selectCryptoProvider(flags['crypto-provider'] as CryptoProviderName);
   // Everything started so far, stopped in reverse order on shutdown or when a later step fails.
@@ -72,7 +79,11 @@ export async function serve(flags: FlagValues, logDestination?: NodeJS.WritableS
 
     const secretsKey = String(flags['secrets-key']);
     if (secretsKey === SECRETS_KEY_ALIAS) {
-      const id = await ensureClusterKey(core, SECRETS_KEY_ALIAS, 'kubekms: wraps kube-apiserver DEK seeds (cluster-managed)');
+      const id = await ensureClusterKey(
+        core,
+        SECRETS_KEY_ALIAS,
+        'kubekms: wraps kube-apiserver DEK seeds (cluster-managed)',
+      );
       log.info({ alias: SECRETS_KEY_ALIAS, keyId: id }, 'cluster-managed Secrets key ready');
     } else {
       core.resolve(secretsKey, 'secrets-key');
@@ -83,7 +94,11 @@ export async function serve(flags: FlagValues, logDestination?: NodeJS.WritableS
     let plugin: KmsV2Plugin | undefined;
     const socketPath = String(flags['kms-socket'] ?? '');
     if (socketPath) {
-      const p = new KmsV2Plugin({ core, secretsKey, apiVersion: flags['kmsv2-api-version'] as PluginApiVersion });
+      const p = new KmsV2Plugin({
+        core,
+        secretsKey,
+        apiVersion: flags['kmsv2-api-version'] as PluginApiVersion,
+      });
       plugin = p;
       const first = p.selfTest();
       if (!first.ok) log.error({ error: first.error }, 'kmsv2 self-test failed at start');
@@ -110,8 +125,10 @@ export async function serve(flags: FlagValues, logDestination?: NodeJS.WritableS
     const maintenance = setInterval(() => {
       runMaintenance(core).then(
         (r) => {
-          for (const id of r.rotated) log.info({ keyId: id, event: 'KeyRotated' }, 'key rotated automatically');
-          for (const id of r.destroyed) log.info({ keyId: id, event: 'KeyDeleted' }, 'key destroyed after its deletion window');
+          for (const id of r.rotated)
+            log.info({ keyId: id, event: 'KeyRotated' }, 'key rotated automatically');
+          for (const id of r.destroyed)
+            log.info({ keyId: id, event: 'KeyDeleted' }, 'key destroyed after its deletion window');
         },
         (e: unknown) => log.error({ err: e instanceof Error ? e.message : String(e) }, 'maintenance failed'),
       );

@@ -1,9 +1,9 @@
-import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { nobleCrypto } from '../crypto/noble-provider.ts';
 import { nodeCrypto } from '../crypto/node-provider.ts';
-import { ciphertextAad, CIPHERTEXT_OVERHEAD, encodeHeader, parseCiphertext } from './ciphertext.ts';
+import { CIPHERTEXT_OVERHEAD, ciphertextAad, encodeHeader, parseCiphertext } from './ciphertext.ts';
 import { encodeEncryptionContext } from './encryption-context.ts';
 import { KmsError } from './errors.ts';
 import { SecretBytes } from './secret.ts';
@@ -18,7 +18,9 @@ interface Golden {
   ciphertext: string;
 }
 
-const golden: Golden[] = JSON.parse(readFileSync(new URL('./testdata/ciphertext-v1-golden.json', import.meta.url), 'utf8'));
+const golden: Golden[] = JSON.parse(
+  readFileSync(new URL('./testdata/ciphertext-v1-golden.json', import.meta.url), 'utf8'),
+);
 
 describe('ciphertext format v1', () => {
   it('round-trips the header', () => {
@@ -39,7 +41,9 @@ describe('ciphertext format v1', () => {
       const aad = ciphertextAad(p.header, encodeEncryptionContext(g.encryptionContext));
       for (const provider of [nodeCrypto, nobleCrypto]) {
         const pt = provider.aesGcmOpen(new SecretBytes(Buffer.from(g.key, 'hex')), p.sealed, aad);
-        expect(pt && Buffer.from(pt).toString('base64'), `${g.description} (${provider.name})`).toBe(g.plaintext);
+        expect(pt && Buffer.from(pt).toString('base64'), `${g.description} (${provider.name})`).toBe(
+          g.plaintext,
+        );
       }
     }
   });
@@ -51,7 +55,11 @@ describe('ciphertext format v1', () => {
           parseCiphertext(bytes);
           return bytes.length >= CIPHERTEXT_OVERHEAD && bytes[0] === 1;
         } catch (e) {
-          return e instanceof KmsError && e.code === 'InvalidCiphertextException' && e.message === 'invalid ciphertext';
+          return (
+            e instanceof KmsError &&
+            e.code === 'InvalidCiphertextException' &&
+            e.message === 'invalid ciphertext'
+          );
         }
       }),
       { numRuns: 5000 },
@@ -59,7 +67,10 @@ describe('ciphertext format v1', () => {
   });
 
   it('refuses version 0, other format bytes and short blobs', () => {
-    const good = new Uint8Array([...encodeHeader('0b9d6c1e-8f3a-4c2b-9d7e-1a2b3c4d5e6f', 1), ...new Uint8Array(28)]);
+    const good = new Uint8Array([
+      ...encodeHeader('0b9d6c1e-8f3a-4c2b-9d7e-1a2b3c4d5e6f', 1),
+      ...new Uint8Array(28),
+    ]);
     expect(() => parseCiphertext(good.subarray(0, CIPHERTEXT_OVERHEAD - 1))).toThrow('invalid ciphertext');
     const v0 = Uint8Array.from(good);
     v0.set([0, 0, 0, 0], 17);

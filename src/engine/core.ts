@@ -3,8 +3,19 @@
  * state and usage checks, and serialized, durable mutation. Operations live in ops-*.ts files as functions
  * over an EngineCore.
  */
+
+import type { EncryptionContext } from './encryption-context.ts';
 import { KmsError, notFound } from './errors.ts';
-import { aliasArn, type ArnConfig, DEFAULT_ARN_CONFIG, type KeyRef, keyArn, parseKeyRef, uuidFromRandom } from './identifiers.ts';
+import {
+  type ArnConfig,
+  aliasArn,
+  DEFAULT_ARN_CONFIG,
+  type KeyRef,
+  keyArn,
+  parseKeyRef,
+  uuidFromRandom,
+} from './identifiers.ts';
+import { checkKeyRecord } from './keyset.ts';
 import { authorize, type Caller, type KeyAction } from './policy.ts';
 import type { Clock, CryptoProvider, KeyStore, RootKey } from './ports.ts';
 import { systemClock } from './ports.ts';
@@ -17,8 +28,6 @@ import {
 } from './records.ts';
 import type { SecretBytes } from './secret.ts';
 import type { KeyUsage } from './specs.ts';
-import { checkKeyRecord } from './keyset.ts';
-import type { EncryptionContext } from './encryption-context.ts';
 
 /** Who asks, and with which grant tokens. */
 export interface RequestContext {
@@ -125,7 +134,11 @@ export class EngineCore {
     if (ctx.grantTokens) {
       for (const t of ctx.grantTokens) {
         if (![...this.grants.values()].some((g) => g.grantToken === t)) {
-          throw new KmsError('InvalidGrantTokenException', 'GrantTokens: a grant token is not valid', 'GrantTokens');
+          throw new KmsError(
+            'InvalidGrantTokenException',
+            'GrantTokens: a grant token is not valid',
+            'GrantTokens',
+          );
         }
       }
     }
@@ -153,7 +166,13 @@ export class EngineCore {
    * read-modify-write sees the result of the previous one. `fn` returns the change to commit and the result.
    * Nothing is visible in memory until the store has durably committed the change.
    */
-  mutate<T>(fn: () => Promise<{ change: StoreChange; result: T; material?: ReadonlyMap<string, ReadonlyMap<number, SecretBytes>> }>): Promise<T> {
+  mutate<T>(
+    fn: () => Promise<{
+      change: StoreChange;
+      result: T;
+      material?: ReadonlyMap<string, ReadonlyMap<number, SecretBytes>>;
+    }>,
+  ): Promise<T> {
     const run = this.#queue.then(async () => {
       const { change, result, material } = await fn();
       if (isEmptyChange(change)) return result;

@@ -1,22 +1,32 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { encodeEncryptionContext, ENCRYPTION_CONTEXT_MAX_BYTES, parseEncryptionContext } from './encryption-context.ts';
+import {
+  ENCRYPTION_CONTEXT_MAX_BYTES,
+  encodeEncryptionContext,
+  parseEncryptionContext,
+} from './encryption-context.ts';
 import { KmsError } from './errors.ts';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
 describe('encryption context encoding', () => {
   it('is independent of key order', () => {
-    expect(hex(encodeEncryptionContext({ a: '1', b: '2' }))).toBe(hex(encodeEncryptionContext({ b: '2', a: '1' })));
+    expect(hex(encodeEncryptionContext({ a: '1', b: '2' }))).toBe(
+      hex(encodeEncryptionContext({ b: '2', a: '1' })),
+    );
   });
 
   it('separates pairs that concatenate to the same string (the emulators collision)', () => {
     expect(hex(encodeEncryptionContext({ ab: 'c' }))).not.toBe(hex(encodeEncryptionContext({ a: 'bc' })));
-    expect(hex(encodeEncryptionContext({ a: 'b', c: 'd' }))).not.toBe(hex(encodeEncryptionContext({ a: 'bcd' })));
+    expect(hex(encodeEncryptionContext({ a: 'b', c: 'd' }))).not.toBe(
+      hex(encodeEncryptionContext({ a: 'bcd' })),
+    );
   });
 
   it('has a fixed layout: count, then length-prefixed key and value', () => {
-    expect(hex(encodeEncryptionContext({ k: 'vv' }))).toBe('00000001' + '00000001' + '6b' + '00000002' + '7676');
+    expect(hex(encodeEncryptionContext({ k: 'vv' }))).toBe(
+      '00000001' + '00000001' + '6b' + '00000002' + '7676',
+    );
     expect(hex(encodeEncryptionContext({}))).toBe('00000000');
   });
 
@@ -39,7 +49,9 @@ describe('encryption context encoding', () => {
 
   it('refuses a context larger than the limit, naming the field', () => {
     const big = { k: 'x'.repeat(ENCRYPTION_CONTEXT_MAX_BYTES) };
-    expect(() => encodeEncryptionContext(big, 'SourceEncryptionContext')).toThrow(/SourceEncryptionContext: encoded size/);
+    expect(() => encodeEncryptionContext(big, 'SourceEncryptionContext')).toThrow(
+      /SourceEncryptionContext: encoded size/,
+    );
   });
 
   it('parses only maps of strings', () => {

@@ -21,7 +21,8 @@ const EMPTY = new Uint8Array([0, 0, 0, 0]);
 /** Checks the shape of a context that came from outside (any JSON value) and returns it typed. */
 export function parseEncryptionContext(value: unknown, field = 'EncryptionContext'): EncryptionContext {
   if (value === undefined || value === null) return {};
-  if (typeof value !== 'object' || Array.isArray(value)) throw validation(field, 'must be a map of string to string');
+  if (typeof value !== 'object' || Array.isArray(value))
+    throw validation(field, 'must be a map of string to string');
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(value)) {
     if (typeof v !== 'string') throw validation(`${field}.${k}`, 'value must be a string');

@@ -2,8 +2,9 @@
  * Key identifiers: lowercase UUID key ids, ARN-shaped ids fixed per installation, alias names, and the four
  * forms a request may use to name a key (key id, key ARN, alias name, alias ARN).
  */
-import { KmsError, validation } from './errors.ts';
+
 import { bytesToUuid } from './ciphertext.ts';
+import { KmsError, validation } from './errors.ts';
 
 /** Fixed per installation: they are frozen into ciphertexts' ARNs held by clients, so never change them. */
 export interface ArnConfig {
@@ -12,10 +13,15 @@ export interface ArnConfig {
   readonly account: string;
 }
 
-export const DEFAULT_ARN_CONFIG: ArnConfig = { partition: 'aws', region: 'us-east-1', account: '000000000000' };
+export const DEFAULT_ARN_CONFIG: ArnConfig = {
+  partition: 'aws',
+  region: 'us-east-1',
+  account: '000000000000',
+};
 
 export function validateArnConfig(c: ArnConfig): ArnConfig {
-  if (!/^[a-z][a-z0-9-]{0,62}$/.test(c.partition)) throw validation('partition', 'must match [a-z][a-z0-9-]*');
+  if (!/^[a-z][a-z0-9-]{0,62}$/.test(c.partition))
+    throw validation('partition', 'must match [a-z][a-z0-9-]*');
   if (!/^[a-z]{2}(-[a-z0-9]+)+$/.test(c.region)) throw validation('region', 'must look like us-east-1');
   if (!/^\d{12}$/.test(c.account)) throw validation('account', 'must be 12 digits');
   return c;
@@ -37,7 +43,9 @@ export const keyArn = (c: ArnConfig, keyId: string): string =>
 export const aliasArn = (c: ArnConfig, aliasName: string): string =>
   `arn:${c.partition}:kms:${c.region}:${c.account}:${aliasName}`;
 
-export type KeyRef = { readonly kind: 'key'; readonly keyId: string } | { readonly kind: 'alias'; readonly aliasName: string };
+export type KeyRef =
+  | { readonly kind: 'key'; readonly keyId: string }
+  | { readonly kind: 'alias'; readonly aliasName: string };
 
 const ALIAS_RE = /^alias\/[a-zA-Z0-9:/_-]+$/;
 export const RESERVED_ALIAS_PREFIXES = ['alias/aws/', 'alias/kubekms/'] as const;
@@ -72,7 +80,11 @@ export function parseKeyRef(value: unknown, c: ArnConfig, field = 'KeyId'): KeyR
 
 function checkAliasSyntax(name: string, field: string): string {
   if (name.length > 256 || !ALIAS_RE.test(name)) {
-    throw new KmsError('InvalidAliasNameException', `${field}: alias name must match ^alias/[a-zA-Z0-9:/_-]+$ (≤ 256)`, field);
+    throw new KmsError(
+      'InvalidAliasNameException',
+      `${field}: alias name must match ^alias/[a-zA-Z0-9:/_-]+$ (≤ 256)`,
+      field,
+    );
   }
   return name;
 }

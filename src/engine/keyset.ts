@@ -22,15 +22,23 @@ export function checkKeyRecord(r: KeyRecord): void {
     if (!Number.isInteger(v.version) || v.version <= prev) fail('versions not strictly increasing from 1');
     prev = v.version;
     if (v.wrappedMaterial.length === 0) fail(`version ${v.version} has no material`);
-    if (isAsymmetricSpec(r.keySpec) !== (v.publicKey !== undefined)) fail(`version ${v.version} public key mismatch`);
+    if (isAsymmetricSpec(r.keySpec) !== (v.publicKey !== undefined))
+      fail(`version ${v.version} public key mismatch`);
   }
   if (!r.versions.some((v) => v.version === r.primaryVersion)) fail('primary version is not a version');
-  if ((r.state === 'PendingDeletion') !== (r.deletionDate !== undefined)) fail('deletionDate iff PendingDeletion');
-  if (r.rotation.enabled && r.rotation.nextRotationAt === undefined) fail('rotation enabled without a due date');
-  if (isAsymmetricSpec(r.keySpec) && r.versions.length !== 1) fail('asymmetric keys have exactly one version');
+  if ((r.state === 'PendingDeletion') !== (r.deletionDate !== undefined))
+    fail('deletionDate iff PendingDeletion');
+  if (r.rotation.enabled && r.rotation.nextRotationAt === undefined)
+    fail('rotation enabled without a due date');
+  if (isAsymmetricSpec(r.keySpec) && r.versions.length !== 1)
+    fail('asymmetric keys have exactly one version');
 }
 
-export function withState(r: KeyRecord, state: KeyState, deletion?: { date: number; windowDays: number }): KeyRecord {
+export function withState(
+  r: KeyRecord,
+  state: KeyState,
+  deletion?: { date: number; windowDays: number },
+): KeyRecord {
   const { deletionDate: _d, pendingWindowDays: _w, ...rest } = r;
   return {
     ...rest,
@@ -43,7 +51,9 @@ export function withState(r: KeyRecord, state: KeyState, deletion?: { date: numb
 export function withRotation(r: KeyRecord, enabled: boolean, periodDays: number, now: number): KeyRecord {
   return {
     ...r,
-    rotation: enabled ? { enabled, periodDays, nextRotationAt: now + periodDays * DAY_MS } : { enabled, periodDays },
+    rotation: enabled
+      ? { enabled, periodDays, nextRotationAt: now + periodDays * DAY_MS }
+      : { enabled, periodDays },
     revision: r.revision + 1,
   };
 }
@@ -65,8 +75,9 @@ export function promoteVersion(r: KeyRecord, version: number, now: number): KeyR
   if (!r.versions.some((v) => v.version === version)) {
     throw new KmsError('KMSInternalException', `key ${r.keyId}: cannot promote missing version ${version}`);
   }
-  const rotation =
-    r.rotation.enabled ? { ...r.rotation, nextRotationAt: now + r.rotation.periodDays * DAY_MS } : r.rotation;
+  const rotation = r.rotation.enabled
+    ? { ...r.rotation, nextRotationAt: now + r.rotation.periodDays * DAY_MS }
+    : r.rotation;
   return { ...r, primaryVersion: version, rotation, revision: r.revision + 1 };
 }
 

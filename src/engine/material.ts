@@ -1,7 +1,7 @@
 /** New key material for a spec, wrapped under the root key for storage. */
 import type { EngineCore } from './core.ts';
 import { newVersionRecord } from './keyset.ts';
-import { keyMaterialAad, type KeyVersionRecord, type RotationType } from './records.ts';
+import { type KeyVersionRecord, keyMaterialAad, type RotationType } from './records.ts';
 import { SecretBytes } from './secret.ts';
 import { HMAC_KEY_BYTES, isAsymmetricSpec, isHmacSpec, type KeySpec } from './specs.ts';
 

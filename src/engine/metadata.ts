@@ -35,6 +35,7 @@ export interface KeyMetadata {
 }
 
 import { toHex as hex } from './bytes.ts';
+
 const utf8 = new TextEncoder();
 
 /** A public, stable id for a key version (64 hex characters, like AWS KeyMaterialId). */
@@ -46,7 +47,9 @@ export function algorithmsOf(r: KeyRecord): Partial<KeyMetadata> {
   switch (r.keyUsage) {
     case 'ENCRYPT_DECRYPT':
       return {
-        encryptionAlgorithms: isRsaSpec(r.keySpec) ? ['RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256'] : ['SYMMETRIC_DEFAULT'],
+        encryptionAlgorithms: isRsaSpec(r.keySpec)
+          ? ['RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256']
+          : ['SYMMETRIC_DEFAULT'],
       };
     case 'SIGN_VERIFY':
       return { signingAlgorithms: SIGNING_ALGORITHMS_BY_SPEC[r.keySpec] ?? [] };
@@ -69,7 +72,9 @@ export function metadataOf(core: EngineCore, r: KeyRecord): KeyMetadata {
     keySpec: r.keySpec,
     keyState: r.state,
     keyManager: r.keyManager,
-    ...(r.deletionDate !== undefined ? { deletionDate: r.deletionDate, pendingDeletionWindowInDays: r.pendingWindowDays } : {}),
+    ...(r.deletionDate !== undefined
+      ? { deletionDate: r.deletionDate, pendingDeletionWindowInDays: r.pendingWindowDays }
+      : {}),
     ...algorithmsOf(r),
     currentKeyMaterialId: keyMaterialId(core, r.keyId, r.primaryVersion),
     primaryVersion: r.primaryVersion,

@@ -2,12 +2,13 @@
 import type { EngineCore, RequestContext } from './core.ts';
 import { KmsError, notFound } from './errors.ts';
 import { aliasArn, validateNewAliasName } from './identifiers.ts';
-import { paginate, type Page } from './pagination.ts';
+import { type Page, paginate } from './pagination.ts';
 import type { AliasRecord, KeyRecord } from './records.ts';
 import { optionalInt, optionalString } from './validate.ts';
 
 function checkTarget(core: EngineCore, r: KeyRecord): void {
-  if (r.state === 'PendingDeletion') throw new KmsError('KMSInvalidStateException', `${core.arnOf(r.keyId)} is pending deletion.`);
+  if (r.state === 'PendingDeletion')
+    throw new KmsError('KMSInvalidStateException', `${core.arnOf(r.keyId)} is pending deletion.`);
 }
 
 /** Validates a name, allowing reserved namespaces only for kubekms itself. */
@@ -15,10 +16,19 @@ function aliasNameFor(ctx: RequestContext, value: unknown): string {
   return validateNewAliasName(value, 'AliasName', ctx.caller.kind === 'system');
 }
 
-export async function createAlias(core: EngineCore, ctx: RequestContext, aliasName: unknown, targetKeyId: unknown): Promise<void> {
+export async function createAlias(
+  core: EngineCore,
+  ctx: RequestContext,
+  aliasName: unknown,
+  targetKeyId: unknown,
+): Promise<void> {
   const name = aliasNameFor(ctx, aliasName);
   await core.mutate(async () => {
-    if (core.aliases.has(name)) throw new KmsError('AlreadyExistsException', `An alias with the name ${aliasArn(core.arn, name)} already exists`);
+    if (core.aliases.has(name))
+      throw new KmsError(
+        'AlreadyExistsException',
+        `An alias with the name ${aliasArn(core.arn, name)} already exists`,
+      );
     const { record: target } = core.resolve(targetKeyId, 'TargetKeyId');
     core.authorize(ctx, target, 'kms:CreateAlias');
     checkTarget(core, target);
@@ -28,7 +38,12 @@ export async function createAlias(core: EngineCore, ctx: RequestContext, aliasNa
   });
 }
 
-export async function updateAlias(core: EngineCore, ctx: RequestContext, aliasName: unknown, targetKeyId: unknown): Promise<void> {
+export async function updateAlias(
+  core: EngineCore,
+  ctx: RequestContext,
+  aliasName: unknown,
+  targetKeyId: unknown,
+): Promise<void> {
   const name = aliasNameFor(ctx, aliasName);
   await core.mutate(async () => {
     const alias = core.aliases.get(name);
@@ -46,7 +61,10 @@ export async function updateAlias(core: EngineCore, ctx: RequestContext, aliasNa
       );
     }
     if (alias.targetKeyId === target.keyId) return { change: {}, result: undefined };
-    return { change: { putAliases: [{ ...alias, targetKeyId: target.keyId, updatedAt: core.clock.now() }] }, result: undefined };
+    return {
+      change: { putAliases: [{ ...alias, targetKeyId: target.keyId, updatedAt: core.clock.now() }] },
+      result: undefined,
+    };
   });
 }
 
@@ -69,7 +87,13 @@ export interface AliasListEntry {
   readonly lastUpdatedDate: number;
 }
 
-export function listAliases(core: EngineCore, _ctx: RequestContext, keyRef: unknown, limit: unknown, marker: unknown): Page<AliasListEntry> {
+export function listAliases(
+  core: EngineCore,
+  _ctx: RequestContext,
+  keyRef: unknown,
+  limit: unknown,
+  marker: unknown,
+): Page<AliasListEntry> {
   const l = optionalInt(limit, 'Limit', 1, 100) ?? 50;
   const m = optionalString(marker, 'Marker', 1, 1024);
   const keyId = keyRef === undefined || keyRef === null ? undefined : core.resolve(keyRef).record.keyId;

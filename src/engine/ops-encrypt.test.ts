@@ -3,11 +3,16 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { nodeCrypto } from '../crypto/node-provider.ts';
 import { EngineCore } from './core.ts';
 import { KmsError } from './errors.ts';
-import { createKey, disableKey, scheduleKeyDeletion } from './ops-keys.ts';
-import { decrypt, encrypt, reEncrypt } from './ops-encrypt.ts';
-import { generateDataKey, generateDataKeyPair, generateDataKeyWithoutPlaintext, generateRandom } from './ops-datakey.ts';
-import { rotateKeyOnDemand } from './ops-rotation.ts';
 import { createAlias } from './ops-aliases.ts';
+import {
+  generateDataKey,
+  generateDataKeyPair,
+  generateDataKeyWithoutPlaintext,
+  generateRandom,
+} from './ops-datakey.ts';
+import { decrypt, encrypt, reEncrypt } from './ops-encrypt.ts';
+import { createKey, disableKey, scheduleKeyDeletion } from './ops-keys.ts';
+import { rotateKeyOnDemand } from './ops-rotation.ts';
 import { SYSTEM } from './policy.ts';
 import { MemoryKeyStore, principal, TestRootKey } from './testing.ts';
 
@@ -27,7 +32,11 @@ let core: EngineCore;
 let keyId: string;
 
 beforeEach(async () => {
-  core = await EngineCore.open({ crypto: nodeCrypto, rootKey: new TestRootKey(nodeCrypto), store: new MemoryKeyStore() });
+  core = await EngineCore.open({
+    crypto: nodeCrypto,
+    rootKey: new TestRootKey(nodeCrypto),
+    store: new MemoryKeyStore(),
+  });
   keyId = (await createKey(core, sys, { description: 'test' })).keyId;
 });
 
@@ -37,7 +46,10 @@ describe('Encrypt / Decrypt', () => {
     const out = encrypt(core, sys, { keyId, plaintext: bytes('hello'), encryptionContext: ec });
     expect(out.keyId).toBe(`arn:aws:kms:us-east-1:000000000000:key/${keyId}`);
     expect(out.ciphertextBlob.length).toBe(5 + 49);
-    const back = decrypt(core, sys, { ciphertextBlob: out.ciphertextBlob, encryptionContext: { app: 'b', tenant: 'a' } });
+    const back = decrypt(core, sys, {
+      ciphertextBlob: out.ciphertextBlob,
+      encryptionContext: { app: 'b', tenant: 'a' },
+    });
     expect(new TextDecoder().decode(back.plaintext.unsafeBytes())).toBe('hello');
     expect(back.keyId).toBe(out.keyId);
   });
@@ -45,7 +57,9 @@ describe('Encrypt / Decrypt', () => {
   it('fails with InvalidCiphertextException for any context difference', () => {
     const out = encrypt(core, sys, { keyId, plaintext: bytes('x'), encryptionContext: { a: 'b' } });
     for (const ec of [undefined, {}, { a: 'B' }, { a: 'b', c: 'd' }, { A: 'b' }]) {
-      expect(code(() => decrypt(core, sys, { ciphertextBlob: out.ciphertextBlob, encryptionContext: ec }))).toBe('InvalidCiphertextException');
+      expect(
+        code(() => decrypt(core, sys, { ciphertextBlob: out.ciphertextBlob, encryptionContext: ec })),
+      ).toBe('InvalidCiphertextException');
     }
   });
 
@@ -62,7 +76,9 @@ describe('Encrypt / Decrypt', () => {
         errors.add(`${(e as KmsError).code}:${(e as KmsError).message}`);
       }
     }
-    errors.add(`${code(() => decrypt(core, sys, { ciphertextBlob: blob.subarray(0, 40) }))}:invalid ciphertext`);
+    errors.add(
+      `${code(() => decrypt(core, sys, { ciphertextBlob: blob.subarray(0, 40) }))}:invalid ciphertext`,
+    );
     expect([...errors]).toEqual(['InvalidCiphertextException:invalid ciphertext']);
   });
 
@@ -70,18 +86,34 @@ describe('Encrypt / Decrypt', () => {
     await createAlias(core, principal('admin', { admin: true }), 'alias/app', keyId);
     const other = (await createKey(core, sys, {})).keyId;
     const blob = encrypt(core, sys, { keyId: 'alias/app', plaintext: bytes('x') }).ciphertextBlob;
-    expect(decrypt(core, sys, { ciphertextBlob: blob, keyId: core.arnOf(keyId) }).keyId).toBe(core.arnOf(keyId));
-    expect(code(() => decrypt(core, sys, { ciphertextBlob: blob, keyId: other }))).toBe('IncorrectKeyException');
+    expect(decrypt(core, sys, { ciphertextBlob: blob, keyId: core.arnOf(keyId) }).keyId).toBe(
+      core.arnOf(keyId),
+    );
+    expect(code(() => decrypt(core, sys, { ciphertextBlob: blob, keyId: other }))).toBe(
+      'IncorrectKeyException',
+    );
   });
 
   it('validates input with errors that name the field', () => {
-    expect(() => encrypt(core, sys, { keyId, plaintext: new Uint8Array(0) })).toThrow(/^Plaintext: must be at least 1 bytes/);
-    expect(() => encrypt(core, sys, { keyId, plaintext: new Uint8Array(4097) })).toThrow(/^Plaintext: must be at most 4096/);
+    expect(() => encrypt(core, sys, { keyId, plaintext: new Uint8Array(0) })).toThrow(
+      /^Plaintext: must be at least 1 bytes/,
+    );
+    expect(() => encrypt(core, sys, { keyId, plaintext: new Uint8Array(4097) })).toThrow(
+      /^Plaintext: must be at most 4096/,
+    );
     expect(() => encrypt(core, sys, { keyId, plaintext: 'str' })).toThrow(/^Plaintext: must be bytes/);
-    expect(() => encrypt(core, sys, { keyId, plaintext: bytes('x'), encryptionAlgorithm: 'ROT13' })).toThrow(/^EncryptionAlgorithm:/);
-    expect(() => decrypt(core, sys, { ciphertextBlob: new Uint8Array(6145) })).toThrow(/^CiphertextBlob: must be at most 6144/);
-    expect(code(() => encrypt(core, sys, { keyId: 'nope', plaintext: bytes('x') }))).toBe('NotFoundException');
-    expect(code(() => encrypt(core, sys, { keyId: 'alias/missing', plaintext: bytes('x') }))).toBe('NotFoundException');
+    expect(() => encrypt(core, sys, { keyId, plaintext: bytes('x'), encryptionAlgorithm: 'ROT13' })).toThrow(
+      /^EncryptionAlgorithm:/,
+    );
+    expect(() => decrypt(core, sys, { ciphertextBlob: new Uint8Array(6145) })).toThrow(
+      /^CiphertextBlob: must be at most 6144/,
+    );
+    expect(code(() => encrypt(core, sys, { keyId: 'nope', plaintext: bytes('x') }))).toBe(
+      'NotFoundException',
+    );
+    expect(code(() => encrypt(core, sys, { keyId: 'alias/missing', plaintext: bytes('x') }))).toBe(
+      'NotFoundException',
+    );
   });
 
   it('checks state before crypto: disabled and pending deletion keys refuse', async () => {
@@ -99,7 +131,11 @@ describe('Encrypt / Decrypt', () => {
     const after = encrypt(core, sys, { keyId, plaintext: bytes('new') });
     expect(before.keyVersion).toBe(1);
     expect(after.keyVersion).toBe(2);
-    expect(new TextDecoder().decode(decrypt(core, sys, { ciphertextBlob: before.ciphertextBlob }).plaintext.unsafeBytes())).toBe('old');
+    expect(
+      new TextDecoder().decode(
+        decrypt(core, sys, { ciphertextBlob: before.ciphertextBlob }).plaintext.unsafeBytes(),
+      ),
+    ).toBe('old');
     expect(decrypt(core, sys, { ciphertextBlob: after.ciphertextBlob }).keyVersion).toBe(2);
   });
 
@@ -108,14 +144,20 @@ describe('Encrypt / Decrypt', () => {
     expect(code(() => encrypt(core, alice, { keyId, plaintext: bytes('x') }))).toBe('AccessDeniedException');
     const own = (await createKey(core, alice, {})).keyId;
     const blob = encrypt(core, alice, { keyId: own, plaintext: bytes('x') }).ciphertextBlob;
-    expect(code(() => decrypt(core, principal('bob'), { ciphertextBlob: blob }))).toBe('AccessDeniedException');
+    expect(code(() => decrypt(core, principal('bob'), { ciphertextBlob: blob }))).toBe(
+      'AccessDeniedException',
+    );
   });
 });
 
 describe('ReEncrypt', () => {
   it('moves a ciphertext to another key and context without exposing it', async () => {
     const dest = (await createKey(core, sys, {})).keyId;
-    const blob = encrypt(core, sys, { keyId, plaintext: bytes('move me'), encryptionContext: { a: '1' } }).ciphertextBlob;
+    const blob = encrypt(core, sys, {
+      keyId,
+      plaintext: bytes('move me'),
+      encryptionContext: { a: '1' },
+    }).ciphertextBlob;
     const out = reEncrypt(core, sys, {
       ciphertextBlob: blob,
       sourceEncryptionContext: { a: '1' },
@@ -131,7 +173,11 @@ describe('ReEncrypt', () => {
 
 describe('data keys and randomness', () => {
   it('GenerateDataKey honours NumberOfBytes and KeySpec, and the blob decrypts to the same key', () => {
-    for (const [input, len] of [[{ numberOfBytes: 7 }, 7], [{ keySpec: 'AES_128' }, 16], [{ keySpec: 'AES_256' }, 32]] as const) {
+    for (const [input, len] of [
+      [{ numberOfBytes: 7 }, 7],
+      [{ keySpec: 'AES_128' }, 16],
+      [{ keySpec: 'AES_256' }, 32],
+    ] as const) {
       const dk = generateDataKey(core, sys, { keyId, ...input, encryptionContext: { x: 'y' } });
       expect(dk.plaintext.length).toBe(len);
       const back = decrypt(core, sys, { ciphertextBlob: dk.ciphertextBlob, encryptionContext: { x: 'y' } });
@@ -141,8 +187,12 @@ describe('data keys and randomness', () => {
 
   it('needs exactly one of KeySpec and NumberOfBytes', () => {
     expect(() => generateDataKey(core, sys, { keyId })).toThrow(/KeySpec or NumberOfBytes is required/);
-    expect(() => generateDataKey(core, sys, { keyId, keySpec: 'AES_256', numberOfBytes: 32 })).toThrow(/not both/);
-    expect(() => generateDataKey(core, sys, { keyId, numberOfBytes: 1025 })).toThrow(/^NumberOfBytes: must be between 1 and 1024/);
+    expect(() => generateDataKey(core, sys, { keyId, keySpec: 'AES_256', numberOfBytes: 32 })).toThrow(
+      /not both/,
+    );
+    expect(() => generateDataKey(core, sys, { keyId, numberOfBytes: 1025 })).toThrow(
+      /^NumberOfBytes: must be between 1 and 1024/,
+    );
   });
 
   it('WithoutPlaintext returns only the blob', () => {
@@ -153,10 +203,22 @@ describe('data keys and randomness', () => {
   it('GenerateDataKeyPair wraps a PKCS#8 private key that matches the public key', async () => {
     const { createPrivateKey, createPublicKey } = await import('node:crypto');
     const pair = generateDataKeyPair(core, sys, { keyId, keyPairSpec: 'ECC_NIST_P256' });
-    const priv = createPrivateKey({ key: Buffer.from(pair.privateKeyPlaintext.unsafeBytes()), format: 'der', type: 'pkcs8' });
+    const priv = createPrivateKey({
+      key: Buffer.from(pair.privateKeyPlaintext.unsafeBytes()),
+      format: 'der',
+      type: 'pkcs8',
+    });
     const pub = createPublicKey({ key: Buffer.from(pair.publicKey), format: 'der', type: 'spki' });
-    expect(createPublicKey(priv).export({ format: 'der', type: 'spki' }).equals(pub.export({ format: 'der', type: 'spki' }))).toBe(true);
-    expect(decrypt(core, sys, { ciphertextBlob: pair.privateKeyCiphertextBlob }).plaintext.equals(pair.privateKeyPlaintext)).toBe(true);
+    expect(
+      createPublicKey(priv)
+        .export({ format: 'der', type: 'spki' })
+        .equals(pub.export({ format: 'der', type: 'spki' })),
+    ).toBe(true);
+    expect(
+      decrypt(core, sys, { ciphertextBlob: pair.privateKeyCiphertextBlob }).plaintext.equals(
+        pair.privateKeyPlaintext,
+      ),
+    ).toBe(true);
   });
 
   it('GenerateRandom gives 1-1024 bytes', () => {

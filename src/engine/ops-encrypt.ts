@@ -2,13 +2,14 @@
  * Encryption operations: Encrypt, Decrypt, ReEncrypt. Symmetric keys use the v1 ciphertext blob
  * (ciphertext.ts); RSA keys use plain RSAES-OAEP, which callers may also produce offline with GetPublicKey.
  */
+
+import { ciphertextAad, encodeHeader, parseCiphertext } from './ciphertext.ts';
 import type { EngineCore, LoadedKey, RequestContext } from './core.ts';
 import {
-  ciphertextAad,
-  encodeHeader,
-  parseCiphertext,
-} from './ciphertext.ts';
-import { type EncryptionContext, encodeEncryptionContext, parseEncryptionContext } from './encryption-context.ts';
+  type EncryptionContext,
+  encodeEncryptionContext,
+  parseEncryptionContext,
+} from './encryption-context.ts';
 import { invalidCiphertext, KmsError, validation } from './errors.ts';
 import type { KeyRecord } from './records.ts';
 import { SecretBytes } from './secret.ts';
@@ -63,19 +64,38 @@ function primaryHeader(r: KeyRecord): Uint8Array {
 }
 
 /** Seals with the primary version. The caller has checked authorization, state and usage. */
-export function sealSymmetric(core: EngineCore, key: LoadedKey, plaintext: Uint8Array, ec: EncryptionContext): Uint8Array {
+export function sealSymmetric(
+  core: EngineCore,
+  key: LoadedKey,
+  plaintext: Uint8Array,
+  ec: EncryptionContext,
+): Uint8Array {
   const r = key.record;
   const header = primaryHeader(r);
   const material = key.material.get(r.primaryVersion);
   if (!material) throw new KmsError('KMSInternalException', 'primary key material is not loaded');
-  return core.crypto.aesGcmSeal(material, plaintext, ciphertextAad(header, encodeEncryptionContext(ec)), header);
+  return core.crypto.aesGcmSeal(
+    material,
+    plaintext,
+    ciphertextAad(header, encodeEncryptionContext(ec)),
+    header,
+  );
 }
 
-function rsaAlgorithm(key: KeyRecord, alg: EncryptionAlgorithm | undefined, field: string): RsaEncryptionAlgorithm {
+function rsaAlgorithm(
+  key: KeyRecord,
+  alg: EncryptionAlgorithm | undefined,
+  field: string,
+): RsaEncryptionAlgorithm {
   if (alg === undefined || alg === 'SYMMETRIC_DEFAULT') {
-    throw new KmsError('InvalidKeyUsageException', `${field}: RSA keys need RSAES_OAEP_SHA_1 or RSAES_OAEP_SHA_256`, field);
+    throw new KmsError(
+      'InvalidKeyUsageException',
+      `${field}: RSA keys need RSAES_OAEP_SHA_1 or RSAES_OAEP_SHA_256`,
+      field,
+    );
   }
-  if (!isRsaSpec(key.keySpec)) throw new KmsError('InvalidKeyUsageException', `${field}: ${alg} needs an RSA key`, field);
+  if (!isRsaSpec(key.keySpec))
+    throw new KmsError('InvalidKeyUsageException', `${field}: ${alg} needs an RSA key`, field);
   return alg;
 }
 
@@ -96,7 +116,11 @@ export function encryptWith(
   core.requireUsable(r, 'ENCRYPT_DECRYPT');
   if (r.keySpec === 'SYMMETRIC_DEFAULT') {
     if (algorithm !== undefined && algorithm !== 'SYMMETRIC_DEFAULT') {
-      throw new KmsError('InvalidKeyUsageException', `${algField}: ${algorithm} is not valid for a symmetric key`, algField);
+      throw new KmsError(
+        'InvalidKeyUsageException',
+        `${algField}: ${algorithm} is not valid for a symmetric key`,
+        algField,
+      );
     }
     return {
       ciphertextBlob: sealSymmetric(core, key, plaintext, ec),
@@ -109,7 +133,8 @@ export function encryptWith(
   refuseContextForAsymmetric(ec, 'EncryptionContext');
   if (!isRsaSpec(r.keySpec)) throw new KmsError('InvalidKeyUsageException', 'not an encryption key');
   const max = rsaOaepMaxPlaintext(r.keySpec, alg);
-  if (plaintext.length > max) throw validation('Plaintext', `must be at most ${max} bytes for ${r.keySpec} with ${alg}`);
+  if (plaintext.length > max)
+    throw validation('Plaintext', `must be at most ${max} bytes for ${r.keySpec} with ${alg}`);
   const publicKey = r.versions[0]!.publicKey!;
   return {
     ciphertextBlob: core.crypto.rsaOaepEncrypt(alg, publicKey, plaintext),
@@ -142,7 +167,8 @@ export function decryptWith(
   fields: { key: string; alg: string },
   action: 'kms:Decrypt' | 'kms:ReEncryptFrom',
 ): DecryptOutput {
-  const named = namedKeyRef === undefined || namedKeyRef === null ? undefined : core.resolve(namedKeyRef, fields.key);
+  const named =
+    namedKeyRef === undefined || namedKeyRef === null ? undefined : core.resolve(namedKeyRef, fields.key);
   if (named && named.record.keySpec !== 'SYMMETRIC_DEFAULT') {
     const r = named.record;
     core.authorize(ctx, r, action, ec);
@@ -151,16 +177,27 @@ export function decryptWith(
     refuseContextForAsymmetric(ec, 'EncryptionContext');
     const pt = core.crypto.rsaOaepDecrypt(alg, named.material.get(r.primaryVersion)!, blob);
     if (!pt) throw invalidCiphertext();
-    return { plaintext: new SecretBytes(pt), keyId: core.arnOf(r.keyId), keyVersion: r.primaryVersion, encryptionAlgorithm: alg };
+    return {
+      plaintext: new SecretBytes(pt),
+      keyId: core.arnOf(r.keyId),
+      keyVersion: r.primaryVersion,
+      encryptionAlgorithm: alg,
+    };
   }
   if (algorithm !== undefined && algorithm !== 'SYMMETRIC_DEFAULT') {
-    throw new KmsError('IncorrectKeyException', `${fields.alg}: ${algorithm} needs the asymmetric key named in ${fields.key}`);
+    throw new KmsError(
+      'IncorrectKeyException',
+      `${fields.alg}: ${algorithm} needs the asymmetric key named in ${fields.key}`,
+    );
   }
   const parsed = parseCiphertext(blob);
   const key = core.keys.get(parsed.keyId);
   if (!key) throw invalidCiphertext();
   if (named && named.record.keyId !== parsed.keyId) {
-    throw new KmsError('IncorrectKeyException', `${fields.key}: the ciphertext was not encrypted under this key`);
+    throw new KmsError(
+      'IncorrectKeyException',
+      `${fields.key}: the ciphertext was not encrypted under this key`,
+    );
   }
   const r = key.record;
   core.authorize(ctx, r, action, ec);
@@ -168,7 +205,11 @@ export function decryptWith(
   if (r.keySpec !== 'SYMMETRIC_DEFAULT') throw invalidCiphertext();
   const material = key.material.get(parsed.keyVersion);
   if (!material) throw invalidCiphertext();
-  const pt = core.crypto.aesGcmOpen(material, parsed.sealed, ciphertextAad(parsed.header, encodeEncryptionContext(ec)));
+  const pt = core.crypto.aesGcmOpen(
+    material,
+    parsed.sealed,
+    ciphertextAad(parsed.header, encodeEncryptionContext(ec)),
+  );
   if (!pt) throw invalidCiphertext();
   return {
     plaintext: new SecretBytes(pt),
@@ -182,7 +223,16 @@ export function decrypt(core: EngineCore, ctx: RequestContext, input: DecryptInp
   const blob = requireBytes(input.ciphertextBlob, 'CiphertextBlob', 1, LIMITS.ciphertextMax);
   const ec = parseEncryptionContext(input.encryptionContext);
   const alg = optionalEnum(input.encryptionAlgorithm, 'EncryptionAlgorithm', ENCRYPTION_ALGORITHMS);
-  return decryptWith(core, ctx, blob, input.keyId, ec, alg, { key: 'KeyId', alg: 'EncryptionAlgorithm' }, 'kms:Decrypt');
+  return decryptWith(
+    core,
+    ctx,
+    blob,
+    input.keyId,
+    ec,
+    alg,
+    { key: 'KeyId', alg: 'EncryptionAlgorithm' },
+    'kms:Decrypt',
+  );
 }
 
 export interface ReEncryptInput {
@@ -210,8 +260,16 @@ export function reEncrypt(core: EngineCore, ctx: RequestContext, input: ReEncryp
   const blob = requireBytes(input.ciphertextBlob, 'CiphertextBlob', 1, LIMITS.ciphertextMax);
   const srcEc = parseEncryptionContext(input.sourceEncryptionContext, 'SourceEncryptionContext');
   const dstEc = parseEncryptionContext(input.destinationEncryptionContext, 'DestinationEncryptionContext');
-  const srcAlg = optionalEnum(input.sourceEncryptionAlgorithm, 'SourceEncryptionAlgorithm', ENCRYPTION_ALGORITHMS);
-  const dstAlg = optionalEnum(input.destinationEncryptionAlgorithm, 'DestinationEncryptionAlgorithm', ENCRYPTION_ALGORITHMS);
+  const srcAlg = optionalEnum(
+    input.sourceEncryptionAlgorithm,
+    'SourceEncryptionAlgorithm',
+    ENCRYPTION_ALGORITHMS,
+  );
+  const dstAlg = optionalEnum(
+    input.destinationEncryptionAlgorithm,
+    'DestinationEncryptionAlgorithm',
+    ENCRYPTION_ALGORITHMS,
+  );
   const dest = core.resolve(input.destinationKeyId, 'DestinationKeyId');
   const src = decryptWith(
     core,
@@ -225,7 +283,14 @@ export function reEncrypt(core: EngineCore, ctx: RequestContext, input: ReEncryp
   );
   try {
     core.authorize(ctx, dest.record, 'kms:ReEncryptTo', dstEc);
-    const out = encryptWith(core, dest, src.plaintext.unsafeBytes(), dstEc, dstAlg, 'DestinationEncryptionAlgorithm');
+    const out = encryptWith(
+      core,
+      dest,
+      src.plaintext.unsafeBytes(),
+      dstEc,
+      dstAlg,
+      'DestinationEncryptionAlgorithm',
+    );
     return {
       ciphertextBlob: out.ciphertextBlob,
       sourceKeyId: src.keyId,

@@ -62,11 +62,31 @@ describe('CreateKey', () => {
         expect(m.keyId).toMatch(/^[0-9a-f-]{36}$/);
       }
     }
-    await rejects(createKey(core, sys, { keySpec: 'SYMMETRIC_DEFAULT', keyUsage: 'SIGN_VERIFY' }), 'ValidationException', /^KeyUsage:/);
-    await rejects(createKey(core, sys, { keySpec: 'ECC_SECG_P256K1', keyUsage: 'KEY_AGREEMENT' }), 'ValidationException', /^KeyUsage:/);
-    await rejects(createKey(core, sys, { keySpec: 'RSA_2048' }), 'ValidationException', /^KeyUsage: is required/);
-    await rejects(createKey(core, sys, { keySpec: 'SM2', keyUsage: 'SIGN_VERIFY' }), 'ValidationException', /^KeySpec:/);
-    await rejects(createKey(core, sys, { description: 'x'.repeat(8193) }), 'ValidationException', /^Description:/);
+    await rejects(
+      createKey(core, sys, { keySpec: 'SYMMETRIC_DEFAULT', keyUsage: 'SIGN_VERIFY' }),
+      'ValidationException',
+      /^KeyUsage:/,
+    );
+    await rejects(
+      createKey(core, sys, { keySpec: 'ECC_SECG_P256K1', keyUsage: 'KEY_AGREEMENT' }),
+      'ValidationException',
+      /^KeyUsage:/,
+    );
+    await rejects(
+      createKey(core, sys, { keySpec: 'RSA_2048' }),
+      'ValidationException',
+      /^KeyUsage: is required/,
+    );
+    await rejects(
+      createKey(core, sys, { keySpec: 'SM2', keyUsage: 'SIGN_VERIFY' }),
+      'ValidationException',
+      /^KeySpec:/,
+    );
+    await rejects(
+      createKey(core, sys, { description: 'x'.repeat(8193) }),
+      'ValidationException',
+      /^Description:/,
+    );
   }, 60_000);
 
   it('persists wrapped material only, and reopens to the same keys', async () => {
@@ -127,7 +147,9 @@ describe('key states', () => {
     expect(describeKey(core, sys, keyId).description).toBe('new');
     await tagResource(core, admin, keyId, [{ tagKey: 'env', tagValue: 'prod' }]);
     await untagResource(core, admin, keyId, ['team']);
-    expect(listResourceTags(core, admin, keyId, undefined, undefined).items).toEqual([{ tagKey: 'env', tagValue: 'prod' }]);
+    expect(listResourceTags(core, admin, keyId, undefined, undefined).items).toEqual([
+      { tagKey: 'env', tagValue: 'prod' },
+    ]);
     await rejects(tagResource(core, admin, keyId, [{ tagKey: 'aws:x', tagValue: '' }]), 'TagException');
   });
 });
@@ -137,11 +159,16 @@ describe('rotation', () => {
     const { keyId } = await createKey(core, sys, {});
     await rejects(enableKeyRotation(core, admin, keyId, 89), 'ValidationException', /^RotationPeriodInDays/);
     await enableKeyRotation(core, admin, keyId, 90);
-    expect(getKeyRotationStatus(core, admin, keyId)).toMatchObject({ keyRotationEnabled: true, rotationPeriodInDays: 90 });
+    expect(getKeyRotationStatus(core, admin, keyId)).toMatchObject({
+      keyRotationEnabled: true,
+      rotationPeriodInDays: 90,
+    });
     clock.advanceDays(90);
     expect((await runMaintenance(core)).rotated).toEqual([keyId]);
     expect(describeKey(core, sys, keyId).primaryVersion).toBe(2);
-    expect(listKeyRotations(core, admin, keyId, undefined, undefined).items.map((r) => r.rotationType)).toEqual(['AUTOMATIC']);
+    expect(
+      listKeyRotations(core, admin, keyId, undefined, undefined).items.map((r) => r.rotationType),
+    ).toEqual(['AUTOMATIC']);
     await disableKeyRotation(core, admin, keyId);
     expect(getKeyRotationStatus(core, admin, keyId).keyRotationEnabled).toBe(false);
   });
@@ -175,11 +202,17 @@ describe('aliases', () => {
     await createAlias(core, admin, 'alias/app', a.keyId);
     await rejects(createAlias(core, admin, 'alias/app', a.keyId), 'AlreadyExistsException');
     await rejects(createAlias(core, admin, 'alias/aws/x', a.keyId), 'InvalidAliasNameException', /reserved/);
-    await rejects(createAlias(core, admin, 'alias/kubekms/x', a.keyId), 'InvalidAliasNameException', /reserved/);
+    await rejects(
+      createAlias(core, admin, 'alias/kubekms/x', a.keyId),
+      'InvalidAliasNameException',
+      /reserved/,
+    );
     await rejects(createAlias(core, admin, 'alias/bad name', a.keyId), 'InvalidAliasNameException');
     await rejects(createAlias(core, admin, 'noprefix', a.keyId), 'InvalidAliasNameException');
     await updateAlias(core, admin, 'alias/app', b.keyId);
-    expect(listAliases(core, admin, undefined, undefined, undefined).items).toMatchObject([{ aliasName: 'alias/app', targetKeyId: b.keyId }]);
+    expect(listAliases(core, admin, undefined, undefined, undefined).items).toMatchObject([
+      { aliasName: 'alias/app', targetKeyId: b.keyId },
+    ]);
     const hmac = await createKey(core, sys, { keySpec: 'HMAC_256' });
     await rejects(updateAlias(core, admin, 'alias/app', hmac.keyId), 'ValidationException', /same key spec/);
     await deleteAlias(core, admin, 'alias/app');
@@ -192,7 +225,10 @@ describe('cluster-managed keys', () => {
     const id = await ensureClusterKey(core, SECRETS_KEY_ALIAS, 'Kubernetes Secrets');
     expect(await ensureClusterKey(core, SECRETS_KEY_ALIAS, 'Kubernetes Secrets')).toBe(id);
     expect(describeKey(core, sys, SECRETS_KEY_ALIAS)).toMatchObject({ keyManager: 'CLUSTER', keyId: id });
-    expect(getKeyRotationStatus(core, sys, id)).toMatchObject({ keyRotationEnabled: true, rotationPeriodInDays: 365 });
+    expect(getKeyRotationStatus(core, sys, id)).toMatchObject({
+      keyRotationEnabled: true,
+      rotationPeriodInDays: 365,
+    });
     await rejects(disableKey(core, admin, id), 'UnsupportedOperationException', /cluster-managed/);
     await rejects(scheduleKeyDeletion(core, admin, id, 7), 'UnsupportedOperationException');
     await rejects(deleteAlias(core, admin, SECRETS_KEY_ALIAS), 'InvalidAliasNameException');
@@ -204,13 +240,23 @@ describe('authorization', () => {
   it('denies by default, allows by policy, and Deny wins', async () => {
     const alice = principal('alice');
     const { keyId } = await createKey(core, sys, {});
-    await rejects(enableKey(core, alice, keyId), 'AccessDeniedException', /alice is not authorized to perform: kms:EnableKey/);
-    await putKeyPolicy(core, admin, keyId, {
-      statements: [
-        { effect: 'Allow', principals: ['alice'], actions: ['kms:*'] },
-        { effect: 'Deny', principals: ['alice'], actions: ['kms:DisableKey'] },
-      ],
-    }, true);
+    await rejects(
+      enableKey(core, alice, keyId),
+      'AccessDeniedException',
+      /alice is not authorized to perform: kms:EnableKey/,
+    );
+    await putKeyPolicy(
+      core,
+      admin,
+      keyId,
+      {
+        statements: [
+          { effect: 'Allow', principals: ['alice'], actions: ['kms:*'] },
+          { effect: 'Deny', principals: ['alice'], actions: ['kms:DisableKey'] },
+        ],
+      },
+      true,
+    );
     await enableKey(core, alice, keyId);
     await rejects(disableKey(core, alice, keyId), 'AccessDeniedException');
     expect(getKeyPolicy(core, alice, keyId).statements).toHaveLength(2);
@@ -220,11 +266,19 @@ describe('authorization', () => {
     const alice = principal('alice');
     const { keyId } = await createKey(core, alice, {});
     await rejects(
-      putKeyPolicy(core, alice, keyId, { statements: [{ effect: 'Allow', principals: ['bob'], actions: ['kms:*'] }] }),
+      putKeyPolicy(core, alice, keyId, {
+        statements: [{ effect: 'Allow', principals: ['bob'], actions: ['kms:*'] }],
+      }),
       'MalformedPolicyDocumentException',
     );
     await rejects(
-      putKeyPolicy(core, alice, keyId, { statements: [{ effect: 'Allow', principals: ['bob'], actions: ['kms:Fly'] }] }, true),
+      putKeyPolicy(
+        core,
+        alice,
+        keyId,
+        { statements: [{ effect: 'Allow', principals: ['bob'], actions: ['kms:Fly'] }] },
+        true,
+      ),
       'MalformedPolicyDocumentException',
       /unknown action kms:Fly/,
     );

@@ -7,13 +7,13 @@ import { KmsError, validation } from './errors.ts';
 import { DAY_MS, withState } from './keyset.ts';
 import { createVersion } from './material.ts';
 import { type KeyMetadata, metadataOf } from './metadata.ts';
-import { paginate, type Page } from './pagination.ts';
+import { type Page, paginate } from './pagination.ts';
 import { defaultPolicy, type KeyPolicy } from './policy.ts';
+import { checkPolicy } from './policy-check.ts';
 import type { KeyRecord } from './records.ts';
 import { KEY_SPECS, KEY_USAGES, type KeySpec, type KeyUsage, LIMITS, USAGES_BY_SPEC } from './specs.ts';
-import { optionalEnum, optionalInt, optionalString } from './validate.ts';
-import { checkPolicy } from './policy-check.ts';
 import { checkTags } from './tags.ts';
+import { optionalEnum, optionalInt, optionalString } from './validate.ts';
 
 export interface CreateKeyInput {
   readonly keySpec?: unknown;
@@ -42,7 +42,10 @@ export async function createKey(
   }
   const keyUsage: KeyUsage = usageIn ?? USAGES_BY_SPEC[keySpec][0]!;
   if (!USAGES_BY_SPEC[keySpec].includes(keyUsage)) {
-    throw validation('KeyUsage', `${keyUsage} is not valid for key spec ${keySpec} (valid: ${USAGES_BY_SPEC[keySpec].join(', ')})`);
+    throw validation(
+      'KeyUsage',
+      `${keyUsage} is not valid for key spec ${keySpec} (valid: ${USAGES_BY_SPEC[keySpec].join(', ')})`,
+    );
   }
   const description = optionalString(input.description, 'Description', 0, LIMITS.descriptionMax) ?? '';
   const tags = checkTags(input.tags ?? [], 'Tags');
@@ -52,11 +55,18 @@ export async function createKey(
   }
   const rotatable = keySpec === 'SYMMETRIC_DEFAULT' || keySpec.startsWith('HMAC_');
   const periodDays =
-    optionalInt(input.rotationPeriodDays, 'RotationPeriodInDays', LIMITS.rotationPeriodMinDays, LIMITS.rotationPeriodMaxDays) ??
-    LIMITS.rotationPeriodDefaultDays;
+    optionalInt(
+      input.rotationPeriodDays,
+      'RotationPeriodInDays',
+      LIMITS.rotationPeriodMinDays,
+      LIMITS.rotationPeriodMaxDays,
+    ) ?? LIMITS.rotationPeriodDefaultDays;
   const rotationOn = keyManager === 'CLUSTER' || (input.enableRotation === true && rotatable);
   if (input.enableRotation === true && !rotatable) {
-    throw new KmsError('UnsupportedOperationException', `automatic rotation is not supported for ${keySpec} keys`);
+    throw new KmsError(
+      'UnsupportedOperationException',
+      `automatic rotation is not supported for ${keySpec} keys`,
+    );
   }
 
   return core.mutate(async () => {
@@ -72,7 +82,11 @@ export async function createKey(
       keyManager,
       state: 'Enabled',
       rotation: rotationOn
-        ? { enabled: true, periodDays: keyManager === 'CLUSTER' ? 365 : periodDays, nextRotationAt: now + (keyManager === 'CLUSTER' ? 365 : periodDays) * DAY_MS }
+        ? {
+            enabled: true,
+            periodDays: keyManager === 'CLUSTER' ? 365 : periodDays,
+            nextRotationAt: now + (keyManager === 'CLUSTER' ? 365 : periodDays) * DAY_MS,
+          }
         : { enabled: false, periodDays },
       versions: [v1.record],
       primaryVersion: 1,
@@ -103,7 +117,12 @@ export interface KeyListEntry {
  * ListKeys. AWS authorizes ListKeys per account, not per key; here any authenticated caller may list key ids
  * and ARNs (they are not secret), which is what AWS's default key policy gives every principal of the account.
  */
-export function listKeys(core: EngineCore, _ctx: RequestContext, limit: unknown, marker: unknown): Page<KeyListEntry> {
+export function listKeys(
+  core: EngineCore,
+  _ctx: RequestContext,
+  limit: unknown,
+  marker: unknown,
+): Page<KeyListEntry> {
   const l = optionalInt(limit, 'Limit', 1, 1000) ?? 100;
   const m = optionalString(marker, 'Marker', 1, 1024);
   const page = paginate([...core.keys.keys()], (id) => id, l, m);
@@ -111,7 +130,12 @@ export function listKeys(core: EngineCore, _ctx: RequestContext, limit: unknown,
 }
 
 /** Users may not change what kubekms manages for itself (like AWS managed keys). */
-export function refuseIfClusterManaged(core: EngineCore, ctx: RequestContext, key: KeyRecord, what: string): void {
+export function refuseIfClusterManaged(
+  core: EngineCore,
+  ctx: RequestContext,
+  key: KeyRecord,
+  what: string,
+): void {
   if (key.keyManager === 'CLUSTER' && ctx.caller.kind !== 'system') {
     throw new KmsError(
       'UnsupportedOperationException',
@@ -140,7 +164,8 @@ function mutateKey(
 export async function enableKey(core: EngineCore, ctx: RequestContext, keyRef: unknown): Promise<void> {
   await mutateKey(core, ctx, keyRef, 'kms:EnableKey', 'EnableKey', ({ record: r }) => {
     if (r.state === 'Enabled') return undefined;
-    if (r.state !== 'Disabled') throw new KmsError('KMSInvalidStateException', `${core.arnOf(r.keyId)} is ${stateWords(r)}.`);
+    if (r.state !== 'Disabled')
+      throw new KmsError('KMSInvalidStateException', `${core.arnOf(r.keyId)} is ${stateWords(r)}.`);
     return withState(r, 'Enabled');
   });
 }
@@ -148,7 +173,8 @@ export async function enableKey(core: EngineCore, ctx: RequestContext, keyRef: u
 export async function disableKey(core: EngineCore, ctx: RequestContext, keyRef: unknown): Promise<void> {
   await mutateKey(core, ctx, keyRef, 'kms:DisableKey', 'DisableKey', ({ record: r }) => {
     if (r.state === 'Disabled') return undefined;
-    if (r.state !== 'Enabled') throw new KmsError('KMSInvalidStateException', `${core.arnOf(r.keyId)} is ${stateWords(r)}.`);
+    if (r.state !== 'Enabled')
+      throw new KmsError('KMSInvalidStateException', `${core.arnOf(r.keyId)} is ${stateWords(r)}.`);
     return withState(r, 'Disabled');
   });
 }
@@ -170,17 +196,31 @@ export async function scheduleKeyDeletion(
   const days =
     optionalInt(pendingWindowInDays, 'PendingWindowInDays', minWindowDays, LIMITS.pendingWindowMaxDays) ??
     LIMITS.pendingWindowDefaultDays;
-  const r = await mutateKey(core, ctx, keyRef, 'kms:ScheduleKeyDeletion', 'ScheduleKeyDeletion', ({ record }) => {
-    if (record.state === 'PendingDeletion') {
-      throw new KmsError('KMSInvalidStateException', `${core.arnOf(record.keyId)} is pending deletion.`);
-    }
-    return withState(record, 'PendingDeletion', { date: core.clock.now() + days * DAY_MS, windowDays: days });
-  });
+  const r = await mutateKey(
+    core,
+    ctx,
+    keyRef,
+    'kms:ScheduleKeyDeletion',
+    'ScheduleKeyDeletion',
+    ({ record }) => {
+      if (record.state === 'PendingDeletion') {
+        throw new KmsError('KMSInvalidStateException', `${core.arnOf(record.keyId)} is pending deletion.`);
+      }
+      return withState(record, 'PendingDeletion', {
+        date: core.clock.now() + days * DAY_MS,
+        windowDays: days,
+      });
+    },
+  );
   return { keyId: r.keyId, deletionDate: r.deletionDate!, pendingWindowInDays: days };
 }
 
 /** CancelKeyDeletion always leaves the key Disabled, as in AWS KMS. */
-export async function cancelKeyDeletion(core: EngineCore, ctx: RequestContext, keyRef: unknown): Promise<string> {
+export async function cancelKeyDeletion(
+  core: EngineCore,
+  ctx: RequestContext,
+  keyRef: unknown,
+): Promise<string> {
   const r = await mutateKey(core, ctx, keyRef, 'kms:CancelKeyDeletion', 'CancelKeyDeletion', ({ record }) => {
     if (record.state !== 'PendingDeletion') {
       throw new KmsError('KMSInvalidStateException', `${core.arnOf(record.keyId)} is not pending deletion.`);

@@ -3,10 +3,10 @@
  * window has ended (with their aliases and grants). Also the cluster-managed keys kubekms creates for itself.
  */
 import type { EngineCore } from './core.ts';
-import { SYSTEM } from './policy.ts';
 import { createAlias } from './ops-aliases.ts';
 import { createKey } from './ops-keys.ts';
 import { isRotationDue, rotateKey } from './ops-rotation.ts';
+import { SYSTEM } from './policy.ts';
 import type { KeyRecord } from './records.ts';
 
 export const SECRETS_KEY_ALIAS = 'alias/kubekms/secrets';
@@ -26,7 +26,9 @@ export async function runMaintenance(core: EngineCore): Promise<MaintenanceRepor
       rotated.push(record.keyId);
     }
   }
-  const due = [...core.keys.values()].map((k) => k.record).filter((r) => r.state === 'PendingDeletion' && r.deletionDate! <= now);
+  const due = [...core.keys.values()]
+    .map((k) => k.record)
+    .filter((r) => r.state === 'PendingDeletion' && r.deletionDate! <= now);
   for (const r of due) {
     await destroyKey(core, r);
     destroyed.push(r.keyId);
@@ -39,7 +41,9 @@ export function destroyKey(core: EngineCore, r: KeyRecord): Promise<void> {
   return core.mutate(async () => ({
     change: {
       deleteKeys: [r.keyId],
-      deleteAliases: [...core.aliases.values()].filter((a) => a.targetKeyId === r.keyId).map((a) => a.aliasName),
+      deleteAliases: [...core.aliases.values()]
+        .filter((a) => a.targetKeyId === r.keyId)
+        .map((a) => a.aliasName),
       deleteGrants: core.grantsOf(r.keyId).map((g) => g.grantId),
     },
     result: undefined,
@@ -50,7 +54,11 @@ export function destroyKey(core: EngineCore, r: KeyRecord): Promise<void> {
  * Makes sure a cluster-managed key exists behind `alias` (created on first start, with no Kubernetes API).
  * Returns its key id.
  */
-export async function ensureClusterKey(core: EngineCore, alias: string, description: string): Promise<string> {
+export async function ensureClusterKey(
+  core: EngineCore,
+  alias: string,
+  description: string,
+): Promise<string> {
   const existing = core.aliases.get(alias);
   if (existing && core.keys.has(existing.targetKeyId)) return existing.targetKeyId;
   const meta = await createKey(core, { caller: SYSTEM }, { description }, 'CLUSTER');

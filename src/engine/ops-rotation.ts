@@ -3,22 +3,33 @@
  * two phases (stage, promote) that HA deployments run separately (invariant 3).
  */
 import type { EngineCore, RequestContext } from './core.ts';
+import { requireEnabled } from './core.ts';
 import { KmsError } from './errors.ts';
-import { DAY_MS, nextVersionNumber, onDemandRotationCount, promoteVersion, stageVersion, withRotation } from './keyset.ts';
+import {
+  DAY_MS,
+  nextVersionNumber,
+  onDemandRotationCount,
+  promoteVersion,
+  stageVersion,
+  withRotation,
+} from './keyset.ts';
 import { createVersion } from './material.ts';
 import { keyMaterialId } from './metadata.ts';
 import { mutateKey } from './ops-keys.ts';
-import { paginate, type Page } from './pagination.ts';
+import { type Page, paginate } from './pagination.ts';
 import type { KeyRecord, RotationType } from './records.ts';
 import { LIMITS } from './specs.ts';
-import { requireEnabled } from './core.ts';
 import { optionalInt, optionalString } from './validate.ts';
 
-const rotatable = (r: KeyRecord): boolean => r.keySpec === 'SYMMETRIC_DEFAULT' || r.keySpec.startsWith('HMAC_');
+const rotatable = (r: KeyRecord): boolean =>
+  r.keySpec === 'SYMMETRIC_DEFAULT' || r.keySpec.startsWith('HMAC_');
 
 function requireRotatable(core: EngineCore, r: KeyRecord): void {
   if (!rotatable(r)) {
-    throw new KmsError('UnsupportedOperationException', `${core.arnOf(r.keyId)}: rotation is not supported for ${r.keySpec} keys`);
+    throw new KmsError(
+      'UnsupportedOperationException',
+      `${core.arnOf(r.keyId)}: rotation is not supported for ${r.keySpec} keys`,
+    );
   }
 }
 
@@ -29,8 +40,12 @@ export async function enableKeyRotation(
   rotationPeriodInDays: unknown,
 ): Promise<void> {
   const days =
-    optionalInt(rotationPeriodInDays, 'RotationPeriodInDays', LIMITS.rotationPeriodMinDays, LIMITS.rotationPeriodMaxDays) ??
-    LIMITS.rotationPeriodDefaultDays;
+    optionalInt(
+      rotationPeriodInDays,
+      'RotationPeriodInDays',
+      LIMITS.rotationPeriodMinDays,
+      LIMITS.rotationPeriodMaxDays,
+    ) ?? LIMITS.rotationPeriodDefaultDays;
   await mutateKey(core, ctx, keyRef, 'kms:EnableKeyRotation', 'EnableKeyRotation', ({ record }) => {
     requireEnabled(record, core.arnOf(record.keyId));
     requireRotatable(core, record);
@@ -39,7 +54,11 @@ export async function enableKeyRotation(
   });
 }
 
-export async function disableKeyRotation(core: EngineCore, ctx: RequestContext, keyRef: unknown): Promise<void> {
+export async function disableKeyRotation(
+  core: EngineCore,
+  ctx: RequestContext,
+  keyRef: unknown,
+): Promise<void> {
   await mutateKey(core, ctx, keyRef, 'kms:DisableKeyRotation', 'DisableKeyRotation', ({ record }) => {
     requireEnabled(record, core.arnOf(record.keyId));
     requireRotatable(core, record);
@@ -58,40 +77,66 @@ export interface RotationStatus {
 export function getKeyRotationStatus(core: EngineCore, ctx: RequestContext, keyRef: unknown): RotationStatus {
   const { record: r } = core.resolve(keyRef);
   core.authorize(ctx, r, 'kms:GetKeyRotationStatus');
-  if (r.state === 'PendingDeletion') throw new KmsError('KMSInvalidStateException', `${core.arnOf(r.keyId)} is pending deletion.`);
+  if (r.state === 'PendingDeletion')
+    throw new KmsError('KMSInvalidStateException', `${core.arnOf(r.keyId)} is pending deletion.`);
   requireRotatable(core, r);
   return {
     keyId: core.arnOf(r.keyId),
     keyRotationEnabled: r.rotation.enabled,
-    ...(r.rotation.enabled ? { rotationPeriodInDays: r.rotation.periodDays, nextRotationDate: r.rotation.nextRotationAt } : {}),
+    ...(r.rotation.enabled
+      ? { rotationPeriodInDays: r.rotation.periodDays, nextRotationDate: r.rotation.nextRotationAt }
+      : {}),
   };
 }
 
 /** Both phases in one commit: correct on a single instance, where memory is the only reader. */
-export async function rotateKey(core: EngineCore, keyRef: unknown, rotationType: RotationType, ctx?: RequestContext): Promise<KeyRecord> {
+export async function rotateKey(
+  core: EngineCore,
+  keyRef: unknown,
+  rotationType: RotationType,
+  ctx?: RequestContext,
+): Promise<KeyRecord> {
   return core.mutate(async () => {
     const key = core.resolve(keyRef);
     const r = key.record;
     if (ctx) {
       core.authorize(ctx, r, 'kms:RotateKeyOnDemand');
       if (r.keyManager === 'CLUSTER' && ctx.caller.kind !== 'system') {
-        throw new KmsError('UnsupportedOperationException', `${core.arnOf(r.keyId)} is a cluster-managed key: RotateKeyOnDemand is not allowed`);
+        throw new KmsError(
+          'UnsupportedOperationException',
+          `${core.arnOf(r.keyId)} is a cluster-managed key: RotateKeyOnDemand is not allowed`,
+        );
       }
     }
     requireEnabled(r, core.arnOf(r.keyId));
     requireRotatable(core, r);
-    if (rotationType === 'ON_DEMAND' && ctx?.caller.kind !== 'system' && onDemandRotationCount(r) >= LIMITS.onDemandRotationsMax) {
-      throw new KmsError('LimitExceededException', `${core.arnOf(r.keyId)} has reached ${LIMITS.onDemandRotationsMax} on-demand rotations`);
+    if (
+      rotationType === 'ON_DEMAND' &&
+      ctx?.caller.kind !== 'system' &&
+      onDemandRotationCount(r) >= LIMITS.onDemandRotationsMax
+    ) {
+      throw new KmsError(
+        'LimitExceededException',
+        `${core.arnOf(r.keyId)} has reached ${LIMITS.onDemandRotationsMax} on-demand rotations`,
+      );
     }
     const version = nextVersionNumber(r);
     const v = await createVersion(core, r.keyId, r.keySpec, version, rotationType);
     const now = core.clock.now();
     const next = promoteVersion(stageVersion(r, v.record), version, now);
-    return { change: { putKeys: [next] }, result: next, material: new Map([[r.keyId, new Map([[version, v.material]])]]) };
+    return {
+      change: { putKeys: [next] },
+      result: next,
+      material: new Map([[r.keyId, new Map([[version, v.material]])]]),
+    };
   });
 }
 
-export async function rotateKeyOnDemand(core: EngineCore, ctx: RequestContext, keyRef: unknown): Promise<string> {
+export async function rotateKeyOnDemand(
+  core: EngineCore,
+  ctx: RequestContext,
+  keyRef: unknown,
+): Promise<string> {
   const r = await rotateKey(core, keyRef, 'ON_DEMAND', ctx);
   return core.arnOf(r.keyId);
 }
@@ -133,19 +178,31 @@ export function listKeyRotations(
 }
 
 /** Phase one alone (HA): add a version that decrypts but is not used for new data yet. */
-export async function stageRotation(core: EngineCore, keyRef: unknown, rotationType: RotationType): Promise<KeyRecord> {
+export async function stageRotation(
+  core: EngineCore,
+  keyRef: unknown,
+  rotationType: RotationType,
+): Promise<KeyRecord> {
   return core.mutate(async () => {
     const { record: r } = core.resolve(keyRef);
     requireRotatable(core, r);
     const version = nextVersionNumber(r);
     const v = await createVersion(core, r.keyId, r.keySpec, version, rotationType);
     const next = stageVersion(r, v.record);
-    return { change: { putKeys: [next] }, result: next, material: new Map([[r.keyId, new Map([[version, v.material]])]]) };
+    return {
+      change: { putKeys: [next] },
+      result: next,
+      material: new Map([[r.keyId, new Map([[version, v.material]])]]),
+    };
   });
 }
 
 /** Phase two alone (HA): promote a staged version once every instance holds it. */
-export async function promoteRotation(core: EngineCore, keyRef: unknown, version: number): Promise<KeyRecord> {
+export async function promoteRotation(
+  core: EngineCore,
+  keyRef: unknown,
+  version: number,
+): Promise<KeyRecord> {
   return core.mutate(async () => {
     const { record: r } = core.resolve(keyRef);
     if (r.primaryVersion === version) return { change: {}, result: r };
@@ -155,6 +212,9 @@ export async function promoteRotation(core: EngineCore, keyRef: unknown, version
 }
 
 export const isRotationDue = (r: KeyRecord, now: number): boolean =>
-  r.state === 'Enabled' && r.rotation.enabled && r.rotation.nextRotationAt !== undefined && r.rotation.nextRotationAt <= now;
+  r.state === 'Enabled' &&
+  r.rotation.enabled &&
+  r.rotation.nextRotationAt !== undefined &&
+  r.rotation.nextRotationAt <= now;
 
 export { DAY_MS };

@@ -1,25 +1,37 @@
 /** Tags and key policies: TagResource, UntagResource, ListResourceTags, Get/PutKeyPolicy, ListKeyPolicies. */
 import type { EngineCore, RequestContext } from './core.ts';
 import { KmsError, validation } from './errors.ts';
-import { checkTags, type Tag } from './tags.ts';
 import { mutateKey } from './ops-keys.ts';
-import { paginate, type Page } from './pagination.ts';
+import { type Page, paginate } from './pagination.ts';
 import { authorize, type KeyPolicy } from './policy.ts';
 import { checkPolicy } from './policy-check.ts';
 import { LIMITS } from './specs.ts';
+import { checkTags, type Tag } from './tags.ts';
 import { optionalInt, optionalString } from './validate.ts';
 
-export async function tagResource(core: EngineCore, ctx: RequestContext, keyRef: unknown, tags: unknown): Promise<void> {
+export async function tagResource(
+  core: EngineCore,
+  ctx: RequestContext,
+  keyRef: unknown,
+  tags: unknown,
+): Promise<void> {
   const add = checkTags(tags, 'Tags');
   await mutateKey(core, ctx, keyRef, 'kms:TagResource', 'TagResource', ({ record }) => {
     const merged = { ...record.tags, ...add };
-    if (Object.keys(merged).length > LIMITS.tagsMax) throw new KmsError('TagException', `Tags: at most ${LIMITS.tagsMax} tags per key`, 'Tags');
+    if (Object.keys(merged).length > LIMITS.tagsMax)
+      throw new KmsError('TagException', `Tags: at most ${LIMITS.tagsMax} tags per key`, 'Tags');
     return { ...record, tags: merged, revision: record.revision + 1 };
   });
 }
 
-export async function untagResource(core: EngineCore, ctx: RequestContext, keyRef: unknown, tagKeys: unknown): Promise<void> {
-  if (!Array.isArray(tagKeys) || tagKeys.some((k) => typeof k !== 'string')) throw validation('TagKeys', 'must be a list of strings');
+export async function untagResource(
+  core: EngineCore,
+  ctx: RequestContext,
+  keyRef: unknown,
+  tagKeys: unknown,
+): Promise<void> {
+  if (!Array.isArray(tagKeys) || tagKeys.some((k) => typeof k !== 'string'))
+    throw validation('TagKeys', 'must be a list of strings');
   await mutateKey(core, ctx, keyRef, 'kms:UntagResource', 'UntagResource', ({ record }) => {
     const tags: Record<string, string> = { ...record.tags };
     for (const k of tagKeys as string[]) delete tags[k];

@@ -2,7 +2,8 @@
 import { KmsError } from './errors.ts';
 import { KEY_ACTIONS, type KeyPolicy, type PolicyStatement } from './policy.ts';
 
-const malformed = (msg: string): KmsError => new KmsError('MalformedPolicyDocumentException', `Policy: ${msg}`, 'Policy');
+const malformed = (msg: string): KmsError =>
+  new KmsError('MalformedPolicyDocumentException', `Policy: ${msg}`, 'Policy');
 
 function actionValid(a: string): boolean {
   if (a === 'kms:*') return true;
@@ -14,7 +15,8 @@ export function checkPolicy(p: KeyPolicy): KeyPolicy {
   if (!p || !Array.isArray(p.statements)) throw malformed('statements must be a list');
   if (p.statements.length > 100) throw malformed('at most 100 statements');
   const statements: PolicyStatement[] = p.statements.map((s, i) => {
-    if (s.effect !== 'Allow' && s.effect !== 'Deny') throw malformed(`statements[${i}].effect must be Allow or Deny`);
+    if (s.effect !== 'Allow' && s.effect !== 'Deny')
+      throw malformed(`statements[${i}].effect must be Allow or Deny`);
     if (!Array.isArray(s.principals) || s.principals.length === 0) {
       throw malformed(`statements[${i}].principals must be a non-empty list`);
     }
@@ -23,8 +25,11 @@ export function checkPolicy(p: KeyPolicy): KeyPolicy {
         throw malformed(`statements[${i}].principals: each principal is a string of 1-256 characters`);
       }
     }
-    if (!Array.isArray(s.actions) || s.actions.length === 0) throw malformed(`statements[${i}].actions must be a non-empty list`);
-    for (const a of s.actions) if (typeof a !== 'string' || !actionValid(a)) throw malformed(`statements[${i}].actions: unknown action ${String(a)}`);
+    if (!Array.isArray(s.actions) || s.actions.length === 0)
+      throw malformed(`statements[${i}].actions must be a non-empty list`);
+    for (const a of s.actions)
+      if (typeof a !== 'string' || !actionValid(a))
+        throw malformed(`statements[${i}].actions: unknown action ${String(a)}`);
     return {
       ...(s.sid !== undefined ? { sid: String(s.sid) } : {}),
       effect: s.effect,

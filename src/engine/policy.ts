@@ -80,7 +80,9 @@ export const SYSTEM: Caller = Object.freeze({ kind: 'system' });
 /** The policy a new key gets when none is given: its creator may do everything with it. */
 export function defaultPolicy(creator: Caller): KeyPolicy {
   if (creator.kind === 'system') return { statements: [] };
-  return { statements: [{ sid: 'Creator', effect: 'Allow', principals: [creator.name], actions: ['kms:*'] }] };
+  return {
+    statements: [{ sid: 'Creator', effect: 'Allow', principals: [creator.name], actions: ['kms:*'] }],
+  };
 }
 
 function principalMatches(pattern: string, caller: Extract<Caller, { kind: 'principal' }>): boolean {

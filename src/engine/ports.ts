@@ -2,6 +2,8 @@
  * The engine's ports: everything that is not pure computation reaches the engine through these interfaces.
  * Implementations live in src/crypto (primitives), src/keystore (persistence) and src/rootkey (root of trust).
  */
+
+import type { StoreChange, StoreState } from './records.ts';
 import type { SecretBytes } from './secret.ts';
 import type {
   AsymmetricKeySpec,
@@ -11,7 +13,6 @@ import type {
   RsaEncryptionAlgorithm,
   SigningAlgorithm,
 } from './specs.ts';
-import type { StoreChange, StoreState } from './records.ts';
 
 /**
  * Cryptographic primitives. Nonces are generated inside the primitive and cannot be passed in; algorithms come
@@ -58,7 +59,11 @@ export interface CryptoProvider {
 
   rsaOaepEncrypt(algorithm: RsaEncryptionAlgorithm, publicKey: Uint8Array, plaintext: Uint8Array): Uint8Array;
   /** `undefined` on any failure (wrong key, bad padding, wrong length). */
-  rsaOaepDecrypt(algorithm: RsaEncryptionAlgorithm, privateKey: SecretBytes, ciphertext: Uint8Array): Uint8Array | undefined;
+  rsaOaepDecrypt(
+    algorithm: RsaEncryptionAlgorithm,
+    privateKey: SecretBytes,
+    ciphertext: Uint8Array,
+  ): Uint8Array | undefined;
 
   /** ECDH: the raw shared secret (x coordinate). Throws `InvalidPublicKey` if the peer key is not on the curve. */
   ecdh(spec: EccKeySpec, privateKey: SecretBytes, peerPublicKey: Uint8Array): SecretBytes;

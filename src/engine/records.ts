@@ -2,8 +2,9 @@
  * The persisted data model: keys (each a keyset of versions, Tink-style), aliases and grants. Records are
  * immutable values; a change produces new records. Key material appears here only wrapped by the root key.
  */
-import type { KeySpec, KeyUsage } from './specs.ts';
+
 import type { KeyPolicy } from './policy.ts';
+import type { KeySpec, KeyUsage } from './specs.ts';
 
 export type KeyState = 'Enabled' | 'Disabled' | 'PendingDeletion' | 'PendingImport';
 export type KeyManager = 'CUSTOMER' | 'CLUSTER';

@@ -77,7 +77,8 @@ export type EccKeySpec = 'ECC_NIST_P256' | 'ECC_NIST_P384' | 'ECC_NIST_P521' | '
 
 export const isHmacSpec = (s: KeySpec): s is HmacKeySpec => s.startsWith('HMAC_');
 export const isRsaSpec = (s: KeySpec): s is RsaKeySpec => s.startsWith('RSA_');
-export const isAsymmetricSpec = (s: KeySpec): s is AsymmetricKeySpec => s !== 'SYMMETRIC_DEFAULT' && !isHmacSpec(s);
+export const isAsymmetricSpec = (s: KeySpec): s is AsymmetricKeySpec =>
+  s !== 'SYMMETRIC_DEFAULT' && !isHmacSpec(s);
 
 /** Which usages each key spec supports. The first entry is the default usage for the spec. */
 export const USAGES_BY_SPEC: Readonly<Record<KeySpec, readonly KeyUsage[]>> = {
@@ -169,7 +170,11 @@ export const HASH_BYTES: Readonly<Record<HashAlgorithm, number>> = {
   'SHA-512': 64,
 };
 
-export const RSA_MODULUS_BYTES: Readonly<Record<RsaKeySpec, number>> = { RSA_2048: 256, RSA_3072: 384, RSA_4096: 512 };
+export const RSA_MODULUS_BYTES: Readonly<Record<RsaKeySpec, number>> = {
+  RSA_2048: 256,
+  RSA_3072: 384,
+  RSA_4096: 512,
+};
 export const HASH_OF_OAEP: Readonly<Record<RsaEncryptionAlgorithm, HashAlgorithm>> = {
   RSAES_OAEP_SHA_1: 'SHA-1',
   RSAES_OAEP_SHA_256: 'SHA-256',

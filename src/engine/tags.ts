@@ -10,7 +10,8 @@ export interface Tag {
 /** Tags as a list of {TagKey, TagValue} (AWS shape) → a map. Keys starting with `aws:` are reserved. */
 export function checkTags(value: unknown, field: string): Record<string, string> {
   if (!Array.isArray(value)) throw validation(field, 'must be a list of tags');
-  if (value.length > LIMITS.tagsMax) throw new KmsError('TagException', `${field}: at most ${LIMITS.tagsMax} tags`, field);
+  if (value.length > LIMITS.tagsMax)
+    throw new KmsError('TagException', `${field}: at most ${LIMITS.tagsMax} tags`, field);
   const out: Record<string, string> = {};
   for (const [i, t] of value.entries()) {
     const tag = t as { tagKey?: unknown; tagValue?: unknown };
@@ -21,9 +22,9 @@ export function checkTags(value: unknown, field: string): Record<string, string>
     if (typeof tag.tagValue !== 'string' || tag.tagValue.length > LIMITS.tagValueMax) {
       throw validation(`${field}[${i}].TagValue`, `must be 0-${LIMITS.tagValueMax} characters`);
     }
-    if (tag.tagKey.startsWith('aws:')) throw new KmsError('TagException', `${field}[${i}].TagKey: the prefix aws: is reserved`, field);
+    if (tag.tagKey.startsWith('aws:'))
+      throw new KmsError('TagException', `${field}[${i}].TagKey: the prefix aws: is reserved`, field);
     out[tag.tagKey] = tag.tagValue;
   }
   return out;
 }
-

@@ -17,7 +17,11 @@ export class MemoryKeyStore implements KeyStore {
   failNext: Error | undefined;
 
   async open(): Promise<StoreState> {
-    return { keys: [...this.keys.values()], aliases: [...this.aliases.values()], grants: [...this.grants.values()] };
+    return {
+      keys: [...this.keys.values()],
+      aliases: [...this.aliases.values()],
+      grants: [...this.grants.values()],
+    };
   }
 
   async commit(c: StoreChange): Promise<void> {
@@ -75,5 +79,7 @@ export class ManualClock {
 
 /** A caller with a name and nothing else: may do only what policies and grants allow. */
 export function principal(name: string, opts: { admin?: boolean; groups?: string[] } = {}) {
-  return { caller: { kind: 'principal', name, groups: opts.groups ?? [], admin: opts.admin ?? false } } as const;
+  return {
+    caller: { kind: 'principal', name, groups: opts.groups ?? [], admin: opts.admin ?? false },
+  } as const;
 }

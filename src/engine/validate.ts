@@ -18,7 +18,11 @@ export function requireEnum<T extends string>(value: unknown, field: string, all
   return value as T;
 }
 
-export function optionalEnum<T extends string>(value: unknown, field: string, allowed: readonly T[]): T | undefined {
+export function optionalEnum<T extends string>(
+  value: unknown,
+  field: string,
+  allowed: readonly T[],
+): T | undefined {
   return value === undefined || value === null ? undefined : requireEnum(value, field, allowed);
 }
 
@@ -32,7 +36,13 @@ export function optionalInt(value: unknown, field: string, min: number, max: num
   return value === undefined || value === null ? undefined : requireInt(value, field, min, max);
 }
 
-export function requireString(value: unknown, field: string, min: number, max: number, pattern?: RegExp): string {
+export function requireString(
+  value: unknown,
+  field: string,
+  min: number,
+  max: number,
+  pattern?: RegExp,
+): string {
   if (typeof value !== 'string') throw validation(field, 'must be a string');
   if (value.length < min) throw validation(field, `must be at least ${min} characters`);
   if (value.length > max) throw validation(field, `must be at most ${max} characters`);
@@ -67,7 +77,11 @@ export function checkGrantTokens(value: unknown): readonly string[] {
   if (value.length > 10) throw validation('GrantTokens', 'must have at most 10 items');
   for (const [i, t] of value.entries()) {
     if (typeof t !== 'string' || t.length === 0 || t.length > 8192) {
-      throw new KmsError('InvalidGrantTokenException', `GrantTokens[${i}]: not a valid grant token`, 'GrantTokens');
+      throw new KmsError(
+        'InvalidGrantTokenException',
+        `GrantTokens[${i}]: not a valid grant token`,
+        'GrantTokens',
+      );
     }
   }
   return value as string[];

@@ -17,8 +17,11 @@ export function isFullyQualifiedDomainName(name: string): boolean {
 export function checkAnnotations(annotations: Readonly<Record<string, Uint8Array>>): string | undefined {
   let total = 0;
   for (const [k, v] of Object.entries(annotations)) {
-    if (!isFullyQualifiedDomainName(k)) return `annotation key ${JSON.stringify(k)} is not a fully qualified domain name`;
+    if (!isFullyQualifiedDomainName(k))
+      return `annotation key ${JSON.stringify(k)} is not a fully qualified domain name`;
     total += Buffer.byteLength(k) + v.length;
   }
-  return total > ANNOTATIONS_MAX_BYTES ? `annotations total ${total} bytes exceed ${ANNOTATIONS_MAX_BYTES}` : undefined;
+  return total > ANNOTATIONS_MAX_BYTES
+    ? `annotations total ${total} bytes exceed ${ANNOTATIONS_MAX_BYTES}`
+    : undefined;
 }

@@ -1,5 +1,5 @@
 /** The engine's error taxonomy mapped once to gRPC status codes for the KMS v2 plugin. */
-import { status as GrpcStatus, type ServiceError, Metadata } from '@grpc/grpc-js';
+import { status as GrpcStatus, Metadata, type ServiceError } from '@grpc/grpc-js';
 import { type ErrorCode, isKmsError } from '../engine/errors.ts';
 
 const CODE_OF: Partial<Record<ErrorCode, GrpcStatus>> = {

@@ -9,9 +9,10 @@
  *   is older than `selfTestMaxAgeMs` → healthz names the problem;
  * - otherwise healthz is "ok".
  */
-import type { EngineCore, LoadedKey } from '../engine/core.ts';
-import { KmsError, invalidCiphertext, validation } from '../engine/errors.ts';
+
 import { parseCiphertext } from '../engine/ciphertext.ts';
+import type { EngineCore, LoadedKey } from '../engine/core.ts';
+import { invalidCiphertext, KmsError, validation } from '../engine/errors.ts';
 import { decrypt, encrypt } from '../engine/ops-encrypt.ts';
 import { SYSTEM } from '../engine/policy.ts';
 import { constantTimeEqual } from '../engine/secret.ts';
@@ -59,7 +60,10 @@ export class KmsV2Plugin {
     const key = this.#core.resolve(this.#secretsKey, 'secrets-key');
     this.#core.requireUsable(key.record, 'ENCRYPT_DECRYPT');
     if (key.record.keySpec !== 'SYMMETRIC_DEFAULT') {
-      throw new KmsError('InvalidKeyUsageException', `secrets-key: ${key.record.keySpec} keys cannot wrap DEK seeds`);
+      throw new KmsError(
+        'InvalidKeyUsageException',
+        `secrets-key: ${key.record.keySpec} keys cannot wrap DEK seeds`,
+      );
     }
     return key;
   }
@@ -99,36 +103,57 @@ export class KmsV2Plugin {
   readiness(): { ok: boolean; detail: string } {
     try {
       const s = this.status();
-      return s.healthz === 'ok' ? { ok: true, detail: `key_id ${s.keyId}` } : { ok: false, detail: s.healthz };
+      return s.healthz === 'ok'
+        ? { ok: true, detail: `key_id ${s.keyId}` }
+        : { ok: false, detail: s.healthz };
     } catch (e) {
       return { ok: false, detail: e instanceof Error ? e.message : String(e) };
     }
   }
 
-  encrypt(plaintext: Uint8Array): { ciphertext: Uint8Array; keyId: string; annotations: Record<string, Uint8Array> } {
+  encrypt(plaintext: Uint8Array): {
+    ciphertext: Uint8Array;
+    keyId: string;
+    annotations: Record<string, Uint8Array>;
+  } {
     if (plaintext.length === 0) throw validation('plaintext', 'must not be empty');
     const key = this.#usableKey();
     const out = encrypt(this.#core, ctx, { keyId: key.record.keyId, plaintext });
     if (out.ciphertextBlob.length > ENCRYPT_CIPHERTEXT_MAX) {
-      throw validation('plaintext', `wrapped size ${out.ciphertextBlob.length} would exceed the apiserver's 1024-byte limit`);
+      throw validation(
+        'plaintext',
+        `wrapped size ${out.ciphertextBlob.length} would exceed the apiserver's 1024-byte limit`,
+      );
     }
     const annotations: Record<string, Uint8Array> = {};
     const problem = checkAnnotations(annotations);
     if (problem) throw new KmsError('KMSInternalException', problem);
-    return { ciphertext: out.ciphertextBlob, keyId: formatKeyId(key.record.keyId, out.keyVersion), annotations };
+    return {
+      ciphertext: out.ciphertextBlob,
+      keyId: formatKeyId(key.record.keyId, out.keyVersion),
+      annotations,
+    };
   }
 
   /**
    * Decrypts only what the named key_id wrapped: an unknown key_id is refused, the ciphertext must carry the same
    * key and version, and kubekms never emits annotations, so any are a mismatch.
    */
-  decrypt(ciphertext: Uint8Array, keyId: string, annotations: Readonly<Record<string, Uint8Array>>, uid: string): Uint8Array {
+  decrypt(
+    ciphertext: Uint8Array,
+    keyId: string,
+    annotations: Readonly<Record<string, Uint8Array>>,
+    uid: string,
+  ): Uint8Array {
     if (uid.length === 0) throw validation('uid', 'must not be empty');
     if (ciphertext.length === 0) throw validation('ciphertext', 'must not be empty');
     if (ciphertext.length > ENCRYPT_CIPHERTEXT_MAX) throw invalidCiphertext();
     const id = parseKeyId(keyId);
     if (!id || !this.#core.keys.has(id.keyUuid)) {
-      throw new KmsError('NotFoundException', `key_id: ${JSON.stringify(keyId.slice(0, 128))} is not a key_id this plugin issued`);
+      throw new KmsError(
+        'NotFoundException',
+        `key_id: ${JSON.stringify(keyId.slice(0, 128))} is not a key_id this plugin issued`,
+      );
     }
     if (Object.keys(annotations).length > 0) throw invalidCiphertext();
     const header = parseCiphertext(ciphertext);

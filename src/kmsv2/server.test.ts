@@ -1,7 +1,7 @@
 /**
  * The KMS v2 plugin through its real unix socket, driven by a client that behaves like kube-apiserver.
  */
-import { status as GrpcStatus } from '@grpc/grpc-js';
+
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
@@ -9,6 +9,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
+import { status as GrpcStatus } from '@grpc/grpc-js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseFlags } from '../cli/flags.ts';
 import { type Running, serve } from '../cli/serve.ts';
@@ -29,7 +30,11 @@ async function start(extra: string[] = []): Promise<Running> {
   sink.on('data', (c: Buffer) => {
     logs += c.toString();
   });
-  const { values } = parseFlags(SERVE_FLAGS, ['--dev', '--data-dir', dir, '--kms-socket', socket, '--health-listen', '127.0.0.1:0', ...extra], {});
+  const { values } = parseFlags(
+    SERVE_FLAGS,
+    ['--dev', '--data-dir', dir, '--kms-socket', socket, '--health-listen', '127.0.0.1:0', ...extra],
+    {},
+  );
   const r = await serve(values, sink);
   running.push(r);
   return r;
@@ -142,9 +147,13 @@ describe('KMS v2 plugin over its socket', () => {
     expect(await grpcCode(c.decrypt(randomBytes(2000), enc.keyId))).toBe('INVALID_ARGUMENT');
     expect(await grpcCode(c.decrypt(tampered, enc.keyId))).toBe('INVALID_ARGUMENT');
     expect(await grpcCode(c.decrypt(enc.ciphertext, otherVersion))).toBe('INVALID_ARGUMENT');
-    expect(await grpcCode(c.decrypt(enc.ciphertext, 'kubekms:00000000-0000-4000-8000-000000000000:v1'))).toBe('NOT_FOUND');
+    expect(await grpcCode(c.decrypt(enc.ciphertext, 'kubekms:00000000-0000-4000-8000-000000000000:v1'))).toBe(
+      'NOT_FOUND',
+    );
     expect(await grpcCode(c.decrypt(enc.ciphertext, 'aws-key-123'))).toBe('NOT_FOUND');
-    expect(await grpcCode(c.decrypt(enc.ciphertext, enc.keyId, { 'v.kubekms.io': new Uint8Array([1]) }))).toBe('INVALID_ARGUMENT');
+    expect(
+      await grpcCode(c.decrypt(enc.ciphertext, enc.keyId, { 'v.kubekms.io': new Uint8Array([1]) })),
+    ).toBe('INVALID_ARGUMENT');
     expect(await grpcCode(c.decrypt(enc.ciphertext, enc.keyId, {}, ''))).toBe('INVALID_ARGUMENT');
     expect(await grpcCode(c.encrypt(Buffer.alloc(0)))).toBe('INVALID_ARGUMENT');
     expect(await grpcCode(c.decrypt(enc.ciphertext, enc.keyId, {}, 'uid-for-the-log'))).toBe('OK');
@@ -183,7 +192,10 @@ describe('KMS v2 plugin over its socket', () => {
   it('recovers a stale socket left by a killed process, and refuses a live one', async () => {
     const { mkdir } = await import('node:fs/promises');
     await mkdir(join(dir, 'run'), { recursive: true });
-    const child = spawn(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(socket)}, () => console.log('up'))`]);
+    const child = spawn(process.execPath, [
+      '-e',
+      `require('net').createServer().listen(${JSON.stringify(socket)}, () => console.log('up'))`,
+    ]);
     await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
     await expect(start()).rejects.toThrow(/another process is serving/);
     child.kill('SIGKILL');

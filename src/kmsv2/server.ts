@@ -2,7 +2,13 @@
  * The KMS v2 gRPC server on a unix socket: thin handlers over KmsV2Plugin, one per RPC, each timed and counted,
  * each logging the request uid and never plaintext. SIGTERM handling lives in the CLI, which calls stop().
  */
-import { Server, ServerCredentials, type ServerUnaryCall, type sendUnaryData, status as GrpcStatus } from '@grpc/grpc-js';
+import {
+  status as GrpcStatus,
+  Server,
+  ServerCredentials,
+  type ServerUnaryCall,
+  type sendUnaryData,
+} from '@grpc/grpc-js';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { grpcCodeName, toGrpcError } from './grpc-errors.ts';
@@ -48,7 +54,15 @@ export async function startKmsV2Server(
         const err = toGrpcError(e);
         metrics.kmsv2Requests.inc({ method, code: grpcCodeName(err.code) });
         const uid = (call.request as { uid?: unknown }).uid;
-        log.warn({ method, uid: typeof uid === 'string' ? uid.slice(0, 128) : undefined, code: grpcCodeName(err.code), err: err.details }, 'kmsv2 request failed');
+        log.warn(
+          {
+            method,
+            uid: typeof uid === 'string' ? uid.slice(0, 128) : undefined,
+            code: grpcCodeName(err.code),
+            err: err.details,
+          },
+          'kmsv2 request failed',
+        );
         callback(err);
       } finally {
         end();
@@ -57,18 +71,24 @@ export async function startKmsV2Server(
   }
 
   server.addService(loadKmsV2Service(), {
-    Status: handle<Record<string, never>, { version: string; healthz: string; key_id: string }>('Status', () => {
-      const s = plugin.status();
-      metrics.kmsv2Healthy.set(s.healthz === 'ok' ? 1 : 0);
-      if (s.keyId !== reportedKeyId) {
-        if (reportedKeyId) metrics.kmsv2KeyIdInfo.remove({ key_id_hash: keyIdHash(reportedKeyId) });
-        metrics.kmsv2KeyIdInfo.set({ key_id_hash: keyIdHash(s.keyId) }, 1);
-        log.info({ keyIdHash: keyIdHash(s.keyId), keyId: s.keyId }, 'kmsv2 reporting key_id');
-        reportedKeyId = s.keyId;
-      }
-      return { version: s.version, healthz: s.healthz, key_id: s.keyId };
-    }),
-    Encrypt: handle<EncryptRequest, { ciphertext: Buffer; key_id: string; annotations: Record<string, Buffer> }>('Encrypt', (req) => {
+    Status: handle<Record<string, never>, { version: string; healthz: string; key_id: string }>(
+      'Status',
+      () => {
+        const s = plugin.status();
+        metrics.kmsv2Healthy.set(s.healthz === 'ok' ? 1 : 0);
+        if (s.keyId !== reportedKeyId) {
+          if (reportedKeyId) metrics.kmsv2KeyIdInfo.remove({ key_id_hash: keyIdHash(reportedKeyId) });
+          metrics.kmsv2KeyIdInfo.set({ key_id_hash: keyIdHash(s.keyId) }, 1);
+          log.info({ keyIdHash: keyIdHash(s.keyId), keyId: s.keyId }, 'kmsv2 reporting key_id');
+          reportedKeyId = s.keyId;
+        }
+        return { version: s.version, healthz: s.healthz, key_id: s.keyId };
+      },
+    ),
+    Encrypt: handle<
+      EncryptRequest,
+      { ciphertext: Buffer; key_id: string; annotations: Record<string, Buffer> }
+    >('Encrypt', (req) => {
       const out = plugin.encrypt(req.plaintext);
       log.info({ method: 'Encrypt', uid: req.uid.slice(0, 128), keyId: out.keyId }, 'kmsv2 encrypt');
       return { ciphertext: Buffer.from(out.ciphertext), key_id: out.keyId, annotations: {} };
@@ -80,9 +100,12 @@ export async function startKmsV2Server(
   });
 
   const removed = await prepareSocketPath(socket.path);
-  if (removed === 'removed-stale') log.warn({ socket: socket.path }, 'removed a stale socket left by a previous process');
+  if (removed === 'removed-stale')
+    log.warn({ socket: socket.path }, 'removed a stale socket left by a previous process');
   await new Promise<void>((resolve, reject) =>
-    server.bindAsync(`unix://${socket.path}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
+    server.bindAsync(`unix://${socket.path}`, ServerCredentials.createInsecure(), (err) =>
+      err ? reject(err) : resolve(),
+    ),
   );
   await restrictSocket(socket);
   log.info({ socket: socket.path, mode: (socket.mode ?? 0o600).toString(8) }, 'kmsv2 plugin serving');

@@ -35,7 +35,8 @@ export async function prepareSocketPath(path: string): Promise<'fresh' | 'remove
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 'fresh';
     throw e;
   }
-  if (!st.isSocket()) throw new Error(`kms-socket: ${path} exists and is not a socket; refusing to remove it`);
+  if (!st.isSocket())
+    throw new Error(`kms-socket: ${path} exists and is not a socket; refusing to remove it`);
   if (await answers(path)) throw new Error(`kms-socket: another process is serving on ${path}`);
   await unlink(path);
   return 'removed-stale';

@@ -30,7 +30,9 @@ export async function startHealthServer(
       const results = Object.entries(checks).map(([name, check]) => ({ name, ...check() }));
       const ok = results.every((r) => r.ok);
       const body = results.map((r) => `[${r.ok ? '+' : '-'}]${r.name} ${r.detail}`).join('\n');
-      res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(`${body}\n${ok ? 'ok' : 'not ready'}\n`);
+      res
+        .writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' })
+        .end(`${body}\n${ok ? 'ok' : 'not ready'}\n`);
     } else if (path === '/metrics') {
       registry.metrics().then(
         (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),

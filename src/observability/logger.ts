@@ -2,7 +2,7 @@
  * The process logger: pino, JSON lines. Plaintext, key material and credentials cannot be logged: the logger
  * redacts them by path, at the top level and one level down, whatever the caller passes.
  */
-import { pino, type Logger, type LevelWithSilent } from 'pino';
+import { type LevelWithSilent, type Logger, pino } from 'pino';
 
 const SECRET_FIELDS = [
   'plaintext',
