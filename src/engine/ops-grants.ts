@@ -2,8 +2,15 @@
 import { toBase64Url, toHex } from './bytes.ts';
 import type { EngineCore, RequestContext } from './core.ts';
 import { KmsError, validation } from './errors.ts';
-import { paginate, type Page } from './pagination.ts';
-import { GRANT_OPERATIONS, type GrantConstraints, type GrantOperation, type GrantRecord, type KeyRecord } from './records.ts';
+import { type Page, paginate } from './pagination.ts';
+import { authorize, grantConstraintsHold } from './policy.ts';
+import {
+  GRANT_OPERATIONS,
+  type GrantConstraints,
+  type GrantOperation,
+  type GrantRecord,
+  type KeyRecord,
+} from './records.ts';
 import { isRsaSpec } from './specs.ts';
 import { optionalInt, optionalString, requireString } from './validate.ts';
 
@@ -39,11 +46,13 @@ export function grantOperationsFor(r: KeyRecord): readonly GrantOperation[] {
 
 function checkContextMap(value: unknown, field: string): Record<string, string> | undefined {
   if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'object' || Array.isArray(value)) throw validation(field, 'must be a map of string to string');
+  if (typeof value !== 'object' || Array.isArray(value))
+    throw validation(field, 'must be a map of string to string');
   const entries = Object.entries(value);
   if (entries.length > 8) throw validation(field, 'may hold at most 8 pairs');
   for (const [k, v] of entries) {
-    if (typeof v !== 'string' || v.length > 384) throw validation(`${field}.${k}`, 'must be a string of at most 384 characters');
+    if (typeof v !== 'string' || v.length > 384)
+      throw validation(`${field}.${k}`, 'must be a string of at most 384 characters');
   }
   return Object.fromEntries(entries) as Record<string, string>;
 }
@@ -53,7 +62,10 @@ export interface CreateGrantInput {
   readonly granteePrincipal: unknown;
   readonly operations: unknown;
   readonly retiringPrincipal?: unknown;
-  readonly constraints?: { readonly encryptionContextEquals?: unknown; readonly encryptionContextSubset?: unknown };
+  readonly constraints?: {
+    readonly encryptionContextEquals?: unknown;
+    readonly encryptionContextSubset?: unknown;
+  };
   readonly name?: unknown;
 }
 
@@ -65,39 +77,56 @@ export async function createGrant(
   const grantee = requireString(input.granteePrincipal, 'GranteePrincipal', 1, 256, PRINCIPAL_RE);
   const retiring = optionalString(input.retiringPrincipal, 'RetiringPrincipal', 1, 256, PRINCIPAL_RE);
   const name = optionalString(input.name, 'Name', 1, 256, NAME_RE);
-  if (!Array.isArray(input.operations) || input.operations.length === 0) throw validation('Operations', 'must be a non-empty list');
+  if (!Array.isArray(input.operations) || input.operations.length === 0)
+    throw validation('Operations', 'must be a non-empty list');
   const ops = [...new Set(input.operations)].map((o, i) => {
     if (typeof o !== 'string' || !(GRANT_OPERATIONS as readonly string[]).includes(o)) {
       throw validation(`Operations[${i}]`, `must be one of ${GRANT_OPERATIONS.join(', ')}`);
     }
     return o as GrantOperation;
   });
-  const equals = checkContextMap(input.constraints?.encryptionContextEquals, 'Constraints.EncryptionContextEquals');
-  const subset = checkContextMap(input.constraints?.encryptionContextSubset, 'Constraints.EncryptionContextSubset');
+  const equals = checkContextMap(
+    input.constraints?.encryptionContextEquals,
+    'Constraints.EncryptionContextEquals',
+  );
+  const subset = checkContextMap(
+    input.constraints?.encryptionContextSubset,
+    'Constraints.EncryptionContextSubset',
+  );
   const constraints: GrantConstraints | undefined =
-    equals || subset ? { ...(equals ? { encryptionContextEquals: equals } : {}), ...(subset ? { encryptionContextSubset: subset } : {}) } : undefined;
+    equals || subset
+      ? {
+          ...(equals ? { encryptionContextEquals: equals } : {}),
+          ...(subset ? { encryptionContextSubset: subset } : {}),
+        }
+      : undefined;
 
   return core.mutate(async () => {
     const { record: key } = core.resolve(input.keyId);
-    core.authorize(ctx, key, 'kms:CreateGrant');
-    if (key.state === 'Disabled') throw new KmsError('DisabledException', `${core.arnOf(key.keyId)} is disabled.`);
-    if (key.state !== 'Enabled') throw new KmsError('KMSInvalidStateException', `${core.arnOf(key.keyId)} is not enabled.`);
+    authorizeCreateGrant(core, ctx, key, ops, constraints);
+    if (key.state === 'Disabled')
+      throw new KmsError('DisabledException', `${core.arnOf(key.keyId)} is disabled.`);
+    if (key.state !== 'Enabled')
+      throw new KmsError('KMSInvalidStateException', `${core.arnOf(key.keyId)} is not enabled.`);
     const allowed = grantOperationsFor(key);
     for (const op of ops) {
-      if (!allowed.includes(op)) throw validation('Operations', `${op} is not valid for a ${key.keySpec} ${key.keyUsage} key`);
+      if (!allowed.includes(op))
+        throw validation('Operations', `${op} is not valid for a ${key.keySpec} ${key.keyUsage} key`);
     }
     const issuing = ctx.caller.kind === 'system' ? 'system:kubekms' : ctx.caller.name;
     if (name !== undefined) {
-      const same = [...core.grants.values()].find((g) => g.keyId === key.keyId && g.name === name);
-      if (same) {
-        const identical =
-          same.granteePrincipal === grantee &&
-          same.retiringPrincipal === retiring &&
-          same.operations.length === ops.length &&
-          ops.every((o) => same.operations.includes(o)) &&
-          JSON.stringify(same.constraints ?? null) === JSON.stringify(constraints ?? null);
-        if (identical) return { change: {}, result: { grantId: same.grantId, grantToken: same.grantToken } };
-      }
+      const same = core
+        .grantsOf(key.keyId)
+        .find(
+          (g) =>
+            g.name === name &&
+            g.granteePrincipal === grantee &&
+            g.retiringPrincipal === retiring &&
+            g.operations.length === ops.length &&
+            ops.every((o) => g.operations.includes(o)) &&
+            canonicalConstraints(g.constraints) === canonicalConstraints(constraints),
+        );
+      if (same) return { change: {}, result: { grantId: same.grantId, grantToken: same.grantToken } };
     }
     const grant: GrantRecord = {
       grantId: toHex(core.crypto.randomBytes(32)),
@@ -111,8 +140,71 @@ export async function createGrant(
       ...(constraints ? { constraints } : {}),
       createdAt: core.clock.now(),
     };
-    return { change: { putGrants: [grant] }, result: { grantId: grant.grantId, grantToken: grant.grantToken } };
+    return {
+      change: { putGrants: [grant] },
+      result: { grantId: grant.grantId, grantToken: grant.grantToken },
+    };
   });
+}
+
+/** Constraints as a string that does not depend on the order in which pairs were given. */
+function canonicalConstraints(c: GrantConstraints | undefined): string {
+  const sorted = (m: Readonly<Record<string, string>> | undefined) =>
+    m === undefined ? null : Object.entries(m).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return JSON.stringify([sorted(c?.encryptionContextEquals), sorted(c?.encryptionContextSubset)]);
+}
+
+/** Every context `child` admits is also admitted by `parent` (AWS: a child grant is at least as strict). */
+function atLeastAsStrict(child: GrantConstraints | undefined, parent: GrantRecord): boolean {
+  if (!parent.constraints) return true;
+  if (child?.encryptionContextEquals) return grantConstraintsHold(parent, child.encryptionContextEquals);
+  if (parent.constraints.encryptionContextEquals) return false;
+  const need = parent.constraints.encryptionContextSubset ?? {};
+  const have = child?.encryptionContextSubset ?? {};
+  return Object.entries(need).every(([k, v]) => Object.hasOwn(have, k) && have[k] === v);
+}
+
+/**
+ * CreateGrant. A caller the key policy allows may grant anything that fits the key. A caller allowed only
+ * through grants may hand on only what one of its own CreateGrant grants holds: a subset of that grant's
+ * operations, with constraints at least as strict (AWS KMS), so a grant can never widen itself.
+ */
+function authorizeCreateGrant(
+  core: EngineCore,
+  ctx: RequestContext,
+  key: KeyRecord,
+  ops: readonly GrantOperation[],
+  constraints: GrantConstraints | undefined,
+): void {
+  let denied: KmsError | undefined;
+  try {
+    core.authorize(ctx, key, 'kms:CreateGrant'); // also rejects unknown grant tokens
+  } catch (e) {
+    if (!(e instanceof KmsError) || e.code !== 'AccessDeniedException') throw e;
+    denied = e;
+  }
+  const caller = ctx.caller;
+  if (
+    caller.kind === 'system' ||
+    authorize(caller, 'kms:CreateGrant', key.policy, [], undefined) === 'allow'
+  ) {
+    if (denied) throw denied;
+    return;
+  }
+  // The parent's constraints are checked against the child's here, not against a request context.
+  const parents = core
+    .grantsOf(key.keyId)
+    .filter((g) => g.operations.includes('CreateGrant') && ops.every((o) => g.operations.includes(o)))
+    .filter((g) => atLeastAsStrict(constraints, g))
+    .map(({ constraints: _c, ...g }) => g);
+  if (authorize(caller, 'kms:CreateGrant', key.policy, parents, undefined) === 'allow') return;
+  throw (
+    denied ??
+    new KmsError(
+      'AccessDeniedException',
+      `User: ${caller.name} may grant only operations and constraints its own grant holds on ${core.arnOf(key.keyId)}`,
+    )
+  );
 }
 
 export type GrantListEntry = Omit<GrantRecord, 'grantToken'>;
@@ -130,7 +222,12 @@ export function listGrants(
   const m = optionalString(input.marker, 'Marker', 1, 1024);
   const id = optionalString(input.grantId, 'GrantId', 1, 128);
   const grantee = optionalString(input.granteePrincipal, 'GranteePrincipal', 1, 256);
-  const all = core.grantsOf(key.keyId).filter((g) => (id === undefined || g.grantId === id) && (grantee === undefined || g.granteePrincipal === grantee));
+  const all = core
+    .grantsOf(key.keyId)
+    .filter(
+      (g) =>
+        (id === undefined || g.grantId === id) && (grantee === undefined || g.granteePrincipal === grantee),
+    );
   const page = paginate(all, (g) => g.grantId, l, m);
   return { ...page, items: page.items.map(listed) };
 }
@@ -142,7 +239,10 @@ export function listRetirableGrants(
 ): Page<GrantListEntry> {
   const principal = requireString(input.retiringPrincipal, 'RetiringPrincipal', 1, 256, PRINCIPAL_RE);
   if (ctx.caller.kind === 'principal' && !ctx.caller.admin && ctx.caller.name !== principal) {
-    throw new KmsError('AccessDeniedException', `User: ${ctx.caller.name} may list only the grants it can retire`);
+    throw new KmsError(
+      'AccessDeniedException',
+      `User: ${ctx.caller.name} may list only the grants it can retire`,
+    );
   }
   const l = optionalInt(input.limit, 'Limit', 1, 100) ?? 50;
   const m = optionalString(input.marker, 'Marker', 1, 1024);
@@ -162,12 +262,14 @@ export async function retireGrant(
     if (input.grantToken !== undefined && input.grantToken !== null) {
       const token = requireString(input.grantToken, 'GrantToken', 1, 8192);
       grant = [...core.grants.values()].find((g) => g.grantToken === token);
-      if (!grant) throw new KmsError('InvalidGrantTokenException', 'GrantToken: not a valid grant token', 'GrantToken');
+      if (!grant)
+        throw new KmsError('InvalidGrantTokenException', 'GrantToken: not a valid grant token', 'GrantToken');
     } else {
       const { record: key } = core.resolve(input.keyId);
       const id = requireString(input.grantId, 'GrantId', 1, 128);
       grant = core.grants.get(id);
-      if (!grant || grant.keyId !== key.keyId) throw new KmsError('InvalidGrantIdException', 'GrantId: no such grant on this key', 'GrantId');
+      if (!grant || grant.keyId !== key.keyId)
+        throw new KmsError('InvalidGrantIdException', 'GrantId: no such grant on this key', 'GrantId');
     }
     const c = ctx.caller;
     const may =
@@ -175,18 +277,28 @@ export async function retireGrant(
       c.admin ||
       grant.retiringPrincipal === c.name ||
       (grant.granteePrincipal === c.name && grant.operations.includes('RetireGrant'));
-    if (!may) throw new KmsError('AccessDeniedException', `User: ${c.kind === 'principal' ? c.name : ''} may not retire this grant`);
+    if (!may)
+      throw new KmsError(
+        'AccessDeniedException',
+        `User: ${c.kind === 'principal' ? c.name : ''} may not retire this grant`,
+      );
     return { change: { deleteGrants: [grant.grantId] }, result: undefined };
   });
 }
 
-export async function revokeGrant(core: EngineCore, ctx: RequestContext, keyRef: unknown, grantId: unknown): Promise<void> {
+export async function revokeGrant(
+  core: EngineCore,
+  ctx: RequestContext,
+  keyRef: unknown,
+  grantId: unknown,
+): Promise<void> {
   await core.mutate(async () => {
     const { record: key } = core.resolve(keyRef);
     core.authorize(ctx, key, 'kms:RevokeGrant');
     const id = requireString(grantId, 'GrantId', 1, 128);
     const grant = core.grants.get(id);
-    if (!grant || grant.keyId !== key.keyId) throw new KmsError('InvalidGrantIdException', 'GrantId: no such grant on this key', 'GrantId');
+    if (!grant || grant.keyId !== key.keyId)
+      throw new KmsError('InvalidGrantIdException', 'GrantId: no such grant on this key', 'GrantId');
     return { change: { deleteGrants: [id] }, result: undefined };
   });
 }
