@@ -39,7 +39,7 @@ export async function replaceFileAtomically(fs: KeyStoreFs, path: string, conten
   } catch (e) {
     throw new KeyStoreError(
       `keystore: fsync of ${dirname(path)} failed after replacing ${basename(path)} (${errorCode(e)}); ` +
-        'the change may not survive a crash',
+        'the commit failed, yet the change may or may not be on disk after a crash',
       { cause: e },
     );
   }

@@ -8,13 +8,19 @@ export class KeyStoreError extends Error {
   }
 }
 
-/** A stored record is malformed. `path` names the field, e.g. `keys[3].versions[0].wrappedMaterial`. */
+/** `path: problem`, or just the problem when the path is empty (the whole document). */
+export function locate(path: string, problem: string): string {
+  return path === '' ? problem : `${path}: ${problem}`;
+}
+
+/** A stored record is malformed. `path` names the field, e.g. `keys[3].versions[0].wrappedMaterial`;
+ * empty for the document as a whole. */
 export class RecordDecodeError extends KeyStoreError {
   readonly path: string;
   readonly problem: string;
 
   constructor(path: string, problem: string) {
-    super(`keystore: ${path}: ${problem}`);
+    super(`keystore: ${locate(path, problem)}`);
     this.name = 'RecordDecodeError';
     this.path = path;
     this.problem = problem;

@@ -263,7 +263,7 @@ describe('FileKeyStore atomicity under injected write failures', () => {
     await s.commit({ putKeys: [await minimalKey(rootKey, 'k1')] });
     fs.failAt = 'dirsync';
     await expect(s.commit({ putKeys: [await minimalKey(rootKey, 'maybe')] })).rejects.toThrow(
-      /^keystore: fsync of .* failed after replacing keystore\.json \(EIO\); the change may not survive a crash$/,
+      /^keystore: fsync of .* failed after replacing keystore\.json \(EIO\); the commit failed, yet the change may or may not be on disk after a crash$/,
     );
     fs.failAt = undefined;
     expect(s.generation).toBe(1);
@@ -287,10 +287,19 @@ describe('FileKeyStore refuses stores it cannot trust, and leaves them byte-iden
     return JSON.stringify(doc);
   };
   const cases: [string, (text: string) => string | Uint8Array, RegExp][] = [
-    ['truncated', (t) => t.slice(0, t.length >> 1), /\(document\): not valid JSON .*truncated or corrupt/],
-    ['empty', () => '', /\(document\): not valid JSON \(0 characters\): truncated or corrupt/],
-    ['not JSON', () => 'hello', /\(document\): not valid JSON/],
-    ['a JSON array', () => '[]', /\(document\): not a JSON object/],
+    [
+      'truncated',
+      (t) => t.slice(0, t.length >> 1),
+      /keystore\.json: not valid JSON: ends after \d+ characters \(truncated\?\); refusing to open it$/,
+    ],
+    ['empty', () => '', /keystore\.json: not valid JSON: ends after 0 characters/],
+    ['not JSON', () => 'hello', /keystore\.json: not valid JSON: corrupt; refusing to open it$/],
+    [
+      'a stray byte',
+      (t) => t.replace(':', '#'),
+      /keystore\.json: not valid JSON( at character \d+ of \d+)?: corrupt/,
+    ],
+    ['a JSON array', () => '[]', /keystore\.json: not a JSON object/],
     [
       'invalid UTF-8',
       (t) =>

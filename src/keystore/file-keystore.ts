@@ -13,7 +13,7 @@ import type { StoreChange, StoreState } from '../engine/records.ts';
 import { SecretBytes } from '../engine/secret.ts';
 import { RootKeyMismatchError } from '../rootkey/errors.ts';
 import { removeLeftoverTemps, replaceFileAtomically } from './atomic-file.ts';
-import { KeyStoreError, RecordDecodeError } from './errors.ts';
+import { KeyStoreError, locate, RecordDecodeError } from './errors.ts';
 import {
   decodeDocument,
   encodeDocument,
@@ -120,7 +120,7 @@ export class FileKeyStore implements KeyStore {
       next = { rootKeyCheck: current.rootKeyCheck, generation: current.generation + 1, state };
     } catch (e) {
       if (e instanceof RecordDecodeError)
-        throw new KeyStoreError(`keystore: change refused: ${e.path}: ${e.problem}`);
+        throw new KeyStoreError(`keystore: change refused: ${locate(e.path, e.problem)}`);
       throw e;
     }
     await replaceFileAtomically(this.#fs, this.#file, encodeDocument(next));
@@ -145,7 +145,7 @@ export class FileKeyStore implements KeyStore {
       doc = decodeDocument(text);
     } catch (e) {
       if (e instanceof RecordDecodeError) {
-        throw new KeyStoreError(`keystore: ${this.#file}: ${e.path}: ${e.problem}; refusing to open it`);
+        throw new KeyStoreError(`keystore: ${this.#file}: ${locate(e.path, e.problem)}; refusing to open it`);
       }
       throw e;
     }

@@ -60,20 +60,23 @@ export function encodeDocument(doc: KeystoreDocument): string {
 
 /**
  * Parses and fully validates a document (shape of every record, then cross-record integrity). Throws a
- * RecordDecodeError whose path names the field; a path of `` is the document itself.
+ * RecordDecodeError whose path names the field; an empty path means the document itself.
  */
 export function decodeDocument(text: string): KeystoreDocument {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (e) {
-    const position = /position (\d+)/.exec(e instanceof Error ? e.message : '')?.[1];
-    const where =
-      position !== undefined ? ` at character ${position} of ${text.length}` : ` (${text.length} characters)`;
-    throw new RecordDecodeError('(document)', `not valid JSON${where}: truncated or corrupt`);
+    const message = e instanceof Error ? e.message : '';
+    const position = /position (\d+)/.exec(message)?.[1];
+    if (/end of JSON input/.test(message) || text.trim() === '') {
+      throw new RecordDecodeError('', `not valid JSON: ends after ${text.length} characters (truncated?)`);
+    }
+    const where = position !== undefined ? ` at character ${position} of ${text.length}` : '';
+    throw new RecordDecodeError('', `not valid JSON${where}: corrupt`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new RecordDecodeError('(document)', 'not a JSON object');
+    throw new RecordDecodeError('', 'not a JSON object');
   }
   const format = (value as Record<string, unknown>).format;
   if (format !== KEYSTORE_FORMAT) {
