@@ -82,4 +82,31 @@ describe('kubekms command line', () => {
     expect(out).toContain('"msg":"stopped"');
     await expect(stat(socket)).rejects.toThrow(/ENOENT/);
   });
+
+  it('lists and rotates keys offline, and refuses while serve holds the data dir', async () => {
+    const env = { KUBEKMS_DEV: 'true', KUBEKMS_DATA_DIR: dir };
+    const first = run(['key', 'list'], env);
+    expect(first.status).toBe(0);
+    const child = spawn(process.execPath, [MAIN, 'serve', '--kms-socket', '', '--health-listen', ''], {
+      env: { ...process.env, ...env },
+    });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    await expect
+      .poll(() => out.includes('cluster-managed Secrets key ready'), { timeout: 15_000 })
+      .toBe(true);
+    const busy = run(['key', 'rotate', 'alias/kubekms/secrets'], env);
+    expect(busy.status).toBe(1);
+    expect(busy.stderr).toMatch(/another kubekms \(pid \d+\) uses this data dir/);
+    child.kill('SIGTERM');
+    expect(await new Promise((resolve) => child.once('exit', resolve))).toBe(0);
+    const rotated = run(['key', 'rotate', 'alias/kubekms/secrets'], env);
+    expect(rotated.stdout).toMatch(/primary version 2/);
+    expect(run(['key', 'list'], env).stdout).toMatch(
+      /Enabled +SYMMETRIC_DEFAULT +ENCRYPT_DECRYPT +v2 +alias\/kubekms\/secrets/,
+    );
+    expect(run(['key', 'rotate'], env).status).toBe(2);
+  });
 });

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { formatHelp, parseFlags, UsageError } from './flags.ts';
+import { KEY_FLAGS, keyCommand } from './key-command.ts';
 import { serve } from './serve.ts';
 import { SERVE_FLAGS } from './serve-flags.ts';
 
@@ -16,6 +17,8 @@ const MAIN_HELP = `kubekms ${VERSION} — in-cluster key management for Kubernet
 
 Usage:
   kubekms serve [flags]     run the key service (KMS v2 plugin, health and metrics)
+  kubekms key list [flags]  list the keys of a local keystore (offline; not while serve runs)
+  kubekms key rotate KEY    rotate a key of a local keystore now (offline)
   kubekms version           print the version
   kubekms help [command]    show help
 
@@ -34,6 +37,12 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`kubekms ${VERSION}\n`);
     return 0;
   }
+  if (command === 'key') {
+    const [sub, ...more] = rest;
+    const { values, positionals } = parseFlags(KEY_FLAGS, more, process.env);
+    await keyCommand(sub, positionals, values, (s) => process.stdout.write(s));
+    return 0;
+  }
   if (command !== 'serve')
     throw new UsageError(`unknown command ${JSON.stringify(command)} (try 'kubekms help')`);
   if (rest.includes('--help') || rest.includes('-h')) {
@@ -45,7 +54,10 @@ async function main(argv: string[]): Promise<number> {
     throw new UsageError(`serve takes no arguments, got ${JSON.stringify(positionals[0])}`);
   const running = await serve(values);
   await new Promise<void>((resolve) => {
+    // Stay up even when no listener holds the event loop open (e.g. --kms-socket '' --health-listen '').
+    const keepAlive = setInterval(() => undefined, 1 << 30);
     const onSignal = (signal: NodeJS.Signals) => {
+      clearInterval(keepAlive);
       running.log.info({ signal }, 'shutting down: draining in-flight calls');
       resolve();
     };
