@@ -19,9 +19,9 @@ CACHE="${KUBEKMS_CACHE:-$HOME/.cache/kubekms}"
 BIN="$CACHE/bin"
 mkdir -p "$BIN"
 
-# build_component <name> <version> <module dir> <ldflags> <output:importpath>...
+# build_component <name> <version> <module dir> <tags> <ldflags> <output:importpath>...
 build_component() {
-  local name="$1" version="$2" moddir="$3" ldflags="$4"; shift 4
+  local name="$1" version="$2" moddir="$3" tags="$4" ldflags="$5"; shift 5
   local out="$BIN/$name-$version" spec tmp start secs names=()
   for spec in "$@"; do names+=("${spec%%:*}"); done
   if [ -z "${KUBEKMS_BUILD_FORCE:-}" ] && [ -d "$out" ]; then
@@ -34,7 +34,7 @@ build_component() {
   trap 'rm -rf "$tmp"' EXIT
   start=$(date +%s)
   for spec in "$@"; do
-    (cd "$here/$moddir" && CGO_ENABLED=0 "$GO" build -mod=readonly -trimpath -tags=selinux,notest \
+    (cd "$here/$moddir" && CGO_ENABLED=0 "$GO" build -mod=readonly -trimpath -tags="$tags" \
         -ldflags "all=$ldflags" -o "$tmp/${spec%%:*}" "${spec#*:}")
   done
   "$tmp/${names[0]}" --version >"$tmp/VERSION" 2>&1 || true
@@ -60,15 +60,15 @@ kube_ldflags() { # version flags exactly as hack/lib/version.sh stamps them
 }
 
 build_kube136() {
-  build_component kube-apiserver "$KUBE_V136" kube-v1.36 "$(kube_ldflags "$KUBE_V136")" \
+  build_component kube-apiserver "$KUBE_V136" kube-v1.36 selinux,notest "$(kube_ldflags "$KUBE_V136")" \
     kube-apiserver:k8s.io/kubernetes/cmd/kube-apiserver kubectl:k8s.io/kubernetes/cmd/kubectl
 }
 build_kube131() {
-  build_component kube-apiserver "$KUBE_V131" kube-v1.31 "$(kube_ldflags "$KUBE_V131")" \
+  build_component kube-apiserver "$KUBE_V131" kube-v1.31 selinux,notest "$(kube_ldflags "$KUBE_V131")" \
     kube-apiserver:k8s.io/kubernetes/cmd/kube-apiserver
 }
 build_etcd() {
-  build_component etcd "$ETCD_V" etcd "-s -w" \
+  build_component etcd "$ETCD_V" etcd "" "-s -w" \
     etcd:go.etcd.io/etcd/server/v3 etcdctl:go.etcd.io/etcd/etcdctl/v3
 }
 

@@ -179,6 +179,23 @@ function tail(path: string, lines = 60): string {
   }
 }
 
+/** The last few apiserver log lines saying why a KMS provider is unhealthy. */
+function kmsErrors(logPath: string): string {
+  try {
+    const lines = readFileSync(logPath, 'utf8')
+      .split('\n')
+      .filter((l) => /kms/i.test(l) && /fail|error|unhealthy|not healthy/i.test(l) && !l.includes('FLAG:'));
+    return (
+      lines
+        .slice(-3)
+        .map((l) => l.slice(0, 1000))
+        .join('\n') || '(none)'
+    );
+  } catch {
+    return '(no log)';
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Processes
 // ---------------------------------------------------------------------------------------------------------
@@ -864,7 +881,9 @@ export async function startApiserver(o: ApiserverOptions): Promise<Apiserver> {
           '--encryption-provider-config-automatic-reload=true',
         ]
       : []),
-    '--v=1',
+    // v=2: the only level at which the apiserver logs *why* the kms-providers check fails
+    // (readyz says "reason withheld"; at v=1 nothing is logged).
+    '--v=2',
     ...(o.extraArgs ?? []),
   ];
   const spawnOpts: SpawnOptions = o.killOnExit === undefined ? {} : { killOnExit: o.killOnExit };
@@ -924,7 +943,8 @@ export async function startApiserver(o: ApiserverOptions): Promise<Apiserver> {
           // keep placeholder
         }
         throw new Error(
-          `${name} not ready after ${timeoutMs} ms:\n${verbose}\nlog ${proc.logPath}:\n${tail(proc.logPath)}`,
+          `${name} not ready after ${timeoutMs} ms:\n${verbose}\n` +
+            `last KMS errors:\n${kmsErrors(proc.logPath)}\nlog ${proc.logPath}:\n${tail(proc.logPath, 30)}`,
         );
       }
       await sleep(250);
@@ -996,6 +1016,8 @@ export interface ControlPlaneOptions {
   /** Options for encryptionConfigYaml (socket is filled in). */
   encryption?: Omit<EncryptionConfigOptions, 'socket'>;
   extraApiserverArgs?: readonly string[];
+  /** Apiserver readiness budget. Default 120 s. */
+  readyTimeoutMs?: number;
   killOnExit?: boolean;
 }
 
@@ -1029,6 +1051,7 @@ export async function startControlPlane(o: ControlPlaneOptions = {}): Promise<Co
       pki,
       version: o.version ?? '1.36',
       extraArgs: o.extraApiserverArgs ?? [],
+      waitReady: o.readyTimeoutMs ?? true,
     };
     if (plugin)
       ao.encryptionConfig = encryptionConfigYaml({ ...(o.encryption ?? {}), socket: plugin.socket });
