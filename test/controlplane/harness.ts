@@ -501,7 +501,8 @@ export async function startEtcd(
   const b = opts.etcd && opts.etcdctl ? { etcd: opts.etcd, etcdctl: opts.etcdctl } : binaries('1.36');
   const name = opts.name ?? 'etcd';
   const clientPort = await freePort();
-  const peerPort = await freePort();
+  let peerPort = await freePort();
+  while (peerPort === clientPort) peerPort = await freePort();
   const endpoint = `http://127.0.0.1:${clientPort}`;
   const peer = `http://127.0.0.1:${peerPort}`;
   const dataDir = join(dir, `${name}-data`);
