@@ -90,4 +90,24 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
     defaultText: ' (default 10s)',
     help: 'How long SIGTERM waits for in-flight calls.',
   },
+  {
+    name: 'aws-listen',
+    type: 'string',
+    default: '',
+    help: 'HOST:PORT of the AWS-KMS-compatible API (JSON 1.1, SigV4). Empty (the default) to disable. Plain HTTP only on loopback.',
+  },
+  { name: 'aws-tls-cert', type: 'string', help: 'PEM certificate chain for the AWS API (HTTPS).' },
+  { name: 'aws-tls-key', type: 'string', help: 'PEM private key for the AWS API (HTTPS).' },
+  {
+    name: 'aws-credentials',
+    type: 'string',
+    help: 'JSON file of AWS API access keys: {"credentials":[{"accessKeyId","secretAccessKey","principal","admin"}]}, mode 0600.',
+  },
+  {
+    name: 'aws-request-timeout',
+    type: 'duration',
+    default: 30_000,
+    defaultText: ' (default 30s)',
+    help: 'How long one AWS API request may take to arrive and be answered.',
+  },
 ];

@@ -5,6 +5,8 @@
  */
 
 import type { LevelWithSilent } from 'pino';
+import type { AwsServer } from '../aws/server.ts';
+import { startAwsApi } from '../aws/start.ts';
 import { type CryptoProviderName, selectCryptoProvider } from '../crypto/provider.ts';
 import { EngineCore } from '../engine/core.ts';
 import { validateArnConfig } from '../engine/identifiers.ts';
@@ -23,6 +25,7 @@ export interface Running {
   readonly log: Logger;
   readonly plugin?: KmsV2Plugin;
   readonly health?: HealthServer;
+  readonly aws?: AwsServer;
   stop(): Promise<void>;
 }
 
@@ -116,6 +119,8 @@ export async function serve(flags: FlagValues, logDestination?: NodeJS.WritableS
       );
       started.push(() => kms.stop(Number(flags['shutdown-grace'])));
     }
+    const aws = await startAwsApi(flags, { core, log, metrics, region: arn.region });
+    if (aws) started.push(() => aws.close());
     const health = listen ? await startHealthServer(listen, metrics.registry, checks) : undefined;
     if (health) {
       started.push(() => health.close());
@@ -141,6 +146,7 @@ export async function serve(flags: FlagValues, logDestination?: NodeJS.WritableS
       log,
       ...(plugin ? { plugin } : {}),
       ...(health ? { health } : {}),
+      ...(aws ? { aws } : {}),
       async stop() {
         await stopAll();
         log.info('stopped');

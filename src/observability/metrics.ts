@@ -10,6 +10,9 @@ export interface Metrics {
   readonly kmsv2Duration: Histogram<'method'>;
   readonly kmsv2KeyIdInfo: Gauge<'key_id_hash'>;
   readonly kmsv2Healthy: Gauge;
+  /** API requests by API (`aws`), operation and result (`ok` or the AWS error code). */
+  readonly requests: Counter<'api' | 'operation' | 'result'>;
+  readonly requestDuration: Histogram<'api' | 'operation'>;
 }
 
 export function createMetrics(opts: { processMetrics?: boolean } = {}): Metrics {
@@ -39,6 +42,19 @@ export function createMetrics(opts: { processMetrics?: boolean } = {}): Metrics 
     kmsv2Healthy: new Gauge({
       name: 'kubekms_kmsv2_healthy',
       help: '1 when the plugin reports healthz ok, 0 otherwise.',
+      registers: [registry],
+    }),
+    requests: new Counter({
+      name: 'kubekms_requests_total',
+      help: 'API requests by API, operation and result (ok or the AWS error code).',
+      labelNames: ['api', 'operation', 'result'] as const,
+      registers: [registry],
+    }),
+    requestDuration: new Histogram({
+      name: 'kubekms_request_duration_seconds',
+      help: 'API request latency, from the first byte of the body to the response, by API and operation.',
+      labelNames: ['api', 'operation'] as const,
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
       registers: [registry],
     }),
   };

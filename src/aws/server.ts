@@ -1,0 +1,273 @@
+/**
+ * The AWS-KMS-compatible HTTP listener: AWS JSON 1.1 over `POST /`, dispatched on `X-Amz-Target:
+ * TrentService.<Operation>`, authenticated with SigV4. Per request, in order: method and path, body size
+ * (64 KiB), SigV4, target, content type, JSON, the model's input shape, then the operation. Every response
+ * carries `x-amzn-RequestId`; errors are `{"__type","message"}` with the status from errors.ts. One audit line
+ * per request (never plaintext, keys, secrets or signatures) and the request metrics.
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { EngineCore, RequestContext } from '../engine/core.ts';
+import { checkGrantTokens } from '../engine/validate.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import type { CredentialStore } from './credentials.ts';
+import { decodeInput, type Input } from './decode-input.ts';
+import { encodeOutput } from './encode-output.ts';
+import { AwsError, errorBody, toHttpError } from './errors.ts';
+import { MODEL, TARGET_PREFIX } from './model/model.ts';
+import { OPERATIONS } from './operations.ts';
+import type { OpResult } from './ops/types.ts';
+import { ReplayCache } from './replay-cache.ts';
+import { MAX_SKEW_MS, SigV4Verifier } from './sigv4.ts';
+
+export const MAX_BODY_BYTES = 64 * 1024;
+const CONTENT_TYPE = 'application/x-amz-json-1.1';
+
+export interface AwsServerOptions {
+  readonly core: EngineCore;
+  readonly credentials: CredentialStore;
+  readonly listen: { readonly host: string; readonly port: number };
+  /** PEM certificate chain and key: HTTPS. Without them the server speaks plain HTTP (the CLI allows that only on loopback). */
+  readonly tls?: { readonly cert: Buffer; readonly key: Buffer };
+  readonly log: Logger;
+  readonly metrics: Metrics;
+  /** The region every SigV4 credential scope must name: the installation's ARN region. */
+  readonly region: string;
+  readonly maxBodyBytes?: number;
+  readonly requestTimeoutMs?: number;
+  readonly replayCacheSize?: number;
+  readonly now?: () => number;
+  /** Test hook: sees every response body sent. */
+  readonly onResponse?: (r: { operation: string; status: number; body: string }) => void;
+}
+
+export interface AwsServer {
+  readonly server: Server;
+  /** `http(s)://host:port` */
+  readonly endpoint: string;
+  close(): Promise<void>;
+}
+
+interface Audit {
+  operation: string;
+  principal?: string;
+  accessKeyId?: string;
+  keyArn?: string;
+  encryptionContextKeys?: string[];
+}
+
+const EC_MEMBERS = ['EncryptionContext', 'SourceEncryptionContext', 'DestinationEncryptionContext'];
+
+/** Keys of the encryption contexts of a request, for the audit line (values are never logged). */
+function contextKeys(input: Input): string[] | undefined {
+  const keys = new Set<string>();
+  for (const m of EC_MEMBERS) {
+    const ec = input[m];
+    if (ec && typeof ec === 'object') for (const k of Object.keys(ec)) keys.add(k.slice(0, 128));
+  }
+  return keys.size ? [...keys].sort().slice(0, 64) : undefined;
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > limit) {
+      reject(new AwsError('RequestEntityTooLargeException', `Request body is larger than ${limit} bytes`));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        req.removeAllListeners('data');
+        reject(new AwsError('RequestEntityTooLargeException', `Request body is larger than ${limit} bytes`));
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks, size)));
+    req.on('error', reject);
+  });
+}
+
+export async function startAwsServer(o: AwsServerOptions): Promise<AwsServer> {
+  const limit = o.maxBodyBytes ?? MAX_BODY_BYTES;
+  const verifier = new SigV4Verifier({
+    secretOf: (id) => o.credentials.get(id)?.secretAccessKey,
+    region: o.region,
+    replay: new ReplayCache(o.replayCacheSize ?? 200_000, MAX_SKEW_MS),
+    ...(o.now ? { now: o.now } : {}),
+  });
+
+  async function run(req: IncomingMessage, audit: Audit): Promise<OpResult> {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'POST' || path !== '/') {
+      throw new AwsError('UnknownOperationException', 'The AWS KMS API is served at POST /');
+    }
+    const body = await readBody(req, limit);
+    const accessKeyId = verifier.verify({
+      method: 'POST',
+      url: req.url ?? '/',
+      rawHeaders: req.rawHeaders,
+      body,
+    });
+    const credential = o.credentials.get(accessKeyId)!;
+    audit.accessKeyId = accessKeyId;
+    audit.principal = credential.caller.name;
+
+    const target = String(req.headers['x-amz-target'] ?? '');
+    const dot = target.indexOf('.');
+    const name = dot < 0 ? '' : target.slice(dot + 1);
+    const model = Object.hasOwn(MODEL.operations, name) ? MODEL.operations[name] : undefined;
+    if (target.slice(0, dot) !== TARGET_PREFIX || !model) {
+      throw new AwsError(
+        'UnknownOperationException',
+        `Unknown operation ${JSON.stringify(target.slice(0, 128))}`,
+      );
+    }
+    audit.operation = name;
+    const handler = Object.hasOwn(OPERATIONS, name) ? OPERATIONS[name] : undefined;
+    if (!handler) throw new AwsError('UnsupportedOperationException', `${name} is not supported by kubekms`);
+
+    const type = String(req.headers['content-type'] ?? '')
+      .split(';')[0]!
+      .trim()
+      .toLowerCase();
+    if (type !== CONTENT_TYPE && type !== 'application/json') {
+      throw new AwsError(
+        'SerializationException',
+        `Content-Type must be ${CONTENT_TYPE} or application/json`,
+      );
+    }
+    let json: unknown;
+    if (body.length === 0) json = {};
+    else {
+      try {
+        json = JSON.parse(body.toString('utf8'));
+      } catch {
+        throw new AwsError('SerializationException', 'The request body is not valid JSON');
+      }
+    }
+    if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+      throw new AwsError('SerializationException', 'The request body must be a JSON object');
+    }
+    const input = decodeInput(json, model.input?.shape);
+    const ecKeys = contextKeys(input);
+    if (ecKeys) audit.encryptionContextKeys = ecKeys;
+    const grantTokens = checkGrantTokens(input.GrantTokens);
+    const ctx: RequestContext = grantTokens.length
+      ? { caller: credential.caller, grantTokens }
+      : { caller: credential.caller };
+    try {
+      return await handler({ core: o.core, ctx, input });
+    } catch (e) {
+      audit.keyArn ??= bestEffortArn(o.core, input);
+      throw e;
+    }
+  }
+
+  function send(res: ServerResponse, operation: string, status: number, body: string, errorType?: string) {
+    const headers: Record<string, string | number> = {
+      'content-type': CONTENT_TYPE,
+      'content-length': Buffer.byteLength(body),
+    };
+    if (errorType) headers['x-amzn-errortype'] = errorType;
+    res.writeHead(status, headers).end(body);
+    o.onResponse?.({ operation, status, body });
+  }
+
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
+    const started = process.hrtime.bigint();
+    const requestId = randomUUID();
+    res.setHeader('x-amzn-RequestId', requestId);
+    const audit: Audit = { operation: 'unknown' };
+    run(req, audit).then(
+      (result) => {
+        if (result.keyArn) audit.keyArn = result.keyArn;
+        finish(200, 'ok');
+        send(res, audit.operation, 200, encodeOutput(result.body));
+      },
+      (e: unknown) => {
+        const err = toHttpError(e);
+        if (err.unexpected)
+          o.log.error(
+            { requestId, err: e instanceof Error ? e.stack : String(e) },
+            'aws request failed unexpectedly',
+          );
+        finish(err.status, err.type);
+        if (err.status === 413) {
+          // The rest of the body is not read: answer, then close the connection.
+          res.setHeader('connection', 'close');
+          res.on('finish', () => req.destroy());
+        }
+        send(res, audit.operation, err.status, errorBody(err.type, err.message), err.type);
+      },
+    );
+
+    function finish(status: number, result: string) {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      o.metrics.requests.inc({ api: 'aws', operation: audit.operation, result });
+      o.metrics.requestDuration.observe({ api: 'aws', operation: audit.operation }, seconds);
+      o.log.info(
+        {
+          audit: true,
+          api: 'aws',
+          requestId,
+          ...audit,
+          result,
+          status,
+          latencyMs: Math.round(seconds * 1e6) / 1e3,
+        },
+        'aws request',
+      );
+    }
+  };
+
+  const server = o.tls
+    ? createHttpsServer({ cert: o.tls.cert, key: o.tls.key, minVersion: 'TLSv1.2' }, handle)
+    : createHttpServer(handle);
+  server.requestTimeout = o.requestTimeoutMs ?? 30_000;
+  server.headersTimeout = Math.min(10_000, server.requestTimeout);
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.listen.port, o.listen.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const a = server.address();
+  const host =
+    typeof a === 'object' && a ? (a.family === 'IPv6' ? `[${a.address}]` : a.address) : o.listen.host;
+  const port = typeof a === 'object' && a ? a.port : o.listen.port;
+  return {
+    server: server as Server,
+    endpoint: `${o.tls ? 'https' : 'http'}://${host}:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      }),
+  };
+}
+
+/** The key a failed request named, when it names one that exists (for the audit line only). */
+function bestEffortArn(core: EngineCore, input: Input): string | undefined {
+  for (const m of ['KeyId', 'TargetKeyId', 'DestinationKeyId', 'SourceKeyId']) {
+    if (typeof input[m] !== 'string') continue;
+    try {
+      return core.arnOf(core.resolve(input[m]).record.keyId);
+    } catch {
+      // not a key of this installation
+    }
+  }
+  return undefined;
+}

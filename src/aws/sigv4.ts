@@ -1,0 +1,324 @@
+/**
+ * AWS Signature Version 4 verification (service `kms`), on node:crypto only. The canonical request is built
+ * exactly as the AWS SDKs build it (method, URI, sorted query, the signed headers lowercased with values trimmed
+ * and inner whitespace collapsed, the signed header list, the hex SHA-256 of the body); the signature is
+ * compared in constant time. Checks, in order: an Authorization header exists (Missing…), it is complete
+ * (Incomplete…), no session token, the access key is known (Unrecognized…), the scope names today's date, the
+ * installation's region and `kms`, the request is within ±5 minutes (InvalidSignature "Signature expired"), the
+ * signature matches, and it has not been seen before (replay cache).
+ */
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { AwsError } from './errors.ts';
+import type { ReplayCache } from './replay-cache.ts';
+
+export const ALGORITHM = 'AWS4-HMAC-SHA256';
+export const SERVICE = 'kms';
+export const MAX_SKEW_MS = 5 * 60_000;
+
+export interface SignedRequest {
+  readonly method: string;
+  /** Path and query as received (`/` or `/?a=b`). */
+  readonly url: string;
+  /** Node's rawHeaders: name, value, name, value, … */
+  readonly rawHeaders: readonly string[];
+  readonly body: Uint8Array;
+}
+
+export interface AuthorizationParts {
+  readonly accessKeyId: string;
+  readonly date: string;
+  readonly region: string;
+  readonly service: string;
+  readonly terminator: string;
+  readonly signedHeaders: readonly string[];
+  readonly signature: string;
+}
+
+const incomplete = (m: string) => new AwsError('IncompleteSignatureException', m);
+const invalidSig = (m: string) => new AwsError('InvalidSignatureException', m);
+
+/** Parses `AWS4-HMAC-SHA256 Credential=AKID/DATE/REGION/SERVICE/aws4_request, SignedHeaders=…, Signature=…`. */
+export function parseAuthorization(header: string): AuthorizationParts {
+  const space = header.indexOf(' ');
+  const algorithm = space < 0 ? header : header.slice(0, space);
+  if (algorithm !== ALGORITHM) {
+    throw incomplete(
+      `Unsupported Authorization algorithm ${JSON.stringify(algorithm.slice(0, 64))}; use ${ALGORITHM}`,
+    );
+  }
+  const params = new Map<string, string>();
+  for (const part of header.slice(space + 1).split(',')) {
+    const eq = part.indexOf('=');
+    if (eq < 0) continue;
+    params.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim());
+  }
+  for (const p of ['Credential', 'SignedHeaders', 'Signature']) {
+    if (!params.get(p)) throw incomplete(`Authorization header requires '${p}' parameter.`);
+  }
+  const scope = params.get('Credential')!.split('/');
+  if (scope.length !== 5 || scope.some((s) => s.length === 0)) {
+    throw incomplete('Credential must have the form ACCESS_KEY_ID/YYYYMMDD/REGION/SERVICE/aws4_request.');
+  }
+  const [accessKeyId, date, region, service, terminator] = scope as [string, string, string, string, string];
+  return {
+    accessKeyId,
+    date,
+    region,
+    service,
+    terminator,
+    signedHeaders: params.get('SignedHeaders')!.split(';'),
+    signature: params.get('Signature')!,
+  };
+}
+
+/** RFC 3986 encoding as SigV4 wants it: everything except unreserved characters, uppercase hex. */
+export function uriEncode(s: string): string {
+  return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s.replace(/\+/g, '%20'));
+  } catch {
+    return s;
+  }
+}
+
+export function canonicalQuery(query: string): string {
+  if (!query) return '';
+  return query
+    .split('&')
+    .filter((p) => p.length > 0)
+    .map((p) => {
+      const eq = p.indexOf('=');
+      const k = eq < 0 ? p : p.slice(0, eq);
+      const v = eq < 0 ? '' : p.slice(eq + 1);
+      return [uriEncode(safeDecode(k)), uriEncode(safeDecode(v))] as const;
+    })
+    .sort(([a, x], [b, y]) => (a < b ? -1 : a > b ? 1 : x < y ? -1 : x > y ? 1 : 0))
+    .map(([k, v]) => `${k}=${v}`)
+    .join('&');
+}
+
+/** The canonical URI. The KMS API serves only `/` (the server refuses other paths before authentication). */
+export function canonicalUri(path: string): string {
+  if (path === '' || path === '/') return '/';
+  return path
+    .split('/')
+    .map((seg) => uriEncode(safeDecode(seg)))
+    .join('/');
+}
+
+/** Header name (lowercase) → canonical value: values trimmed, inner whitespace collapsed, repeats joined by ','. */
+export function headerValues(rawHeaders: readonly string[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!.toLowerCase();
+    const value = rawHeaders[i + 1]!.trim().replace(/\s+/g, ' ');
+    const prev = out.get(name);
+    out.set(name, prev === undefined ? value : `${prev},${value}`);
+  }
+  return out;
+}
+
+export const sha256Hex = (data: Uint8Array | string): string =>
+  createHash('sha256').update(data).digest('hex');
+
+export function canonicalRequest(
+  method: string,
+  url: string,
+  headers: ReadonlyMap<string, string>,
+  signedHeaders: readonly string[],
+  payloadHash: string,
+): string {
+  const q = url.indexOf('?');
+  const path = q < 0 ? url : url.slice(0, q);
+  const query = q < 0 ? '' : url.slice(q + 1);
+  const canonicalHeaders = signedHeaders.map((h) => `${h}:${headers.get(h) ?? ''}\n`).join('');
+  return [
+    method,
+    canonicalUri(path),
+    canonicalQuery(query),
+    canonicalHeaders,
+    signedHeaders.join(';'),
+    payloadHash,
+  ].join('\n');
+}
+
+export function stringToSign(amzDate: string, scope: string, canonical: string): string {
+  return `${ALGORITHM}\n${amzDate}\n${scope}\n${sha256Hex(canonical)}`;
+}
+
+const hmac = (key: Uint8Array | string, data: string): Buffer =>
+  createHmac('sha256', key).update(data).digest();
+
+export function signingKey(secret: string, date: string, region: string, service: string): Buffer {
+  return hmac(hmac(hmac(hmac(`AWS4${secret}`, date), region), service), 'aws4_request');
+}
+
+/** `YYYYMMDDTHHMMSSZ` → epoch ms, or undefined. */
+export function parseAmzDate(s: string): number | undefined {
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(s);
+  if (!m) return undefined;
+  const t = Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!);
+  return Number.isNaN(t) ? undefined : t;
+}
+
+export function formatAmzDate(ms: number): string {
+  return new Date(ms)
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
+}
+
+export interface VerifierOptions {
+  /** The secret of an access key, or undefined when the key is unknown. */
+  readonly secretOf: (accessKeyId: string) => string | undefined;
+  /** The region every credential scope must name (the installation's ARN region). */
+  readonly region: string;
+  readonly replay: ReplayCache;
+  readonly now?: () => number;
+}
+
+/** Derived signing keys are cached per access key, date and region (one HMAC per request instead of five). */
+export class SigV4Verifier {
+  readonly #o: VerifierOptions;
+  readonly #keys = new Map<string, Buffer>();
+
+  constructor(o: VerifierOptions) {
+    this.#o = o;
+  }
+
+  #key(accessKeyId: string, secret: string, date: string, region: string): Buffer {
+    const id = `${accessKeyId}\0${date}\0${region}`;
+    let k = this.#keys.get(id);
+    if (!k) {
+      if (this.#keys.size >= 4096) this.#keys.clear();
+      k = signingKey(secret, date, region, SERVICE);
+      this.#keys.set(id, k);
+    }
+    return k;
+  }
+
+  /** Verifies the request and returns its access key id, or throws the AWS authentication error. */
+  verify(req: SignedRequest): string {
+    const headers = headerValues(req.rawHeaders);
+    const authorization = headers.get('authorization');
+    if (authorization === undefined || authorization === '') {
+      if (/[?&]X-Amz-Signature=/i.test(req.url)) {
+        throw incomplete(
+          'Presigned (query string) requests are not supported; sign the Authorization header.',
+        );
+      }
+      throw new AwsError('MissingAuthenticationTokenException', 'Request is missing Authentication Token');
+    }
+    const a = parseAuthorization(authorization);
+    if (headers.has('x-amz-security-token')) {
+      throw new AwsError(
+        'UnrecognizedClientException',
+        'Session credentials (X-Amz-Security-Token) are not supported; use an access key from the credentials file.',
+      );
+    }
+    const amzDate = headers.get('x-amz-date');
+    if (amzDate === undefined) {
+      throw incomplete("Authorization header requires existence of a 'X-Amz-Date' header.");
+    }
+    for (const required of ['host', 'x-amz-date', 'x-amz-target']) {
+      if (!a.signedHeaders.includes(required)) {
+        throw incomplete(`Signed headers must include '${required}'.`);
+      }
+    }
+    const secret = this.#o.secretOf(a.accessKeyId);
+    if (secret === undefined) {
+      throw new AwsError(
+        'UnrecognizedClientException',
+        'The security token included in the request is invalid.',
+      );
+    }
+    if (a.terminator !== 'aws4_request')
+      throw invalidSig("Credential should be scoped with a valid terminator: 'aws4_request'.");
+    if (a.service !== SERVICE)
+      throw invalidSig(`Credential should be scoped to correct service: '${SERVICE}'.`);
+    if (a.region !== this.#o.region) {
+      throw invalidSig(
+        `Credential should be scoped to a valid region, not '${a.region.slice(0, 64)}'. This installation signs in '${this.#o.region}'.`,
+      );
+    }
+    const signedAt = parseAmzDate(amzDate);
+    if (signedAt === undefined) throw incomplete(`X-Amz-Date must have the form YYYYMMDDTHHMMSSZ.`);
+    if (a.date !== amzDate.slice(0, 8)) {
+      throw invalidSig(
+        `Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '${a.date.slice(0, 16)}' != '${amzDate.slice(0, 8)}'.`,
+      );
+    }
+    const now = (this.#o.now ?? Date.now)();
+    if (signedAt < now - MAX_SKEW_MS) {
+      throw invalidSig(
+        `Signature expired: ${amzDate} is now earlier than ${formatAmzDate(now - MAX_SKEW_MS)} (${formatAmzDate(now)} - 5 min.)`,
+      );
+    }
+    if (signedAt > now + MAX_SKEW_MS) {
+      throw invalidSig(
+        `Signature not yet current: ${amzDate} is still later than ${formatAmzDate(now + MAX_SKEW_MS)} (${formatAmzDate(now)} + 5 min.)`,
+      );
+    }
+    const payloadHash = sha256Hex(req.body);
+    const declared = headers.get('x-amz-content-sha256');
+    if (declared !== undefined && declared !== payloadHash) {
+      throw invalidSig('The provided x-amz-content-sha256 header does not match what was computed.');
+    }
+    const canonical = canonicalRequest(req.method, req.url, headers, a.signedHeaders, payloadHash);
+    const scope = `${a.date}/${a.region}/${a.service}/${a.terminator}`;
+    const expected = createHmac('sha256', this.#key(a.accessKeyId, secret, a.date, a.region))
+      .update(stringToSign(amzDate, scope, canonical))
+      .digest();
+    const given = /^[0-9a-f]{64}$/.test(a.signature) ? Buffer.from(a.signature, 'hex') : undefined;
+    if (!given || !timingSafeEqual(expected, given)) {
+      throw invalidSig(
+        'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.',
+      );
+    }
+    switch (this.#o.replay.check(a.signature, signedAt, now)) {
+      case 'fresh':
+        return a.accessKeyId;
+      case 'replayed':
+        throw invalidSig('Signature has already been used: the request is a replay.');
+      case 'beyond-horizon':
+        throw invalidSig('The request is older than the replay-protection horizon; sign it again.');
+    }
+  }
+}
+
+/** Signs a request the way the SDKs do (for tests and tools that speak to kubekms without an SDK). */
+export function signHeaders(o: {
+  readonly method?: string;
+  readonly url?: string;
+  readonly host: string;
+  readonly target: string;
+  readonly body: string;
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  readonly region: string;
+  readonly now?: number;
+  readonly contentType?: string;
+}): Record<string, string> {
+  const amzDate = formatAmzDate(o.now ?? Date.now());
+  const headers: Record<string, string> = {
+    'content-type': o.contentType ?? 'application/x-amz-json-1.1',
+    host: o.host,
+    'x-amz-date': amzDate,
+    'x-amz-target': o.target,
+  };
+  const names = Object.keys(headers).sort();
+  const map = new Map(names.map((n) => [n, headers[n]!.trim().replace(/\s+/g, ' ')]));
+  const canonical = canonicalRequest(o.method ?? 'POST', o.url ?? '/', map, names, sha256Hex(o.body));
+  const date = amzDate.slice(0, 8);
+  const scope = `${date}/${o.region}/${SERVICE}/aws4_request`;
+  const sig = createHmac('sha256', signingKey(o.secretAccessKey, date, o.region, SERVICE))
+    .update(stringToSign(amzDate, scope, canonical))
+    .digest('hex');
+  return {
+    ...headers,
+    authorization: `${ALGORITHM} Credential=${o.accessKeyId}/${scope}, SignedHeaders=${names.join(';')}, Signature=${sig}`,
+  };
+}
