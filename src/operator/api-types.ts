@@ -1,0 +1,128 @@
+/**
+ * kubekms.io/v1alpha1: the TypeScript shapes of KmsKey, KmsAlias and KmsGrant, and the names every part of the
+ * operator shares. The CRD schemas (crd-schemas.ts) are the validating source; these types only describe.
+ */
+import type { Condition } from './runtime/conditions.ts';
+import type { KubeObject, ResourceType } from './runtime/kube-objects.ts';
+
+export const GROUP = 'kubekms.io';
+export const VERSION = 'v1alpha1';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+
+export const KMS_KEY: ResourceType = { group: GROUP, version: VERSION, plural: 'kmskeys', kind: 'KmsKey' };
+export const KMS_ALIAS: ResourceType = {
+  group: GROUP,
+  version: VERSION,
+  plural: 'kmsaliases',
+  kind: 'KmsAlias',
+};
+export const KMS_GRANT: ResourceType = {
+  group: GROUP,
+  version: VERSION,
+  plural: 'kmsgrants',
+  kind: 'KmsGrant',
+};
+
+/** One finalizer for all three kinds: the engine side is cleaned up before the object goes. */
+export const FINALIZER = 'kubekms.io/finalizer';
+/** Engine tag naming the KmsKey that owns a key (`namespace/name`): how a CR finds its key after any restart. */
+export const OWNER_TAG = 'kubekms.io/owner';
+/** On a KmsKey being deleted: cancel the scheduled key deletion and let the object go (the key stays, Disabled). */
+export const CANCEL_DELETION_ANNOTATION = 'kubekms.io/cancel-deletion';
+/** Marks the read-only mirror of a cluster-managed key. */
+export const CLUSTER_MANAGED_LABEL = 'kubekms.io/cluster-managed';
+export const REPORTING_CONTROLLER = 'kubekms.io/operator';
+
+/** A Kubernetes identity: exactly one of the three. */
+export interface PrincipalSpec {
+  readonly serviceAccount?: { readonly name: string; readonly namespace?: string };
+  readonly user?: string;
+  readonly group?: string;
+}
+
+export interface PolicyStatementSpec {
+  readonly effect?: 'Allow' | 'Deny';
+  readonly subjects: readonly PrincipalSpec[];
+  readonly operations: readonly string[];
+}
+
+export interface KmsKeySpec {
+  readonly description?: string;
+  readonly keySpec?: string;
+  readonly keyUsage?: string;
+  readonly enabled?: boolean;
+  readonly rotation?: { readonly enabled?: boolean; readonly periodDays?: number };
+  readonly rotateNow?: string;
+  readonly deletionWindowDays?: number;
+  readonly deletionPolicy?: 'Delete' | 'Retain';
+  readonly policy?: { readonly statements?: readonly PolicyStatementSpec[] };
+  readonly tags?: Readonly<Record<string, string>>;
+}
+
+export interface KmsKeyStatus {
+  readonly keyId?: string;
+  readonly arn?: string;
+  readonly keyState?: string;
+  readonly keyManager?: string;
+  readonly currentVersion?: number;
+  readonly currentKeyMaterialId?: string;
+  readonly creationTime?: string;
+  readonly lastRotationTime?: string;
+  readonly nextRotationTime?: string;
+  readonly deletionDate?: string;
+  readonly encryptionAlgorithms?: readonly string[];
+  readonly signingAlgorithms?: readonly string[];
+  readonly macAlgorithms?: readonly string[];
+  readonly keyAgreementAlgorithms?: readonly string[];
+  /** The spec.rotateNow token last acted on. */
+  readonly rotateNow?: string;
+  readonly conditions?: readonly Condition[];
+  readonly observedGeneration?: number;
+}
+
+export interface KmsKey extends KubeObject {
+  readonly spec?: KmsKeySpec;
+  readonly status?: KmsKeyStatus;
+}
+
+export interface KmsAliasSpec {
+  readonly aliasName: string;
+  readonly targetKeyRef?: { readonly name: string };
+  readonly targetKeyId?: string;
+}
+
+export interface KmsAliasStatus {
+  readonly aliasArn?: string;
+  readonly targetKeyId?: string;
+  readonly conditions?: readonly Condition[];
+  readonly observedGeneration?: number;
+}
+
+export interface KmsAlias extends KubeObject {
+  readonly spec: KmsAliasSpec;
+  readonly status?: KmsAliasStatus;
+}
+
+export interface KmsGrantSpec {
+  readonly keyRef: { readonly name: string };
+  readonly grantee: PrincipalSpec;
+  readonly retiringPrincipal?: PrincipalSpec;
+  readonly operations: readonly string[];
+  readonly constraints?: {
+    readonly encryptionContextEquals?: Readonly<Record<string, string>>;
+    readonly encryptionContextSubset?: Readonly<Record<string, string>>;
+  };
+}
+
+export interface KmsGrantStatus {
+  readonly grantId?: string;
+  readonly keyId?: string;
+  readonly grantee?: string;
+  readonly conditions?: readonly Condition[];
+  readonly observedGeneration?: number;
+}
+
+export interface KmsGrant extends KubeObject {
+  readonly spec: KmsGrantSpec;
+  readonly status?: KmsGrantStatus;
+}
