@@ -1,5 +1,6 @@
 /** Sign, Verify, GetPublicKey, DeriveSharedSecret. */
 import { deriveSharedSecret, getPublicKey, sign, verify } from '../../engine/ops-sign.ts';
+import { legacySpec } from './key-metadata.ts';
 import { finishDryRun, type Handler, refuseRecipient } from './types.ts';
 
 const signInput = (input: Readonly<Record<string, unknown>>) => ({
@@ -34,7 +35,7 @@ export const GetPublicKey: Handler = ({ core, ctx, input }) => {
     body: {
       KeyId: out.keyId,
       PublicKey: out.publicKey,
-      CustomerMasterKeySpec: out.keySpec,
+      CustomerMasterKeySpec: legacySpec(out.keySpec),
       KeySpec: out.keySpec,
       KeyUsage: out.keyUsage,
       EncryptionAlgorithms: out.encryptionAlgorithms,
