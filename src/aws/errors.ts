@@ -40,7 +40,6 @@ const STATUS: Readonly<Record<string, number>> = {
   KeyUnavailableException: 500,
   DependencyTimeoutException: 503,
   DryRunOperationException: 412,
-  UnknownOperationException: 404,
   RequestEntityTooLargeException: 413,
   RequestTimeoutException: 408,
 };

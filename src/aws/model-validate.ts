@@ -16,6 +16,7 @@ export const GENERIC_ERRORS = [
   'SerializationException',
   'UnknownOperationException',
   'RequestEntityTooLargeException',
+  'RequestTimeoutException',
   'ThrottlingException',
   'UnsupportedOperationException',
   'DryRunOperationException',

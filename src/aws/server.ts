@@ -94,7 +94,12 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       chunks.push(c);
     });
     req.on('end', () => resolve(Buffer.concat(chunks, size)));
-    req.on('error', reject);
+    // A client that disconnects, or is cut off by the request timeout, mid-body.
+    req.on('error', () =>
+      reject(
+        new AwsError('RequestTimeoutException', 'The connection closed before the request body arrived'),
+      ),
+    );
   });
 }
 
@@ -180,7 +185,7 @@ export async function startAwsServer(o: AwsServerOptions): Promise<AwsServer> {
       'content-length': Buffer.byteLength(body),
     };
     if (errorType) headers['x-amzn-errortype'] = errorType;
-    res.writeHead(status, headers).end(body);
+    if (!res.destroyed && !res.headersSent) res.writeHead(status, headers).end(body);
     o.onResponse?.({ operation, status, body });
   }
 
@@ -231,9 +236,14 @@ export async function startAwsServer(o: AwsServerOptions): Promise<AwsServer> {
     }
   };
 
+  // Slow or stalled clients are cut off after requestTimeoutMs; check connections often enough for that.
+  const interval = Math.min(1000, o.requestTimeoutMs ?? 30_000);
   const server = o.tls
-    ? createHttpsServer({ cert: o.tls.cert, key: o.tls.key, minVersion: 'TLSv1.2' }, handle)
-    : createHttpServer(handle);
+    ? createHttpsServer(
+        { cert: o.tls.cert, key: o.tls.key, minVersion: 'TLSv1.2', connectionsCheckingInterval: interval },
+        handle,
+      )
+    : createHttpServer({ connectionsCheckingInterval: interval }, handle);
   server.requestTimeout = o.requestTimeoutMs ?? 30_000;
   server.headersTimeout = Math.min(10_000, server.requestTimeout);
   server.keepAliveTimeout = 5_000;

@@ -7,7 +7,7 @@
  * installation's region and `kms`, the request is within ±5 minutes (InvalidSignature "Signature expired"), the
  * signature matches, and it has not been seen before (replay cache).
  */
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import { AwsError } from './errors.ts';
 import type { ReplayCache } from './replay-cache.ts';
 
@@ -304,6 +304,8 @@ export function signHeaders(o: {
 }): Record<string, string> {
   const amzDate = formatAmzDate(o.now ?? Date.now());
   const headers: Record<string, string> = {
+    // Like the JS SDK: a signed per-call id, so two identical calls in one second are not replays of each other.
+    'amz-sdk-invocation-id': randomUUID(),
     'content-type': o.contentType ?? 'application/x-amz-json-1.1',
     host: o.host,
     'x-amz-date': amzDate,

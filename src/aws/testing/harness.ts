@@ -51,7 +51,7 @@ export interface Harness {
 }
 
 export async function startHarness(
-  o: { now?: () => number; replayCacheSize?: number } = {},
+  o: { now?: () => number; replayCacheSize?: number; requestTimeoutMs?: number } = {},
 ): Promise<Harness> {
   const core = await EngineCore.open({
     crypto: nodeCrypto,
@@ -76,6 +76,7 @@ export async function startHarness(
     region: ARN.region,
     ...(o.now ? { now: o.now } : {}),
     ...(o.replayCacheSize ? { replayCacheSize: o.replayCacheSize } : {}),
+    ...(o.requestTimeoutMs ? { requestTimeoutMs: o.requestTimeoutMs } : {}),
     onResponse: ({ operation, status, body }) => {
       violations.push(...validateResponse(operation, status, body));
       let type: string | undefined;
