@@ -5,6 +5,7 @@
  */
 import { request } from 'node:http';
 import { CreateKeyCommand, EncryptCommand, KMSClient, ListKeysCommand } from '@aws-sdk/client-kms';
+import type { FinalizeHandler, FinalizeHandlerArguments, MetadataBearer } from '@smithy/types';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signHeaders } from './sigv4.ts';
 import { ARN, CREDENTIALS, errorName, type Harness, startHarness } from './testing/harness.ts';
@@ -313,9 +314,8 @@ describe('SigV4', () => {
     const client = h.client();
     let captured: { headers: Record<string, string>; body: string } | undefined;
     client.middlewareStack.addRelativeTo(
-      (next) => async (args) => {
-        const req = (args as unknown as { request: { headers: Record<string, string>; body: string } })
-          .request;
+      (next: FinalizeHandler<object, MetadataBearer>) => async (args: FinalizeHandlerArguments<object>) => {
+        const req = args.request as { headers: Record<string, string>; body: string };
         captured = { headers: { ...req.headers }, body: req.body };
         return next(args);
       },
