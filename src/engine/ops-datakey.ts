@@ -27,20 +27,36 @@ export interface DataKey {
 
 function dataKeyLength(input: GenerateDataKeyInput): number {
   const spec = optionalEnum(input.keySpec, 'KeySpec', DATA_KEY_SPECS);
-  const n = optionalInt(input.numberOfBytes, 'NumberOfBytes', LIMITS.numberOfBytesMin, LIMITS.numberOfBytesMax);
-  if (spec !== undefined && n !== undefined) throw validation('KeySpec', 'give either KeySpec or NumberOfBytes, not both');
-  if (spec === undefined && n === undefined) throw validation('KeySpec', 'KeySpec or NumberOfBytes is required');
+  const n = optionalInt(
+    input.numberOfBytes,
+    'NumberOfBytes',
+    LIMITS.numberOfBytesMin,
+    LIMITS.numberOfBytesMax,
+  );
+  if (spec !== undefined && n !== undefined)
+    throw validation('KeySpec', 'give either KeySpec or NumberOfBytes, not both');
+  if (spec === undefined && n === undefined)
+    throw validation('KeySpec', 'KeySpec or NumberOfBytes is required');
   return n ?? (spec === 'AES_128' ? 16 : 32);
 }
 
-function generate(core: EngineCore, ctx: RequestContext, input: GenerateDataKeyInput, action: KeyAction): DataKey {
+function generate(
+  core: EngineCore,
+  ctx: RequestContext,
+  input: GenerateDataKeyInput,
+  action: KeyAction,
+): DataKey {
   const key = core.resolve(input.keyId);
   const length = dataKeyLength(input);
   const ec = parseEncryptionContext(input.encryptionContext);
   core.authorize(ctx, key.record, action, ec);
   core.requireUsable(key.record, 'ENCRYPT_DECRYPT');
   if (key.record.keySpec !== 'SYMMETRIC_DEFAULT') {
-    throw new KmsError('InvalidKeyUsageException', `KeyId: ${core.arnOf(key.record.keyId)} is not a symmetric encryption key`, 'KeyId');
+    throw new KmsError(
+      'InvalidKeyUsageException',
+      `KeyId: ${core.arnOf(key.record.keyId)} is not a symmetric encryption key`,
+      'KeyId',
+    );
   }
   const plaintext = new SecretBytes(core.crypto.randomBytes(length));
   return {
@@ -82,14 +98,23 @@ export interface DataKeyPair {
   readonly keyPairSpec: DataKeyPairSpec;
 }
 
-function generatePair(core: EngineCore, ctx: RequestContext, input: GenerateDataKeyPairInput, action: KeyAction): DataKeyPair {
+function generatePair(
+  core: EngineCore,
+  ctx: RequestContext,
+  input: GenerateDataKeyPairInput,
+  action: KeyAction,
+): DataKeyPair {
   const key = core.resolve(input.keyId);
   const spec = requireEnum(input.keyPairSpec, 'KeyPairSpec', DATA_KEY_PAIR_SPECS);
   const ec = parseEncryptionContext(input.encryptionContext);
   core.authorize(ctx, key.record, action, ec);
   core.requireUsable(key.record, 'ENCRYPT_DECRYPT');
   if (key.record.keySpec !== 'SYMMETRIC_DEFAULT') {
-    throw new KmsError('InvalidKeyUsageException', `KeyId: ${core.arnOf(key.record.keyId)} is not a symmetric encryption key`, 'KeyId');
+    throw new KmsError(
+      'InvalidKeyUsageException',
+      `KeyId: ${core.arnOf(key.record.keyId)} is not a symmetric encryption key`,
+      'KeyId',
+    );
   }
   const pair = core.crypto.generateKeyPair(spec);
   return {
@@ -102,7 +127,11 @@ function generatePair(core: EngineCore, ctx: RequestContext, input: GenerateData
   };
 }
 
-export function generateDataKeyPair(core: EngineCore, ctx: RequestContext, input: GenerateDataKeyPairInput): DataKeyPair {
+export function generateDataKeyPair(
+  core: EngineCore,
+  ctx: RequestContext,
+  input: GenerateDataKeyPairInput,
+): DataKeyPair {
   return generatePair(core, ctx, input, 'kms:GenerateDataKeyPair');
 }
 
@@ -111,7 +140,12 @@ export function generateDataKeyPairWithoutPlaintext(
   ctx: RequestContext,
   input: GenerateDataKeyPairInput,
 ): Omit<DataKeyPair, 'privateKeyPlaintext'> {
-  const { privateKeyPlaintext, ...rest } = generatePair(core, ctx, input, 'kms:GenerateDataKeyPairWithoutPlaintext');
+  const { privateKeyPlaintext, ...rest } = generatePair(
+    core,
+    ctx,
+    input,
+    'kms:GenerateDataKeyPairWithoutPlaintext',
+  );
   privateKeyPlaintext.wipe();
   return rest;
 }

@@ -2,7 +2,14 @@
 import type { EngineCore, LoadedKey, RequestContext } from './core.ts';
 import { KmsError } from './errors.ts';
 import { constantTimeEqual } from './secret.ts';
-import { HASH_OF_MAC, isHmacSpec, LIMITS, MAC_ALGORITHM_BY_SPEC, MAC_ALGORITHMS, type MacAlgorithm } from './specs.ts';
+import {
+  HASH_OF_MAC,
+  isHmacSpec,
+  LIMITS,
+  MAC_ALGORITHM_BY_SPEC,
+  MAC_ALGORITHMS,
+  type MacAlgorithm,
+} from './specs.ts';
 import { requireBytes, requireEnum } from './validate.ts';
 
 export interface MacInput {
@@ -11,7 +18,12 @@ export interface MacInput {
   readonly macAlgorithm: unknown;
 }
 
-function check(core: EngineCore, ctx: RequestContext, input: MacInput, action: 'kms:GenerateMac' | 'kms:VerifyMac') {
+function check(
+  core: EngineCore,
+  ctx: RequestContext,
+  input: MacInput,
+  action: 'kms:GenerateMac' | 'kms:VerifyMac',
+) {
   const key = core.resolve(input.keyId);
   const message = requireBytes(input.message, 'Message', 1, LIMITS.macMessageMax);
   const algorithm = requireEnum(input.macAlgorithm, 'MacAlgorithm', MAC_ALGORITHMS);
@@ -19,7 +31,11 @@ function check(core: EngineCore, ctx: RequestContext, input: MacInput, action: '
   core.requireUsable(key.record, 'GENERATE_VERIFY_MAC');
   const spec = key.record.keySpec;
   if (!isHmacSpec(spec) || MAC_ALGORITHM_BY_SPEC[spec] !== algorithm) {
-    throw new KmsError('InvalidKeyUsageException', `MacAlgorithm: ${algorithm} is not valid for ${spec}`, 'MacAlgorithm');
+    throw new KmsError(
+      'InvalidKeyUsageException',
+      `MacAlgorithm: ${algorithm} is not valid for ${spec}`,
+      'MacAlgorithm',
+    );
   }
   return { key, message, algorithm };
 }
@@ -35,7 +51,13 @@ export function generateMac(
   return { keyId: core.arnOf(r.keyId), mac, macAlgorithm: algorithm };
 }
 
-function macMatchesAnyVersion(core: EngineCore, key: LoadedKey, algorithm: MacAlgorithm, message: Uint8Array, mac: Uint8Array): boolean {
+function macMatchesAnyVersion(
+  core: EngineCore,
+  key: LoadedKey,
+  algorithm: MacAlgorithm,
+  message: Uint8Array,
+  mac: Uint8Array,
+): boolean {
   let ok = false;
   for (const material of key.material.values()) {
     // No early exit: the time taken does not say which version matched.
