@@ -1,0 +1,47 @@
+/** What every reconciler of the operator works with: the engine, the API, the caches and the Event recorder. */
+import type { Logger } from 'pino';
+import type { EngineCore } from '../engine/core.ts';
+import type { KmsAlias, KmsGrant, KmsKey } from './api-types.ts';
+import { API_VERSION } from './api-types.ts';
+import type { EventInput, EventRecorder, EventType } from './runtime/events.ts';
+import type { Informer } from './runtime/informer.ts';
+import type { KubeClient, ObjectReference } from './runtime/kube-client.ts';
+import type { KubeObject, ResourceType } from './runtime/kube-objects.ts';
+
+export interface OperatorContext {
+  readonly core: EngineCore;
+  readonly client: KubeClient;
+  readonly recorder: EventRecorder;
+  readonly log: Logger;
+  readonly keys: Informer<KmsKey>;
+  readonly aliases: Informer<KmsAlias>;
+  readonly grants: Informer<KmsGrant>;
+  /** kubekms's own namespace: the mirror of the cluster-managed Secrets key lives here. */
+  readonly namespace: string;
+  /** Tests only: every KmsKey deletion uses this window (days, may be 0). */
+  readonly deletionWindowDaysOverride?: number;
+}
+
+export function refOf(type: ResourceType, o: KubeObject): ObjectReference {
+  return {
+    apiVersion: API_VERSION,
+    kind: type.kind,
+    namespace: o.metadata.namespace ?? '',
+    name: o.metadata.name,
+    ...(o.metadata.uid ? { uid: o.metadata.uid } : {}),
+    ...(o.metadata.resourceVersion ? { resourceVersion: o.metadata.resourceVersion } : {}),
+  };
+}
+
+/** Records an Event about `o` (and its audit line). */
+export function emit(
+  ctx: OperatorContext,
+  type: ResourceType,
+  o: KubeObject,
+  e: { type?: EventType; reason: string; action: string; note: string } & Pick<
+    EventInput,
+    'related' | 'audit'
+  >,
+): void {
+  ctx.recorder.record({ ...e, type: e.type ?? 'Normal', regarding: refOf(type, o) });
+}

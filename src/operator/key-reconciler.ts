@@ -1,0 +1,289 @@
+/**
+ * The KmsKey controller's reconcile: gather (object from the cache, key from the engine), decide (planKey), act
+ * (one engine call and one Event per step), report (status with Ready and observedGeneration). Level-triggered:
+ * it never asks which change woke it.
+ */
+import type { EngineCore } from '../engine/core.ts';
+import { metadataOf } from '../engine/metadata.ts';
+import {
+  cancelKeyDeletion,
+  createKey,
+  disableKey,
+  enableKey,
+  scheduleKeyDeletion,
+  updateKeyDescription,
+} from '../engine/ops-keys.ts';
+import { destroyKey } from '../engine/ops-maintenance.ts';
+import { disableKeyRotation, enableKeyRotation, rotateKey } from '../engine/ops-rotation.ts';
+import { putKeyPolicy, tagResource, untagResource } from '../engine/ops-tags.ts';
+import { SYSTEM } from '../engine/policy.ts';
+import type { KeyRecord } from '../engine/records.ts';
+import { FINALIZER, KMS_KEY, type KmsKey, type KmsKeyStatus, OWNER_TAG } from './api-types.ts';
+import { mirrorName, reconcileMirror } from './cluster-key-mirror.ts';
+import { emit, type OperatorContext } from './context.ts';
+import { type Refusal, refusalOf } from './error-reasons.ts';
+import { type DesiredKey, desiredKey, type KeyStep, ownerOf, planKey } from './key-decisions.ts';
+import { keyReadyCondition, keyStatusFields } from './key-status.ts';
+import { conditionChanged, setCondition } from './runtime/conditions.ts';
+import { type ReconcileResult, TerminalError } from './runtime/controller.ts';
+import { KubeApiError } from './runtime/kube-errors.ts';
+import { splitKey } from './runtime/kube-objects.ts';
+import { addFinalizer, removeFinalizer, writeStatus } from './status-patch.ts';
+
+const ctxSystem = { caller: SYSTEM };
+const iso = (ms: number | undefined) => (ms === undefined ? '' : new Date(ms).toISOString());
+
+/** The engine key of a KmsKey: by status.keyId, else by the owner tag (a create whose status write was lost). */
+export function findKeyRecord(core: EngineCore, o: KmsKey): KeyRecord | undefined {
+  const id = o.status?.keyId;
+  if (id) return core.keys.get(id)?.record;
+  const owner = ownerOf(o);
+  let found: KeyRecord | undefined;
+  for (const { record } of core.keys.values()) {
+    if (record.tags[OWNER_TAG] !== owner || record.keyManager !== 'CUSTOMER') continue;
+    if (
+      !found ||
+      (found.state === 'PendingDeletion' && record.state !== 'PendingDeletion') ||
+      record.createdAt > found.createdAt
+    )
+      found = record;
+  }
+  return found;
+}
+
+export async function reconcileKey(ctx: OperatorContext, key: string): Promise<ReconcileResult> {
+  const { namespace, name } = splitKey(key);
+  if (namespace === ctx.namespace && name === mirrorName) return reconcileMirror(ctx);
+  const o = ctx.keys.get(namespace, name);
+  if (!o) return {};
+  let record = findKeyRecord(ctx.core, o);
+  const plan = planKey({
+    object: o,
+    record,
+    now: ctx.core.clock.now(),
+    ...(ctx.deletionWindowDaysOverride !== undefined
+      ? { deletionWindowDaysOverride: ctx.deletionWindowDaysOverride }
+      : {}),
+  });
+  if (plan.kind === 'refuse') {
+    await report(ctx, o, record, o.status?.rotateNow, {
+      reason: plan.reason,
+      message: plan.message,
+      terminal: true,
+    });
+    throw new TerminalError(`${key}: ${plan.reason}: ${plan.message}`);
+  }
+
+  const d = desiredKey(o);
+  const obj = o;
+  let rotateNow = o.status?.rotateNow;
+  let rotatedHere = false;
+  let failure: Refusal | undefined;
+  for (const step of plan.steps) {
+    try {
+      if (step.kind === 'addFinalizer') {
+        await addFinalizer(ctx.client, KMS_KEY, obj, FINALIZER);
+        continue;
+      }
+      if (step.kind === 'release') {
+        await removeFinalizer(ctx.client, KMS_KEY, obj, FINALIZER);
+        releasedEvent(ctx, obj, step.why);
+        return {};
+      }
+      record = await runStep(ctx, obj, d, step, record);
+      if (step.kind === 'create') rotateNow = d.rotateNow || undefined;
+      if (step.kind === 'rotate') {
+        rotateNow = step.token;
+        rotatedHere = true;
+      }
+    } catch (e) {
+      if (e instanceof KubeApiError) throw e;
+      failure = refusalOf(e);
+      ctx.log.warn(
+        { key, step: step.kind, reason: failure.reason, err: failure.message },
+        'KmsKey step refused',
+      );
+      break;
+    }
+    // Steps take their record from the engine, so later steps see earlier ones.
+    if (record) record = ctx.core.keys.get(record.keyId)?.record ?? record;
+  }
+
+  const prev = o.status?.currentVersion;
+  if (record && prev !== undefined && record.primaryVersion > prev && !rotatedHere) {
+    emit(ctx, KMS_KEY, obj, {
+      reason: 'KeyRotated',
+      action: 'Rotate',
+      note: `rotated automatically (every ${record.rotation.periodDays} days): version ${record.primaryVersion} now encrypts`,
+      audit: { keyId: record.keyId, version: record.primaryVersion },
+    });
+  }
+  await report(ctx, o, record, rotateNow, failure);
+  if (failure?.terminal) throw new TerminalError(`${key}: ${failure.reason}: ${failure.message}`);
+  if (failure) throw new Error(`${key}: ${failure.message}`);
+  return plan.requeueAfterMs !== undefined ? { requeueAfterMs: plan.requeueAfterMs } : {};
+}
+
+/** Performs one step in the engine and records its Event; returns the key's record afterwards. */
+async function runStep(
+  ctx: OperatorContext,
+  o: KmsKey,
+  d: DesiredKey,
+  step: Exclude<KeyStep, { kind: 'addFinalizer' | 'release' }>,
+  r: KeyRecord | undefined,
+): Promise<KeyRecord | undefined> {
+  const core = ctx.core;
+  const ev = (reason: string, action: string, note: string, keyId = r?.keyId ?? '') =>
+    emit(ctx, KMS_KEY, o, { reason, action, note, audit: { keyId } });
+  if (step.kind === 'create') {
+    const meta = await createKey(core, ctxSystem, {
+      keySpec: d.keySpec,
+      keyUsage: d.keyUsage,
+      description: d.description,
+      policy: d.policy,
+      tags: Object.entries(d.tags).map(([tagKey, tagValue]) => ({ tagKey, tagValue })),
+      enableRotation: d.rotation.enabled,
+      rotationPeriodDays: d.rotation.periodDays,
+    });
+    ev('KeyCreated', 'Create', `created ${d.keySpec} ${d.keyUsage} key ${meta.keyId}`, meta.keyId);
+    return core.keys.get(meta.keyId)?.record;
+  }
+  if (!r) return r;
+  const id = r.keyId;
+  switch (step.kind) {
+    case 'enable':
+      await enableKey(core, ctxSystem, id);
+      ev('KeyEnabled', 'Enable', `key ${id} enabled`);
+      break;
+    case 'disable':
+      await disableKey(core, ctxSystem, id);
+      ev('KeyDisabled', 'Disable', `key ${id} disabled (spec.enabled is false)`);
+      break;
+    case 'setDescription':
+      await updateKeyDescription(core, ctxSystem, id, step.description);
+      ev('DescriptionUpdated', 'Update', `description of key ${id} updated`);
+      break;
+    case 'putPolicy':
+      await putKeyPolicy(core, ctxSystem, id, step.policy, true);
+      ev('PolicyUpdated', 'Update', `key policy of ${id} set: ${step.policy.statements.length} statement(s)`);
+      break;
+    case 'tag':
+      await tagResource(
+        core,
+        ctxSystem,
+        id,
+        Object.entries(step.tags).map(([tagKey, tagValue]) => ({ tagKey, tagValue })),
+      );
+      ev('TagsUpdated', 'Update', `tags set on key ${id}: ${Object.keys(step.tags).join(', ')}`);
+      break;
+    case 'untag':
+      await untagResource(core, ctxSystem, id, step.keys);
+      ev('TagsUpdated', 'Update', `tags removed from key ${id}: ${step.keys.join(', ')}`);
+      break;
+    case 'enableRotation': {
+      await enableKeyRotation(core, ctxSystem, id, step.periodDays);
+      const next = core.keys.get(id)?.record.rotation.nextRotationAt;
+      ev(
+        'RotationEnabled',
+        'Update',
+        `automatic rotation every ${step.periodDays} days; next at ${iso(next)}`,
+      );
+      break;
+    }
+    case 'disableRotation':
+      await disableKeyRotation(core, ctxSystem, id);
+      ev('RotationDisabled', 'Update', `automatic rotation of key ${id} disabled`);
+      break;
+    case 'rotate': {
+      const next = await rotateKey(core, id, 'ON_DEMAND');
+      ev(
+        'KeyRotated',
+        'Rotate',
+        `rotated on demand (spec.rotateNow=${step.token}): version ${next.primaryVersion} now encrypts`,
+      );
+      break;
+    }
+    case 'cancelDeletion':
+      await cancelKeyDeletion(core, ctxSystem, id);
+      ev(
+        'DeletionCancelled',
+        'CancelDeletion',
+        step.why === 'annotation'
+          ? `deletion of key ${id} cancelled; the key stays in the engine, Disabled. Re-create KmsKey ${ownerOf(o)} to manage it again`
+          : `key ${id} was pending deletion while its KmsKey exists: deletion cancelled`,
+      );
+      break;
+    case 'scheduleDeletion': {
+      const s = await scheduleKeyDeletion(core, ctxSystem, id, step.days, Math.min(step.days, 7));
+      ev(
+        'DeletionScheduled',
+        'ScheduleDeletion',
+        `key ${id} will be destroyed at ${iso(s.deletionDate)} (window ${step.days} days)`,
+      );
+      break;
+    }
+    case 'destroy':
+      await destroyKey(core, r);
+      ev('KeyDestroyed', 'Destroy', `key ${id}: deletion window ended, key material destroyed`);
+      return undefined;
+  }
+  return core.keys.get(id)?.record;
+}
+
+function releasedEvent(
+  ctx: OperatorContext,
+  o: KmsKey,
+  why: 'retained' | 'cancelled' | 'destroyed' | 'absent',
+): void {
+  const keyId = o.status?.keyId ?? '';
+  if (why === 'retained') {
+    emit(ctx, KMS_KEY, o, {
+      reason: 'KeyRetained',
+      action: 'Delete',
+      note: `deletionPolicy is Retain: key ${keyId} stays in the engine; re-create KmsKey ${ownerOf(o)} to manage it again`,
+      audit: { keyId },
+    });
+  } else if (why === 'destroyed' && o.status?.keyState === 'PendingDeletion') {
+    emit(ctx, KMS_KEY, o, {
+      reason: 'KeyDestroyed',
+      action: 'Destroy',
+      note: `key ${keyId}: deletion window ended, key material destroyed`,
+      audit: { keyId },
+    });
+  }
+}
+
+/** Writes status and, when Ready turned False for a reason other than the spec's own, a Warning Event. */
+async function report(
+  ctx: OperatorContext,
+  o: KmsKey,
+  r: KeyRecord | undefined,
+  rotateNow: string | undefined,
+  failure: Refusal | undefined,
+): Promise<void> {
+  const ready = failure
+    ? {
+        type: 'Ready',
+        status: 'False' as const,
+        reason: failure.reason,
+        message: failure.message,
+        observedGeneration: o.metadata.generation ?? 0,
+      }
+    : keyReadyCondition(o, r);
+  const conditions = setCondition(o.status?.conditions, ready, new Date().toISOString());
+  const next: KmsKeyStatus = {
+    ...(r ? keyStatusFields(metadataOf(ctx.core, r), r) : o.status?.keyId ? { keyId: o.status.keyId } : {}),
+    ...(rotateNow ? { rotateNow } : {}),
+    conditions,
+    observedGeneration: o.metadata.generation ?? 0,
+  };
+  await writeStatus(ctx.client, KMS_KEY, o, next);
+  if (failure && conditionChanged(o.status?.conditions, conditions, 'Ready')) {
+    emit(ctx, KMS_KEY, o, {
+      type: 'Warning',
+      reason: failure.reason,
+      action: 'Reconcile',
+      note: failure.message,
+    });
+  }
+}

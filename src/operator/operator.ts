@@ -1,0 +1,363 @@
+/**
+ * The operator: three informers (kept warm on every instance), three controllers (run only by the leader),
+ * Lease leader election, the Event recorder, and the wiring between them and the engine. It starts in the
+ * background and never blocks or fails `kubekms serve`: the KMS v2 plugin does not depend on the Kubernetes API
+ * (invariant 1), so a missing API only shows in readiness() until it answers.
+ */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { EngineCore } from '../engine/core.ts';
+import { SECRETS_KEY_ALIAS } from '../engine/ops-maintenance.ts';
+import type { StoreChange } from '../engine/records.ts';
+import { reconcileAlias } from './alias-reconciler.ts';
+import {
+  KMS_ALIAS,
+  KMS_GRANT,
+  KMS_KEY,
+  type KmsAlias,
+  type KmsGrant,
+  type KmsKey,
+  OWNER_TAG,
+  REPORTING_CONTROLLER,
+} from './api-types.ts';
+import { mirrorName } from './cluster-key-mirror.ts';
+import type { OperatorContext } from './context.ts';
+import { reconcileGrant } from './grant-reconciler.ts';
+import { reconcileKey } from './key-reconciler.ts';
+import { backoffDelay, sleep } from './runtime/backoff.ts';
+import { Controller, type Reconcile } from './runtime/controller.ts';
+import { EventRecorder } from './runtime/events.ts';
+import { Informer } from './runtime/informer.ts';
+import type { KubeClient } from './runtime/kube-client.ts';
+import { nodeKubeClient } from './runtime/kube-client-node.ts';
+import { describeError } from './runtime/kube-errors.ts';
+import { keyOf } from './runtime/kube-objects.ts';
+import { LeaderElector } from './runtime/leader-election.ts';
+import { type ControllerMetrics, controllerMetrics } from './runtime/metrics.ts';
+
+export interface OperatorOptions {
+  readonly core: EngineCore;
+  readonly log: Logger;
+  readonly registry?: Registry;
+  /** A kubeconfig file; empty: in-cluster service account, else $KUBECONFIG or ~/.kube/config. */
+  readonly kubeconfig?: string;
+  /** Instead of a kubeconfig (tests). */
+  readonly client?: KubeClient;
+  /** kubekms's namespace: the Lease and the mirror of the Secrets key live here. */
+  readonly namespace: string;
+  readonly leaderElection?: boolean;
+  readonly identity?: string;
+  readonly leaseName?: string;
+  readonly leaseDurationMs?: number;
+  readonly renewDeadlineMs?: number;
+  readonly retryPeriodMs?: number;
+  readonly workers?: number;
+  readonly resyncPeriodMs?: number;
+  readonly deletionWindowDaysOverride?: number;
+}
+
+export class Operator {
+  readonly identity: string;
+  readonly #o: OperatorOptions;
+  readonly #log: Logger;
+  readonly #metrics: ControllerMetrics | undefined;
+  #ctx: OperatorContext | undefined;
+  #controllers: Controller[] = [];
+  #elector: LeaderElector | undefined;
+  #leading = false;
+  #stopped = false;
+  #lastError = '';
+  #abort = new AbortController();
+  #resync: NodeJS.Timeout | undefined;
+
+  constructor(o: OperatorOptions) {
+    this.#o = o;
+    this.identity = o.identity ?? `${hostname()}_${randomUUID().slice(0, 8)}`;
+    this.#log = o.log.child({ component: 'operator' });
+    this.#metrics = o.registry ? controllerMetrics(o.registry) : undefined;
+    o.core.onChange((c) => this.#onEngineChange(c));
+  }
+
+  get isLeader(): boolean {
+    return this.#leading;
+  }
+
+  /** Connects in the background (retrying with backoff until a kubeconfig loads) and returns at once. */
+  start(): void {
+    void this.#connect();
+  }
+
+  async #connect(): Promise<void> {
+    for (let failures = 1; !this.#stopped; failures++) {
+      try {
+        this.#wire(this.#o.client ?? nodeKubeClient(loadKubeConfig(this.#o.kubeconfig ?? '')));
+        return;
+      } catch (e) {
+        this.#lastError = describeError(e);
+        const delay = backoffDelay(failures);
+        this.#log.warn(
+          { err: this.#lastError, retryInMs: delay },
+          'operator: cannot load the kubeconfig yet',
+        );
+        await sleep(delay, this.#abort.signal);
+      }
+    }
+  }
+
+  #wire(client: KubeClient): void {
+    const log = this.#log;
+    const keys = new Informer<KmsKey>({ client, type: KMS_KEY, log });
+    const aliases = new Informer<KmsAlias>({ client, type: KMS_ALIAS, log });
+    const grants = new Informer<KmsGrant>({ client, type: KMS_GRANT, log });
+    const recorder = new EventRecorder({
+      client,
+      reportingController: REPORTING_CONTROLLER,
+      reportingInstance: this.identity,
+      log,
+    });
+    const ctx: OperatorContext = {
+      core: this.#o.core,
+      client,
+      recorder,
+      log,
+      keys,
+      aliases,
+      grants,
+      namespace: this.#o.namespace,
+      ...(this.#o.deletionWindowDaysOverride !== undefined
+        ? { deletionWindowDaysOverride: this.#o.deletionWindowDaysOverride }
+        : {}),
+    };
+    this.#ctx = ctx;
+    const controller = (name: string, reconcile: Reconcile, listKeys: () => string[]) =>
+      new Controller({
+        name,
+        reconcile,
+        listKeys,
+        workers: this.#o.workers ?? 2,
+        log,
+        ...(this.#metrics ? { metrics: this.#metrics } : {}),
+      });
+    const keyC = controller(
+      'kmskey',
+      (k) => reconcileKey(ctx, k),
+      () => [...keys.list().map(keyOf), `${ctx.namespace}/${mirrorName}`],
+    );
+    const aliasC = controller(
+      'kmsalias',
+      (k) => reconcileAlias(ctx, k),
+      () => aliases.list().map(keyOf),
+    );
+    const grantC = controller(
+      'kmsgrant',
+      (k) => reconcileGrant(ctx, k),
+      () => grants.list().map(keyOf),
+    );
+    this.#controllers = [keyC, aliasC, grantC];
+
+    const dependents = (k: KmsKey) => {
+      const ns = k.metadata.namespace;
+      const id = k.status?.keyId;
+      for (const a of aliases.list()) {
+        if (a.metadata.namespace !== ns) continue;
+        if (a.spec.targetKeyRef?.name === k.metadata.name || (id && a.spec.targetKeyId === id))
+          aliasC.enqueue(keyOf(a));
+      }
+      for (const g of grants.list()) {
+        if (g.metadata.namespace === ns && g.spec.keyRef.name === k.metadata.name) grantC.enqueue(keyOf(g));
+      }
+    };
+    const sameName = (name: string) => {
+      for (const a of aliases.list()) if (a.spec.aliasName === name) aliasC.enqueue(keyOf(a));
+    };
+    keys.on((_e, k) => {
+      keyC.enqueue(keyOf(k));
+      dependents(k);
+      this.#maybeStartControllers();
+    });
+    aliases.on((_e, a, old) => {
+      aliasC.enqueue(keyOf(a));
+      sameName(a.spec.aliasName);
+      if (old && old.spec.aliasName !== a.spec.aliasName) sameName(old.spec.aliasName);
+    });
+    grants.on((_e, g) => grantC.enqueue(keyOf(g)));
+    this.#engineChange = (c) => {
+      const touched = new Set([...(c.putKeys ?? []).map((r) => r.keyId), ...(c.deleteKeys ?? [])]);
+      const owners = new Set((c.putKeys ?? []).map((r) => r.tags[OWNER_TAG]).filter((x) => x !== undefined));
+      for (const k of keys.list()) {
+        if (
+          (k.status?.keyId && touched.has(k.status.keyId)) ||
+          owners.has(`${k.metadata.namespace}/${k.metadata.name}`)
+        ) {
+          keyC.enqueue(keyOf(k));
+          dependents(k);
+        }
+      }
+      const secrets = this.#o.core.aliases.get(SECRETS_KEY_ALIAS)?.targetKeyId;
+      if (secrets && touched.has(secrets)) keyC.enqueue(`${ctx.namespace}/${mirrorName}`);
+      for (const n of [...(c.putAliases ?? []).map((a) => a.aliasName), ...(c.deleteAliases ?? [])])
+        sameName(n);
+      const grantIds = new Set([...(c.putGrants ?? []).map((g) => g.grantId), ...(c.deleteGrants ?? [])]);
+      for (const g of grants.list())
+        if (g.status?.grantId && grantIds.has(g.status.grantId)) grantC.enqueue(keyOf(g));
+    };
+
+    for (const i of [keys, aliases, grants]) i.start();
+    const resyncMs = this.#o.resyncPeriodMs ?? 10 * 3_600_000;
+    this.#resync = setInterval(() => {
+      for (const k of keys.list()) keyC.enqueue(keyOf(k));
+      for (const a of aliases.list()) aliasC.enqueue(keyOf(a));
+      for (const g of grants.list()) grantC.enqueue(keyOf(g));
+    }, resyncMs);
+    this.#resync.unref();
+
+    if (this.#o.leaderElection === false) {
+      this.#leading = true;
+      this.#maybeStartControllers();
+      return;
+    }
+    this.#elector = new LeaderElector({
+      client,
+      namespace: this.#o.namespace,
+      name: this.#o.leaseName ?? 'kubekms-operator',
+      identity: this.identity,
+      log,
+      ...(this.#metrics ? { metrics: this.#metrics } : {}),
+      ...(this.#o.leaseDurationMs !== undefined ? { leaseDurationMs: this.#o.leaseDurationMs } : {}),
+      ...(this.#o.renewDeadlineMs !== undefined ? { renewDeadlineMs: this.#o.renewDeadlineMs } : {}),
+      ...(this.#o.retryPeriodMs !== undefined ? { retryPeriodMs: this.#o.retryPeriodMs } : {}),
+      onStartedLeading: () => {
+        this.#leading = true;
+        this.#maybeStartControllers();
+      },
+      onStoppedLeading: async () => {
+        this.#leading = false;
+        await Promise.all(this.#controllers.map((c) => c.stop()));
+      },
+    });
+    const elector = this.#elector;
+    void this.#ensureNamespace(client).then(() => {
+      if (!this.#stopped) elector.start();
+    });
+    // Informers sync in the background; the first synced event starts the controllers if this instance leads.
+    void Promise.all([keys, aliases, grants].map((i) => waitSynced(i, this.#abort.signal))).then(() =>
+      this.#maybeStartControllers(),
+    );
+  }
+
+  #engineChange: ((c: StoreChange) => void) | undefined;
+
+  /** The Lease and the Secrets key mirror live in kubekms's namespace: create it if needed (retrying). */
+  async #ensureNamespace(client: KubeClient): Promise<void> {
+    for (let failures = 1; !this.#stopped; failures++) {
+      try {
+        await client.ensureNamespace(this.#o.namespace);
+        return;
+      } catch (e) {
+        this.#lastError = describeError(e);
+        await sleep(backoffDelay(failures), this.#abort.signal);
+      }
+    }
+  }
+
+  #onEngineChange(c: StoreChange): void {
+    try {
+      this.#engineChange?.(c);
+    } catch (e) {
+      this.#log.error({ err: describeError(e) }, 'operator: engine change handler failed');
+    }
+  }
+
+  #synced(): boolean {
+    const c = this.#ctx;
+    return (c?.keys.hasSynced() && c.aliases.hasSynced() && c.grants.hasSynced()) ?? false;
+  }
+
+  #maybeStartControllers(): void {
+    if (this.#stopped || !this.#leading || !this.#synced()) return;
+    for (const c of this.#controllers) {
+      if (!c.running) {
+        c.start();
+        this.#log.info({ controller: c.name, identity: this.identity }, 'controller started');
+      }
+    }
+  }
+
+  /** Ready when every informer has synced and none has been failing for long; says whether this instance leads. */
+  readiness(): { ok: boolean; detail: string } {
+    const c = this.#ctx;
+    if (!c)
+      return {
+        ok: false,
+        detail: `connecting to the Kubernetes API${this.#lastError ? `: ${this.#lastError}` : ''}`,
+      };
+    const checks = [c.keys.health(), c.aliases.health(), c.grants.health()];
+    const role = this.#leading
+      ? 'leader'
+      : `standby${this.#elector?.observedHolder ? ` (leader: ${this.#elector.observedHolder})` : ''}`;
+    const bad = checks.filter((x) => !x.ok);
+    return bad.length === 0
+      ? { ok: true, detail: `${role}; ${checks.map((x) => x.detail).join(', ')}` }
+      : { ok: false, detail: `${role}; ${bad.map((x) => x.detail).join(', ')}` };
+  }
+
+  /** Stops reconciling, releases the Lease (a successor takes over at once), stops the informers. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#abort.abort();
+    if (this.#resync) clearInterval(this.#resync);
+    if (this.#elector) await this.#elector.stop();
+    await Promise.all(this.#controllers.map((c) => c.stop()));
+    this.#leading = false;
+    const c = this.#ctx;
+    if (c) {
+      await Promise.all([c.keys.stop(), c.aliases.stop(), c.grants.stop()]);
+      await Promise.race([c.recorder.flush(), sleep(2000)]);
+    }
+  }
+
+  /** For tests: simulates a crash of this instance (no Lease release, no graceful drain). */
+  async kill(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#abort.abort();
+    if (this.#resync) clearInterval(this.#resync);
+    const el = this.#elector;
+    this.#elector = undefined;
+    if (el) await el.stop({ release: false });
+    await Promise.all(this.#controllers.map((c) => c.stop()));
+    this.#leading = false;
+    const c = this.#ctx;
+    if (c) await Promise.all([c.keys.stop(), c.aliases.stop(), c.grants.stop()]);
+  }
+
+  /** The caches and recorder, for tests. */
+  get context(): OperatorContext | undefined {
+    return this.#ctx;
+  }
+}
+
+function loadKubeConfig(path: string): KubeConfig {
+  const kc = new KubeConfig();
+  if (path) kc.loadFromFile(path);
+  else kc.loadFromDefault();
+  if (!kc.getCurrentCluster()) throw new Error('kubeconfig has no current cluster');
+  return kc;
+}
+
+async function waitSynced(
+  i: Informer<KmsKey> | Informer<KmsAlias> | Informer<KmsGrant>,
+  signal: AbortSignal,
+): Promise<void> {
+  while (!i.hasSynced() && !signal.aborted) await sleep(100, signal);
+}
+
+export function startOperator(o: OperatorOptions): Operator {
+  const op = new Operator(o);
+  op.start();
+  return op;
+}
