@@ -110,4 +110,33 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
     defaultText: ' (default 30s)',
     help: 'How long one AWS API request may take to arrive and be answered.',
   },
+  {
+    name: 'operator',
+    type: 'boolean',
+    default: false,
+    help: 'Run the operator: reconcile KmsKey, KmsAlias and KmsGrant objects into the engine (needs the CRDs in crds/).',
+  },
+  {
+    name: 'kubeconfig',
+    type: 'string',
+    default: '',
+    help: 'Kubeconfig of the operator. Empty: the in-cluster service account, else $KUBECONFIG or ~/.kube/config.',
+  },
+  {
+    name: 'namespace',
+    type: 'string',
+    default: 'kubekms',
+    help: "kubekms's namespace: the operator's Lease and the mirror of the cluster-managed Secrets key live here.",
+  },
+  {
+    name: 'leader-elect',
+    type: 'boolean',
+    default: true,
+    help: 'Operator leader election on a coordination.k8s.io Lease (15s/10s/2s): only the leader reconciles.',
+  },
+  {
+    name: 'test-deletion-window',
+    type: 'duration',
+    help: "Tests only: destroy a deleted KmsKey's key this long after its deletion was scheduled (instead of after spec.deletionWindowDays).",
+  },
 ];

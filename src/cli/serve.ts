@@ -17,6 +17,7 @@ import { type KmsV2Server, startKmsV2Server } from '../kmsv2/server.ts';
 import { type HealthServer, type ReadinessCheck, startHealthServer } from '../observability/health-server.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { createMetrics } from '../observability/metrics.ts';
+import { type Operator, startOperator } from '../operator/operator.ts';
 import { openRootKey } from '../rootkey/root-key-config.ts';
 import { type FlagValues, UsageError } from './flags.ts';
 
@@ -26,6 +27,7 @@ export interface Running {
   readonly plugin?: KmsV2Plugin;
   readonly health?: HealthServer;
   readonly aws?: AwsServer;
+  readonly operator?: Operator;
   stop(): Promise<void>;
 }
 
@@ -121,6 +123,25 @@ export async function serve(flags: FlagValues, logDestination?: NodeJS.WritableS
     }
     const aws = await startAwsApi(flags, { core, log, metrics, region: arn.region });
     if (aws) started.push(() => aws.close());
+    // The operator starts after the plugin serves and in the background: the plugin never waits for the
+    // Kubernetes API (invariant 1).
+    let operator: Operator | undefined;
+    if (flags.operator === true) {
+      const op = startOperator({
+        core,
+        log,
+        registry: metrics.registry,
+        kubeconfig: String(flags.kubeconfig ?? ''),
+        namespace: String(flags.namespace),
+        leaderElection: flags['leader-elect'] !== false,
+        ...(flags['test-deletion-window'] !== undefined
+          ? { deletionWindowOverrideMs: Number(flags['test-deletion-window']) }
+          : {}),
+      });
+      operator = op;
+      checks.operator = () => op.readiness();
+      started.push(() => op.stop());
+    }
     const health = listen ? await startHealthServer(listen, metrics.registry, checks) : undefined;
     if (health) {
       started.push(() => health.close());
@@ -147,6 +168,7 @@ export async function serve(flags: FlagValues, logDestination?: NodeJS.WritableS
       ...(plugin ? { plugin } : {}),
       ...(health ? { health } : {}),
       ...(aws ? { aws } : {}),
+      ...(operator ? { operator } : {}),
       async stop() {
         await stopAll();
         log.info('stopped');

@@ -4,7 +4,7 @@ import { createAlias, deleteAlias, updateAlias } from '../engine/ops-aliases.ts'
 import { SYSTEM } from '../engine/policy.ts';
 import { planAlias, resolveAliasTarget } from './alias-decisions.ts';
 import { FINALIZER, KMS_ALIAS, type KmsAlias, type KmsAliasStatus } from './api-types.ts';
-import { emit, type OperatorContext } from './context.ts';
+import { emit, type OperatorContext, WAITING_REASONS } from './context.ts';
 import { type Refusal, refusalOf } from './error-reasons.ts';
 import { conditionChanged, setCondition } from './runtime/conditions.ts';
 import { type ReconcileResult, TerminalError } from './runtime/controller.ts';
@@ -114,7 +114,11 @@ async function report(
     observedGeneration: gen,
   };
   await writeStatus(ctx.client, KMS_ALIAS, o, next);
-  if (failure && conditionChanged(o.status?.conditions, conditions, 'Ready')) {
+  if (
+    failure &&
+    !WAITING_REASONS.has(failure.reason) &&
+    conditionChanged(o.status?.conditions, conditions, 'Ready')
+  ) {
     emit(ctx, KMS_ALIAS, o, {
       type: 'Warning',
       reason: failure.reason,

@@ -18,8 +18,10 @@ export interface OperatorContext {
   readonly grants: Informer<KmsGrant>;
   /** kubekms's own namespace: the mirror of the cluster-managed Secrets key lives here. */
   readonly namespace: string;
-  /** Tests only: every KmsKey deletion uses this window (days, may be 0). */
-  readonly deletionWindowDaysOverride?: number;
+  /** Tests only: a deleted KmsKey's key is destroyed this long after its deletion was scheduled. */
+  readonly deletionWindowOverrideMs?: number;
+  /** uid → the spec.rotateNow token this process last rotated for (ahead of the cache). */
+  readonly rotateNowHandled: Map<string, string>;
 }
 
 export function refOf(type: ResourceType, o: KubeObject): ObjectReference {
@@ -45,3 +47,10 @@ export function emit(
 ): void {
   ctx.recorder.record({ ...e, type: e.type ?? 'Normal', regarding: refOf(type, o) });
 }
+
+/** Reasons that only mean "waiting for something that is on its way": shown in the condition, no Warning Event. */
+export const WAITING_REASONS: ReadonlySet<string> = new Set([
+  'KeyNotReady',
+  'TargetKeyNotReady',
+  'Provisioning',
+]);

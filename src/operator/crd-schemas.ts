@@ -167,7 +167,7 @@ export const KMS_KEY_CRD = crd({
     AGE_COLUMN,
     { name: 'Key-ID', type: 'string', priority: 1, jsonPath: '.status.keyId' },
     { name: 'Rotation', type: 'boolean', priority: 1, jsonPath: '.spec.rotation.enabled' },
-    { name: 'Next-Rotation', type: 'date', priority: 1, jsonPath: '.status.nextRotationTime' },
+    { name: 'Next-Rotation', type: 'string', priority: 1, jsonPath: '.status.nextRotationTime' },
     REASON_COLUMN,
   ],
 });

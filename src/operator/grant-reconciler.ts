@@ -5,7 +5,7 @@
 import { createGrant, revokeGrant } from '../engine/ops-grants.ts';
 import { SYSTEM } from '../engine/policy.ts';
 import { FINALIZER, KMS_GRANT, type KmsGrant, type KmsGrantStatus } from './api-types.ts';
-import { emit, type OperatorContext } from './context.ts';
+import { emit, type OperatorContext, WAITING_REASONS } from './context.ts';
 import { type Refusal, refusalOf } from './error-reasons.ts';
 import { planGrant } from './grant-decisions.ts';
 import { principalName } from './principals.ts';
@@ -108,14 +108,21 @@ async function report(
         observedGeneration: gen,
       };
   const conditions = setCondition(o.status?.conditions, ready, new Date().toISOString());
+  // A refused grant keeps the id it had: the engine grant may still exist and must be revoked on deletion.
+  const held =
+    grant ?? (o.status?.grantId ? { grantId: o.status.grantId, keyId: o.status.keyId ?? '' } : undefined);
   const next: KmsGrantStatus = {
-    ...(grant ? { grantId: grant.grantId, keyId: grant.keyId } : {}),
+    ...(held ? { grantId: held.grantId, keyId: held.keyId } : {}),
     grantee,
     conditions,
     observedGeneration: gen,
   };
   await writeStatus(ctx.client, KMS_GRANT, o, next);
-  if (failure && conditionChanged(o.status?.conditions, conditions, 'Ready')) {
+  if (
+    failure &&
+    !WAITING_REASONS.has(failure.reason) &&
+    conditionChanged(o.status?.conditions, conditions, 'Ready')
+  ) {
     emit(ctx, KMS_GRANT, o, {
       type: 'Warning',
       reason: failure.reason,

@@ -77,11 +77,17 @@ export interface KeyInput {
   readonly record: KeyRecord | undefined;
   /** Engine time (epoch ms). */
   readonly now: number;
-  /** Tests only: replaces spec.deletionWindowDays. */
-  readonly deletionWindowDaysOverride?: number;
+  /**
+   * The spec.rotateNow token already acted on: status.rotateNow, or a newer one this process remembers (the cache
+   * may not show its own status write yet, and a token must rotate once only).
+   */
+  readonly handledRotateNow?: string;
+  /** Tests only: destroy the key this long after its deletion was scheduled, whatever the window. */
+  readonly deletionWindowOverrideMs?: number;
 }
 
 export const MAX_REQUEUE_MS = 3_600_000;
+const DAY_MS = 86_400_000;
 
 const annotated = (o: KmsKey): boolean => {
   const v = o.metadata.annotations?.[CANCEL_DELETION_ANNOTATION];
@@ -105,14 +111,19 @@ export function planKey(input: KeyInput): KeyPlan {
       return { kind: 'steps', steps: [...cancel, { kind: 'release', why: 'cancelled' }] };
     }
     if (r.state !== 'PendingDeletion') {
-      const days = input.deletionWindowDaysOverride ?? d.deletionWindowDays;
+      const days = d.deletionWindowDays;
       return {
         kind: 'steps',
         steps: [{ kind: 'scheduleDeletion', days }],
-        requeueAfterMs: Math.min(days * 86_400_000, MAX_REQUEUE_MS),
+        requeueAfterMs: Math.min(input.deletionWindowOverrideMs ?? days * DAY_MS, MAX_REQUEUE_MS),
       };
     }
-    const left = (r.deletionDate ?? now) - now;
+    const date = r.deletionDate ?? now;
+    const due =
+      input.deletionWindowOverrideMs === undefined
+        ? date
+        : date - (r.pendingWindowDays ?? 0) * DAY_MS + input.deletionWindowOverrideMs;
+    const left = due - now;
     if (left <= 0)
       return { kind: 'steps', steps: [{ kind: 'destroy' }, { kind: 'release', why: 'destroyed' }] };
     return { kind: 'steps', steps: [], requeueAfterMs: Math.min(left, MAX_REQUEUE_MS) };
@@ -173,8 +184,9 @@ export function planKey(input: KeyInput): KeyPlan {
     } else if (!d.rotation.enabled && rot.enabled) {
       steps.push({ kind: 'disableRotation' });
     }
-    if (d.rotateNow !== '' && d.rotateNow !== (o.status?.rotateNow ?? ''))
-      steps.push({ kind: 'rotate', token: d.rotateNow });
+    // A key found by its owner tag (adopted) takes the current token as handled, as a new key does.
+    const handled = input.handledRotateNow ?? o.status?.rotateNow ?? (o.status?.keyId ? '' : d.rotateNow);
+    if (d.rotateNow !== '' && d.rotateNow !== handled) steps.push({ kind: 'rotate', token: d.rotateNow });
   }
   if (!d.enabled && state === 'Enabled') steps.push({ kind: 'disable' });
   return { kind: 'steps', steps, ...requeueFor(d, r, now) };

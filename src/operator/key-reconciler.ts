@@ -20,7 +20,7 @@ import { SYSTEM } from '../engine/policy.ts';
 import type { KeyRecord } from '../engine/records.ts';
 import { FINALIZER, KMS_KEY, type KmsKey, type KmsKeyStatus, OWNER_TAG } from './api-types.ts';
 import { mirrorName, reconcileMirror } from './cluster-key-mirror.ts';
-import { emit, type OperatorContext } from './context.ts';
+import { emit, type OperatorContext, WAITING_REASONS } from './context.ts';
 import { type Refusal, refusalOf } from './error-reasons.ts';
 import { type DesiredKey, desiredKey, type KeyStep, ownerOf, planKey } from './key-decisions.ts';
 import { keyReadyCondition, keyStatusFields } from './key-status.ts';
@@ -57,12 +57,15 @@ export async function reconcileKey(ctx: OperatorContext, key: string): Promise<R
   const o = ctx.keys.get(namespace, name);
   if (!o) return {};
   let record = findKeyRecord(ctx.core, o);
+  const uid = o.metadata.uid ?? key;
+  const handledRotateNow = ctx.rotateNowHandled.get(uid);
   const plan = planKey({
     object: o,
     record,
     now: ctx.core.clock.now(),
-    ...(ctx.deletionWindowDaysOverride !== undefined
-      ? { deletionWindowDaysOverride: ctx.deletionWindowDaysOverride }
+    ...(handledRotateNow !== undefined ? { handledRotateNow } : {}),
+    ...(ctx.deletionWindowOverrideMs !== undefined
+      ? { deletionWindowOverrideMs: ctx.deletionWindowOverrideMs }
       : {}),
   });
   if (plan.kind === 'refuse') {
@@ -76,7 +79,16 @@ export async function reconcileKey(ctx: OperatorContext, key: string): Promise<R
 
   const d = desiredKey(o);
   const obj = o;
-  let rotateNow = o.status?.rotateNow;
+  let rotateNow = handledRotateNow ?? o.status?.rotateNow;
+  if (record && !o.status?.keyId && !o.metadata.deletionTimestamp) {
+    rotateNow = d.rotateNow || undefined;
+    emit(ctx, KMS_KEY, o, {
+      reason: 'KeyAdopted',
+      action: 'Adopt',
+      note: `found key ${record.keyId} tagged ${OWNER_TAG}=${ownerOf(o)} in the engine: this KmsKey manages it now`,
+      audit: { keyId: record.keyId },
+    });
+  }
   let rotatedHere = false;
   let failure: Refusal | undefined;
   for (const step of plan.steps) {
@@ -91,10 +103,14 @@ export async function reconcileKey(ctx: OperatorContext, key: string): Promise<R
         return {};
       }
       record = await runStep(ctx, obj, d, step, record);
-      if (step.kind === 'create') rotateNow = d.rotateNow || undefined;
+      if (step.kind === 'create') {
+        rotateNow = d.rotateNow || undefined;
+        ctx.rotateNowHandled.set(uid, d.rotateNow);
+      }
       if (step.kind === 'rotate') {
         rotateNow = step.token;
         rotatedHere = true;
+        ctx.rotateNowHandled.set(uid, step.token);
       }
     } catch (e) {
       if (e instanceof KubeApiError) throw e;
@@ -209,16 +225,19 @@ async function runStep(
         'DeletionCancelled',
         'CancelDeletion',
         step.why === 'annotation'
-          ? `deletion of key ${id} cancelled; the key stays in the engine, Disabled. Re-create KmsKey ${ownerOf(o)} to manage it again`
-          : `key ${id} was pending deletion while its KmsKey exists: deletion cancelled`,
+          ? `scheduled deletion of key ${id} cancelled: the key is Disabled`
+          : `key ${id} was pending deletion while its KmsKey exists: deletion cancelled, the key is Disabled`,
       );
       break;
     case 'scheduleDeletion': {
-      const s = await scheduleKeyDeletion(core, ctxSystem, id, step.days, Math.min(step.days, 7));
+      const s = await scheduleKeyDeletion(core, ctxSystem, id, step.days);
+      const test = ctx.deletionWindowOverrideMs;
       ev(
         'DeletionScheduled',
         'ScheduleDeletion',
-        `key ${id} will be destroyed at ${iso(s.deletionDate)} (window ${step.days} days)`,
+        test === undefined
+          ? `key ${id} will be destroyed at ${iso(s.deletionDate)} (window ${step.days} days)`
+          : `key ${id} will be destroyed in ${test} ms (test deletion window; engine date ${iso(s.deletionDate)})`,
       );
       break;
     }
@@ -241,6 +260,13 @@ function releasedEvent(
       reason: 'KeyRetained',
       action: 'Delete',
       note: `deletionPolicy is Retain: key ${keyId} stays in the engine; re-create KmsKey ${ownerOf(o)} to manage it again`,
+      audit: { keyId },
+    });
+  } else if (why === 'cancelled') {
+    emit(ctx, KMS_KEY, o, {
+      reason: 'DeletionCancelled',
+      action: 'CancelDeletion',
+      note: `deletion cancelled by annotation: key ${keyId} stays in the engine; re-create KmsKey ${ownerOf(o)} to manage it again`,
       audit: { keyId },
     });
   } else if (why === 'destroyed' && o.status?.keyState === 'PendingDeletion') {
@@ -278,7 +304,11 @@ async function report(
     observedGeneration: o.metadata.generation ?? 0,
   };
   await writeStatus(ctx.client, KMS_KEY, o, next);
-  if (failure && conditionChanged(o.status?.conditions, conditions, 'Ready')) {
+  if (
+    failure &&
+    !WAITING_REASONS.has(failure.reason) &&
+    conditionChanged(o.status?.conditions, conditions, 'Ready')
+  ) {
     emit(ctx, KMS_KEY, o, {
       type: 'Warning',
       reason: failure.reason,

@@ -56,7 +56,8 @@ export interface OperatorOptions {
   readonly retryPeriodMs?: number;
   readonly workers?: number;
   readonly resyncPeriodMs?: number;
-  readonly deletionWindowDaysOverride?: number;
+  /** Tests only: destroy a deleted KmsKey's key this long after scheduling its deletion. */
+  readonly deletionWindowOverrideMs?: number;
 }
 
 export class Operator {
@@ -127,8 +128,9 @@ export class Operator {
       aliases,
       grants,
       namespace: this.#o.namespace,
-      ...(this.#o.deletionWindowDaysOverride !== undefined
-        ? { deletionWindowDaysOverride: this.#o.deletionWindowDaysOverride }
+      rotateNowHandled: new Map(),
+      ...(this.#o.deletionWindowOverrideMs !== undefined
+        ? { deletionWindowOverrideMs: this.#o.deletionWindowOverrideMs }
         : {}),
     };
     this.#ctx = ctx;
