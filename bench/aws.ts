@@ -1,0 +1,284 @@
+/**
+ * The AWS API under load, next to local-kms (github.com/nsmithuk/local-kms, the Go AWS KMS emulator), in one
+ * run and through the same client: @aws-sdk/client-kms, keep-alive HTTP on loopback, Encrypt / Decrypt /
+ * GenerateDataKey at concurrency 1, 16 and 64. kubekms verifies SigV4 (with replay protection), enforces the
+ * key policy and writes one audit line per request (to /dev/null here); local-kms does none of that.
+ *
+ *   node bench/aws.ts [--seconds 3] [--rounds 2] [--only Encrypt] [--concurrency 1,16,64] [--no-local-kms]
+ *
+ * local-kms is built once with `go install` from the Go module proxy into ~/.cache/kubekms/bin/local-kms-<ver>/.
+ * Each (operation, concurrency) cell runs both servers alternately for `rounds` rounds and keeps the median.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { Agent } from 'node:http';
+import { createServer } from 'node:net';
+import { cpus, homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  CreateKeyCommand,
+  DecryptCommand,
+  EncryptCommand,
+  GenerateDataKeyCommand,
+  KMSClient,
+  ListKeysCommand,
+} from '@aws-sdk/client-kms';
+
+const LOCAL_KMS_VERSION = 'v0.0.0-20260228092603-2a5e92d09ab6';
+const REGION = 'us-east-1';
+
+const { values: args } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '2' },
+    only: { type: 'string' },
+    concurrency: { type: 'string', default: '1,16,64' },
+    'no-local-kms': { type: 'boolean', default: false },
+  },
+});
+const seconds = Number(args.seconds);
+const rounds = Number(args.rounds);
+const levels = args.concurrency.split(',').map(Number);
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
+    });
+  });
+}
+
+function localKmsBinary(): { path?: string; why?: string } {
+  const dir = join(homedir(), '.cache', 'kubekms', 'bin', `local-kms-${LOCAL_KMS_VERSION}`);
+  const bin = join(dir, 'local-kms');
+  if (existsSync(bin)) return { path: bin };
+  const go = ['go', '/usr/local/go/bin/go'].find((g) => {
+    try {
+      execFileSync(g, ['version'], { stdio: 'ignore' });
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  if (!go) return { why: 'Go is not installed, so local-kms cannot be built' };
+  mkdirSync(dir, { recursive: true });
+  process.stderr.write(`building local-kms ${LOCAL_KMS_VERSION} with ${go} install (once)…\n`);
+  try {
+    execFileSync(go, ['install', `github.com/nsmithuk/local-kms@${LOCAL_KMS_VERSION}`], {
+      env: { ...process.env, GOBIN: dir, GOFLAGS: '-buildvcs=false' },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+  } catch (e) {
+    return { why: `go install github.com/nsmithuk/local-kms failed: ${(e as Error).message}` };
+  }
+  return existsSync(bin) ? { path: bin } : { why: 'go install produced no binary' };
+}
+
+interface Target {
+  readonly name: string;
+  readonly client: KMSClient;
+  readonly keyId: string;
+  readonly blob: Uint8Array;
+  readonly proc: ChildProcess;
+  readonly dir: string;
+}
+
+async function waitReady(client: KMSClient, proc: ChildProcess, name: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`${name} exited with ${proc.exitCode}`);
+    try {
+      await client.send(new ListKeysCommand({}));
+      return;
+    } catch (e) {
+      if (Date.now() > deadline) throw new Error(`${name} did not become ready: ${(e as Error).message}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+function makeClient(port: number, accessKeyId: string, secretAccessKey: string): KMSClient {
+  return new KMSClient({
+    endpoint: `http://127.0.0.1:${port}`,
+    region: REGION,
+    credentials: { accessKeyId, secretAccessKey },
+    maxAttempts: 1,
+    requestHandler: { httpAgent: new Agent({ keepAlive: true, maxSockets: 256 }) },
+  });
+}
+
+async function startTarget(
+  name: string,
+  start: (port: number, dir: string) => ChildProcess,
+  creds: [string, string],
+): Promise<Target> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), `bench-aws-${name}-`));
+  const proc = start(port, dir);
+  const client = makeClient(port, ...creds);
+  await waitReady(client, proc, name);
+  const keyId = (await client.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
+  const blob = (
+    await client.send(new EncryptCommand({ KeyId: keyId, Plaintext: new Uint8Array(32).fill(7) }))
+  ).CiphertextBlob!;
+  return { name, client, keyId, blob, proc, dir };
+}
+
+type Op = 'Encrypt' | 'Decrypt' | 'GenerateDataKey';
+const OPS: Op[] = ['Encrypt', 'Decrypt', 'GenerateDataKey'];
+
+function call(t: Target, op: Op): Promise<unknown> {
+  switch (op) {
+    case 'Encrypt':
+      return t.client.send(new EncryptCommand({ KeyId: t.keyId, Plaintext: new Uint8Array(32).fill(1) }));
+    case 'Decrypt':
+      return t.client.send(new DecryptCommand({ CiphertextBlob: t.blob }));
+    case 'GenerateDataKey':
+      return t.client.send(new GenerateDataKeyCommand({ KeyId: t.keyId, KeySpec: 'AES_256' }));
+  }
+}
+
+interface Result {
+  readonly rps: number;
+  readonly p99ms: number;
+  readonly errors: number;
+}
+
+async function load(t: Target, op: Op, concurrency: number, ms: number): Promise<Result> {
+  const latencies: number[] = [];
+  let errors = 0;
+  let measuring = false;
+  const warmupEnd = Date.now() + Math.min(500, ms / 4);
+  const end = warmupEnd + ms;
+  let t0 = 0n;
+  const worker = async () => {
+    for (;;) {
+      const now = Date.now();
+      if (now >= end) return;
+      if (!measuring && now >= warmupEnd) {
+        measuring = true;
+        t0 = process.hrtime.bigint();
+      }
+      const s = process.hrtime.bigint();
+      try {
+        await call(t, op);
+        if (measuring) latencies.push(Number(process.hrtime.bigint() - s) / 1e6);
+      } catch {
+        errors++;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
+  latencies.sort((a, b) => a - b);
+  const p99 = latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * 0.99))] ?? Number.NaN;
+  return { rps: latencies.length / elapsed, p99ms: p99, errors };
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+const targets: Target[] = [];
+const stopAll = () => {
+  for (const t of targets) {
+    t.client.destroy();
+    t.proc.kill('SIGTERM');
+    rmSync(t.dir, { recursive: true, force: true });
+  }
+};
+process.on('exit', stopAll);
+
+const root = new URL('..', import.meta.url).pathname;
+targets.push(
+  await startTarget(
+    'kubekms',
+    (port, dir) =>
+      spawn(
+        process.execPath,
+        [
+          join(root, 'src/cli/main.ts'),
+          'serve',
+          '--dev',
+          '--data-dir',
+          dir,
+          '--kms-socket',
+          '',
+          '--health-listen',
+          '',
+          '--aws-listen',
+          `127.0.0.1:${port}`,
+          '--arn-region',
+          REGION,
+        ],
+        { stdio: ['ignore', 'ignore', 'inherit'] },
+      ),
+    ['test', 'test'],
+  ),
+);
+let localKmsNote = '';
+if (!args['no-local-kms']) {
+  const bin = localKmsBinary();
+  if (bin.path) {
+    targets.push(
+      await startTarget(
+        'local-kms',
+        (port, dir) =>
+          spawn(bin.path!, [], {
+            env: {
+              ...process.env,
+              PORT: String(port),
+              KMS_DATA_PATH: dir,
+              KMS_REGION: REGION,
+              KMS_ACCOUNT_ID: '000000000000',
+            },
+            stdio: 'ignore',
+          }),
+        ['test', 'test'],
+      ),
+    );
+  } else localKmsNote = `local-kms not measured: ${bin.why}`;
+}
+
+console.log(
+  `AWS API benchmark: node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), ${seconds}s per cell, ${rounds} round(s), median kept; client, kubekms and local-kms share the machine`,
+);
+if (localKmsNote) console.log(localKmsNote);
+const header = [
+  'operation',
+  'conc',
+  ...targets.flatMap((t) => [`${t.name} req/s`, `${t.name} p99 ms`]),
+  'ratio kubekms/local-kms',
+];
+const rows: string[][] = [];
+for (const op of OPS.filter((o) => !args.only || o === args.only)) {
+  for (const c of levels) {
+    const per = new Map<string, Result[]>(targets.map((t) => [t.name, []]));
+    for (let r = 0; r < rounds; r++) {
+      const order = r % 2 === 0 ? targets : [...targets].reverse();
+      for (const t of order) per.get(t.name)!.push(await load(t, op, c, seconds * 1000));
+    }
+    const agg = targets.map((t) => {
+      const rs = per.get(t.name)!;
+      return {
+        rps: median(rs.map((x) => x.rps)),
+        p99: median(rs.map((x) => x.p99ms)),
+        errors: rs.reduce((a, x) => a + x.errors, 0),
+      };
+    });
+    for (const [i, a] of agg.entries())
+      if (a.errors) console.log(`  ${targets[i]!.name} ${op} c=${c}: ${a.errors} errors`);
+    const ratio = agg.length > 1 ? (agg[0]!.rps / agg[1]!.rps).toFixed(2) : '-';
+    rows.push([op, String(c), ...agg.flatMap((a) => [a.rps.toFixed(0), a.p99.toFixed(2)]), ratio]);
+  }
+}
+const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+const line = (cells: string[]) => `| ${cells.map((c, i) => c.padStart(widths[i]!)).join(' | ')} |`;
+console.log(line(header));
+console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+for (const r of rows) console.log(line(r));
+stopAll();
+process.exit(0);
