@@ -51,7 +51,9 @@ function applyTo<T>(
  * Throws a RecordDecodeError with a path such as `putKeys[0].versions[1].wrappedMaterial`.
  */
 export function checkChangeDecodes(change: StoreChange): void {
-  change.putKeys?.forEach((k, i) => decodeKeyRecord(encodeKeyRecord(k), `putKeys[${i}]`));
-  change.putAliases?.forEach((a, i) => decodeAliasRecord(encodeAliasRecord(a), `putAliases[${i}]`));
-  change.putGrants?.forEach((g, i) => decodeGrantRecord(encodeGrantRecord(g), `putGrants[${i}]`));
+  for (const [i, k] of (change.putKeys ?? []).entries()) decodeKeyRecord(encodeKeyRecord(k), `putKeys[${i}]`);
+  for (const [i, a] of (change.putAliases ?? []).entries())
+    decodeAliasRecord(encodeAliasRecord(a), `putAliases[${i}]`);
+  for (const [i, g] of (change.putGrants ?? []).entries())
+    decodeGrantRecord(encodeGrantRecord(g), `putGrants[${i}]`);
 }
