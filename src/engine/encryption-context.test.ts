@@ -59,4 +59,10 @@ describe('encryption context encoding', () => {
     expect(() => parseEncryptionContext([1])).toThrow(KmsError);
     expect(() => parseEncryptionContext({ a: 1 })).toThrow(/EncryptionContext\.a: value must be a string/);
   });
+
+  it('keeps a pair whose key is __proto__ (it is bound like any other)', () => {
+    const ctx = parseEncryptionContext(JSON.parse('{"__proto__":"x"}'));
+    expect(Object.keys(ctx)).toEqual(['__proto__']);
+    expect(hex(encodeEncryptionContext(ctx))).not.toBe(hex(encodeEncryptionContext({})));
+  });
 });

@@ -26,7 +26,8 @@ export function parseEncryptionContext(value: unknown, field = 'EncryptionContex
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(value)) {
     if (typeof v !== 'string') throw validation(`${field}.${k}`, 'value must be a string');
-    out[k] = v;
+    // defineProperty, not assignment: a key named __proto__ must stay a pair of the context, not be dropped.
+    Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
   }
   return out;
 }
