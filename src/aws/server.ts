@@ -17,6 +17,7 @@ import type { EngineCore, RequestContext } from '../engine/core.ts';
 import { checkGrantTokens } from '../engine/validate.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
+import type { AuditLog } from './audit-log.ts';
 import type { CredentialStore } from './credentials.ts';
 import { decodeInput, type Input } from './decode-input.ts';
 import { encodeOutput } from './encode-output.ts';
@@ -37,6 +38,8 @@ export interface AwsServerOptions {
   /** PEM certificate chain and key: HTTPS. Without them the server speaks plain HTTP (the CLI allows that only on loopback). */
   readonly tls?: { readonly cert: Buffer; readonly key: Buffer };
   readonly log: Logger;
+  /** Where audit lines go; default: through `log` at info level. */
+  readonly audit?: AuditLog;
   readonly metrics: Metrics;
   /** The region every SigV4 credential scope must name: the installation's ARN region. */
   readonly region: string;
@@ -221,18 +224,17 @@ export async function startAwsServer(o: AwsServerOptions): Promise<AwsServer> {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       o.metrics.requests.inc({ api: 'aws', operation: audit.operation, result });
       o.metrics.requestDuration.observe({ api: 'aws', operation: audit.operation }, seconds);
-      o.log.info(
-        {
-          audit: true,
-          api: 'aws',
-          requestId,
-          ...audit,
-          result,
-          status,
-          latencyMs: Math.round(seconds * 1e6) / 1e3,
-        },
-        'aws request',
-      );
+      const entry = {
+        audit: true,
+        api: 'aws',
+        requestId,
+        ...audit,
+        result,
+        status,
+        latencyMs: Math.round(seconds * 1e6) / 1e3,
+      };
+      if (o.audit) o.audit.write(entry);
+      else o.log.info(entry, 'aws request');
     }
   };
 
@@ -261,11 +263,13 @@ export async function startAwsServer(o: AwsServerOptions): Promise<AwsServer> {
   return {
     server: server as Server,
     endpoint: `${o.tls ? 'https' : 'http'}://${host}:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
+    close: async () => {
+      await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
-      }),
+      });
+      await o.audit?.close();
+    },
   };
 }
 

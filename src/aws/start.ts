@@ -8,6 +8,7 @@ import { UsageError } from '../cli/flags.ts';
 import type { EngineCore } from '../engine/core.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
+import { stdoutAuditLog, streamAuditLog } from './audit-log.ts';
 import {
   type Credential,
   CredentialStore,
@@ -35,7 +36,14 @@ export function parseAwsListen(value: string): { host: string; port: number } {
 
 export async function startAwsApi(
   flags: Flags,
-  deps: { core: EngineCore; log: Logger; metrics: Metrics; region: string },
+  deps: {
+    core: EngineCore;
+    log: Logger;
+    metrics: Metrics;
+    region: string;
+    /** The process log's destination when it is not stdout (tests): audit lines go there too. */
+    logDestination?: NodeJS.WritableStream;
+  },
 ): Promise<AwsServer | undefined> {
   const listenText = String(flags['aws-listen'] ?? '');
   if (!listenText) return undefined;
@@ -90,6 +98,9 @@ export async function startAwsApi(
       listen,
       ...(tls ? { tls } : {}),
       log: deps.log,
+      ...(deps.log.isLevelEnabled('info')
+        ? { audit: deps.logDestination ? streamAuditLog(deps.logDestination) : stdoutAuditLog() }
+        : {}),
       metrics: deps.metrics,
       region: deps.region,
       requestTimeoutMs: timeout,

@@ -121,7 +121,13 @@ export async function serve(flags: FlagValues, logDestination?: NodeJS.WritableS
       );
       started.push(() => kms.stop(Number(flags['shutdown-grace'])));
     }
-    const aws = await startAwsApi(flags, { core, log, metrics, region: arn.region });
+    const aws = await startAwsApi(flags, {
+      core,
+      log,
+      metrics,
+      region: arn.region,
+      ...(logDestination ? { logDestination } : {}),
+    });
     if (aws) started.push(() => aws.close());
     // The operator starts after the plugin serves and in the background: the plugin never waits for the
     // Kubernetes API (invariant 1).

@@ -111,6 +111,20 @@ describe('Encrypt / Decrypt', () => {
     ).toBe('IncorrectKeyException');
   });
 
+  it('binds an encryption context key named __proto__ like any other', async () => {
+    const ec = JSON.parse('{"__proto__":"x"}') as Record<string, string>;
+    const e = await admin.send(
+      new EncryptCommand({ KeyId: key, Plaintext: utf8('p'), EncryptionContext: ec }),
+    );
+    expect(await errorName(admin.send(new DecryptCommand({ CiphertextBlob: e.CiphertextBlob })))).toBe(
+      'InvalidCiphertextException',
+    );
+    const d = await admin.send(
+      new DecryptCommand({ CiphertextBlob: e.CiphertextBlob, EncryptionContext: ec }),
+    );
+    expect(text(d.Plaintext)).toBe('p');
+  });
+
   it('validates sizes, algorithms and unknown keys', async () => {
     expect(
       await errorName(admin.send(new EncryptCommand({ KeyId: key, Plaintext: new Uint8Array(4097) }))),

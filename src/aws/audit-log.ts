@@ -1,0 +1,48 @@
+/**
+ * The audit trail of the AWS API: one JSON line per request, in the shape of the process log's lines
+ * (`level`, `time`, `service`, `msg`). Lines are built from fields that are safe by construction (no plaintext,
+ * keys, secrets, signatures or context values), so they skip the logger's redaction. Without a destination
+ * stream they go to stdout through an asynchronous buffer (one write per ~4 KB, at most 4 KiB per write so
+ * that lines stay atomic on a pipe, flushed every 250 ms and at close): on a machine where every syscall is
+ * expensive, a synchronous write per request costs as much as the request itself. A crash can lose the last
+ * 250 ms of audit lines.
+ */
+import { pino } from 'pino';
+
+export type AuditEntry = Readonly<Record<string, unknown>>;
+
+export interface AuditLog {
+  write(entry: AuditEntry): void;
+  close(): Promise<void>;
+}
+
+const line = (entry: AuditEntry): string =>
+  `${JSON.stringify({ level: 'info', time: new Date().toISOString(), service: 'kubekms', ...entry, msg: 'aws request' })}\n`;
+
+/** Writes each line to `stream` as it comes (tests, or a caller-supplied log destination). */
+export function streamAuditLog(stream: NodeJS.WritableStream): AuditLog {
+  return {
+    write: (entry) => void stream.write(line(entry)),
+    close: async () => undefined,
+  };
+}
+
+/** Buffered, asynchronous writes to stdout. */
+export function stdoutAuditLog(): AuditLog {
+  const dest = pino.destination({ dest: 1, sync: false, minLength: 4000, maxWrite: 4096 });
+  const timer = setInterval(() => {
+    try {
+      dest.flush();
+    } catch {
+      // a write is in flight; the next tick flushes
+    }
+  }, 250);
+  timer.unref();
+  return {
+    write: (entry) => void dest.write(line(entry)),
+    close: async () => {
+      clearInterval(timer);
+      await new Promise<void>((resolve) => dest.flush(() => resolve()));
+    },
+  };
+}
