@@ -4,9 +4,9 @@ import { createAlias, deleteAlias, updateAlias } from '../engine/ops-aliases.ts'
 import { SYSTEM } from '../engine/policy.ts';
 import { planAlias, resolveAliasTarget } from './alias-decisions.ts';
 import { FINALIZER, KMS_ALIAS, type KmsAlias, type KmsAliasStatus } from './api-types.ts';
-import { emit, type OperatorContext, WAITING_REASONS } from './context.ts';
+import { emit, type OperatorContext, readyMoved, WAITING_REASONS } from './context.ts';
 import { type Refusal, refusalOf } from './error-reasons.ts';
-import { conditionChanged, setCondition } from './runtime/conditions.ts';
+import { setCondition } from './runtime/conditions.ts';
 import { type ReconcileResult, TerminalError } from './runtime/controller.ts';
 import { splitKey } from './runtime/kube-objects.ts';
 import { addFinalizer, removeFinalizer, writeStatus } from './status-patch.ts';
@@ -114,11 +114,8 @@ async function report(
     observedGeneration: gen,
   };
   await writeStatus(ctx.client, KMS_ALIAS, o, next);
-  if (
-    failure &&
-    !WAITING_REASONS.has(failure.reason) &&
-    conditionChanged(o.status?.conditions, conditions, 'Ready')
-  ) {
+  const moved = readyMoved(ctx, o, o.status?.conditions, conditions);
+  if (failure && !WAITING_REASONS.has(failure.reason) && moved) {
     emit(ctx, KMS_ALIAS, o, {
       type: 'Warning',
       reason: failure.reason,

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { EngineCore } from '../engine/core.ts';
 import type { KmsAlias, KmsGrant, KmsKey } from './api-types.ts';
 import { API_VERSION } from './api-types.ts';
+import { type Condition, findCondition } from './runtime/conditions.ts';
 import type { EventInput, EventRecorder, EventType } from './runtime/events.ts';
 import type { Informer } from './runtime/informer.ts';
 import type { KubeClient, ObjectReference } from './runtime/kube-client.ts';
@@ -22,6 +23,8 @@ export interface OperatorContext {
   readonly deletionWindowOverrideMs?: number;
   /** uid → the spec.rotateNow token this process last rotated for (ahead of the cache). */
   readonly rotateNowHandled: Map<string, string>;
+  /** uid → `status/reason` of the Ready condition this process last wrote (ahead of the cache). */
+  readonly lastReady: Map<string, string>;
 }
 
 export function refOf(type: ResourceType, o: KubeObject): ObjectReference {
@@ -46,6 +49,26 @@ export function emit(
   >,
 ): void {
   ctx.recorder.record({ ...e, type: e.type ?? 'Normal', regarding: refOf(type, o) });
+}
+
+/**
+ * Whether Ready moved to a new status or reason: compared with what this process last wrote for the object
+ * (the cache may still show an older status), else with the cached status. Records the new one.
+ */
+export function readyMoved(
+  ctx: OperatorContext,
+  o: KubeObject,
+  before: readonly Condition[] | undefined,
+  after: readonly Condition[],
+): boolean {
+  const uid = o.metadata.uid ?? `${o.metadata.namespace}/${o.metadata.name}`;
+  const now = findCondition(after, 'Ready');
+  const key = `${now?.status}/${now?.reason}`;
+  const prev = ctx.lastReady.get(uid);
+  ctx.lastReady.set(uid, key);
+  if (prev !== undefined) return prev !== key;
+  const was = findCondition(before, 'Ready');
+  return `${was?.status}/${was?.reason}` !== key;
 }
 
 /** Reasons that only mean "waiting for something that is on its way": shown in the condition, no Warning Event. */

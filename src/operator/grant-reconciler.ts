@@ -5,11 +5,11 @@
 import { createGrant, revokeGrant } from '../engine/ops-grants.ts';
 import { SYSTEM } from '../engine/policy.ts';
 import { FINALIZER, KMS_GRANT, type KmsGrant, type KmsGrantStatus } from './api-types.ts';
-import { emit, type OperatorContext, WAITING_REASONS } from './context.ts';
+import { emit, type OperatorContext, readyMoved, WAITING_REASONS } from './context.ts';
 import { type Refusal, refusalOf } from './error-reasons.ts';
 import { planGrant } from './grant-decisions.ts';
 import { principalName } from './principals.ts';
-import { conditionChanged, setCondition } from './runtime/conditions.ts';
+import { setCondition } from './runtime/conditions.ts';
 import { type ReconcileResult, TerminalError } from './runtime/controller.ts';
 import { splitKey } from './runtime/kube-objects.ts';
 import { addFinalizer, removeFinalizer, writeStatus } from './status-patch.ts';
@@ -118,11 +118,8 @@ async function report(
     observedGeneration: gen,
   };
   await writeStatus(ctx.client, KMS_GRANT, o, next);
-  if (
-    failure &&
-    !WAITING_REASONS.has(failure.reason) &&
-    conditionChanged(o.status?.conditions, conditions, 'Ready')
-  ) {
+  const moved = readyMoved(ctx, o, o.status?.conditions, conditions);
+  if (failure && !WAITING_REASONS.has(failure.reason) && moved) {
     emit(ctx, KMS_GRANT, o, {
       type: 'Warning',
       reason: failure.reason,

@@ -20,11 +20,11 @@ import { SYSTEM } from '../engine/policy.ts';
 import type { KeyRecord } from '../engine/records.ts';
 import { FINALIZER, KMS_KEY, type KmsKey, type KmsKeyStatus, OWNER_TAG } from './api-types.ts';
 import { mirrorName, reconcileMirror } from './cluster-key-mirror.ts';
-import { emit, type OperatorContext, WAITING_REASONS } from './context.ts';
+import { emit, type OperatorContext, readyMoved, WAITING_REASONS } from './context.ts';
 import { type Refusal, refusalOf } from './error-reasons.ts';
 import { type DesiredKey, desiredKey, type KeyStep, ownerOf, planKey } from './key-decisions.ts';
 import { keyReadyCondition, keyStatusFields } from './key-status.ts';
-import { conditionChanged, setCondition } from './runtime/conditions.ts';
+import { setCondition } from './runtime/conditions.ts';
 import { type ReconcileResult, TerminalError } from './runtime/controller.ts';
 import { KubeApiError } from './runtime/kube-errors.ts';
 import { splitKey } from './runtime/kube-objects.ts';
@@ -304,11 +304,8 @@ async function report(
     observedGeneration: o.metadata.generation ?? 0,
   };
   await writeStatus(ctx.client, KMS_KEY, o, next);
-  if (
-    failure &&
-    !WAITING_REASONS.has(failure.reason) &&
-    conditionChanged(o.status?.conditions, conditions, 'Ready')
-  ) {
+  const moved = readyMoved(ctx, o, o.status?.conditions, conditions);
+  if (failure && !WAITING_REASONS.has(failure.reason) && moved) {
     emit(ctx, KMS_KEY, o, {
       type: 'Warning',
       reason: failure.reason,

@@ -129,6 +129,7 @@ export class Operator {
       grants,
       namespace: this.#o.namespace,
       rotateNowHandled: new Map(),
+      lastReady: new Map(),
       ...(this.#o.deletionWindowOverrideMs !== undefined
         ? { deletionWindowOverrideMs: this.#o.deletionWindowOverrideMs }
         : {}),

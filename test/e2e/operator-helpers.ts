@@ -1,0 +1,129 @@
+/** Helpers for the operator suites: kubectl with YAML/JSON, objects and Events of the kubekms.io kinds. */
+import { join } from 'node:path';
+import type { Apiserver } from '../controlplane/harness.ts';
+import { REPO_ROOT } from '../controlplane/harness.ts';
+import { waitFor } from './secrets.ts';
+
+export const CRD_DIR = join(REPO_ROOT, 'crds');
+
+export interface Condition {
+  type: string;
+  status: string;
+  reason: string;
+  message: string;
+  observedGeneration?: number;
+}
+
+export interface Obj {
+  metadata: {
+    name: string;
+    namespace: string;
+    uid: string;
+    generation: number;
+    finalizers?: string[];
+    deletionTimestamp?: string;
+  };
+  spec: Record<string, unknown>;
+  status?: Record<string, unknown> & { conditions?: Condition[]; observedGeneration?: number };
+}
+
+export interface KubeEvent {
+  reason: string;
+  type: string;
+  note: string;
+  action: string;
+  reportingController: string;
+  reportingInstance: string;
+  regarding: { kind: string; name: string; namespace: string };
+  series?: { count: number };
+}
+
+export async function installCrds(api: Apiserver): Promise<void> {
+  await api.kubectl(['apply', '-f', CRD_DIR]);
+  await api.kubectl(['wait', '--for=condition=Established', 'crd', '--all', '--timeout=60s']);
+}
+
+export const apply = (api: Apiserver, yaml: string): Promise<string> =>
+  api.kubectl(['apply', '-f', '-'], { input: yaml });
+
+export async function get(api: Apiserver, kind: string, ns: string, name: string): Promise<Obj | undefined> {
+  try {
+    return JSON.parse(await api.kubectl(['get', kind, '-n', ns, name, '-o', 'json'])) as Obj;
+  } catch (e) {
+    if (/NotFound/.test(String(e))) return undefined;
+    throw e;
+  }
+}
+
+export const ready = (o: Obj | undefined): Condition | undefined =>
+  o?.status?.conditions?.find((c) => c.type === 'Ready');
+
+/** Waits until the object satisfies `pred` (and its status describes the current generation). */
+export function waitObj(
+  api: Apiserver,
+  kind: string,
+  ns: string,
+  name: string,
+  what: string,
+  pred: (o: Obj) => boolean,
+  timeoutMs = 30_000,
+): Promise<Obj> {
+  return waitFor(
+    `${kind} ${ns}/${name}: ${what}`,
+    async () => {
+      const o = await get(api, kind, ns, name);
+      return o && o.status?.observedGeneration === o.metadata.generation && pred(o) ? o : undefined;
+    },
+    timeoutMs,
+    250,
+  );
+}
+
+export const waitGone = (api: Apiserver, kind: string, ns: string, name: string, timeoutMs = 30_000) =>
+  waitFor(
+    `${kind} ${ns}/${name} gone`,
+    async () => ((await get(api, kind, ns, name)) ? undefined : true),
+    timeoutMs,
+    250,
+  );
+
+export async function events(api: Apiserver, ns: string): Promise<KubeEvent[]> {
+  const out = JSON.parse(await api.kubectl(['get', 'events.events.k8s.io', '-n', ns, '-o', 'json'])) as {
+    items: KubeEvent[];
+  };
+  return out.items;
+}
+
+/** Waits for an Event with `reason` about `name` (and a note matching `note`, if given). */
+export function waitEvent(
+  api: Apiserver,
+  ns: string,
+  name: string,
+  reason: string,
+  note?: RegExp,
+  timeoutMs = 30_000,
+): Promise<KubeEvent> {
+  return waitFor(
+    `Event ${reason} for ${ns}/${name}`,
+    async () =>
+      (await events(api, ns)).find(
+        (e) => e.regarding.name === name && e.reason === reason && (note === undefined || note.test(e.note)),
+      ),
+    timeoutMs,
+    250,
+  );
+}
+
+/** `kubectl apply --dry-run=server` of a manifest: the error text, or '' when accepted. */
+export async function dryRunError(api: Apiserver, yaml: string): Promise<string> {
+  try {
+    await api.kubectl(['apply', '--dry-run=server', '-f', '-'], { input: yaml });
+    return '';
+  } catch (e) {
+    return String(e);
+  }
+}
+
+export function kmsKey(ns: string, name: string, spec: string): string {
+  return `apiVersion: kubekms.io/v1alpha1\nkind: KmsKey\nmetadata: {name: ${name}, namespace: ${ns}}\nspec: ${spec}\n`;
+}
