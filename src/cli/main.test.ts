@@ -41,7 +41,7 @@ describe('kubekms command line', () => {
     expect(run(['--help']).stdout).toContain('kubekms serve');
   });
 
-  it('exits 2 naming the flag for unknown flags and bad values', () => {
+  it('exits 2 naming the flag for unknown flags and bad values', { timeout: 120_000 }, () => {
     const r = run(['serve', '--nope']);
     expect(r.status).toBe(2);
     expect(r.stderr).toBe('kubekms: unknown flag --nope\n');
@@ -57,7 +57,7 @@ describe('kubekms command line', () => {
     expect(r.stderr).toMatch(/--root-key-file/);
   });
 
-  it('serves from environment variables and stops cleanly on SIGTERM', async () => {
+  it('serves from environment variables and stops cleanly on SIGTERM', { timeout: 120_000 }, async () => {
     const socket = join(dir, 'kms.sock');
     const child = spawn(process.execPath, [MAIN, 'serve'], {
       env: {
@@ -72,7 +72,7 @@ describe('kubekms command line', () => {
     child.stdout.on('data', (c: Buffer) => {
       out += c.toString();
     });
-    await expect.poll(() => out.includes('kmsv2 plugin serving'), { timeout: 15_000 }).toBe(true);
+    await expect.poll(() => out.includes('kmsv2 plugin serving'), { timeout: 60_000 }).toBe(true);
     const c = new ApiserverLikeClient(socket);
     expect((await c.status()).healthz).toBe('ok');
     c.close();
@@ -83,7 +83,9 @@ describe('kubekms command line', () => {
     await expect(stat(socket)).rejects.toThrow(/ENOENT/);
   });
 
-  it('lists and rotates keys offline, and refuses while serve holds the data dir', async () => {
+  it('lists and rotates keys offline, and refuses while serve holds the data dir', {
+    timeout: 180_000,
+  }, async () => {
     const env = { KUBEKMS_DEV: 'true', KUBEKMS_DATA_DIR: dir };
     const first = run(['key', 'list'], env);
     expect(first.status).toBe(0);
@@ -95,7 +97,7 @@ describe('kubekms command line', () => {
       out += c.toString();
     });
     await expect
-      .poll(() => out.includes('cluster-managed Secrets key ready'), { timeout: 15_000 })
+      .poll(() => out.includes('cluster-managed Secrets key ready'), { timeout: 60_000 })
       .toBe(true);
     const busy = run(['key', 'rotate', 'alias/kubekms/secrets'], env);
     expect(busy.status).toBe(1);

@@ -44,12 +44,8 @@ export function uuidToBytes(uuid: string): Uint8Array {
 }
 
 export function bytesToUuid(b: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < 16; i++) {
-    if (i === 4 || i === 6 || i === 8 || i === 10) s += '-';
-    s += HEX[b[i]!];
-  }
-  return s;
+  const h = (i: number) => HEX[b[i]!]!;
+  return `${h(0)}${h(1)}${h(2)}${h(3)}-${h(4)}${h(5)}-${h(6)}${h(7)}-${h(8)}${h(9)}-${h(10)}${h(11)}${h(12)}${h(13)}${h(14)}${h(15)}`;
 }
 
 export function encodeHeader(keyId: string, keyVersion: number): Uint8Array {
@@ -64,7 +60,7 @@ export function encodeHeader(keyId: string, keyVersion: number): Uint8Array {
 export function parseCiphertext(blob: Uint8Array): ParsedCiphertext {
   if (blob.length < CIPHERTEXT_OVERHEAD || blob[0] !== CIPHERTEXT_FORMAT_V1) throw invalidCiphertext();
   const header = blob.subarray(0, HEADER_BYTES);
-  const keyVersion = new DataView(blob.buffer, blob.byteOffset + 17, 4).getUint32(0);
+  const keyVersion = ((blob[17]! << 24) | (blob[18]! << 16) | (blob[19]! << 8) | blob[20]!) >>> 0;
   if (keyVersion === 0) throw invalidCiphertext();
   return {
     header,

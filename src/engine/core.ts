@@ -108,6 +108,11 @@ export class EngineCore {
 
   /** Resolves any key identifier form to a loaded key, or NotFoundException. */
   resolve(value: unknown, field = 'KeyId'): LoadedKey {
+    // Fast path: a canonical key id (the common case on hot paths) needs no parsing.
+    if (typeof value === 'string') {
+      const direct = this.keys.get(value);
+      if (direct) return direct;
+    }
     const ref: KeyRef = parseKeyRef(value, this.arn, field);
     let keyId: string;
     if (ref.kind === 'alias') {

@@ -53,6 +53,22 @@ export interface DecryptOutput {
 }
 
 const headerCache = new WeakMap<KeyRecord, Uint8Array>();
+const emptyAadCache = new WeakMap<Uint8Array, Uint8Array>();
+
+function isEmptyContext(ec: EncryptionContext): boolean {
+  for (const _ in ec) return false;
+  return true;
+}
+
+/** header || encoding of the empty context, computed once per primary header. */
+function emptyContextAad(header: Uint8Array): Uint8Array {
+  let aad = emptyAadCache.get(header);
+  if (!aad) {
+    aad = ciphertextAad(header, encodeEncryptionContext({}));
+    emptyAadCache.set(header, aad);
+  }
+  return aad;
+}
 
 function primaryHeader(r: KeyRecord): Uint8Array {
   let h = headerCache.get(r);
@@ -74,12 +90,10 @@ export function sealSymmetric(
   const header = primaryHeader(r);
   const material = key.material.get(r.primaryVersion);
   if (!material) throw new KmsError('KMSInternalException', 'primary key material is not loaded');
-  return core.crypto.aesGcmSeal(
-    material,
-    plaintext,
-    ciphertextAad(header, encodeEncryptionContext(ec)),
-    header,
-  );
+  const aad = isEmptyContext(ec)
+    ? emptyContextAad(header)
+    : ciphertextAad(header, encodeEncryptionContext(ec));
+  return core.crypto.aesGcmSeal(material, plaintext, aad, header);
 }
 
 function rsaAlgorithm(

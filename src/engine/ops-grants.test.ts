@@ -236,9 +236,8 @@ describe('encryption context constraints', () => {
     expect([e2.code, e2.field]).toEqual(['ValidationException', 'Constraints.EncryptionContextEquals.k']);
   });
 
-  // AWS: "DescribeKey and RetireGrant in a constrained grant are exempt" (reference §1.6). policy.ts applies the
-  // constraints to every action, with an empty context for DescribeKey. Remove `.fails` once policy.ts is fixed.
-  it.fails('DescribeKey in a constrained grant is exempt from the constraints (known bug in policy.ts)', async () => {
+  // AWS: "DescribeKey and RetireGrant in a constrained grant are exempt" (reference §1.6).
+  it('DescribeKey in a constrained grant is exempt from the constraints', async () => {
     await grant({
       granteePrincipal: 'alice',
       operations: ['Encrypt', 'DescribeKey'],

@@ -309,10 +309,24 @@ const rows: Row[] = [
     want: 'deny',
   },
   {
-    name: 'admin: a Deny for * denies the admin too, even PutKeyPolicy',
+    name: 'admin: a Deny for * denies the admin too',
+    caller: admin,
+    action: 'kms:Encrypt',
+    policy: policy(deny(['*'], ['kms:*'])),
+    want: 'deny',
+  },
+  {
+    name: 'admin: can always repair the policy, whatever it denies',
     caller: admin,
     action: 'kms:PutKeyPolicy',
     policy: policy(deny(['*'], ['kms:*'])),
+    want: 'allow',
+  },
+  {
+    name: 'non-admin: no policy repair against a Deny',
+    caller: who('alice'),
+    action: 'kms:PutKeyPolicy',
+    policy: policy(allow(['alice'], ['kms:*']), deny(['*'], ['kms:PutKeyPolicy'])),
     want: 'deny',
   },
   // system

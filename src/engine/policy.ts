@@ -120,6 +120,21 @@ const ACTION_OF_GRANT_OPERATION: Readonly<Record<string, KeyAction>> = {
 
 export type Decision = 'allow' | 'deny';
 
+/** The actions whose requests carry an encryption context; grant constraints apply to these only. */
+const ACTIONS_WITH_CONTEXT: ReadonlySet<KeyAction> = new Set<KeyAction>([
+  'kms:Encrypt',
+  'kms:Decrypt',
+  'kms:ReEncryptFrom',
+  'kms:ReEncryptTo',
+  'kms:GenerateDataKey',
+  'kms:GenerateDataKeyWithoutPlaintext',
+  'kms:GenerateDataKeyPair',
+  'kms:GenerateDataKeyPairWithoutPlaintext',
+]);
+
+/** Installation administrators can always read and replace a key policy, so no policy can lock a key for good. */
+const ADMIN_RECOVERY: ReadonlySet<KeyAction> = new Set<KeyAction>(['kms:GetKeyPolicy', 'kms:PutKeyPolicy']);
+
 /**
  * Whether `caller` may perform `action` on a key with `policy`, given the grants that apply to the key and the
  * request's encryption context (for grant constraints).
@@ -132,6 +147,7 @@ export function authorize(
   encryptionContext: Readonly<Record<string, string>> | undefined,
 ): Decision {
   if (caller.kind === 'system') return 'allow';
+  if (caller.admin && ADMIN_RECOVERY.has(action)) return 'allow';
   let allowed = caller.admin;
   for (const s of policy.statements) {
     if (!s.principals.some((p) => principalMatches(p, caller))) continue;
@@ -143,7 +159,8 @@ export function authorize(
   for (const g of grants) {
     if (g.granteePrincipal !== caller.name && !principalMatches(g.granteePrincipal, caller)) continue;
     if (!g.operations.some((op) => ACTION_OF_GRANT_OPERATION[op] === action)) continue;
-    if (grantConstraintsHold(g, encryptionContext)) return 'allow';
+    // Encryption-context constraints bind only operations that take a context (AWS exempts the rest).
+    if (!ACTIONS_WITH_CONTEXT.has(action) || grantConstraintsHold(g, encryptionContext)) return 'allow';
   }
   return 'deny';
 }
