@@ -2,8 +2,8 @@
  * Data keys for client-side envelope encryption: GenerateDataKey[WithoutPlaintext],
  * GenerateDataKeyPair[WithoutPlaintext], and GenerateRandom.
  */
-import type { EngineCore, RequestContext } from './core.ts';
-import { parseEncryptionContext } from './encryption-context.ts';
+import type { EngineCore, LoadedKey, RequestContext } from './core.ts';
+import { type EncryptionContext, parseEncryptionContext } from './encryption-context.ts';
 import { KmsError, validation } from './errors.ts';
 import { sealSymmetric } from './ops-encrypt.ts';
 import type { KeyAction } from './policy.ts';
@@ -23,6 +23,25 @@ export interface DataKey {
   readonly plaintext: SecretBytes;
   readonly keyId: string;
   readonly keyVersion: number;
+}
+
+/** Data keys and data key pairs are wrapped by a symmetric encryption key the caller may use for `action`. */
+function requireDataKeyWrapper(
+  core: EngineCore,
+  ctx: RequestContext,
+  key: LoadedKey,
+  action: KeyAction,
+  ec: EncryptionContext,
+): void {
+  core.authorize(ctx, key.record, action, ec);
+  core.requireUsable(key.record, 'ENCRYPT_DECRYPT');
+  if (key.record.keySpec !== 'SYMMETRIC_DEFAULT') {
+    throw new KmsError(
+      'InvalidKeyUsageException',
+      `KeyId: ${core.arnOf(key.record.keyId)} is not a symmetric encryption key`,
+      'KeyId',
+    );
+  }
 }
 
 function dataKeyLength(input: GenerateDataKeyInput): number {
@@ -49,15 +68,7 @@ function generate(
   const key = core.resolve(input.keyId);
   const length = dataKeyLength(input);
   const ec = parseEncryptionContext(input.encryptionContext);
-  core.authorize(ctx, key.record, action, ec);
-  core.requireUsable(key.record, 'ENCRYPT_DECRYPT');
-  if (key.record.keySpec !== 'SYMMETRIC_DEFAULT') {
-    throw new KmsError(
-      'InvalidKeyUsageException',
-      `KeyId: ${core.arnOf(key.record.keyId)} is not a symmetric encryption key`,
-      'KeyId',
-    );
-  }
+  requireDataKeyWrapper(core, ctx, key, action, ec);
   const plaintext = new SecretBytes(core.crypto.randomBytes(length));
   return {
     ciphertextBlob: sealSymmetric(core, key, plaintext.unsafeBytes(), ec),
@@ -107,15 +118,7 @@ function generatePair(
   const key = core.resolve(input.keyId);
   const spec = requireEnum(input.keyPairSpec, 'KeyPairSpec', DATA_KEY_PAIR_SPECS);
   const ec = parseEncryptionContext(input.encryptionContext);
-  core.authorize(ctx, key.record, action, ec);
-  core.requireUsable(key.record, 'ENCRYPT_DECRYPT');
-  if (key.record.keySpec !== 'SYMMETRIC_DEFAULT') {
-    throw new KmsError(
-      'InvalidKeyUsageException',
-      `KeyId: ${core.arnOf(key.record.keyId)} is not a symmetric encryption key`,
-      'KeyId',
-    );
-  }
+  requireDataKeyWrapper(core, ctx, key, action, ec);
   const pair = core.crypto.generateKeyPair(spec);
   return {
     privateKeyCiphertextBlob: sealSymmetric(core, key, pair.privateKey.unsafeBytes(), ec),

@@ -2,27 +2,17 @@ import { createHmac } from 'node:crypto';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { nodeCrypto } from '../crypto/node-provider.ts';
 import { EngineCore } from './core.ts';
-import { KmsError } from './errors.ts';
 import { createKey, disableKey, scheduleKeyDeletion } from './ops-keys.ts';
 import { generateMac, verifyMac } from './ops-mac.ts';
 import { rotateKeyOnDemand } from './ops-rotation.ts';
 import { SYSTEM } from './policy.ts';
 import { MAC_ALGORITHMS, type MacAlgorithm } from './specs.ts';
-import { MemoryKeyStore, principal, TestRootKey } from './testing.ts';
+import { kmsError, MemoryKeyStore, principal, TestRootKey } from './testing.ts';
 
 const sys = { caller: SYSTEM };
 const admin = principal('admin', { admin: true });
 const bytes = (s: string) => new TextEncoder().encode(s);
 
-function kmsError(f: () => unknown): KmsError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof KmsError) return e;
-    throw e;
-  }
-  throw new Error('expected a KmsError, got no error');
-}
 const expectCode = (f: () => unknown, code: string) => expect(kmsError(f).code).toBe(code);
 function expectValidation(f: () => unknown, field: string): void {
   const e = kmsError(f);

@@ -12,29 +12,17 @@ import { ed25519ph } from '@noble/curves/ed25519.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { nodeCrypto } from '../crypto/node-provider.ts';
 import { EngineCore } from './core.ts';
-import { KmsError } from './errors.ts';
 import { decrypt, encrypt } from './ops-encrypt.ts';
 import { createKey, disableKey } from './ops-keys.ts';
 import { deriveSharedSecret, getPublicKey, sign, verify } from './ops-sign.ts';
 import { SYSTEM } from './policy.ts';
 import type { KeySpec, KeyUsage, SigningAlgorithm } from './specs.ts';
 import { SIGNING_ALGORITHMS } from './specs.ts';
-import { MemoryKeyStore, principal, TestRootKey } from './testing.ts';
+import { kmsError, MemoryKeyStore, principal, TestRootKey } from './testing.ts';
 
 const sys = { caller: SYSTEM };
 const admin = principal('admin', { admin: true });
 const bytes = (s: string) => new TextEncoder().encode(s);
-
-/** The KmsError `f` throws; fails the test when it throws nothing or something else. */
-function kmsError(f: () => unknown): KmsError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof KmsError) return e;
-    throw e;
-  }
-  throw new Error('expected a KmsError, got no error');
-}
 
 /** Asserts a ValidationException whose field (and message prefix) is `field`. */
 function expectValidation(f: () => unknown, field: string): void {

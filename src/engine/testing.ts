@@ -3,6 +3,7 @@
  * from the given crypto provider. Used by unit tests and benchmarks only — the memory store keeps nothing
  * across restarts, so `kubekms serve` never uses it.
  */
+import { KmsError } from './errors.ts';
 import type { CryptoProvider, KeyStore, RootKey } from './ports.ts';
 import type { AliasRecord, GrantRecord, KeyRecord, StoreChange, StoreState } from './records.ts';
 import { SecretBytes } from './secret.ts';
@@ -82,4 +83,15 @@ export function principal(name: string, opts: { admin?: boolean; groups?: string
   return {
     caller: { kind: 'principal', name, groups: opts.groups ?? [], admin: opts.admin ?? false },
   } as const;
+}
+
+/** The KmsError `f` throws; throws itself when `f` throws nothing or something else. */
+export function kmsError(f: () => unknown): KmsError {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof KmsError) return e;
+    throw e;
+  }
+  throw new Error('expected a KmsError, got no error');
 }
