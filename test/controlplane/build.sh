@@ -6,7 +6,8 @@
 #   etcd-v3.6.16/{etcd,etcdctl}
 # Needs only Go >= 1.26 and the module proxy. Uses the committed go.mod/go.sum (-mod=readonly),
 # so no checksum-DB lookups. Each build goes into a temp dir next to the target which is then
-# renamed into place: an interrupted build never leaves a partial directory behind.
+# renamed into place: an interrupted build never leaves a partial directory behind (a killed build may leave a
+# bin/.tmp-* dir, which is never used and can be deleted). Concurrent runs are serialized with flock.
 # Env: KUBEKMS_CACHE, GO (go binary), KUBEKMS_BUILD_FORCE=1 (rebuild even on a hit).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -22,12 +23,17 @@ mkdir -p "$BIN"
 # build_component <name> <version> <module dir> <tags> <ldflags> <output:importpath>...
 build_component() {
   local name="$1" version="$2" moddir="$3" tags="$4" ldflags="$5"; shift 5
-  local out="$BIN/$name-$version" spec tmp start secs names=()
+  local out="$BIN/$name-$version" spec tmp start secs names=() lockfd=""
   for spec in "$@"; do names+=("${spec%%:*}"); done
-  if [ -z "${KUBEKMS_BUILD_FORCE:-}" ] && [ -d "$out" ]; then
-    local ok=1 n
-    for n in "${names[@]}"; do [ -x "$out/$n" ] || ok=0; done
-    if [ "$ok" = 1 ]; then echo "cache hit: $out (${names[*]})"; return 0; fi
+  if cache_hit "$out" "${names[@]}"; then echo "cache hit: $out (${names[*]})"; return 0; fi
+  # Serialize concurrent builds of the same component (two test runs starting at once): the second one
+  # waits, then finds the cache filled.
+  if command -v flock >/dev/null 2>&1; then
+    exec {lockfd}>"$BIN/.lock-$name-$version"
+    flock "$lockfd"
+    if cache_hit "$out" "${names[@]}"; then
+      echo "cache hit: $out (${names[*]}; built by a concurrent run)"; exec {lockfd}>&-; return 0
+    fi
   fi
   echo "building ${names[*]} $version into $out ..."
   tmp="$(mktemp -d "$BIN/.tmp-$name-$version.XXXXXX")"
@@ -42,11 +48,19 @@ build_component() {
   echo "go=$($GO env GOVERSION) built=$(date -u +%FT%TZ) seconds=$secs" >>"$tmp/VERSION"
   chmod 755 "$tmp"
   # Atomic replace: rename the finished dir into place (an old one, if forced, is moved aside first).
-  if [ -d "$out" ]; then mv "$out" "$tmp.old"; fi
-  mv "$tmp" "$out"
+  if [ -d "$out" ]; then mv -T "$out" "$tmp.old"; fi
+  mv -T "$tmp" "$out"
   rm -rf "$tmp.old"
   trap - EXIT
+  if [ -n "$lockfd" ]; then exec {lockfd}>&-; fi
   echo "built ${names[*]} $version in $secs s"
+}
+
+# cache_hit <dir> <binary>...: all binaries present and executable (KUBEKMS_BUILD_FORCE=1 disables hits).
+cache_hit() {
+  local out="$1" n; shift
+  [ -z "${KUBEKMS_BUILD_FORCE:-}" ] && [ -d "$out" ] || return 1
+  for n in "$@"; do [ -x "$out/$n" ] || return 1; done
 }
 
 kube_ldflags() { # version flags exactly as hack/lib/version.sh stamps them
