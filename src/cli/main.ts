@@ -8,6 +8,7 @@ import { formatHelp, parseFlags, UsageError } from './flags.ts';
 import { KEY_FLAGS, keyCommand } from './key-command.ts';
 import { serve } from './serve.ts';
 import { SERVE_FLAGS } from './serve-flags.ts';
+import { renderStaticPod, STATIC_POD_FLAGS, staticPodOptions } from './static-pod-command.ts';
 
 const VERSION = (
   JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
@@ -19,6 +20,7 @@ Usage:
   kubekms serve [flags]     run the key service (KMS v2 plugin, health and metrics)
   kubekms key list [flags]  list the keys of a local keystore (offline; not while serve runs)
   kubekms key rotate KEY    rotate a key of a local keystore now (offline)
+  kubekms static-pod [flags] print the static-pod manifest for a control-plane node
   kubekms version           print the version
   kubekms help [command]    show help
 
@@ -41,6 +43,22 @@ async function main(argv: string[]): Promise<number> {
     const [sub, ...more] = rest;
     const { values, positionals } = parseFlags(KEY_FLAGS, more, process.env);
     await keyCommand(sub, positionals, values, (s) => process.stdout.write(s));
+    return 0;
+  }
+  if (command === 'static-pod') {
+    if (rest.includes('--help') || rest.includes('-h')) {
+      process.stdout.write(
+        formatHelp(
+          'Usage: kubekms static-pod [flags]',
+          'Prints the static-pod manifest that runs kubekms next to kube-apiserver (see docs/install.md).',
+          STATIC_POD_FLAGS,
+        ),
+      );
+      return 0;
+    }
+    const { values, positionals } = parseFlags(STATIC_POD_FLAGS, rest, process.env);
+    if (positionals.length > 0) throw new UsageError('static-pod takes no arguments');
+    process.stdout.write(renderStaticPod(staticPodOptions(values)));
     return 0;
   }
   if (command !== 'serve')

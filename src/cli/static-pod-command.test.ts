@@ -1,0 +1,53 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parseFlags, UsageError } from './flags.ts';
+import { renderStaticPod, STATIC_POD_FLAGS, staticPodOptions } from './static-pod-command.ts';
+
+const render = (args: string[]) =>
+  renderStaticPod(staticPodOptions(parseFlags(STATIC_POD_FLAGS, args, {}).values));
+
+describe('kubekms static-pod', () => {
+  it('renders exactly the committed deploy/static-pod.yaml by default', () => {
+    const committed = readFileSync(new URL('../../deploy/static-pod.yaml', import.meta.url), 'utf8');
+    expect(render([])).toBe(committed);
+  });
+
+  it('puts the flags into the manifest: image, paths, socket dir, probe port', () => {
+    const y = render([
+      '--image=registry.example/kubekms:1.2.3',
+      '--root-key-file=/etc/k/root.bin',
+      '--data-dir=/srv/kms',
+      '--kms-socket=/run/k/plugin.sock',
+      '--health-listen=127.0.0.1:19810',
+    ]);
+    expect(y).toContain('image: registry.example/kubekms:1.2.3');
+    expect(y).toContain('- --root-key-file=/etc/k/root.bin');
+    expect(y).toContain('hostPath: {path: /etc/k/root.bin, type: File}');
+    expect(y).toContain('hostPath: {path: /srv/kms, type: DirectoryOrCreate}');
+    expect(y).toContain('hostPath: {path: /run/k, type: DirectoryOrCreate}');
+    expect(y).toContain('- --kms-socket=/run/k/plugin.sock');
+    expect(y).toContain('port: 19810, path: /readyz');
+  });
+
+  it('keeps the pod free of API dependencies and tight', () => {
+    const y = render([]);
+    for (const line of [
+      'hostNetwork: true',
+      'priorityClassName: system-node-critical',
+      'automountServiceAccountToken: false',
+      'readOnlyRootFilesystem: true',
+      'allowPrivilegeEscalation: false',
+      'capabilities: {drop: [ALL]}',
+      'seccompProfile: {type: RuntimeDefault}',
+    ])
+      expect(y).toContain(line);
+    expect(y).not.toMatch(/secretName|secretKeyRef|serviceAccountName|--dev/);
+  });
+
+  it('refuses values that would break the YAML or are not absolute paths', () => {
+    expect(() => render(['--image=a b'])).toThrow(UsageError);
+    expect(() => render(['--data-dir=relative/dir'])).toThrow(/--data-dir/);
+    expect(() => render(['--health-listen=localhost'])).toThrow(/--health-listen/);
+    expect(() => render(['--namespace=Kube_System'])).toThrow(/--namespace/);
+  });
+});

@@ -1,0 +1,162 @@
+/**
+ * `kubekms static-pod`: prints the static-pod manifest that runs kubekms next to kube-apiserver on a control-plane
+ * node (drop it into /etc/kubernetes/manifests/). A pure function of its flags; `deploy/static-pod.yaml` is the
+ * default rendering (a unit test keeps them equal).
+ *
+ * The pod needs no Kubernetes API, Secret or ServiceAccount token: the root key and the keystore are hostPath
+ * files, the plugin socket directory is a hostPath shared with kube-apiserver. It runs as root because the socket
+ * is root-owned mode 0600 (kube-apiserver connects as root), but with every capability dropped, a read-only root
+ * filesystem, no privilege escalation and the runtime's default seccomp profile.
+ */
+import { type FlagSpec, type FlagValues, UsageError } from './flags.ts';
+
+export const STATIC_POD_FLAGS: readonly FlagSpec[] = [
+  { name: 'image', type: 'string', default: 'kubekms/kubekms:0.1.0', help: 'Container image of kubekms.' },
+  {
+    name: 'root-key-file',
+    type: 'string',
+    default: '/etc/kubekms/root.key',
+    help: 'Host path of the root key file (32 random bytes, mode 0600), mounted read-only at the same path.',
+  },
+  {
+    name: 'data-dir',
+    type: 'string',
+    default: '/var/lib/kubekms',
+    help: 'Host path of the local keystore, mounted at the same path.',
+  },
+  {
+    name: 'kms-socket',
+    type: 'string',
+    default: '/var/run/kubekms/kms.sock',
+    help: "Plugin socket; its directory is the hostPath shared with kube-apiserver (the EncryptionConfiguration's endpoint).",
+  },
+  {
+    name: 'health-listen',
+    type: 'string',
+    default: '127.0.0.1:9810',
+    help: 'HOST:PORT of /livez, /readyz and /metrics on the host network (the probes use it).',
+  },
+  {
+    name: 'log-level',
+    type: { oneOf: ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] },
+    default: 'info',
+    help: 'Log level.',
+  },
+  { name: 'namespace', type: 'string', default: 'kube-system', help: 'Namespace of the mirror pod.' },
+  { name: 'cpu-request', type: 'string', default: '50m', help: 'CPU request.' },
+  { name: 'memory-request', type: 'string', default: '64Mi', help: 'Memory request.' },
+  { name: 'memory-limit', type: 'string', default: '512Mi', help: 'Memory limit.' },
+];
+
+export interface StaticPodOptions {
+  image: string;
+  rootKeyFile: string;
+  dataDir: string;
+  kmsSocket: string;
+  healthListen: string;
+  logLevel: string;
+  namespace: string;
+  cpuRequest: string;
+  memoryRequest: string;
+  memoryLimit: string;
+}
+
+const SAFE = /^[A-Za-z0-9._:@/+=-]+$/;
+
+function need(flags: FlagValues, name: string, pattern: RegExp = SAFE): string {
+  const v = String(flags[name] ?? '');
+  if (!pattern.test(v)) throw new UsageError(`--${name}: unsupported value ${JSON.stringify(v)}`);
+  return v;
+}
+
+const absolute = /^\/[A-Za-z0-9._/-]*[A-Za-z0-9._-]$/;
+
+export function staticPodOptions(flags: FlagValues): StaticPodOptions {
+  const healthListen = need(flags, 'health-listen', /^[0-9.]+:[0-9]{1,5}$/);
+  return {
+    image: need(flags, 'image'),
+    rootKeyFile: need(flags, 'root-key-file', absolute),
+    dataDir: need(flags, 'data-dir', absolute),
+    kmsSocket: need(flags, 'kms-socket', absolute),
+    healthListen,
+    logLevel: need(flags, 'log-level'),
+    namespace: need(flags, 'namespace', /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/),
+    cpuRequest: need(flags, 'cpu-request'),
+    memoryRequest: need(flags, 'memory-request'),
+    memoryLimit: need(flags, 'memory-limit'),
+  };
+}
+
+const dirname = (p: string): string => p.slice(0, p.lastIndexOf('/')) || '/';
+
+/** The manifest as YAML text. Values are validated by staticPodOptions (no quoting needed). */
+export function renderStaticPod(o: StaticPodOptions): string {
+  const socketDir = dirname(o.kmsSocket);
+  const colon = o.healthListen.lastIndexOf(':');
+  const host = o.healthListen.slice(0, colon);
+  const port = o.healthListen.slice(colon + 1);
+  const probeHost = host === '0.0.0.0' ? '127.0.0.1' : host;
+  const probe = (kind: string, path: string, period: number, failures: number) =>
+    `      ${kind}:
+        httpGet: {host: ${probeHost}, port: ${port}, path: ${path}, scheme: HTTP}
+        periodSeconds: ${period}
+        timeoutSeconds: 5
+        failureThreshold: ${failures}`;
+  return `# kubekms as a static pod next to kube-apiserver: copy to /etc/kubernetes/manifests/kubekms.yaml on every
+# control-plane node. Rendered by \`kubekms static-pod\` (see docs/install.md); needs no Kubernetes API, Secret or
+# ServiceAccount token. kube-apiserver mounts ${socketDir} too and reads the EncryptionConfiguration in
+# deploy/encryption-config.yaml.
+apiVersion: v1
+kind: Pod
+metadata:
+  name: kubekms
+  namespace: ${o.namespace}
+  labels:
+    app.kubernetes.io/name: kubekms
+    app.kubernetes.io/component: kms-plugin
+    tier: control-plane
+spec:
+  hostNetwork: true
+  priorityClassName: system-node-critical
+  automountServiceAccountToken: false
+  enableServiceLinks: false
+  terminationGracePeriodSeconds: 30
+  securityContext:
+    seccompProfile: {type: RuntimeDefault}
+  containers:
+    - name: kubekms
+      image: ${o.image}
+      imagePullPolicy: IfNotPresent
+      args:
+        - --root-key-file=${o.rootKeyFile}
+        - --data-dir=${o.dataDir}
+        - --kms-socket=${o.kmsSocket}
+        - --socket-mode=0600
+        - --health-listen=${o.healthListen}
+        - --log-level=${o.logLevel}
+      securityContext:
+        runAsUser: 0
+        runAsGroup: 0
+        allowPrivilegeEscalation: false
+        readOnlyRootFilesystem: true
+        capabilities: {drop: [ALL]}
+        seccompProfile: {type: RuntimeDefault}
+      resources:
+        requests: {cpu: ${o.cpuRequest}, memory: ${o.memoryRequest}}
+        limits: {memory: ${o.memoryLimit}}
+${probe('startupProbe', '/livez', 2, 60)}
+${probe('livenessProbe', '/livez', 10, 6)}
+${probe('readinessProbe', '/readyz', 5, 3)}
+      volumeMounts:
+        - {name: kms-socket, mountPath: ${socketDir}}
+        - {name: data, mountPath: ${o.dataDir}}
+        - {name: root-key, mountPath: ${o.rootKeyFile}, readOnly: true}
+  volumes:
+    - name: kms-socket
+      hostPath: {path: ${socketDir}, type: DirectoryOrCreate}
+    - name: data
+      hostPath: {path: ${o.dataDir}, type: DirectoryOrCreate}
+    - name: root-key
+      hostPath: {path: ${o.rootKeyFile}, type: File}
+`;
+}
