@@ -8,9 +8,12 @@
  *
  * local-kms is built once with `go install` from the Go module proxy into ~/.cache/kubekms/bin/local-kms-<ver>/.
  * Each (operation, concurrency) cell runs both servers alternately for `rounds` rounds and keeps the median.
+ * Besides requests/s and p99 latency it reports each server's CPU time per request (from /proc, all threads):
+ * on a shared machine that is the steadier measure of what a request costs the server. Ratios are
+ * kubekms / local-kms (req/s: higher is better for kubekms; CPU/req: lower is better).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { createServer } from 'node:net';
 import { cpus, homedir, tmpdir } from 'node:os';
@@ -143,7 +146,20 @@ function call(t: Target, op: Op): Promise<unknown> {
 interface Result {
   readonly rps: number;
   readonly p99ms: number;
+  /** Server CPU time (user + system, all threads) per request, in microseconds. */
+  readonly cpuUs: number;
   readonly errors: number;
+}
+
+/** CPU time of a process so far, in seconds (Linux /proc; clock ticks of 10 ms). */
+function cpuSeconds(pid: number | undefined): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
 }
 
 async function load(t: Target, op: Op, concurrency: number, ms: number): Promise<Result> {
@@ -153,6 +169,7 @@ async function load(t: Target, op: Op, concurrency: number, ms: number): Promise
   const warmupEnd = Date.now() + Math.min(500, ms / 4);
   const end = warmupEnd + ms;
   let t0 = 0n;
+  let cpu0 = 0;
   const worker = async () => {
     for (;;) {
       const now = Date.now();
@@ -160,6 +177,7 @@ async function load(t: Target, op: Op, concurrency: number, ms: number): Promise
       if (!measuring && now >= warmupEnd) {
         measuring = true;
         t0 = process.hrtime.bigint();
+        cpu0 = cpuSeconds(t.proc.pid);
       }
       const s = process.hrtime.bigint();
       try {
@@ -171,10 +189,11 @@ async function load(t: Target, op: Op, concurrency: number, ms: number): Promise
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
+  const cpu = cpuSeconds(t.proc.pid) - cpu0;
   const elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
   latencies.sort((a, b) => a - b);
   const p99 = latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * 0.99))] ?? Number.NaN;
-  return { rps: latencies.length / elapsed, p99ms: p99, errors };
+  return { rps: latencies.length / elapsed, p99ms: p99, cpuUs: (cpu * 1e6) / latencies.length, errors };
 }
 
 const median = (xs: number[]) => {
@@ -250,8 +269,9 @@ if (localKmsNote) console.log(localKmsNote);
 const header = [
   'operation',
   'conc',
-  ...targets.flatMap((t) => [`${t.name} req/s`, `${t.name} p99 ms`]),
-  'ratio kubekms/local-kms',
+  ...targets.flatMap((t) => [`${t.name} req/s`, `${t.name} p99 ms`, `${t.name} CPU µs/req`]),
+  'req/s ratio',
+  'CPU/req ratio',
 ];
 const rows: string[][] = [];
 for (const op of OPS.filter((o) => !args.only || o === args.only)) {
@@ -266,13 +286,21 @@ for (const op of OPS.filter((o) => !args.only || o === args.only)) {
       return {
         rps: median(rs.map((x) => x.rps)),
         p99: median(rs.map((x) => x.p99ms)),
+        cpu: median(rs.map((x) => x.cpuUs)),
         errors: rs.reduce((a, x) => a + x.errors, 0),
       };
     });
     for (const [i, a] of agg.entries())
       if (a.errors) console.log(`  ${targets[i]!.name} ${op} c=${c}: ${a.errors} errors`);
     const ratio = agg.length > 1 ? (agg[0]!.rps / agg[1]!.rps).toFixed(2) : '-';
-    rows.push([op, String(c), ...agg.flatMap((a) => [a.rps.toFixed(0), a.p99.toFixed(2)]), ratio]);
+    const cpuRatio = agg.length > 1 ? (agg[0]!.cpu / agg[1]!.cpu).toFixed(2) : '-';
+    rows.push([
+      op,
+      String(c),
+      ...agg.flatMap((a) => [a.rps.toFixed(0), a.p99.toFixed(2), a.cpu.toFixed(0)]),
+      ratio,
+      cpuRatio,
+    ]);
   }
 }
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));

@@ -2,10 +2,9 @@
  * The audit trail of the AWS API: one JSON line per request, in the shape of the process log's lines
  * (`level`, `time`, `service`, `msg`). Lines are built from fields that are safe by construction (no plaintext,
  * keys, secrets, signatures or context values), so they skip the logger's redaction. Without a destination
- * stream they go to stdout through an asynchronous buffer (one write per ~4 KB, at most 4 KiB per write so
- * that lines stay atomic on a pipe, flushed every 250 ms and at close): on a machine where every syscall is
- * expensive, a synchronous write per request costs as much as the request itself. A crash can lose the last
- * 250 ms of audit lines.
+ * stream they go to stdout through a buffer (one write per ~4 KB, at most 4 KiB per write so that lines stay
+ * atomic on a pipe, flushed every 250 ms and at close): a write per request would cost as much as the request
+ * itself. A crash can lose the last 250 ms of audit lines.
  */
 import { pino } from 'pino';
 
@@ -27,22 +26,14 @@ export function streamAuditLog(stream: NodeJS.WritableStream): AuditLog {
   };
 }
 
-/** Buffered, asynchronous writes to stdout. */
+/** Buffered writes to stdout: one synchronous write per ~4 KB of lines, and at least every 250 ms. */
 export function stdoutAuditLog(): AuditLog {
-  const dest = pino.destination({ dest: 1, sync: false, minLength: 4000, maxWrite: 4096 });
-  const timer = setInterval(() => {
-    try {
-      dest.flush();
-    } catch {
-      // a write is in flight; the next tick flushes
-    }
-  }, 250);
-  timer.unref();
+  const dest = pino.destination({ dest: 1, sync: true, minLength: 4000, maxWrite: 4096, periodicFlush: 250 });
   return {
     write: (entry) => void dest.write(line(entry)),
     close: async () => {
-      clearInterval(timer);
-      await new Promise<void>((resolve) => dest.flush(() => resolve()));
+      dest.flushSync();
+      dest.destroy();
     },
   };
 }

@@ -7,7 +7,7 @@
  * installation's region and `kms`, the request is within ±5 minutes (InvalidSignature "Signature expired"), the
  * signature matches, and it has not been seen before (replay cache).
  */
-import { createHash, createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createHmac, hash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { AwsError } from './errors.ts';
 import type { ReplayCache } from './replay-cache.ts';
 
@@ -114,15 +114,15 @@ export function headerValues(rawHeaders: readonly string[]): Map<string, string>
   const out = new Map<string, string>();
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!.toLowerCase();
-    const value = rawHeaders[i + 1]!.trim().replace(/\s+/g, ' ');
+    const raw = rawHeaders[i + 1]!.trim();
+    const value = /\s\s|[\t\n\r\f\v]/.test(raw) ? raw.replace(/\s+/g, ' ') : raw;
     const prev = out.get(name);
     out.set(name, prev === undefined ? value : `${prev},${value}`);
   }
   return out;
 }
 
-export const sha256Hex = (data: Uint8Array | string): string =>
-  createHash('sha256').update(data).digest('hex');
+export const sha256Hex = (data: Uint8Array | string): string => hash('sha256', data, 'hex');
 
 export function canonicalRequest(
   method: string,
