@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { formatHelp, parseFlags, UsageError } from './flags.ts';
 import { KEY_FLAGS, keyCommand } from './key-command.ts';
+import { REENCRYPT_FLAGS, REENCRYPT_USAGE, reencryptCommand } from './reencrypt-command.ts';
 import { serve } from './serve.ts';
 import { SERVE_FLAGS } from './serve-flags.ts';
 import { renderStaticPod, STATIC_POD_FLAGS, staticPodOptions } from './static-pod-command.ts';
@@ -21,6 +22,7 @@ Usage:
   kubekms key list [flags]  list the keys of a local keystore (offline; not while serve runs)
   kubekms key rotate KEY    rotate a key of a local keystore now (offline)
   kubekms static-pod [flags] print the static-pod manifest for a control-plane node
+  kubekms reencrypt status  progress of re-encrypting Secrets after a rotation (--watch: until it ends)
   kubekms version           print the version
   kubekms help [command]    show help
 
@@ -60,6 +62,22 @@ async function main(argv: string[]): Promise<number> {
     if (positionals.length > 0) throw new UsageError('static-pod takes no arguments');
     process.stdout.write(renderStaticPod(staticPodOptions(values)));
     return 0;
+  }
+  if (command === 'reencrypt') {
+    const [sub, ...more] = rest;
+    if (more.includes('--help') || more.includes('-h')) {
+      process.stdout.write(
+        formatHelp(REENCRYPT_USAGE, 'Reads the Secrets key KmsKey status.reencryption.', REENCRYPT_FLAGS),
+      );
+      return 0;
+    }
+    const { values, positionals } = parseFlags(REENCRYPT_FLAGS, more, process.env);
+    if (positionals.length > 0)
+      throw new UsageError(`reencrypt: unexpected ${JSON.stringify(positionals[0])}`);
+    return reencryptCommand(sub, values, {
+      write: (s) => process.stdout.write(s),
+      isTTY: process.stdout.isTTY === true,
+    });
   }
   if (command !== 'serve')
     throw new UsageError(`unknown command ${JSON.stringify(command)} (try 'kubekms help')`);

@@ -139,4 +139,23 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
     type: 'duration',
     help: "Tests only: destroy a deleted KmsKey's key this long after its deletion was scheduled (instead of after spec.deletionWindowDays).",
   },
+  {
+    name: 'reencrypt-resources',
+    type: 'string',
+    default: 'secrets',
+    help: 'Operator: resources re-encrypted after the Secrets key rotates, comma-separated (secrets, configmaps, widgets.example.com). Empty disables re-encryption.',
+  },
+  {
+    name: 'reencrypt-delay',
+    type: 'duration',
+    default: 600_000,
+    defaultText: ' (default 10m)',
+    help: 'Operator: wait this long after a rotation before re-encrypting, so every API server writes under the new key_id (3m seed expiry + 1m Status poll + margin).',
+  },
+  {
+    name: 'reencrypt-qps',
+    type: 'int',
+    default: 50,
+    help: 'Operator: objects re-encrypted per second at most; 0 = unlimited.',
+  },
 ];

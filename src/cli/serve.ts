@@ -20,6 +20,7 @@ import { createMetrics } from '../observability/metrics.ts';
 import { type Operator, startOperator } from '../operator/operator.ts';
 import { openRootKey } from '../rootkey/root-key-config.ts';
 import { type FlagValues, UsageError } from './flags.ts';
+import { reencryptOptions } from './reencrypt-command.ts';
 
 export interface Running {
   readonly core: EngineCore;
@@ -143,6 +144,7 @@ export async function serve(flags: FlagValues, logDestination?: NodeJS.WritableS
         ...(flags['test-deletion-window'] !== undefined
           ? { deletionWindowOverrideMs: Number(flags['test-deletion-window']) }
           : {}),
+        ...reencryptOptions(flags, secretsKey),
       });
       operator = op;
       checks.operator = () => op.readiness();

@@ -2,6 +2,7 @@
  * kubekms.io/v1alpha1: the TypeScript shapes of KmsKey, KmsAlias and KmsGrant, and the names every part of the
  * operator shares. The CRD schemas (crd-schemas.ts) are the validating source; these types only describe.
  */
+import type { ReencryptionStatus } from './reencrypt-decisions.ts';
 import type { Condition } from './runtime/conditions.ts';
 import type { KubeObject, ResourceType } from './runtime/kube-objects.ts';
 
@@ -76,6 +77,8 @@ export interface KmsKeyStatus {
   readonly keyAgreementAlgorithms?: readonly string[];
   /** The spec.rotateNow token last acted on. */
   readonly rotateNow?: string;
+  /** Progress of re-encrypting stored objects after a rotation (the Secrets key only; written by its controller). */
+  readonly reencryption?: ReencryptionStatus;
   readonly conditions?: readonly Condition[];
   readonly observedGeneration?: number;
 }

@@ -102,6 +102,8 @@ export async function reconcileMirror(ctx: OperatorContext): Promise<ReconcileRe
       new Date().toISOString(),
     ),
     observedGeneration: gen,
+    // Written by the re-encryption controller: kept as is.
+    ...(o.status?.reencryption ? { reencryption: o.status.reencryption } : {}),
   });
   return {};
 }

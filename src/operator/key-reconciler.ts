@@ -302,6 +302,8 @@ async function report(
     ...(rotateNow ? { rotateNow } : {}),
     conditions,
     observedGeneration: o.metadata.generation ?? 0,
+    // Written by the re-encryption controller: kept as is.
+    ...(o.status?.reencryption ? { reencryption: o.status.reencryption } : {}),
   };
   await writeStatus(ctx.client, KMS_KEY, o, next);
   const moved = readyMoved(ctx, o, o.status?.conditions, conditions);

@@ -27,6 +27,9 @@ import { mirrorName } from './cluster-key-mirror.ts';
 import type { OperatorContext } from './context.ts';
 import { reconcileGrant } from './grant-reconciler.ts';
 import { reconcileKey } from './key-reconciler.ts';
+import { ReencryptController, type ReencryptOptions } from './reencrypt-controller.ts';
+import { httpReencryptApi } from './reencrypt-http.ts';
+import { reencryptMetrics } from './reencrypt-metrics.ts';
 import { backoffDelay, sleep } from './runtime/backoff.ts';
 import { Controller, type Reconcile } from './runtime/controller.ts';
 import { EventRecorder } from './runtime/events.ts';
@@ -58,6 +61,8 @@ export interface OperatorOptions {
   readonly resyncPeriodMs?: number;
   /** Tests only: destroy a deleted KmsKey's key this long after scheduling its deletion. */
   readonly deletionWindowOverrideMs?: number;
+  /** Re-encrypt stored objects after the Secrets key rotates (leader only); absent: off. */
+  readonly reencrypt?: ReencryptOptions;
 }
 
 export class Operator {
@@ -67,6 +72,7 @@ export class Operator {
   readonly #metrics: ControllerMetrics | undefined;
   #ctx: OperatorContext | undefined;
   #controllers: Controller[] = [];
+  #reencrypt: ReencryptController | undefined;
   #elector: LeaderElector | undefined;
   #leading = false;
   #stopped = false;
@@ -94,7 +100,8 @@ export class Operator {
   async #connect(): Promise<void> {
     for (let failures = 1; !this.#stopped; failures++) {
       try {
-        this.#wire(this.#o.client ?? nodeKubeClient(loadKubeConfig(this.#o.kubeconfig ?? '')));
+        const kc = this.#o.client ? undefined : loadKubeConfig(this.#o.kubeconfig ?? '');
+        this.#wire(this.#o.client ?? nodeKubeClient(kc ?? new KubeConfig()), kc);
         return;
       } catch (e) {
         this.#lastError = describeError(e);
@@ -108,7 +115,7 @@ export class Operator {
     }
   }
 
-  #wire(client: KubeClient): void {
+  #wire(client: KubeClient, kc?: KubeConfig): void {
     const log = this.#log;
     const keys = new Informer<KmsKey>({ client, type: KMS_KEY, log });
     const aliases = new Informer<KmsAlias>({ client, type: KMS_ALIAS, log });
@@ -160,6 +167,15 @@ export class Operator {
       () => grants.list().map(keyOf),
     );
     this.#controllers = [keyC, aliasC, grantC];
+    const re = this.#o.reencrypt;
+    const reApi = re?.api ?? (kc ? httpReencryptApi(kc) : undefined);
+    if (re && reApi)
+      this.#reencrypt = new ReencryptController(
+        ctx,
+        reApi,
+        re,
+        this.#o.registry ? reencryptMetrics(this.#o.registry) : undefined,
+      );
 
     const dependents = (k: KmsKey) => {
       const ns = k.metadata.namespace;
@@ -206,6 +222,7 @@ export class Operator {
       const grantIds = new Set([...(c.putGrants ?? []).map((g) => g.grantId), ...(c.deleteGrants ?? [])]);
       for (const g of grants.list())
         if (g.status?.grantId && grantIds.has(g.status.grantId)) grantC.enqueue(keyOf(g));
+      if (touched.size > 0) this.#reencrypt?.nudge();
     };
 
     for (const i of [keys, aliases, grants]) i.start();
@@ -238,7 +255,7 @@ export class Operator {
       },
       onStoppedLeading: async () => {
         this.#leading = false;
-        await Promise.all(this.#controllers.map((c) => c.stop()));
+        await Promise.all([...this.#controllers.map((c) => c.stop()), this.#reencrypt?.stop()]);
       },
     });
     const elector = this.#elector;
@@ -287,6 +304,10 @@ export class Operator {
         this.#log.info({ controller: c.name, identity: this.identity }, 'controller started');
       }
     }
+    if (this.#reencrypt && !this.#reencrypt.running) {
+      this.#reencrypt.start();
+      this.#log.info({ controller: 'reencrypt', identity: this.identity }, 'controller started');
+    }
   }
 
   /** Ready when every informer has synced and none has been failing for long; says whether this instance leads. */
@@ -314,7 +335,7 @@ export class Operator {
     this.#abort.abort();
     if (this.#resync) clearInterval(this.#resync);
     if (this.#elector) await this.#elector.stop();
-    await Promise.all(this.#controllers.map((c) => c.stop()));
+    await Promise.all([...this.#controllers.map((c) => c.stop()), this.#reencrypt?.stop()]);
     this.#leading = false;
     const c = this.#ctx;
     if (c) {
@@ -332,7 +353,7 @@ export class Operator {
     const el = this.#elector;
     this.#elector = undefined;
     if (el) await el.stop({ release: false });
-    await Promise.all(this.#controllers.map((c) => c.stop()));
+    await Promise.all([...this.#controllers.map((c) => c.stop()), this.#reencrypt?.stop()]);
     this.#leading = false;
     const c = this.#ctx;
     if (c) await Promise.all([c.keys.stop(), c.aliases.stop(), c.grants.stop()]);

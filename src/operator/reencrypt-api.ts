@@ -1,0 +1,57 @@
+/**
+ * The port the re-encryption pass works through: discover a resource, list it in pages, replace one object as
+ * read, read one object again. `reencrypt-http.ts` implements it over HTTPS; unit tests use a fake. Errors are
+ * KubeApiError (code 404, 409, 410 …) or network errors.
+ */
+
+/** A resource the API server serves, from discovery. */
+export interface ServedResource {
+  /** As configured: `secrets`, `configmaps`, `widgets.example.com`. */
+  readonly name: string;
+  readonly group: string;
+  readonly version: string;
+  readonly plural: string;
+  readonly kind: string;
+  readonly namespaced: boolean;
+}
+
+/** An object as the API server returned it: sent back unchanged (plus apiVersion/kind). */
+export interface RawObject {
+  readonly apiVersion?: string;
+  readonly kind?: string;
+  readonly metadata: {
+    readonly name: string;
+    readonly namespace?: string;
+    readonly resourceVersion?: string;
+  };
+  readonly [field: string]: unknown;
+}
+
+export interface ListPage {
+  readonly items: readonly RawObject[];
+  /** Empty or absent on the last page. */
+  readonly continue?: string;
+  /** How many objects the snapshot holds after this page (the API server's estimate). */
+  readonly remainingItemCount?: number;
+}
+
+export interface ReencryptApi {
+  /** undefined when the API server does not serve it. */
+  resolve(resource: string): Promise<ServedResource | undefined>;
+  list(r: ServedResource, limit: number, cont: string | undefined): Promise<ListPage>;
+  /** PUT of the object as read: a stale stored key makes the API server rewrite it under the current one. */
+  replace(r: ServedResource, o: RawObject): Promise<void>;
+  get(r: ServedResource, namespace: string | undefined, name: string): Promise<RawObject | undefined>;
+}
+
+/** `secrets` → core, `widgets.example.com` → group example.com. */
+export function splitResource(name: string): { plural: string; group: string } {
+  const i = name.indexOf('.');
+  return i < 0 ? { plural: name, group: '' } : { plural: name.slice(0, i), group: name.slice(i + 1) };
+}
+
+export function resourcePath(r: ServedResource, namespace?: string, name?: string): string {
+  const base = r.group ? `/apis/${r.group}/${r.version}` : `/api/${r.version}`;
+  const ns = r.namespaced && namespace ? `/namespaces/${encodeURIComponent(namespace)}` : '';
+  return `${base}${ns}/${r.plural}${name ? `/${encodeURIComponent(name)}` : ''}`;
+}

@@ -1,0 +1,286 @@
+/**
+ * The re-encryption controller (leader only). After the Secrets key's primary version changes, it waits
+ * `delayMs` from the rotation (the API servers switch to the new key_id in the meantime), then rewrites every
+ * object of the configured resources through a rate-limited pass, recording progress in the Secrets key's KmsKey
+ * (`status.reencryption`, condition `Reencrypted`) after every page, so a restart or a new leader resumes from
+ * the recorded continue point. Decisions: `reencrypt-decisions.ts`; the pass: `reencrypt-pass.ts`.
+ */
+import { isDeepStrictEqual } from 'node:util';
+import { KMS_KEY, type KmsKey } from './api-types.ts';
+import { emit, type OperatorContext } from './context.ts';
+import type { ReencryptApi } from './reencrypt-api.ts';
+import { passOutcome, planReencryption, type ReencryptionStatus, remaining } from './reencrypt-decisions.ts';
+import type { ReencryptMetrics } from './reencrypt-metrics.ts';
+import { runPass } from './reencrypt-pass.ts';
+import { RateLimiter } from './reencrypt-rate.ts';
+import { backoffDelay, sleep } from './runtime/backoff.ts';
+import { type ConditionInput, setCondition } from './runtime/conditions.ts';
+import { describeError, isConflict } from './runtime/kube-errors.ts';
+import { statusMergePatch } from './status-patch.ts';
+
+/** 3 min write-expiry of the old seed + 1 min Status poll + 6 min margin (≥ 5 min as the Kubernetes docs advise). */
+export const DEFAULT_REENCRYPT_DELAY_MS = 10 * 60_000;
+export const DEFAULT_REENCRYPT_QPS = 50;
+
+export interface ReencryptOptions {
+  /** The key that wraps Secrets (`--secrets-key`): alias, id or ARN. */
+  readonly secretsKey: string;
+  readonly resources: readonly string[];
+  readonly delayMs: number;
+  /** Objects per second; 0 = unlimited. */
+  readonly qps: number;
+  readonly retryMs?: number;
+  readonly pageSize?: number;
+  readonly concurrency?: number;
+  /** How often to look again when nothing happens (engine changes wake it sooner). */
+  readonly pollMs?: number;
+  /** Instead of HTTPS from the kubeconfig (tests). */
+  readonly api?: ReencryptApi;
+}
+
+interface CurrentKey {
+  readonly keyId: string;
+  readonly version: number;
+  readonly createdAt: number;
+}
+
+export class ReencryptController {
+  readonly #ctx: OperatorContext;
+  readonly #api: ReencryptApi;
+  readonly #o: ReencryptOptions;
+  readonly #metrics: ReencryptMetrics | undefined;
+  #abort: AbortController | undefined;
+  #wake: AbortController = new AbortController();
+  #loop: Promise<void> | undefined;
+
+  constructor(ctx: OperatorContext, api: ReencryptApi, o: ReencryptOptions, metrics?: ReencryptMetrics) {
+    this.#ctx = ctx;
+    this.#api = api;
+    this.#o = o;
+    this.#metrics = metrics;
+  }
+
+  get running(): boolean {
+    return this.#loop !== undefined;
+  }
+
+  start(): void {
+    if (this.#loop) return;
+    const abort = new AbortController();
+    this.#abort = abort;
+    this.#loop = this.#run(abort.signal);
+  }
+
+  async stop(): Promise<void> {
+    this.#abort?.abort();
+    this.#wake.abort();
+    await this.#loop;
+    this.#loop = undefined;
+  }
+
+  /** Look again now (the engine changed). */
+  nudge(): void {
+    this.#wake.abort();
+  }
+
+  async #run(signal: AbortSignal): Promise<void> {
+    const poll = this.#o.pollMs ?? 5_000;
+    for (let failures = 0; !signal.aborted; ) {
+      this.#wake = new AbortController(); // a nudge during the step cuts the following sleep short
+      const wake = this.#wake.signal;
+      let waitMs: number;
+      try {
+        waitMs = await this.#step(signal);
+        failures = 0;
+      } catch (e) {
+        failures++;
+        waitMs = backoffDelay(failures, 1_000, 60_000);
+        this.#ctx.log.warn({ err: describeError(e), retryInMs: waitMs }, 'reencrypt: step failed');
+      }
+      if (signal.aborted) break;
+      await sleep(Math.max(0, Math.min(waitMs, poll)), AbortSignal.any([signal, wake]));
+    }
+  }
+
+  #current(): CurrentKey | undefined {
+    try {
+      const r = this.#ctx.core.resolve(this.#o.secretsKey, 'secrets-key').record;
+      const v = r.versions.find((x) => x.version === r.primaryVersion);
+      return v ? { keyId: r.keyId, version: r.primaryVersion, createdAt: v.createdAt } : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The KmsKey that reports the Secrets key: the mirror for the cluster-managed key, else the one owning it. */
+  #target(keyId: string): KmsKey | undefined {
+    const all = this.#ctx.keys
+      .list()
+      .filter((k) => k.status?.keyId === keyId && !k.metadata.deletionTimestamp);
+    return all.find((k) => k.metadata.namespace === this.#ctx.namespace) ?? all[0];
+  }
+
+  /** One decision and its execution; returns how long to wait before the next. */
+  async #step(signal: AbortSignal): Promise<number> {
+    const poll = this.#o.pollMs ?? 5_000;
+    const key = this.#current();
+    const cached = key && this.#target(key.keyId);
+    if (!key || !cached) return poll;
+    const ns = cached.metadata.namespace ?? '';
+    const name = cached.metadata.name;
+    const fresh = await this.#ctx.client.get<KmsKey>(KMS_KEY, ns, name);
+    if (!fresh) return poll;
+    const plan = planReencryption({
+      status: fresh.status?.reencryption,
+      version: key.version,
+      versionCreatedAt: key.createdAt,
+      now: Date.now(),
+      delayMs: this.#o.delayMs,
+      retryMs: this.#o.retryMs ?? 5 * 60_000,
+    });
+    if (plan.kind === 'idle') return poll;
+    if (plan.kind === 'wait') {
+      if (!isDeepStrictEqual(fresh.status?.reencryption, plan.status)) {
+        await this.#write(ns, name, plan.status, pendingCondition(plan.status));
+      }
+      return plan.until - Date.now();
+    }
+    const target = { ns, name };
+    const s0 = plan.status;
+    if (plan.resumed) {
+      this.#ctx.log.info(
+        { keyVersion: s0.keyVersion, done: s0.done, total: s0.total },
+        'reencrypt: resuming',
+      );
+      this.#event(
+        fresh,
+        'Normal',
+        'ReencryptionResumed',
+        'Resume',
+        `resuming re-encryption to version ${s0.keyVersion} at ${s0.done + s0.skipped + s0.failed} of ${s0.total} (${this.#o.resources.join(', ')})`,
+        key.keyId,
+      );
+    } else {
+      await this.#write(ns, name, s0, {
+        status: 'False',
+        reason: 'InProgress',
+        message: `re-encrypting ${this.#o.resources.join(', ')} to version ${s0.keyVersion}`,
+      });
+      this.#event(
+        fresh,
+        'Normal',
+        'ReencryptionStarted',
+        'Reencrypt',
+        `re-encrypting ${this.#o.resources.join(', ')} to key version ${s0.keyVersion} (${key.keyId})`,
+        key.keyId,
+      );
+    }
+    const limiter = new RateLimiter({ qps: this.#o.qps });
+    const m = this.#metrics;
+    const result = await runPass(s0, {
+      api: this.#api,
+      resources: this.#o.resources,
+      limiter,
+      signal,
+      ...(this.#o.pageSize !== undefined ? { pageSize: this.#o.pageSize } : {}),
+      ...(this.#o.concurrency !== undefined ? { concurrency: this.#o.concurrency } : {}),
+      shouldStop: () => this.#current()?.version !== key.version,
+      onObject: (r) => m?.objects.inc({ result: r }),
+      onPage: async (s) => {
+        m?.remaining.set(remaining(s));
+        await this.#write(target.ns, target.name, s);
+      },
+      onUnknownResource: (res) =>
+        this.#event(
+          fresh,
+          'Warning',
+          'ReencryptionResourceUnknown',
+          'Reencrypt',
+          `resource ${JSON.stringify(res)} is not served by the API server (or cannot be listed and updated); skipped`,
+          key.keyId,
+        ),
+      onFailure: (o, err) =>
+        this.#ctx.log.warn(
+          { namespace: o.metadata.namespace, name: o.metadata.name, err },
+          'reencrypt: object failed',
+        ),
+    });
+    if (result.stopped) return 0;
+    const out = passOutcome(result.status);
+    const final: ReencryptionStatus = {
+      ...result.status,
+      phase: out.phase,
+      finishedAt: new Date().toISOString(),
+    };
+    await this.#write(ns, name, final, out.condition);
+    m?.remaining.set(0);
+    this.#event(
+      fresh,
+      out.phase === 'Completed' ? 'Normal' : 'Warning',
+      out.phase === 'Completed' ? 'ReencryptionCompleted' : 'ReencryptionFailed',
+      'Reencrypt',
+      out.condition.message,
+      key.keyId,
+    );
+    return 0;
+  }
+
+  #event(
+    o: KmsKey,
+    type: 'Normal' | 'Warning',
+    reason: string,
+    action: string,
+    note: string,
+    keyId: string,
+  ): void {
+    emit(this.#ctx, KMS_KEY, o, { type, reason, action, note, audit: { keyId } });
+  }
+
+  /** Writes status.reencryption (and the Reencrypted condition) on a fresh read, retrying conflicts. */
+  async #write(
+    ns: string,
+    name: string,
+    s: ReencryptionStatus,
+    cond?: Omit<ConditionInput, 'type' | 'observedGeneration'>,
+  ): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      const o = await this.#ctx.client.get<KmsKey>(KMS_KEY, ns, name);
+      if (!o) return;
+      const status: Record<string, unknown> = {
+        reencryption: statusMergePatch(o.status?.reencryption, s),
+      };
+      if (cond)
+        status.conditions = setCondition(
+          o.status?.conditions,
+          { type: 'Reencrypted', ...cond, observedGeneration: o.metadata.generation ?? 0 },
+          new Date().toISOString(),
+        );
+      try {
+        await this.#ctx.client.patch(
+          KMS_KEY,
+          ns,
+          name,
+          { metadata: { resourceVersion: o.metadata.resourceVersion }, status },
+          { patchType: 'merge', status: true },
+        );
+        return;
+      } catch (e) {
+        if (!isConflict(e) || attempt >= 5) throw e;
+      }
+    }
+  }
+}
+
+function pendingCondition(s: ReencryptionStatus): Omit<ConditionInput, 'type' | 'observedGeneration'> {
+  if (s.phase === 'Failed')
+    return {
+      status: 'False',
+      reason: 'ObjectsFailed',
+      message: `the last pass to version ${s.keyVersion} had ${s.failed} failures; retrying`,
+    };
+  return {
+    status: 'False',
+    reason: 'WaitingForApiservers',
+    message: `key version ${s.keyVersion} is primary; re-encryption starts at ${s.notBefore}, once every API server writes under the new key_id`,
+  };
+}

@@ -1,0 +1,147 @@
+/**
+ * What the re-encryption controller does next, as a pure function of the recorded progress (KmsKey
+ * `status.reencryption`), the Secrets key's current primary version and when it became primary, and the clock.
+ * Tested with tables; the controller only gathers these inputs and executes the answer.
+ */
+
+export type ReencryptionPhase = 'Pending' | 'Running' | 'Completed' | 'Failed';
+
+/** KmsKey `status.reencryption`: one pass that rewrites every listed object under `keyVersion`. */
+export interface ReencryptionStatus {
+  readonly phase: ReencryptionPhase;
+  /** The primary version this pass re-encrypts to. */
+  readonly keyVersion: number;
+  /** Objects the pass has listed so far or in all (the list snapshot's size per resource, summed). */
+  readonly total: number;
+  /** Objects rewritten (a no-op replace accepted by the API server). */
+  readonly done: number;
+  /** Objects gone before their turn (404): nothing left to rewrite. */
+  readonly skipped: number;
+  /** Objects the pass could not rewrite (errors other than 404/409 after retries). */
+  readonly failed: number;
+  /** Pending: not before this time (RFC 3339), the API servers switch to the new key_id in the meantime. */
+  readonly notBefore?: string;
+  readonly startedAt?: string;
+  readonly finishedAt?: string;
+  /** The resource being worked on (index into the configured list's names) and the list continue token. */
+  readonly resource?: string;
+  readonly continue?: string;
+  /** Configured resources the API server does not serve (reported, skipped). */
+  readonly unknownResources?: readonly string[];
+}
+
+export interface ReencryptionInput {
+  readonly status: ReencryptionStatus | undefined;
+  /** The Secrets key's primary version now, and when it was created (became primary). */
+  readonly version: number;
+  readonly versionCreatedAt: number;
+  readonly now: number;
+  /** How long after a rotation the API servers are assumed to write under the new key_id. */
+  readonly delayMs: number;
+  /** How long after a pass with failures the next pass starts. */
+  readonly retryMs: number;
+}
+
+export type ReencryptionPlan =
+  /** Nothing to do (up to date, or nothing was ever rotated). */
+  | { readonly kind: 'idle' }
+  /** Record `status` (when it differs) and look again at `until`. */
+  | { readonly kind: 'wait'; readonly until: number; readonly status: ReencryptionStatus }
+  /** Run (or resume) the pass from `status`. */
+  | { readonly kind: 'run'; readonly status: ReencryptionStatus; readonly resumed: boolean };
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+export function freshPass(version: number, now: number): ReencryptionStatus {
+  return {
+    phase: 'Running',
+    keyVersion: version,
+    total: 0,
+    done: 0,
+    skipped: 0,
+    failed: 0,
+    startedAt: iso(now),
+  };
+}
+
+export function planReencryption(i: ReencryptionInput): ReencryptionPlan {
+  const s = i.status;
+  // Version 1 was never rotated: every object was written under it (or before encryption, which is not ours to
+  // migrate unasked). With no record at all there is nothing to catch up on.
+  if (!s && i.version <= 1) return { kind: 'idle' };
+  if (!s || s.keyVersion !== i.version) {
+    const notBefore = i.versionCreatedAt + i.delayMs;
+    if (i.now < notBefore)
+      return {
+        kind: 'wait',
+        until: notBefore,
+        status: {
+          phase: 'Pending',
+          keyVersion: i.version,
+          total: 0,
+          done: 0,
+          skipped: 0,
+          failed: 0,
+          notBefore: iso(notBefore),
+        },
+      };
+    return { kind: 'run', status: freshPass(i.version, i.now), resumed: false };
+  }
+  switch (s.phase) {
+    case 'Completed':
+      return { kind: 'idle' };
+    case 'Running':
+      return { kind: 'run', status: s, resumed: true };
+    case 'Pending': {
+      const notBefore = i.versionCreatedAt + i.delayMs;
+      if (i.now < notBefore)
+        return { kind: 'wait', until: notBefore, status: { ...s, notBefore: iso(notBefore) } };
+      return { kind: 'run', status: freshPass(i.version, i.now), resumed: false };
+    }
+    case 'Failed': {
+      const finished = s.finishedAt ? Date.parse(s.finishedAt) : i.now;
+      const retryAt = (Number.isNaN(finished) ? i.now : finished) + i.retryMs;
+      if (i.now < retryAt) return { kind: 'wait', until: retryAt, status: s };
+      return { kind: 'run', status: freshPass(i.version, i.now), resumed: false };
+    }
+  }
+}
+
+/** The phase a finished pass ends in, and its `Reencrypted` condition. */
+export function passOutcome(s: ReencryptionStatus): {
+  phase: 'Completed' | 'Failed';
+  condition: { status: 'True' | 'False'; reason: string; message: string };
+} {
+  const counts = `${s.done} rewritten, ${s.skipped} gone meanwhile, ${s.failed} failed of ${s.total}`;
+  if (s.failed > 0)
+    return {
+      phase: 'Failed',
+      condition: {
+        status: 'False',
+        reason: 'ObjectsFailed',
+        message: `re-encryption to version ${s.keyVersion} finished with failures (${counts}); retrying later`,
+      },
+    };
+  const unknown = s.unknownResources ?? [];
+  if (unknown.length > 0)
+    return {
+      phase: 'Completed',
+      condition: {
+        status: 'False',
+        reason: 'UnknownResource',
+        message: `re-encrypted to version ${s.keyVersion} (${counts}); not served by the API server, skipped: ${unknown.join(', ')}`,
+      },
+    };
+  return {
+    phase: 'Completed',
+    condition: {
+      status: 'True',
+      reason: 'Completed',
+      message: `every object re-encrypted to version ${s.keyVersion} (${counts})`,
+    },
+  };
+}
+
+/** Objects not yet handled in the pass (never negative). */
+export const remaining = (s: ReencryptionStatus): number =>
+  Math.max(0, s.total - s.done - s.skipped - s.failed);
