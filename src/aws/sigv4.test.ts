@@ -55,12 +55,13 @@ describe('SigV4 primitives', () => {
 
 describe('SigV4Verifier', () => {
   const now = Date.UTC(2026, 5, 1, 12, 0, 0);
+  let clock = now;
   const verifier = () =>
     new SigV4Verifier({
       secretOf: (id) => (id === 'AKID' ? 'secret' : undefined),
       region: 'eu-west-1',
       replay: new ReplayCache(100, 5 * 60_000),
-      now: () => now,
+      now: () => clock,
     });
   const req = (headers: Record<string, string>, body: string) => ({
     method: 'POST',
@@ -68,8 +69,9 @@ describe('SigV4Verifier', () => {
     rawHeaders: Object.entries(headers).flat(),
     body: Buffer.from(body),
   });
-  const sign = (body: string, o: { now?: number; secret?: string } = {}) =>
+  const sign = (body: string, o: { now?: number; secret?: string; invocationId?: boolean } = {}) =>
     signHeaders({
+      ...(o.invocationId === false ? { invocationId: false } : {}),
       host: 'kms.local:443',
       target: 'TrentService.ListKeys',
       body,
@@ -84,6 +86,21 @@ describe('SigV4Verifier', () => {
     const h = sign('{}');
     expect(v.verify(req(h, '{}'))).toBe('AKID');
     expect(() => v.verify(req(h, '{}'))).toThrow(/replay/);
+  });
+
+  it('allows a botocore-style signature (no signed per-call id) again for 2 s after its first use, not later', () => {
+    const v = verifier();
+    const h = sign('{}', { invocationId: false });
+    clock = now;
+    expect(v.verify(req(h, '{}'))).toBe('AKID');
+    clock = now + 1500;
+    expect(v.verify(req(h, '{}'))).toBe('AKID');
+    clock = now + 2500;
+    expect(() => v.verify(req(h, '{}'))).toThrow(/replay/);
+    const js = sign('{}');
+    clock = now;
+    expect(v.verify(req(js, '{}'))).toBe('AKID');
+    expect(() => v.verify(req(js, '{}'))).toThrow(/replay/);
   });
 
   it('refuses a signature that is not hex, or of the wrong length, in constant time', () => {
@@ -130,5 +147,7 @@ describe('ReplayCache', () => {
     expect(c.size).toBe(1);
     expect(c.check('h', 5001, 5001)).toBe('fresh');
     expect(c.check('g', 5000, 5002)).toBe('replayed');
+    expect(c.check('h', 5001, 5002, 10)).toBe('repeat');
+    expect(c.check('h', 5001, 5012, 10)).toBe('replayed');
   });
 });

@@ -5,7 +5,8 @@
  * compared in constant time. Checks, in order: an Authorization header exists (Missing…), it is complete
  * (Incomplete…), no session token, the access key is known (Unrecognized…), the scope names today's date, the
  * installation's region and `kms`, the request is within ±5 minutes (InvalidSignature "Signature expired"), the
- * signature matches, and it has not been seen before (replay cache).
+ * signature matches, and it has not been used before (replay cache; see replay-cache.ts for the one allowance
+ * botocore needs).
  */
 import { createHmac, hash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { AwsError } from './errors.ts';
@@ -14,6 +15,8 @@ import type { ReplayCache } from './replay-cache.ts';
 export const ALGORITHM = 'AWS4-HMAC-SHA256';
 export const SERVICE = 'kms';
 export const MAX_SKEW_MS = 5 * 60_000;
+/** How long after its first use an identical signature from a client that signs no per-call id is accepted. */
+export const REPEAT_GRACE_MS = 2_000;
 
 export interface SignedRequest {
   readonly method: string;
@@ -278,8 +281,11 @@ export class SigV4Verifier {
         'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.',
       );
     }
-    switch (this.#o.replay.check(a.signature, signedAt, now)) {
+    // Clients that sign a per-call id never send the same signature twice; botocore may, within one second.
+    const grace = a.signedHeaders.includes('amz-sdk-invocation-id') ? 0 : REPEAT_GRACE_MS;
+    switch (this.#o.replay.check(a.signature, signedAt, now, grace)) {
       case 'fresh':
+      case 'repeat':
         return a.accessKeyId;
       case 'replayed':
         throw invalidSig('Signature has already been used: the request is a replay.');
@@ -301,11 +307,13 @@ export function signHeaders(o: {
   readonly region: string;
   readonly now?: number;
   readonly contentType?: string;
+  /** Sign a per-call amz-sdk-invocation-id as the JS SDK does (default); false signs like botocore. */
+  readonly invocationId?: boolean;
 }): Record<string, string> {
   const amzDate = formatAmzDate(o.now ?? Date.now());
   const headers: Record<string, string> = {
     // Like the JS SDK: a signed per-call id, so two identical calls in one second are not replays of each other.
-    'amz-sdk-invocation-id': randomUUID(),
+    ...(o.invocationId === false ? {} : { 'amz-sdk-invocation-id': randomUUID() }),
     'content-type': o.contentType ?? 'application/x-amz-json-1.1',
     host: o.host,
     'x-amz-date': amzDate,
