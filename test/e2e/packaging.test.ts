@@ -1,16 +1,29 @@
 /**
  * Packaging, checked against real tools (issue 7): the production install the Dockerfile performs works from a
- * clean clone (no image is built on CI machines).
+ * clean clone (no image is built on CI machines); the Helm chart passes `helm lint`/`helm template` (helm built
+ * from the Go module proxy) and its schema; every rendered object, the static pod and the EncryptionConfiguration
+ * are accepted by a real kube-apiserver.
  */
 
 import { spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { freePort, REPO_ROOT } from '../controlplane/harness.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type ControlPlane,
+  createRunDir,
+  etcdKey,
+  freePort,
+  REPO_ROOT,
+  startControlPlane,
+} from '../controlplane/harness.ts';
 import { must } from '../packaging/exec.ts';
-import { waitFor } from './secrets.ts';
+import { CHART, FULL_VALUES, helmBinary, helmTemplate, kinds } from '../packaging/helm.ts';
+import { keepLogsOnFailure } from './lifecycle.ts';
+import { createNamespace, waitFor } from './secrets.ts';
+
+keepLogsOnFailure();
 
 const temps: string[] = [];
 const temp = (prefix: string) => {
@@ -78,4 +91,159 @@ describe('Dockerfile install steps from a clean clone', () => {
     }
     expect(await exited).toBe(0);
   }, 300_000);
+});
+
+describe('Helm chart', () => {
+  let helm: string;
+  beforeAll(async () => {
+    helm = await helmBinary();
+  }, 600_000);
+
+  it('carries CRDs byte-identical to crds/', () => {
+    const want = readdirSync(join(REPO_ROOT, 'crds')).sort();
+    expect(readdirSync(join(CHART, 'crds')).sort()).toEqual(want);
+    for (const f of want)
+      expect(readFileSync(join(CHART, 'crds', f), 'utf8'), f).toBe(
+        readFileSync(join(REPO_ROOT, 'crds', f), 'utf8'),
+      );
+  });
+
+  it('passes helm lint with the default and the full values', async () => {
+    await must(helm, ['lint', '--strict', CHART]);
+    await must(helm, ['lint', '--strict', CHART, '-f', FULL_VALUES]);
+  });
+
+  it('renders monitoring objects only when the cluster serves monitoring.coreos.com/v1 (or forced)', async () => {
+    const plain = kinds((await helmTemplate(helm)).stdout);
+    expect(plain.sort()).toEqual(
+      [
+        'ClusterRole',
+        'ClusterRoleBinding',
+        'ConfigMap',
+        'Deployment',
+        'PodDisruptionBudget',
+        'Role',
+        'RoleBinding',
+        'Service',
+        'ServiceAccount',
+      ].sort(),
+    );
+    const withApi = kinds((await helmTemplate(helm, ['--api-versions', 'monitoring.coreos.com/v1'])).stdout);
+    expect(withApi).toContain('ServiceMonitor');
+    expect(withApi).toContain('PrometheusRule');
+    const never = kinds(
+      (
+        await helmTemplate(helm, [
+          '--api-versions',
+          'monitoring.coreos.com/v1',
+          '--set',
+          'monitoring.prometheusOperator=never',
+        ])
+      ).stdout,
+    );
+    expect(never).not.toContain('ServiceMonitor');
+  });
+
+  it('puts the alert rules file into the PrometheusRule and the dashboard into a labelled ConfigMap', async () => {
+    const out = (await helmTemplate(helm, ['--set', 'monitoring.prometheusOperator=always'])).stdout;
+    expect(out).toContain('alert: KubekmsPluginUnhealthy');
+    expect(out).toContain('summary: kubekms KMS v2 plugin on {{ $labels.instance }} reports unhealthy');
+    expect(out).toMatch(/grafana_dashboard: "1"/);
+    expect(out).toContain('"uid": "kubekms-overview"');
+  });
+
+  it.each([
+    ['a string where an integer belongs', ['--set', 'operator.replicas=two'], /operator\/replicas/],
+    ['a value outside an enum', ['--set', 'monitoring.prometheusOperator=maybe'], /prometheusOperator/],
+    [
+      'an unknown value',
+      ['--set', 'operator.replica=2'],
+      /additional properties 'replica' not allowed|replica/,
+    ],
+    ['a bad duration', ['--set', 'monitoring.serviceMonitor.interval=soon'], /interval/],
+    ['a bad resource quantity', ['--set', 'operator.resources.requests.cpu=lots'], /cpu/],
+  ])('refuses %s through values.schema.json', async (_what, args, message) => {
+    const r = await helmTemplate(helm, args);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/values don't meet the specifications of the schema/);
+    expect(r.stderr).toMatch(message);
+  });
+});
+
+describe('on a real kube-apiserver 1.36', () => {
+  let helm: string;
+  let cp: ControlPlane;
+  beforeAll(async () => {
+    helm = await helmBinary();
+    const dir = createRunDir('kubekms-pkg-');
+    // The committed EncryptionConfiguration, pointed at the test plugin's socket (the only change).
+    const config = readFileSync(join(REPO_ROOT, 'deploy', 'encryption-config.yaml'), 'utf8');
+    expect(config).toContain('endpoint: unix:///var/run/kubekms/kms.sock');
+    const configPath = join(dir, 'deploy-encryption-config.yaml');
+    writeFileSync(
+      configPath,
+      config.replace('unix:///var/run/kubekms/kms.sock', `unix://${join(dir, 'kms.sock')}`),
+    );
+    cp = await startControlPlane({
+      version: '1.36',
+      dir,
+      extraApiserverArgs: [`--encryption-provider-config=${configPath}`],
+    });
+    await cp.apiserver.kubectl([
+      'apply',
+      '-f',
+      join(CHART, 'crds'),
+      '-f',
+      join(REPO_ROOT, 'test', 'packaging', 'monitoring-crds.yaml'),
+    ]);
+    await cp.apiserver.kubectl(['wait', '--for=condition=Established', 'crd', '--all', '--timeout=60s']);
+    for (const ns of ['kubekms', 'monitoring']) await createNamespace(cp.apiserver, ns);
+    // No controller-manager here: the ServiceAccount admission plugin wants the namespace's default SA for pods.
+    await cp.apiserver.kubectl(['create', 'serviceaccount', 'default', '-n', 'kube-system']).catch(() => '');
+  }, 600_000);
+
+  it.each([
+    ['default values', [] as string[]],
+    ['default values, Prometheus operator present', ['--api-versions', 'monitoring.coreos.com/v1']],
+    ['full values', ['-f', FULL_VALUES]],
+  ])('accepts every object the chart renders with %s (dry-run=server)', async (_what, args) => {
+    const r = await helmTemplate(helm, args);
+    expect(r.code, r.stderr).toBe(0);
+    const out = await cp.apiserver.kubectl(['apply', '--dry-run=server', '-f', '-'], { input: r.stdout });
+    const applied = out.trim().split('\n');
+    expect(applied.length).toBe(kinds(r.stdout).length);
+    for (const line of applied) expect(line).toMatch(/ (created|configured|unchanged) \(server dry run\)$/);
+  });
+
+  it('accepts the static pod (kubekms static-pod) in kube-system (dry-run=server)', async () => {
+    const out = await cp.apiserver.kubectl([
+      'apply',
+      '--dry-run=server',
+      '-f',
+      join(REPO_ROOT, 'deploy', 'static-pod.yaml'),
+    ]);
+    expect(out).toContain('pod/kubekms created (server dry run)');
+  });
+
+  it('encrypts Secrets with the kubekms provider of deploy/encryption-config.yaml and leaves kubekms objects plain', async () => {
+    await createNamespace(cp.apiserver, 'apps');
+    await cp.apiserver.kubectl([
+      'create',
+      'secret',
+      'generic',
+      'db',
+      '-n',
+      'apps',
+      '--from-literal=password=hunter2-packaging',
+    ]);
+    const secret = await cp.etcd.get(etcdKey('secrets', 'apps', 'db'));
+    expect(secret?.subarray(0, 23).toString()).toBe('k8s:enc:kms:v2:kubekms:');
+    expect(secret?.includes('hunter2-packaging')).toBe(false);
+    await cp.apiserver.kubectl(['apply', '-f', '-'], {
+      input:
+        'apiVersion: kubekms.io/v1alpha1\nkind: KmsKey\nmetadata: {name: k1, namespace: apps}\nspec: {}\n',
+    });
+    const key = await cp.etcd.get(etcdKey('kubekms.io/kmskeys', 'apps', 'k1'));
+    expect(key?.toString()).toMatch(/^\{"apiVersion":"kubekms.io\/v1alpha1","kind":"KmsKey"/);
+  });
 });

@@ -23,8 +23,14 @@ tmp="$(mktemp -d "$BIN/.tmp-helm-$HELM_VERSION.XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
 start=$(date +%s)
 echo "building helm $HELM_VERSION into $out ..." >&2
-(cd "$here/helm" && CGO_ENABLED=0 "$GO" build -mod=readonly -trimpath \
-  -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" -o "$tmp/helm" helm.sh/helm/v3/cmd/helm)
+# As helm's Makefile: the default Kubernetes version of `helm template`/`lint` is that of its client-go.
+k8s=$(awk '$1 == "k8s.io/client-go" {print $2}' "$here/helm/go.mod")   # v0.36.2 -> 1.36
+minor=$(echo "$k8s" | cut -d. -f2)
+ld="-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
+for p in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
+  ld="$ld -X $p.k8sVersionMajor=1 -X $p.k8sVersionMinor=$minor"
+done
+(cd "$here/helm" && CGO_ENABLED=0 "$GO" build -mod=readonly -trimpath -ldflags "$ld" -o "$tmp/helm" helm.sh/helm/v3/cmd/helm)
 echo "go=$("$GO" env GOVERSION) seconds=$(( $(date +%s) - start ))" >"$tmp/VERSION"
 chmod 755 "$tmp"
 mv -T "$tmp" "$out"
