@@ -32,7 +32,7 @@ keepLogsOnFailure();
 const NAMESPACES = 20;
 const PER_NAMESPACE = 100;
 const DELAY_S = 60;
-const QPS = 100;
+const QPS = 60;
 
 let cp: ControlPlane;
 let plugin: Plugin;
