@@ -192,9 +192,33 @@ export async function startAwsServer(o: AwsServerOptions): Promise<AwsServer> {
     o.onResponse?.({ operation, status, body });
   }
 
+  // Request ids: a random per-process prefix and a counter, in UUID form (unique, and cheaper than randomUUID).
+  const idPrefix = randomUUID().slice(0, 24);
+  let idCounter = 0;
+  const nextRequestId = () => `${idPrefix}${(idCounter++ % 0x1000000000000).toString(16).padStart(12, '0')}`;
+  const counters = new Map<string, { inc(): void }>();
+  const timers = new Map<string, { observe(v: number): void }>();
+  const count = (operation: string, result: string) => {
+    const k = `${operation}\0${result}`;
+    let c = counters.get(k);
+    if (!c) {
+      c = o.metrics.requests.labels({ api: 'aws', operation, result });
+      counters.set(k, c);
+    }
+    c.inc();
+  };
+  const time = (operation: string, seconds: number) => {
+    let t = timers.get(operation);
+    if (!t) {
+      t = o.metrics.requestDuration.labels({ api: 'aws', operation });
+      timers.set(operation, t);
+    }
+    t.observe(seconds);
+  };
+
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const started = process.hrtime.bigint();
-    const requestId = randomUUID();
+    const requestId = nextRequestId();
     res.setHeader('x-amzn-RequestId', requestId);
     const audit: Audit = { operation: 'unknown' };
     run(req, audit).then(
@@ -222,8 +246,8 @@ export async function startAwsServer(o: AwsServerOptions): Promise<AwsServer> {
 
     function finish(status: number, result: string) {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      o.metrics.requests.inc({ api: 'aws', operation: audit.operation, result });
-      o.metrics.requestDuration.observe({ api: 'aws', operation: audit.operation }, seconds);
+      count(audit.operation, result);
+      time(audit.operation, seconds);
       const entry = {
         audit: true,
         api: 'aws',
