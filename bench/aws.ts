@@ -16,7 +16,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { createServer } from 'node:net';
-import { cpus, homedir, tmpdir } from 'node:os';
+import { cpus, homedir, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
@@ -43,6 +43,25 @@ const { values: args } = parseArgs({
 const seconds = Number(args.seconds);
 const rounds = Number(args.rounds);
 const levels = args.concurrency.split(',').map(Number);
+
+/**
+ * With taskset and ≥ 2 CPUs, each server runs pinned to the last CPU (so a multi-threaded Go server and the
+ * single-threaded Node server get the same one core) and this client process to the others.
+ */
+const ncpu = cpus().length;
+const pin = (() => {
+  if (ncpu < 2) return undefined;
+  try {
+    execFileSync('taskset', ['-cp', `0-${ncpu - 2}`, String(process.pid)], { stdio: 'ignore' });
+    return String(ncpu - 1);
+  } catch {
+    return undefined;
+  }
+})();
+
+function spawnPinned(cmd: string, argv: string[], opts: Parameters<typeof spawn>[2]): ChildProcess {
+  return pin ? spawn('taskset', ['-c', pin, cmd, ...argv], opts) : spawn(cmd, argv, opts);
+}
 
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -166,7 +185,7 @@ async function load(t: Target, op: Op, concurrency: number, ms: number): Promise
   const latencies: number[] = [];
   let errors = 0;
   let measuring = false;
-  const warmupEnd = Date.now() + Math.min(500, ms / 4);
+  const warmupEnd = Date.now() + Math.min(1000, ms / 3);
   const end = warmupEnd + ms;
   let t0 = 0n;
   let cpu0 = 0;
@@ -216,7 +235,7 @@ targets.push(
   await startTarget(
     'kubekms',
     (port, dir) =>
-      spawn(
+      spawnPinned(
         process.execPath,
         [
           join(root, 'src/cli/main.ts'),
@@ -246,7 +265,7 @@ if (!args['no-local-kms']) {
       await startTarget(
         'local-kms',
         (port, dir) =>
-          spawn(bin.path!, [], {
+          spawnPinned(bin.path!, [], {
             env: {
               ...process.env,
               PORT: String(port),
@@ -263,7 +282,7 @@ if (!args['no-local-kms']) {
 }
 
 console.log(
-  `AWS API benchmark: node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), ${seconds}s per cell, ${rounds} round(s), median kept; client, kubekms and local-kms share the machine`,
+  `AWS API benchmark: node ${process.version}, ${ncpu} CPUs (${cpus()[0]?.model ?? '?'}), ${seconds}s per cell, ${rounds} round(s), median kept; ${pin ? `servers pinned to CPU ${pin}, client to CPUs 0-${ncpu - 2}` : 'not pinned'}; load average ${loadavg()[0]!.toFixed(1)} at start`,
 );
 if (localKmsNote) console.log(localKmsNote);
 const header = [
@@ -274,6 +293,8 @@ const header = [
   'CPU/req ratio',
 ];
 const rows: string[][] = [];
+// Warm both servers (JIT, connection pools) on every operation before anything is measured.
+for (const t of targets) for (const op of OPS) await load(t, op, 16, 1500);
 for (const op of OPS.filter((o) => !args.only || o === args.only)) {
   for (const c of levels) {
     const per = new Map<string, Result[]>(targets.map((t) => [t.name, []]));
