@@ -3,6 +3,7 @@
  * with every documentation string removed (the model is used as data, never as prose).
  *
  *   node src/aws/model/generate.ts [path/to/service-2.json]   (default ../shared/aws-kms-model/service-2.json)
+ *   npx biome format --write src/aws/model/kms-model.json
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -27,4 +28,4 @@ const out = {
   operations: strip(model.operations),
   shapes: strip(model.shapes),
 };
-writeFileSync(`${here}kms-model.json`, `${JSON.stringify(out)}\n`);
+writeFileSync(`${here}kms-model.json`, `${JSON.stringify(out, null, 2)}\n`);
