@@ -7,7 +7,8 @@
  *   node bench/aws.ts [--seconds 3] [--rounds 2] [--only Encrypt] [--concurrency 1,16,64] [--no-local-kms]
  *
  * local-kms is built once with `go install` from the Go module proxy into ~/.cache/kubekms/bin/local-kms-<ver>/.
- * Each (operation, concurrency) cell runs both servers alternately for `rounds` rounds and keeps the median.
+ * A third server, a bare node:http stub with canned answers, shows what Node's HTTP stack alone costs.
+ * Each (operation, concurrency) cell runs the servers alternately for `rounds` rounds and keeps the median.
  * Besides requests/s and p99 latency it reports each server's CPU time per request (from /proc, all threads):
  * on a shared machine that is the steadier measure of what a request costs the server. Ratios are
  * kubekms / local-kms (req/s: higher is better for kubekms; CPU/req: lower is better).
@@ -281,6 +282,37 @@ if (!args['no-local-kms']) {
   } else localKmsNote = `local-kms not measured: ${bin.why}`;
 }
 
+/**
+ * The floor: a bare node:http server that answers canned AWS responses without parsing, checking or logging
+ * anything. Its CPU per request is what Node's HTTP stack alone costs, on the same client and core.
+ */
+const FLOOR_SERVER = `
+const { createServer } = require('node:http');
+const b64 = (n) => Buffer.alloc(n, 7).toString('base64');
+const arn = 'arn:aws:kms:${REGION}:000000000000:key/00000000-0000-4000-8000-000000000000';
+const canned = {
+  'TrentService.CreateKey': { KeyMetadata: { KeyId: '00000000-0000-4000-8000-000000000000', Arn: arn } },
+  'TrentService.ListKeys': { Keys: [], Truncated: false },
+  'TrentService.Encrypt': { CiphertextBlob: b64(89), KeyId: arn, EncryptionAlgorithm: 'SYMMETRIC_DEFAULT' },
+  'TrentService.Decrypt': { Plaintext: b64(32), KeyId: arn, EncryptionAlgorithm: 'SYMMETRIC_DEFAULT' },
+  'TrentService.GenerateDataKey': { CiphertextBlob: b64(89), Plaintext: b64(32), KeyId: arn },
+};
+createServer((req, res) => {
+  req.resume();
+  req.on('end', () => {
+    const body = JSON.stringify(canned[req.headers['x-amz-target']] || {});
+    res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-requestid': 'r' }).end(body);
+  });
+}).listen(Number(process.argv[1]), '127.0.0.1');
+`;
+targets.push(
+  await startTarget(
+    'node-http floor',
+    (port) => spawnPinned(process.execPath, ['-e', FLOOR_SERVER, String(port)], { stdio: 'ignore' }),
+    ['test', 'test'],
+  ),
+);
+
 console.log(
   `AWS API benchmark: node ${process.version}, ${ncpu} CPUs (${cpus()[0]?.model ?? '?'}), ${seconds}s per cell, ${rounds} round(s), median kept; ${pin ? `servers pinned to CPU ${pin}, client to CPUs 0-${ncpu - 2}` : 'not pinned'}; load average ${loadavg()[0]!.toFixed(1)} at start`,
 );
@@ -293,7 +325,7 @@ const header = [
   'CPU/req ratio',
 ];
 const rows: string[][] = [];
-// Warm both servers (JIT, connection pools) on every operation before anything is measured.
+// Warm every server (JIT, connection pools) on every operation before anything is measured.
 for (const t of targets) for (const op of OPS) await load(t, op, 16, 1500);
 for (const op of OPS.filter((o) => !args.only || o === args.only)) {
   for (const c of levels) {
@@ -313,8 +345,10 @@ for (const op of OPS.filter((o) => !args.only || o === args.only)) {
     });
     for (const [i, a] of agg.entries())
       if (a.errors) console.log(`  ${targets[i]!.name} ${op} c=${c}: ${a.errors} errors`);
-    const ratio = agg.length > 1 ? (agg[0]!.rps / agg[1]!.rps).toFixed(2) : '-';
-    const cpuRatio = agg.length > 1 ? (agg[0]!.cpu / agg[1]!.cpu).toFixed(2) : '-';
+    const kk = agg[targets.findIndex((t) => t.name === 'kubekms')]!;
+    const lk = agg[targets.findIndex((t) => t.name === 'local-kms')];
+    const ratio = lk ? (kk.rps / lk.rps).toFixed(2) : '-';
+    const cpuRatio = lk ? (kk.cpu / lk.cpu).toFixed(2) : '-';
     rows.push([
       op,
       String(c),
