@@ -5,6 +5,7 @@
  * AWS error such as NotFoundException for a made-up key), but never a type error, a SerializationException or a
  * 5xx.
  */
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MODEL, MODEL_OPERATIONS, shapeOf } from './model/model.ts';
 import { OPERATIONS } from './operations.ts';
@@ -82,5 +83,30 @@ describe('request shapes from the model', () => {
       }
       if (!(name in OPERATIONS)) expect(outcome.type).toBe('UnsupportedOperationException');
     }
+  });
+
+  it('random member values of any JSON type never get a 5xx (fuzz, every implemented operation)', async () => {
+    const keyId = (await post('TrentService.CreateKey', '{}')).json as { KeyMetadata?: { KeyId: string } };
+    const anyValue = fc.oneof(
+      fc.constant(keyId.KeyMetadata?.KeyId ?? 'x'),
+      fc.string({ maxLength: 40 }),
+      fc.base64String({ maxLength: 40 }),
+      fc.integer({ min: -5, max: 5000 }),
+      fc.double(),
+      fc.boolean(),
+      fc.constant(null),
+      fc.array(fc.string({ maxLength: 8 }), { maxLength: 3 }),
+      fc.dictionary(fc.string({ maxLength: 8 }), fc.oneof(fc.string({ maxLength: 8 }), fc.integer())),
+    );
+    const names = Object.keys(OPERATIONS).filter((n) => !['ScheduleKeyDeletion', 'DisableKey'].includes(n));
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...names), fc.infiniteStream(anyValue), async (name, values) => {
+        const members = Object.keys(shapeOf(MODEL.operations[name]!.input!.shape).members ?? {});
+        const body = Object.fromEntries(members.map((m) => [m, values.next().value]));
+        const r = await post(`TrentService.${name}`, JSON.stringify(body));
+        expect(r.status, `${name} ${JSON.stringify(body)} → ${JSON.stringify(r.json)}`).toBeLessThan(500);
+      }),
+      { numRuns: 1000 },
+    );
   });
 });
