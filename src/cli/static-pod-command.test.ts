@@ -29,6 +29,17 @@ describe('kubekms static-pod', () => {
     expect(y).toContain('port: 19810, path: /readyz');
   });
 
+  it('runs the operator too when given a kubeconfig host path (mounted read-only)', () => {
+    expect(render([])).not.toContain('--operator');
+    const y = render(['--operator-kubeconfig=/etc/kubernetes/kubekms.conf', '--operator-namespace=kms']);
+    expect(y).toContain(
+      '        - --operator\n        - --kubeconfig=/etc/kubernetes/kubekms.conf\n        - --namespace=kms\n',
+    );
+    expect(y).toContain('{name: kubeconfig, mountPath: /etc/kubernetes/kubekms.conf, readOnly: true}');
+    expect(y).toContain('hostPath: {path: /etc/kubernetes/kubekms.conf, type: File}');
+    expect(() => render(['--operator-kubeconfig=kubekms.conf'])).toThrow(/--operator-kubeconfig/);
+  });
+
   it('keeps the pod free of API dependencies and tight', () => {
     const y = render([]);
     for (const line of [

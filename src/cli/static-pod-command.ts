@@ -43,6 +43,18 @@ export const STATIC_POD_FLAGS: readonly FlagSpec[] = [
     help: 'Log level.',
   },
   { name: 'namespace', type: 'string', default: 'kube-system', help: 'Namespace of the mirror pod.' },
+  {
+    name: 'operator-kubeconfig',
+    type: 'string',
+    default: '',
+    help: 'Host path of a kubeconfig: also run the operator in this pod (same engine as the plugin), mounted read-only. Empty: plugin only.',
+  },
+  {
+    name: 'operator-namespace',
+    type: 'string',
+    default: 'kubekms',
+    help: "With --operator-kubeconfig: kubekms's namespace (the Lease, the Secrets key mirror).",
+  },
   { name: 'cpu-request', type: 'string', default: '50m', help: 'CPU request.' },
   { name: 'memory-request', type: 'string', default: '64Mi', help: 'Memory request.' },
   { name: 'memory-limit', type: 'string', default: '512Mi', help: 'Memory limit.' },
@@ -56,6 +68,9 @@ export interface StaticPodOptions {
   healthListen: string;
   logLevel: string;
   namespace: string;
+  /** Empty: no operator. */
+  operatorKubeconfig: string;
+  operatorNamespace: string;
   cpuRequest: string;
   memoryRequest: string;
   memoryLimit: string;
@@ -69,6 +84,7 @@ function need(flags: FlagValues, name: string, pattern: RegExp = SAFE): string {
   return v;
 }
 
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const absolute = /^\/[A-Za-z0-9._/-]*[A-Za-z0-9._-]$/;
 
 export function staticPodOptions(flags: FlagValues): StaticPodOptions {
@@ -80,7 +96,9 @@ export function staticPodOptions(flags: FlagValues): StaticPodOptions {
     kmsSocket: need(flags, 'kms-socket', absolute),
     healthListen,
     logLevel: need(flags, 'log-level'),
-    namespace: need(flags, 'namespace', /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/),
+    namespace: need(flags, 'namespace', DNS_LABEL),
+    operatorKubeconfig: flags['operator-kubeconfig'] ? need(flags, 'operator-kubeconfig', absolute) : '',
+    operatorNamespace: need(flags, 'operator-namespace', DNS_LABEL),
     cpuRequest: need(flags, 'cpu-request'),
     memoryRequest: need(flags, 'memory-request'),
     memoryLimit: need(flags, 'memory-limit'),
@@ -96,6 +114,12 @@ export function renderStaticPod(o: StaticPodOptions): string {
   const host = o.healthListen.slice(0, colon);
   const port = o.healthListen.slice(colon + 1);
   const probeHost = host === '0.0.0.0' ? '127.0.0.1' : host;
+  const op = o.operatorKubeconfig;
+  const operatorArgs = op
+    ? `        - --operator\n        - --kubeconfig=${op}\n        - --namespace=${o.operatorNamespace}\n`
+    : '';
+  const operatorMount = op ? `        - {name: kubeconfig, mountPath: ${op}, readOnly: true}\n` : '';
+  const operatorVolume = op ? `    - name: kubeconfig\n      hostPath: {path: ${op}, type: File}\n` : '';
   const probe = (kind: string, path: string, period: number, failures: number) =>
     `      ${kind}:
         httpGet: {host: ${probeHost}, port: ${port}, path: ${path}, scheme: HTTP}
@@ -134,7 +158,7 @@ spec:
         - --socket-mode=0600
         - --health-listen=${o.healthListen}
         - --log-level=${o.logLevel}
-      securityContext:
+${operatorArgs}      securityContext:
         runAsUser: 0
         runAsGroup: 0
         allowPrivilegeEscalation: false
@@ -151,12 +175,12 @@ ${probe('readinessProbe', '/readyz', 5, 3)}
         - {name: kms-socket, mountPath: ${socketDir}}
         - {name: data, mountPath: ${o.dataDir}}
         - {name: root-key, mountPath: ${o.rootKeyFile}, readOnly: true}
-  volumes:
+${operatorMount}  volumes:
     - name: kms-socket
       hostPath: {path: ${socketDir}, type: DirectoryOrCreate}
     - name: data
       hostPath: {path: ${o.dataDir}, type: DirectoryOrCreate}
     - name: root-key
       hostPath: {path: ${o.rootKeyFile}, type: File}
-`;
+${operatorVolume}`;
 }

@@ -10,6 +10,8 @@ import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseFlags } from '../../src/cli/flags.ts';
+import { renderStaticPod, STATIC_POD_FLAGS, staticPodOptions } from '../../src/cli/static-pod-command.ts';
 import {
   type ControlPlane,
   createRunDir,
@@ -215,13 +217,14 @@ describe('on a real kube-apiserver 1.36', () => {
     for (const line of applied) expect(line).toMatch(/ (created|configured|unchanged) \(server dry run\)$/);
   });
 
-  it('accepts the static pod (kubekms static-pod) in kube-system (dry-run=server)', async () => {
-    const out = await cp.apiserver.kubectl([
-      'apply',
-      '--dry-run=server',
-      '-f',
-      join(REPO_ROOT, 'deploy', 'static-pod.yaml'),
-    ]);
+  it.each([
+    ['deploy/static-pod.yaml', []],
+    ['with the operator', ['--operator-kubeconfig=/etc/kubernetes/kubekms.conf']],
+  ])('accepts the static pod (%s) in kube-system (dry-run=server)', async (_what, args) => {
+    const yaml = renderStaticPod(staticPodOptions(parseFlags(STATIC_POD_FLAGS, args, {}).values));
+    if (args.length === 0)
+      expect(yaml).toBe(readFileSync(join(REPO_ROOT, 'deploy', 'static-pod.yaml'), 'utf8'));
+    const out = await cp.apiserver.kubectl(['apply', '--dry-run=server', '-f', '-'], { input: yaml });
     expect(out).toContain('pod/kubekms created (server dry run)');
   });
 

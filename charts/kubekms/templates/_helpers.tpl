@@ -47,3 +47,23 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 true
 {{- end -}}
 {{- end -}}
+
+{{/* The operator's rules (docs/operator.md, RBAC). No access to Secrets. */}}
+{{- define "kubekms.operatorRules" -}}
+- apiGroups: [kubekms.io]
+  resources: [kmskeys, kmsaliases, kmsgrants]
+  verbs: [get, list, watch, patch, create] # create: the Secrets key mirror only
+- apiGroups: [kubekms.io]
+  resources: [kmskeys/status, kmsaliases/status, kmsgrants/status]
+  verbs: [get, patch]
+- apiGroups: [kubekms.io]
+  resources: [kmskeys/finalizers, kmsaliases/finalizers, kmsgrants/finalizers]
+  verbs: [update]
+- apiGroups: [events.k8s.io]
+  resources: [events]
+  verbs: [create, patch]
+- apiGroups: [""]
+  resources: [namespaces]
+  resourceNames: [{{ .Release.Namespace | quote }}]
+  verbs: [get] # its own namespace exists (the release namespace), so it is never created
+{{- end -}}
