@@ -3,7 +3,7 @@
  * and out, so an object is sent back exactly as it was read (no model classes that could drop fields).
  */
 import { request as httpRequest } from 'node:http';
-import { request as httpsRequest, type RequestOptions } from 'node:https';
+import { Agent, request as httpsRequest, type RequestOptions } from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
 import {
   type ListPage,
@@ -16,6 +16,8 @@ import {
 import { isNotFound, normalizeKubeError } from './runtime/kube-errors.ts';
 
 const TIMEOUT_MS = 30_000;
+/** Credentials (e.g. a projected service-account token) are read again this often. */
+const CREDENTIALS_TTL_MS = 60_000;
 
 interface Discovery {
   readonly resources?: readonly {
@@ -30,17 +32,48 @@ export function httpReencryptApi(kc: KubeConfig): ReencryptApi {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('kubeconfig has no current cluster');
   const server = new URL(cluster.server);
+  // applyToHTTPSOptions builds a new Agent (a new TLS handshake) on every call: apply it once a minute and keep
+  // one keep-alive agent with the same TLS options.
+  let creds:
+    | { at: number; agent: Agent | undefined; headers: Record<string, unknown>; auth?: string }
+    | undefined;
+  async function credentials() {
+    if (creds && Date.now() - creds.at < CREDENTIALS_TTL_MS) return creds;
+    const o: RequestOptions = {};
+    await kc.applyToHTTPSOptions(o);
+    const agent =
+      creds?.agent ??
+      (server.protocol === 'https:'
+        ? new Agent({
+            keepAlive: true,
+            maxSockets: 32,
+            ca: o.ca,
+            cert: o.cert,
+            key: o.key,
+            ...(o.rejectUnauthorized !== undefined ? { rejectUnauthorized: o.rejectUnauthorized } : {}),
+            ...(o.servername ? { servername: o.servername } : {}),
+          })
+        : undefined);
+    creds = { at: Date.now(), agent, headers: { ...(o.headers ?? {}) }, ...(o.auth ? { auth: o.auth } : {}) };
+    return creds;
+  }
 
   async function call<T>(method: 'GET' | 'PUT', path: string, body?: unknown): Promise<T> {
+    const c = await credentials();
     const opts: RequestOptions = {
       method,
       hostname: server.hostname,
       port: server.port || (server.protocol === 'https:' ? 443 : 80),
       path: `${server.pathname.replace(/\/$/, '')}${path}`,
-      headers: { accept: 'application/json', ...(body ? { 'content-type': 'application/json' } : {}) },
+      headers: {
+        ...(c.headers as Record<string, string>),
+        accept: 'application/json',
+        ...(body ? { 'content-type': 'application/json' } : {}),
+      },
       timeout: TIMEOUT_MS,
+      ...(c.agent ? { agent: c.agent } : {}),
+      ...(c.auth ? { auth: c.auth } : {}),
     };
-    await kc.applyToHTTPSOptions(opts);
     const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const send = server.protocol === 'https:' ? httpsRequest : httpRequest;
     const { code, text } = await new Promise<{ code: number; text: string }>((resolve, reject) => {
