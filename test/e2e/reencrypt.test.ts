@@ -194,20 +194,21 @@ describe('re-encryption after rotating the Secrets key', () => {
     );
     expect(running.keyVersion).toBe(2);
 
-    // Churn during the pass: 50 new Secrets, 50 deleted from the last namespace (listed, gone by their turn).
+    // Churn during the pass (in the background): 50 Secrets deleted from the last namespace (listed, gone by
+    // their turn) and 50 new ones. Meanwhile, restart kubekms a quarter of the way through.
     const created = Array.from({ length: 50 }, (_, i) => newSecret(nsName(0), `new${i}`));
-    await applySecrets(cp.apiserver, created);
     const victims = secrets.filter((s) => s.namespace === nsName(NAMESPACES - 1)).slice(0, 50);
     for (const v of victims) deleted.add(`${v.namespace}/${v.name}`);
-    await cp.apiserver.kubectl([
-      'delete',
-      'secret',
-      '-n',
-      nsName(NAMESPACES - 1),
-      ...victims.map((v) => v.name),
-    ]);
-
-    // Restart kubekms mid-pass.
+    const churn = (async () => {
+      await cp.apiserver.kubectl([
+        'delete',
+        'secret',
+        '-n',
+        nsName(NAMESPACES - 1),
+        ...victims.map((v) => v.name),
+      ]);
+      await applySecrets(cp.apiserver, created);
+    })();
     await waitFor(
       'the pass a quarter done',
       async () => ((progress(await mirror())?.done ?? 0) >= originals / 4 ? true : undefined),
@@ -217,6 +218,7 @@ describe('re-encryption after rotating the Secrets key', () => {
     const beforeRestart = progress(await mirror());
     plugin = await plugin.restart();
     await waitLeader();
+    await churn;
 
     const end = await waitFor(
       'reencryption finished',
