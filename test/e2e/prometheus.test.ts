@@ -3,7 +3,8 @@
  * Prometheus (Debian's package) scrapes a running kubekms on loopback, loads the same rules, and sees
  * kubekms_kmsv2_requests_total move when KMS v2 requests are made.
  */
-import { writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ApiserverLikeClient } from '../../src/kmsv2/testing/apiserver-client.ts';
@@ -96,10 +97,10 @@ describe('a real Prometheus scraping kubekms', () => {
     const before = (await scalar(ok)) ?? 0;
 
     const client = new ApiserverLikeClient(plugin.socket);
+    const seeds = Array.from({ length: 20 }, () => randomBytes(32));
     try {
       const { keyId } = await client.status();
-      for (let i = 0; i < 20; i++) {
-        const seed = new Uint8Array(32).fill(i);
+      for (const seed of seeds) {
         const e = await client.encrypt(seed, keyId);
         expect(Buffer.from(await client.decrypt(e.ciphertext, e.keyId)).equals(Buffer.from(seed))).toBe(true);
       }
@@ -143,6 +144,11 @@ describe('a real Prometheus scraping kubekms', () => {
     );
     // Nothing fires (KubekmsPluginUnhealthy may be pending from scrapes before the first Status call, while
     // kubekms_kmsv2_healthy still reads 0; its `for: 1m` covers kube-apiserver's first Status poll).
+    // The plugin's log has a line per Encrypt, and never a seed (base64 or hex).
+    const log = readFileSync(plugin.process.logPath, 'utf8');
+    expect(log).toContain('kmsv2 encrypt');
+    for (const seed of seeds)
+      for (const enc of ['base64', 'hex'] as const) expect(log).not.toContain(seed.toString(enc));
     const alerts = await api<{ data: { alerts: { state: string }[] } }>('/api/v1/alerts');
     expect(alerts.data.alerts.filter((a) => a.state === 'firing')).toEqual([]);
   });
