@@ -26,7 +26,7 @@ import { MODEL, TARGET_PREFIX } from './model/model.ts';
 import { OPERATIONS } from './operations.ts';
 import type { OpResult } from './ops/types.ts';
 import { ReplayCache } from './replay-cache.ts';
-import { MAX_SKEW_MS, SigV4Verifier } from './sigv4.ts';
+import { headerValues, MAX_SKEW_MS, SigV4Verifier } from './sigv4.ts';
 
 export const MAX_BODY_BYTES = 64 * 1024;
 const CONTENT_TYPE = 'application/x-amz-json-1.1';
@@ -78,9 +78,9 @@ function contextKeys(input: Input): string[] | undefined {
   return keys.size ? [...keys].sort().slice(0, 64) : undefined;
 }
 
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+function readBody(req: IncomingMessage, declaredLength: string | undefined, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length']);
+    const declared = Number(declaredLength);
     if (Number.isFinite(declared) && declared > limit) {
       reject(new AwsError('RequestEntityTooLargeException', `Request body is larger than ${limit} bytes`));
       return;
@@ -120,18 +120,17 @@ export async function startAwsServer(o: AwsServerOptions): Promise<AwsServer> {
     if (req.method !== 'POST' || path !== '/') {
       throw new AwsError('UnknownOperationException', 'The AWS KMS API is served at POST /');
     }
-    const body = await readBody(req, limit);
-    const accessKeyId = verifier.verify({
-      method: 'POST',
-      url: req.url ?? '/',
-      rawHeaders: req.rawHeaders,
-      body,
-    });
+    const headers = headerValues(req.rawHeaders);
+    const body = await readBody(req, headers.get('content-length'), limit);
+    const accessKeyId = verifier.verify(
+      { method: 'POST', url: req.url ?? '/', rawHeaders: req.rawHeaders, body },
+      headers,
+    );
     const credential = o.credentials.get(accessKeyId)!;
     audit.accessKeyId = accessKeyId;
     audit.principal = credential.caller.name;
 
-    const target = String(req.headers['x-amz-target'] ?? '');
+    const target = headers.get('x-amz-target') ?? '';
     const dot = target.indexOf('.');
     const name = dot < 0 ? '' : target.slice(dot + 1);
     const model = Object.hasOwn(MODEL.operations, name) ? MODEL.operations[name] : undefined;
@@ -145,10 +144,7 @@ export async function startAwsServer(o: AwsServerOptions): Promise<AwsServer> {
     const handler = Object.hasOwn(OPERATIONS, name) ? OPERATIONS[name] : undefined;
     if (!handler) throw new AwsError('UnsupportedOperationException', `${name} is not supported by kubekms`);
 
-    const type = String(req.headers['content-type'] ?? '')
-      .split(';')[0]!
-      .trim()
-      .toLowerCase();
+    const type = (headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
     if (type !== CONTENT_TYPE && type !== 'application/json') {
       throw new AwsError(
         'SerializationException',

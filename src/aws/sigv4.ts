@@ -204,8 +204,7 @@ export class SigV4Verifier {
   }
 
   /** Verifies the request and returns its access key id, or throws the AWS authentication error. */
-  verify(req: SignedRequest): string {
-    const headers = headerValues(req.rawHeaders);
+  verify(req: SignedRequest, headers: ReadonlyMap<string, string> = headerValues(req.rawHeaders)): string {
     const authorization = headers.get('authorization');
     if (authorization === undefined || authorization === '') {
       if (/[?&]X-Amz-Signature=/i.test(req.url)) {
