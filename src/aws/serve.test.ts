@@ -63,6 +63,8 @@ describe('kubekms serve --aws-listen', () => {
     const c = client(r.aws!.endpoint, 'test', 'test');
     const k = await c.send(new CreateKeyCommand({}));
     expect(k.KeyMetadata!.Arn).toMatch(/^arn:aws:kms:us-east-1:000000000000:key\//);
+    // Audit lines go where the process log goes.
+    expect(logs).toMatch(/"audit":true,"api":"aws".*"operation":"CreateKey".*"principal":"kubekms:dev:test"/);
     c.destroy();
   });
 

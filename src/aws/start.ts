@@ -4,11 +4,12 @@
  * administrator pair test/test. Refuses to start a listener nobody could authenticate to.
  */
 import { readFile } from 'node:fs/promises';
+import { pino } from 'pino';
 import { UsageError } from '../cli/flags.ts';
 import type { EngineCore } from '../engine/core.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
-import { stdoutAuditLog, streamAuditLog } from './audit-log.ts';
+import { type AuditLog, stdoutAuditLog, streamAuditLog } from './audit-log.ts';
 import {
   type Credential,
   CredentialStore,
@@ -19,6 +20,19 @@ import {
 import { type AwsServer, startAwsServer } from './server.ts';
 
 type Flags = Readonly<Record<string, string | boolean | number | undefined>>;
+
+/**
+ * Audit lines go where the process log goes: the given destination, else the logger's own stream when it is not
+ * stdout (a log file, say), else stdout in batches.
+ */
+function auditLogFor(log: Logger, destination: NodeJS.WritableStream | undefined): AuditLog {
+  if (destination) return streamAuditLog(destination);
+  const stream = (log as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] as
+    | (NodeJS.WritableStream & { fd?: number })
+    | undefined;
+  if (stream && typeof stream.write === 'function' && stream.fd !== 1) return streamAuditLog(stream);
+  return stdoutAuditLog();
+}
 
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
@@ -98,9 +112,7 @@ export async function startAwsApi(
       listen,
       ...(tls ? { tls } : {}),
       log: deps.log,
-      ...(deps.log.isLevelEnabled('info')
-        ? { audit: deps.logDestination ? streamAuditLog(deps.logDestination) : stdoutAuditLog() }
-        : {}),
+      ...(deps.log.isLevelEnabled('info') ? { audit: auditLogFor(deps.log, deps.logDestination) } : {}),
       metrics: deps.metrics,
       region: deps.region,
       requestTimeoutMs: timeout,
