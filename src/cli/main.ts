@@ -4,7 +4,8 @@
  * Exit codes: 0 ok, 1 runtime failure, 2 usage error (unknown flag, bad value).
  */
 import { readFileSync } from 'node:fs';
-import { formatHelp, parseFlags, UsageError } from './flags.ts';
+import { RotatingFile } from '../observability/rotating-file.ts';
+import { type FlagValues, formatHelp, parseFlags, UsageError } from './flags.ts';
 import { KEY_FLAGS, keyCommand } from './key-command.ts';
 import { REENCRYPT_FLAGS, REENCRYPT_USAGE, reencryptCommand } from './reencrypt-command.ts';
 import { serve } from './serve.ts';
@@ -88,7 +89,7 @@ async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseFlags(SERVE_FLAGS, rest, process.env);
   if (positionals.length > 0)
     throw new UsageError(`serve takes no arguments, got ${JSON.stringify(positionals[0])}`);
-  const running = await serve(values);
+  const running = await serve(values, auditLogFile(values));
   await new Promise<void>((resolve) => {
     // Stay up even when no listener holds the event loop open (e.g. --kms-socket '' --health-listen '').
     const keepAlive = setInterval(() => undefined, 1 << 30);
@@ -102,6 +103,17 @@ async function main(argv: string[]): Promise<number> {
   });
   await running.stop();
   return 0;
+}
+
+/** `--audit-log FILE`: the process log (audit lines included) goes to a size-rotated file instead of stdout. */
+function auditLogFile(values: FlagValues): RotatingFile | undefined {
+  const path = String(values['audit-log'] ?? '');
+  if (!path) return undefined;
+  const maxMiB = Number(values['audit-log-max-size']);
+  const maxFiles = Number(values['audit-log-max-files']);
+  if (!(maxMiB >= 1)) throw new UsageError('--audit-log-max-size: at least 1 (MiB)');
+  if (!(maxFiles >= 1)) throw new UsageError('--audit-log-max-files: at least 1');
+  return new RotatingFile({ path, maxBytes: maxMiB * 1024 * 1024, maxFiles });
 }
 
 function serveHelp(): string {

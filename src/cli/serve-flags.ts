@@ -53,6 +53,24 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
     help: 'Log level.',
   },
   {
+    name: 'audit-log',
+    type: 'string',
+    default: '',
+    help: 'Write the JSON log (every line: one audit line per request, lifecycle changes, errors) to this file (mode 0600, rotated by size) instead of stdout.',
+  },
+  {
+    name: 'audit-log-max-size',
+    type: 'int',
+    default: 100,
+    help: 'With --audit-log: rotate when the file would pass this many MiB.',
+  },
+  {
+    name: 'audit-log-max-files',
+    type: 'int',
+    default: 5,
+    help: 'With --audit-log: rotated files kept (FILE.1 … FILE.N).',
+  },
+  {
     name: 'arn-partition',
     type: 'string',
     default: 'aws',

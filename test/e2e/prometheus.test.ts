@@ -1,7 +1,7 @@
 /**
  * Monitoring against real tools (issue 7): the chart's alert rules pass `promtool test rules`, and a real
  * Prometheus (Debian's package) scrapes a running kubekms on loopback, loads the same rules, and sees
- * kubekms_kmsv2_requests_total move when KMS v2 requests are made.
+ * kubekms_kmsv2_requests_total move when KMS v2 requests are made. `serve --audit-log FILE` writes the log there.
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -10,6 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ApiserverLikeClient } from '../../src/kmsv2/testing/apiserver-client.ts';
 import {
   createRunDir,
+  defaultPluginCommand,
   freePort,
   type Plugin,
   REPO_ROOT,
@@ -151,5 +152,32 @@ describe('a real Prometheus scraping kubekms', () => {
       for (const enc of ['base64', 'hex'] as const) expect(log).not.toContain(seed.toString(enc));
     const alerts = await api<{ data: { alerts: { state: string }[] } }>('/api/v1/alerts');
     expect(alerts.data.alerts.filter((a) => a.state === 'firing')).toEqual([]);
+  });
+});
+
+describe('serve --audit-log FILE', () => {
+  it('writes every JSON log line to the file (not stdout), without seeds', async () => {
+    const dir = createRunDir('kubekms-audit-');
+    const file = join(dir, 'audit.log');
+    const plugin = await startPlugin({
+      dir,
+      command: (p) => [...defaultPluginCommand(p), `--audit-log=${file}`, '--audit-log-max-size=1'],
+    });
+    const client = new ApiserverLikeClient(plugin.socket);
+    const seeds = Array.from({ length: 10 }, () => randomBytes(32));
+    try {
+      const { keyId } = await client.status();
+      for (const seed of seeds) await client.encrypt(seed, keyId);
+    } finally {
+      client.close();
+    }
+    await plugin.stop();
+    const lines = readFileSync(file, 'utf8').trim().split('\n');
+    const records = lines.map((l) => JSON.parse(l) as { msg: string; uid?: string });
+    expect(records.filter((r) => r.msg === 'kmsv2 encrypt' && typeof r.uid === 'string')).toHaveLength(10);
+    expect(records.map((r) => r.msg)).toContain('stopped');
+    const text = lines.join('\n');
+    for (const seed of seeds) expect(text).not.toContain(seed.toString('base64'));
+    expect(readFileSync(plugin.process.logPath, 'utf8')).not.toContain('kmsv2 encrypt');
   });
 });
