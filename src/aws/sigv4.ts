@@ -41,7 +41,23 @@ const incomplete = (m: string) => new AwsError('IncompleteSignatureException', m
 const invalidSig = (m: string) => new AwsError('InvalidSignatureException', m);
 
 /** Parses `AWS4-HMAC-SHA256 Credential=AKID/DATE/REGION/SERVICE/aws4_request, SignedHeaders=…, Signature=…`. */
+const AUTHORIZATION_RE =
+  /^AWS4-HMAC-SHA256 Credential=([^/,\s]+)\/(\d{8})\/([^/,\s]+)\/([^/,\s]+)\/([^/,\s]+), ?SignedHeaders=([^,\s]+), ?Signature=([^,\s]+)$/;
+
 export function parseAuthorization(header: string): AuthorizationParts {
+  // Fast path: the exact form every SDK sends.
+  const m = AUTHORIZATION_RE.exec(header);
+  if (m) {
+    return {
+      accessKeyId: m[1]!,
+      date: m[2]!,
+      region: m[3]!,
+      service: m[4]!,
+      terminator: m[5]!,
+      signedHeaders: m[6]!.split(';'),
+      signature: m[7]!,
+    };
+  }
   const space = header.indexOf(' ');
   const algorithm = space < 0 ? header : header.slice(0, space);
   if (algorithm !== ALGORITHM) {
