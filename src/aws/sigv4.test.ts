@@ -46,6 +46,10 @@ describe('SigV4 primitives', () => {
       service: 'kms',
       signedHeaders: ['host', 'x-amz-date'],
     });
+    const reordered = parseAuthorization(
+      'AWS4-HMAC-SHA256 Signature=abc,SignedHeaders=host;x-amz-date,  Credential=AKID/20260101/eu-west-1/kms/aws4_request',
+    );
+    expect(reordered).toEqual(a);
     expect(() => parseAuthorization('AWS4-HMAC-SHA256 Credential=a/b/c/d/e, Signature=x')).toThrow(
       /SignedHeaders/,
     );
