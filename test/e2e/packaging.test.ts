@@ -38,6 +38,27 @@ afterAll(() => {
 });
 
 describe('Dockerfile install steps from a clean clone', () => {
+  it('the Dockerfile does what this test mimics, and .dockerignore keeps what it copies', () => {
+    const docker = readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8');
+    for (const line of [
+      'FROM node:24-bookworm-slim AS build',
+      'RUN npm run build',
+      'RUN npm ci --omit=dev --no-audit --no-fund',
+      'COPY --from=deps /app/node_modules ./node_modules',
+      'COPY --from=build /src/dist ./dist',
+      'COPY package.json ./',
+      'COPY proto ./proto',
+      'COPY crds ./crds',
+      'USER 1000:1000',
+      'ENTRYPOINT ["node", "dist/cli/main.js", "serve"]',
+    ])
+      expect(docker).toContain(line);
+    expect(docker).not.toMatch(/^(CMD|ENTRYPOINT) [^[]/m); // exec form only: no shell at run time
+    const ignored = readFileSync(join(REPO_ROOT, '.dockerignore'), 'utf8').split('\n');
+    for (const needed of ['src', 'proto', 'crds', 'package.json', 'package-lock.json', 'tsconfig.json'])
+      expect(ignored).not.toContain(needed);
+  });
+
   it('npm ci --omit=dev + dist/ + proto/ start `serve`, which answers /readyz 200 and stops on SIGTERM', async () => {
     // Build stage: a clean clone, full install, `npm run build`.
     const src = temp('kubekms-build-');
