@@ -63,12 +63,17 @@ describe('Dockerfile install steps from a clean clone', () => {
     // Build stage: a clean clone, full install, `npm run build`.
     const src = temp('kubekms-build-');
     await must('git', ['clone', '-q', REPO_ROOT, src]);
-    await must('npm', ['ci', '--no-audit', '--no-fund', '--prefer-offline'], { cwd: src });
-    await must('npm', ['run', 'build', '--silent'], { cwd: src });
+    // Generous limits: on a cold npm cache the installs download from the registry.
+    const slow = { timeoutMs: 400_000 };
+    await must('npm', ['ci', '--no-audit', '--no-fund', '--prefer-offline'], { cwd: src, ...slow });
+    await must('npm', ['run', 'build', '--silent'], { cwd: src, ...slow });
     // Runtime stage: exactly the files the Dockerfile copies, production dependencies only.
     const app = temp('kubekms-app-');
     for (const f of ['package.json', 'package-lock.json']) cpSync(join(src, f), join(app, f));
-    await must('npm', ['ci', '--omit=dev', '--no-audit', '--no-fund', '--prefer-offline'], { cwd: app });
+    await must('npm', ['ci', '--omit=dev', '--no-audit', '--no-fund', '--prefer-offline'], {
+      cwd: app,
+      ...slow,
+    });
     for (const d of ['dist', 'proto', 'crds']) cpSync(join(src, d), join(app, d), { recursive: true });
     const modules = readdirSync(join(app, 'node_modules'));
     expect(modules).not.toContain('typescript');
@@ -113,7 +118,7 @@ describe('Dockerfile install steps from a clean clone', () => {
       child.kill('SIGTERM');
     }
     expect(await exited).toBe(0);
-  }, 300_000);
+  }, 900_000);
 });
 
 describe('Helm chart', () => {
