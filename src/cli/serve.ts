@@ -15,6 +15,7 @@ import { FileKeyStore } from '../keystore/file-keystore.ts';
 import { KmsV2Plugin, type PluginApiVersion } from '../kmsv2/plugin.ts';
 import { type KmsV2Server, startKmsV2Server } from '../kmsv2/server.ts';
 import { type HealthServer, type ReadinessCheck, startHealthServer } from '../observability/health-server.ts';
+import { registerKeyMetrics } from '../observability/key-metrics.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { createMetrics } from '../observability/metrics.ts';
 import { type Operator, startOperator } from '../operator/operator.ts';
@@ -96,6 +97,7 @@ export async function serve(flags: FlagValues, logDestination?: NodeJS.WritableS
     }
 
     const metrics = createMetrics();
+    registerKeyMetrics(metrics.registry, () => core.keys.values());
     const checks: Record<string, ReadinessCheck> = {};
     let plugin: KmsV2Plugin | undefined;
     const socketPath = String(flags['kms-socket'] ?? '');
@@ -107,6 +109,7 @@ export async function serve(flags: FlagValues, logDestination?: NodeJS.WritableS
       });
       plugin = p;
       const first = p.selfTest();
+      metrics.kmsv2Healthy.set(first.ok ? 1 : 0);
       if (!first.ok) log.error({ error: first.error }, 'kmsv2 self-test failed at start');
       checks.kmsv2 = () => p.readiness();
       const kms: KmsV2Server = await startKmsV2Server(

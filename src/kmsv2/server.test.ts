@@ -222,5 +222,7 @@ describe('KMS v2 plugin over its socket', () => {
     expect(text).toMatch(/kubekms_kmsv2_requests_total\{method="Status",code="OK"\} 1/);
     expect(text).toMatch(/kubekms_kmsv2_key_id_info\{key_id_hash="[0-9a-f]{64}"\} 1/);
     expect((await fetch(`http://${r.health!.address}/readyz`)).status).toBe(200);
+    expect(text).toMatch(/kubekms_keys\{state="Enabled",spec="SYMMETRIC_DEFAULT"\} 1/);
+    expect(text).toMatch(/kubekms_kmsv2_healthy 1/);
   });
 });
