@@ -364,6 +364,20 @@ spec: {keyRef: {name: orders}, grantee: {serviceAccount: {name: batch}}, operati
     expect(k2.status?.currentVersion).toBe(2);
   });
 
+  it('kubectl describe kmskey tells the story of the key, and no Event carries key material', async () => {
+    const out = await cp.apiserver.kubectl(['describe', 'kmskey', '-n', 'apps', 'orders']);
+    const events = out.slice(out.indexOf('Events:'));
+    const order = ['KeyCreated', 'DescriptionUpdated', 'RotationDisabled', 'TagsUpdated', 'KeyRotated'].map(
+      (r) => events.indexOf(r),
+    );
+    expect(order.every((i) => i > 0)).toBe(true);
+    expect(order.indexOf(Math.min(...order))).toBe(0);
+    expect(events).toMatch(/on demand \(spec.rotateNow=t1\): version 2/);
+    expect(out).toMatch(/Key Id:\s+[0-9a-f-]{36}/);
+    // Notes name keys, versions and states only: nothing base64-like long enough to be material.
+    expect(events).not.toMatch(/[A-Za-z0-9+/]{40,}={0,2}/);
+  });
+
   it('refuses what the schema cannot see, as conditions, without hot loops', async () => {
     await apply(
       cp.apiserver,
