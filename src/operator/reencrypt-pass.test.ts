@@ -1,85 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { ListPage, RawObject, ReencryptApi, ServedResource } from './reencrypt-api.ts';
 import { freshPass, type ReencryptionStatus } from './reencrypt-decisions.ts';
+import { FakeApi, populate } from './reencrypt-fake-api.ts';
 import { type ObjectResult, runPass } from './reencrypt-pass.ts';
 import { RateLimiter } from './reencrypt-rate.ts';
 import { KubeApiError } from './runtime/kube-errors.ts';
-
-interface Stored {
-  rv: number;
-  key: number;
-}
-
-/** An API server with one snapshot-consistent list per continue chain and a "current key" for writes. */
-class FakeApi implements ReencryptApi {
-  readonly objects = new Map<string, Stored>();
-  readonly served = new Set(['secrets']);
-  currentKey = 2;
-  lists = 0;
-  replaces = 0;
-  /** Hooks to inject failures. */
-  beforeReplace: (ns: string, name: string) => void = () => undefined;
-  expireContinue = false;
-  snapshot = new Map<string, Stored>();
-
-  add(ns: string, name: string, key = 1): void {
-    this.objects.set(`${ns}/${name}`, { rv: 1, key });
-  }
-
-  async resolve(name: string): Promise<ServedResource | undefined> {
-    return this.served.has(name)
-      ? { name, group: '', version: 'v1', plural: name, kind: 'Secret', namespaced: true }
-      : undefined;
-  }
-
-  async list(_r: ServedResource, limit: number, cont: string | undefined): Promise<ListPage> {
-    this.lists++;
-    if (cont && this.expireContinue) {
-      this.expireContinue = false;
-      throw new KubeApiError(410, 'Expired', 'continue token expired');
-    }
-    // A continue chain lists one snapshot, as the API server does.
-    if (!cont) this.snapshot = new Map([...this.objects].map(([k, v]) => [k, { ...v }]));
-    const keys = [...this.snapshot.keys()].sort();
-    const from = cont ? keys.findIndex((k) => k > cont) : 0;
-    const start = from < 0 ? keys.length : from;
-    const page = keys.slice(start, start + limit);
-    const items: RawObject[] = page.map((k) => {
-      const [namespace, name] = k.split('/') as [string, string];
-      return { metadata: { namespace, name, resourceVersion: String(this.snapshot.get(k)?.rv) } };
-    });
-    const rest = keys.length - start - page.length;
-    return {
-      items,
-      ...(rest > 0 ? { continue: page.at(-1), remainingItemCount: rest } : {}),
-    };
-  }
-
-  async replace(_r: ServedResource, o: RawObject): Promise<void> {
-    const k = `${o.metadata.namespace}/${o.metadata.name}`;
-    this.beforeReplace(o.metadata.namespace ?? '', o.metadata.name);
-    const s = this.objects.get(k);
-    if (!s) throw new KubeApiError(404, 'NotFound', `${k} not found`);
-    if (String(s.rv) !== o.metadata.resourceVersion) throw new KubeApiError(409, 'Conflict', 'modified');
-    this.replaces++;
-    this.objects.set(k, { rv: s.rv + 1, key: this.currentKey });
-  }
-
-  async get(_r: ServedResource, namespace: string | undefined, name: string): Promise<RawObject | undefined> {
-    const s = this.objects.get(`${namespace}/${name}`);
-    return s ? { metadata: { namespace, name, resourceVersion: String(s.rv) } } : undefined;
-  }
-
-  staleCount(): number {
-    return [...this.objects.values()].filter((s) => s.key !== this.currentKey).length;
-  }
-}
-
-function populate(api: FakeApi, namespaces: number, perNs: number): void {
-  for (let n = 0; n < namespaces; n++)
-    for (let i = 0; i < perNs; i++)
-      api.add(`ns${String(n).padStart(2, '0')}`, `s${String(i).padStart(3, '0')}`);
-}
 
 const unlimited = () => new RateLimiter({ qps: 0 });
 

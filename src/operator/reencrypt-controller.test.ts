@@ -1,0 +1,212 @@
+import pino from 'pino';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { nodeCrypto } from '../crypto/node-provider.ts';
+import { EngineCore } from '../engine/core.ts';
+import { ensureClusterKey, SECRETS_KEY_ALIAS } from '../engine/ops-maintenance.ts';
+import { rotateKey } from '../engine/ops-rotation.ts';
+import { ManualClock, MemoryKeyStore, TestRootKey } from '../engine/testing.ts';
+import type { KmsKey } from './api-types.ts';
+import type { OperatorContext } from './context.ts';
+import { ReencryptController } from './reencrypt-controller.ts';
+import type { ReencryptionStatus } from './reencrypt-decisions.ts';
+import { FakeApi, populate } from './reencrypt-fake-api.ts';
+import type { EventInput } from './runtime/events.ts';
+import type { KubeClient } from './runtime/kube-client.ts';
+import { KubeApiError } from './runtime/kube-errors.ts';
+
+/** RFC 7386 JSON merge patch. */
+function mergePatch(target: unknown, patch: unknown): unknown {
+  if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) return patch;
+  const out: Record<string, unknown> =
+    typeof target === 'object' && target !== null && !Array.isArray(target)
+      ? { ...(target as Record<string, unknown>) }
+      : {};
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete out[k];
+    else out[k] = mergePatch(out[k], v);
+  }
+  return out;
+}
+
+/** One KmsKey behind get and (status) merge patches with a resourceVersion precondition. */
+class FakeKeyApi {
+  obj: KmsKey;
+  rv = 1;
+  conflictsToInject = 0;
+  patches = 0;
+  constructor(o: KmsKey) {
+    this.obj = o;
+  }
+  client(): KubeClient {
+    const get = async () =>
+      structuredClone({ ...this.obj, metadata: { ...this.obj.metadata, resourceVersion: String(this.rv) } });
+    const patch = async (_t: unknown, _ns: string, _n: string, body: unknown) => {
+      const b = body as { metadata?: { resourceVersion?: string }; status?: unknown };
+      if (
+        this.conflictsToInject > 0 ||
+        (b.metadata?.resourceVersion && b.metadata.resourceVersion !== String(this.rv))
+      ) {
+        this.conflictsToInject = Math.max(0, this.conflictsToInject - 1);
+        this.rv++;
+        throw new KubeApiError(409, 'Conflict', 'the object has been modified');
+      }
+      this.patches++;
+      this.obj = { ...this.obj, status: mergePatch(this.obj.status, b.status) as KmsKey['status'] };
+      this.rv++;
+      return this.obj;
+    };
+    return { get, patch } as unknown as KubeClient;
+  }
+}
+
+const ns = 'kubekms';
+let core: EngineCore;
+let keyId: string;
+let keyApi: FakeKeyApi;
+let events: EventInput[];
+let api: FakeApi;
+
+function ctx(): OperatorContext {
+  return {
+    core,
+    client: keyApi.client(),
+    recorder: { record: (e: EventInput) => void events.push(e) },
+    log: pino({ level: 'silent' }),
+    keys: { list: () => [keyApi.obj] },
+    namespace: ns,
+  } as unknown as OperatorContext;
+}
+
+function controller(o: { delayMs: number; resources?: string[] }) {
+  return new ReencryptController(ctx(), api, {
+    secretsKey: SECRETS_KEY_ALIAS,
+    resources: o.resources ?? ['secrets'],
+    delayMs: o.delayMs,
+    qps: 0,
+    pageSize: 10,
+    pollMs: 20,
+  });
+}
+
+const re = (): ReencryptionStatus | undefined => keyApi.obj.status?.reencryption;
+const cond = () => keyApi.obj.status?.conditions?.find((c) => c.type === 'Reencrypted');
+const reasons = () => events.map((e) => e.reason);
+
+async function until(what: string, f: () => boolean, ms = 5_000): Promise<void> {
+  for (const end = Date.now() + ms; !f(); await new Promise((r) => setTimeout(r, 10)))
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+}
+
+beforeEach(async () => {
+  const clock = new ManualClock(Date.now() - 60_000);
+  core = await EngineCore.open({
+    crypto: nodeCrypto,
+    rootKey: new TestRootKey(nodeCrypto),
+    store: new MemoryKeyStore(),
+    clock,
+  });
+  keyId = await ensureClusterKey(core, SECRETS_KEY_ALIAS, 'secrets');
+  keyApi = new FakeKeyApi({
+    apiVersion: 'kubekms.io/v1alpha1',
+    kind: 'KmsKey',
+    metadata: { name: 'secrets', namespace: ns, uid: 'u1', generation: 1 },
+    status: {
+      keyId,
+      conditions: [
+        { type: 'Ready', status: 'True', reason: 'ClusterManaged', message: '', lastTransitionTime: '' },
+      ],
+    },
+  });
+  events = [];
+  api = new FakeApi();
+  populate(api, 3, 15);
+});
+
+describe('ReencryptController', () => {
+  it('does nothing while the key was never rotated', async () => {
+    const c = controller({ delayMs: 0 });
+    c.start();
+    await new Promise((r) => setTimeout(r, 100));
+    await c.stop();
+    expect(re()).toBeUndefined();
+    expect(api.replaces).toBe(0);
+  });
+
+  it('after a rotation: Pending until the delay, with notBefore and a waiting condition', async () => {
+    await rotateKey(core, keyId, 'ON_DEMAND');
+    const c = controller({ delayMs: 3_600_000 });
+    c.start();
+    await until('Pending', () => re()?.phase === 'Pending');
+    await c.stop();
+    expect(re()).toMatchObject({ phase: 'Pending', keyVersion: 2 });
+    expect(Date.parse(re()?.notBefore ?? '')).toBeGreaterThan(Date.now() + 3_000_000);
+    expect(cond()).toMatchObject({ status: 'False', reason: 'WaitingForApiservers' });
+    expect(api.replaces).toBe(0);
+  });
+
+  it('runs the pass once the delay elapsed: Completed, counts, condition, Events; Ready is kept', async () => {
+    await rotateKey(core, keyId, 'ON_DEMAND');
+    keyApi.conflictsToInject = 2; // status writes retry on 409
+    const c = controller({ delayMs: 0 });
+    c.start();
+    await until('Completed', () => re()?.phase === 'Completed');
+    await c.stop();
+    expect(re()).toMatchObject({ keyVersion: 2, total: 45, done: 45, skipped: 0, failed: 0 });
+    expect(re()?.continue).toBeUndefined();
+    expect(api.staleCount()).toBe(0);
+    expect(cond()).toMatchObject({ status: 'True', reason: 'Completed' });
+    expect(keyApi.obj.status?.conditions?.find((x) => x.type === 'Ready')?.reason).toBe('ClusterManaged');
+    expect(reasons()).toEqual(['ReencryptionStarted', 'ReencryptionCompleted']);
+  });
+
+  it('resumes a recorded pass from its continue point', async () => {
+    await rotateKey(core, keyId, 'ON_DEMAND');
+    keyApi.obj = {
+      ...keyApi.obj,
+      status: {
+        ...keyApi.obj.status,
+        reencryption: {
+          phase: 'Running',
+          keyVersion: 2,
+          total: 45,
+          done: 20,
+          skipped: 0,
+          failed: 0,
+          resource: 'secrets',
+          continue: 'ns01/s004',
+        },
+      },
+    };
+    const c = controller({ delayMs: 0 });
+    c.start();
+    await until('Completed', () => re()?.phase === 'Completed');
+    await c.stop();
+    expect(re()).toMatchObject({ total: 45, done: 45 });
+    expect(api.replaces).toBe(25);
+    expect(reasons()).toEqual(['ReencryptionResumed', 'ReencryptionCompleted']);
+  });
+
+  it('an unknown resource is reported and the rest done', async () => {
+    await rotateKey(core, keyId, 'ON_DEMAND');
+    const c = controller({ delayMs: 0, resources: ['widgets.example.com', 'secrets'] });
+    c.start();
+    await until('Completed', () => re()?.phase === 'Completed');
+    await c.stop();
+    expect(api.staleCount()).toBe(0);
+    expect(cond()).toMatchObject({ status: 'False', reason: 'UnknownResource' });
+    expect(reasons()).toContain('ReencryptionResourceUnknown');
+  });
+
+  it('a second rotation after a completed pass starts a new one for the new version', async () => {
+    await rotateKey(core, keyId, 'ON_DEMAND');
+    const c = controller({ delayMs: 0 });
+    c.start();
+    await until('Completed v2', () => re()?.phase === 'Completed' && re()?.keyVersion === 2);
+    api.currentKey = 3;
+    await rotateKey(core, keyId, 'ON_DEMAND');
+    c.nudge();
+    await until('Completed v3', () => re()?.phase === 'Completed' && re()?.keyVersion === 3);
+    await c.stop();
+    expect(api.staleCount()).toBe(0);
+  });
+});
