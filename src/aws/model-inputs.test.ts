@@ -106,7 +106,7 @@ describe('request shapes from the model', () => {
         const r = await post(`TrentService.${name}`, JSON.stringify(body));
         expect(r.status, `${name} ${JSON.stringify(body)} → ${JSON.stringify(r.json)}`).toBeLessThan(500);
       }),
-      { numRuns: 1000 },
+      { numRuns: Number(process.env.KUBEKMS_FUZZ_RUNS ?? 1000) },
     );
   });
 });

@@ -14,6 +14,7 @@ import {
 } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { EngineCore, RequestContext } from '../engine/core.ts';
+import { isKmsError, KmsError } from '../engine/errors.ts';
 import { checkGrantTokens } from '../engine/validate.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
@@ -166,14 +167,19 @@ export async function startAwsServer(o: AwsServerOptions): Promise<AwsServer> {
     const input = decodeInput(json, model.input?.shape);
     const ecKeys = contextKeys(input);
     if (ecKeys) audit.encryptionContextKeys = ecKeys;
-    const grantTokens = checkGrantTokens(input.GrantTokens);
-    const ctx: RequestContext = grantTokens.length
-      ? { caller: credential.caller, grantTokens }
-      : { caller: credential.caller };
+    const tokenErrorModelled = model.errors?.some((e) => e.shape === 'InvalidGrantTokenException') ?? false;
     try {
+      const grantTokens = checkGrantTokens(input.GrantTokens);
+      const ctx: RequestContext = grantTokens.length
+        ? { caller: credential.caller, grantTokens }
+        : { caller: credential.caller };
       return await handler({ core: o.core, ctx, input });
     } catch (e) {
       audit.keyArn ??= bestEffortArn(o.core, input);
+      // DescribeKey takes GrantTokens but its model lists no InvalidGrantTokenException: a ValidationException there.
+      if (isKmsError(e) && e.code === 'InvalidGrantTokenException' && !tokenErrorModelled) {
+        throw new KmsError('ValidationException', e.message, e.field);
+      }
       throw e;
     }
   }
