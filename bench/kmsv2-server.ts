@@ -39,5 +39,6 @@ if (mode === 'kubekms') {
     ),
   );
 }
+process.on('SIGTERM', () => process.exit(0));
 process.stdout.write('ready\n');
 setInterval(() => undefined, 1 << 30);
