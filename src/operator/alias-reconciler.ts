@@ -4,12 +4,13 @@ import { createAlias, deleteAlias, updateAlias } from '../engine/ops-aliases.ts'
 import { SYSTEM } from '../engine/policy.ts';
 import { planAlias, resolveAliasTarget } from './alias-decisions.ts';
 import { FINALIZER, KMS_ALIAS, type KmsAlias, type KmsAliasStatus } from './api-types.ts';
-import { emit, type OperatorContext, readyMoved, WAITING_REASONS } from './context.ts';
+import { emit, type OperatorContext } from './context.ts';
 import { type Refusal, refusalOf } from './error-reasons.ts';
+import { publishStatus } from './publish-status.ts';
 import { setCondition } from './runtime/conditions.ts';
 import { type ReconcileResult, TerminalError } from './runtime/controller.ts';
 import { splitKey } from './runtime/kube-objects.ts';
-import { addFinalizer, removeFinalizer, writeStatus } from './status-patch.ts';
+import { addFinalizer, removeFinalizer } from './status-patch.ts';
 
 const ctxSystem = { caller: SYSTEM };
 
@@ -113,14 +114,5 @@ async function report(
     conditions,
     observedGeneration: gen,
   };
-  await writeStatus(ctx.client, KMS_ALIAS, o, next);
-  const moved = readyMoved(ctx, o, o.status?.conditions, conditions);
-  if (failure && !WAITING_REASONS.has(failure.reason) && moved) {
-    emit(ctx, KMS_ALIAS, o, {
-      type: 'Warning',
-      reason: failure.reason,
-      action: 'Reconcile',
-      note: failure.message,
-    });
-  }
+  await publishStatus(ctx, KMS_ALIAS, o, next, failure);
 }

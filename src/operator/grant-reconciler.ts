@@ -5,14 +5,15 @@
 import { createGrant, revokeGrant } from '../engine/ops-grants.ts';
 import { SYSTEM } from '../engine/policy.ts';
 import { FINALIZER, KMS_GRANT, type KmsGrant, type KmsGrantStatus } from './api-types.ts';
-import { emit, type OperatorContext, readyMoved, WAITING_REASONS } from './context.ts';
+import { emit, type OperatorContext } from './context.ts';
 import { type Refusal, refusalOf } from './error-reasons.ts';
 import { planGrant } from './grant-decisions.ts';
 import { principalName } from './principals.ts';
+import { publishStatus } from './publish-status.ts';
 import { setCondition } from './runtime/conditions.ts';
 import { type ReconcileResult, TerminalError } from './runtime/controller.ts';
 import { splitKey } from './runtime/kube-objects.ts';
-import { addFinalizer, removeFinalizer, writeStatus } from './status-patch.ts';
+import { addFinalizer, removeFinalizer } from './status-patch.ts';
 
 const ctxSystem = { caller: SYSTEM };
 
@@ -117,14 +118,5 @@ async function report(
     conditions,
     observedGeneration: gen,
   };
-  await writeStatus(ctx.client, KMS_GRANT, o, next);
-  const moved = readyMoved(ctx, o, o.status?.conditions, conditions);
-  if (failure && !WAITING_REASONS.has(failure.reason) && moved) {
-    emit(ctx, KMS_GRANT, o, {
-      type: 'Warning',
-      reason: failure.reason,
-      action: 'Reconcile',
-      note: failure.message,
-    });
-  }
+  await publishStatus(ctx, KMS_GRANT, o, next, failure);
 }

@@ -20,15 +20,16 @@ import { SYSTEM } from '../engine/policy.ts';
 import type { KeyRecord } from '../engine/records.ts';
 import { FINALIZER, KMS_KEY, type KmsKey, type KmsKeyStatus, OWNER_TAG } from './api-types.ts';
 import { mirrorName, reconcileMirror } from './cluster-key-mirror.ts';
-import { emit, type OperatorContext, readyMoved, WAITING_REASONS } from './context.ts';
+import { emit, type OperatorContext } from './context.ts';
 import { type Refusal, refusalOf } from './error-reasons.ts';
 import { type DesiredKey, desiredKey, type KeyStep, ownerOf, planKey } from './key-decisions.ts';
 import { keyReadyCondition, keyStatusFields } from './key-status.ts';
+import { publishStatus } from './publish-status.ts';
 import { setCondition } from './runtime/conditions.ts';
 import { type ReconcileResult, TerminalError } from './runtime/controller.ts';
 import { KubeApiError } from './runtime/kube-errors.ts';
 import { splitKey } from './runtime/kube-objects.ts';
-import { addFinalizer, removeFinalizer, writeStatus } from './status-patch.ts';
+import { addFinalizer, removeFinalizer } from './status-patch.ts';
 
 const ctxSystem = { caller: SYSTEM };
 const iso = (ms: number | undefined) => (ms === undefined ? '' : new Date(ms).toISOString());
@@ -305,14 +306,5 @@ async function report(
     // Written by the re-encryption controller: kept as is.
     ...(o.status?.reencryption ? { reencryption: o.status.reencryption } : {}),
   };
-  await writeStatus(ctx.client, KMS_KEY, o, next);
-  const moved = readyMoved(ctx, o, o.status?.conditions, conditions);
-  if (failure && !WAITING_REASONS.has(failure.reason) && moved) {
-    emit(ctx, KMS_KEY, o, {
-      type: 'Warning',
-      reason: failure.reason,
-      action: 'Reconcile',
-      note: failure.message,
-    });
-  }
+  await publishStatus(ctx, KMS_KEY, o, next, failure);
 }
