@@ -13,13 +13,11 @@ import {
   binaries,
   type ControlPlane,
   cleanup,
-  createRunDir,
   decodeEncryptedObject,
-  defaultPluginCommand,
   type Plugin,
-  startControlPlane,
 } from '../test/controlplane/harness.ts';
 import { MAIN } from '../test/e2e/lifecycle.ts';
+import { startOperatorControlPlane } from '../test/e2e/operator-helpers.ts';
 import { applySecrets, newSecret, type SecretSpec } from '../test/e2e/secrets.ts';
 
 const COUNT = Number(process.argv[2] ?? 2000);
@@ -81,25 +79,13 @@ function onlyKey(m: Map<string, number>): string {
 }
 
 async function main(): Promise<void> {
-  const dir = createRunDir('kubekms-bench-re-');
-  cp = await startControlPlane({
-    version: '1.36',
-    dir,
-    plugin: {
-      command: (p) => [
-        ...defaultPluginCommand(p),
-        '--operator',
-        '--kubeconfig',
-        join(dir, 'kubeconfig'),
-        '--reencrypt-delay',
-        `${DELAY_S}s`,
-        '--reencrypt-qps',
-        '0',
-        ...flags,
-      ],
-    },
-  });
-  await cp.apiserver.kubectl(['apply', '-f', join(import.meta.dirname, '..', 'crds')]);
+  cp = await startOperatorControlPlane('kubekms-bench-re-', [
+    '--reencrypt-delay',
+    `${DELAY_S}s`,
+    '--reencrypt-qps',
+    '0',
+    ...flags,
+  ]);
   const secrets: SecretSpec[] = [];
   for (let i = 0; i < COUNT; i++) secrets.push(newSecret(`bench${i % NAMESPACES}`, `s${i}`));
   for (let n = 0; n < NAMESPACES; n++) await cp.apiserver.kubectl(['create', 'namespace', `bench${n}`]);

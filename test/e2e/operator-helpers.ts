@@ -1,7 +1,13 @@
 /** Helpers for the operator suites: kubectl with YAML/JSON, objects and Events of the kubekms.io kinds. */
 import { join } from 'node:path';
-import type { Apiserver } from '../controlplane/harness.ts';
-import { REPO_ROOT } from '../controlplane/harness.ts';
+import {
+  type Apiserver,
+  type ControlPlane,
+  createRunDir,
+  defaultPluginCommand,
+  REPO_ROOT,
+  startControlPlane,
+} from '../controlplane/harness.ts';
 import { waitFor } from './secrets.ts';
 
 export const CRD_DIR = join(REPO_ROOT, 'crds');
@@ -41,6 +47,33 @@ export interface KubeEvent {
 export async function installCrds(api: Apiserver): Promise<void> {
   await api.kubectl(['apply', '-f', CRD_DIR]);
   await api.kubectl(['wait', '--for=condition=Established', 'crd', '--all', '--timeout=60s']);
+}
+
+/**
+ * A real control plane (kube-apiserver 1.36) whose KMS v2 plugin is `kubekms serve --operator` with `flags`, the
+ * operator using the apiserver's admin kubeconfig, and the kubekms CRDs installed.
+ */
+export async function startOperatorControlPlane(
+  runDirPrefix: string,
+  flags: readonly string[] | (() => readonly string[]),
+): Promise<ControlPlane> {
+  const dir = createRunDir(runDirPrefix);
+  const cp = await startControlPlane({
+    version: '1.36',
+    dir,
+    plugin: {
+      command: (p) => [
+        ...defaultPluginCommand(p),
+        '--operator',
+        '--kubeconfig',
+        join(dir, 'kubeconfig'),
+        // A function is read at every (re)start, so a suite can change the flags between restarts.
+        ...(typeof flags === 'function' ? flags() : flags),
+      ],
+    },
+  });
+  await installCrds(cp.apiserver);
+  return cp;
 }
 
 export const apply = (api: Apiserver, yaml: string): Promise<string> =>

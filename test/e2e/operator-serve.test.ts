@@ -4,25 +4,18 @@
  * mirrored Secrets key, disable → the plugin's Status fails, deletion with a short (test-only) window.
  * Issue 5. One control plane for the whole file.
  */
-import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ApiserverLikeClient } from '../../src/kmsv2/testing/apiserver-client.ts';
-import {
-  type ControlPlane,
-  createRunDir,
-  defaultPluginCommand,
-  type Plugin,
-  startControlPlane,
-} from '../controlplane/harness.ts';
+import type { ControlPlane, Plugin } from '../controlplane/harness.ts';
 import { keepLogsOnFailure } from './lifecycle.ts';
 import {
   apply,
   dryRunError,
   events,
   get,
-  installCrds,
   kmsKey,
   ready,
+  startOperatorControlPlane,
   waitEvent,
   waitGone,
   waitObj,
@@ -51,25 +44,13 @@ async function readyz(): Promise<string> {
 }
 
 beforeAll(async () => {
-  const dir = createRunDir('kubekms-op-');
-  cp = await startControlPlane({
-    version: '1.36',
-    dir,
-    plugin: {
-      command: (p) => [
-        ...defaultPluginCommand(p),
-        '--operator',
-        '--kubeconfig',
-        join(dir, 'kubeconfig'),
-        '--test-deletion-window',
-        '3s',
-        '--maintenance-interval',
-        '1s',
-        ...extraFlags,
-      ],
-    },
-  });
-  await installCrds(cp.apiserver);
+  cp = await startOperatorControlPlane('kubekms-op-', () => [
+    '--test-deletion-window',
+    '3s',
+    '--maintenance-interval',
+    '1s',
+    ...extraFlags,
+  ]);
   await createNamespace(cp.apiserver, 'apps');
   await createNamespace(cp.apiserver, 'other');
   // A fresh start, so the operator's list/watch backoff from the API's start-up does not delay the suite.

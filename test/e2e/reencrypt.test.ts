@@ -6,18 +6,10 @@
  * One control plane for the whole file.
  */
 import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import {
-  type ControlPlane,
-  createRunDir,
-  decodeEncryptedObject,
-  defaultPluginCommand,
-  type Plugin,
-  startControlPlane,
-} from '../controlplane/harness.ts';
+import { type ControlPlane, decodeEncryptedObject, type Plugin } from '../controlplane/harness.ts';
 import { keepLogsOnFailure, MAIN } from './lifecycle.ts';
-import { events, get, installCrds, type Obj } from './operator-helpers.ts';
+import { events, get, type Obj, startOperatorControlPlane } from './operator-helpers.ts';
 import {
   applySecrets,
   newSecret,
@@ -74,29 +66,17 @@ async function allStoredKeyIds(): Promise<Map<string, string>> {
 }
 
 beforeAll(async () => {
-  const dir = createRunDir('kubekms-re-');
-  kubeconfig = join(dir, 'kubeconfig');
-  cp = await startControlPlane({
-    version: '1.36',
-    dir,
-    plugin: {
-      command: (p) => [
-        ...defaultPluginCommand(p),
-        '--operator',
-        '--kubeconfig',
-        kubeconfig,
-        '--maintenance-interval',
-        '1s',
-        '--reencrypt-delay',
-        `${DELAY_S}s`,
-        '--reencrypt-qps',
-        String(QPS),
-        '--reencrypt-resources',
-        'secrets,widgets.example.com',
-      ],
-    },
-  });
-  await installCrds(cp.apiserver);
+  cp = await startOperatorControlPlane('kubekms-re-', [
+    '--maintenance-interval',
+    '1s',
+    '--reencrypt-delay',
+    `${DELAY_S}s`,
+    '--reencrypt-qps',
+    String(QPS),
+    '--reencrypt-resources',
+    'secrets,widgets.example.com',
+  ]);
+  kubeconfig = cp.kubeconfigPath;
   const nsList = {
     apiVersion: 'v1',
     kind: 'List',
