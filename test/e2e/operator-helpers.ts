@@ -112,6 +112,10 @@ export function waitObj(
   );
 }
 
+/** Waits until the object's Ready condition is True (for its current generation) and returns it. */
+export const waitReady = (api: Apiserver, kind: string, ns: string, name: string): Promise<Obj> =>
+  waitObj(api, kind, ns, name, 'Ready', (x) => ready(x)?.status === 'True');
+
 export const waitGone = (api: Apiserver, kind: string, ns: string, name: string, timeoutMs = 30_000) =>
   waitFor(
     `${kind} ${ns}/${name} gone`,

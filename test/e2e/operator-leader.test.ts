@@ -25,6 +25,7 @@ import {
   waitEvent,
   waitGone,
   waitObj,
+  waitReady,
 } from './operator-helpers.ts';
 import { createNamespace, waitFor } from './secrets.ts';
 
@@ -100,7 +101,7 @@ describe('leader election between two operator instances', () => {
     expect(lease.spec.renewTime).toMatch(/\.\d{6}Z$/);
 
     await apply(cp.apiserver, kmsKey('apps', 'one', '{}'));
-    await waitObj(cp.apiserver, 'kmskey', 'apps', 'one', 'Ready', (x) => ready(x)?.status === 'True');
+    await waitReady(cp.apiserver, 'kmskey', 'apps', 'one');
     await new Promise((r) => setTimeout(r, 1000));
     expect(customerKeys()).toHaveLength(1);
     const created = (await events(cp.apiserver, 'apps')).filter((e) => e.reason === 'KeyCreated');
@@ -110,14 +111,7 @@ describe('leader election between two operator instances', () => {
 
   it('rotates automatically when the period has elapsed (engine clock), reported with KeyRotated', async () => {
     await apply(cp.apiserver, kmsKey('apps', 'rot', '{rotation: {enabled: true, periodDays: 90}}'));
-    const k = await waitObj(
-      cp.apiserver,
-      'kmskey',
-      'apps',
-      'rot',
-      'Ready',
-      (x) => ready(x)?.status === 'True',
-    );
+    const k = await waitReady(cp.apiserver, 'kmskey', 'apps', 'rot');
     expect(k.status?.currentVersion).toBe(1);
     clock.advanceDays(91);
     const report = await runMaintenance(core);
@@ -137,14 +131,7 @@ describe('leader election between two operator instances', () => {
 
   it('deletion waits for its window; the cancel annotation keeps the key, and re-creating the KmsKey adopts it', async () => {
     await apply(cp.apiserver, kmsKey('apps', 'gone', '{deletionWindowDays: 7}'));
-    const k = await waitObj(
-      cp.apiserver,
-      'kmskey',
-      'apps',
-      'gone',
-      'Ready',
-      (x) => ready(x)?.status === 'True',
-    );
+    const k = await waitReady(cp.apiserver, 'kmskey', 'apps', 'gone');
     const keyId = String(k.status?.keyId);
     await cp.apiserver.kubectl(['delete', 'kmskey', '-n', 'apps', 'gone', '--wait=false']);
     const pending = await waitObj(
@@ -176,14 +163,7 @@ describe('leader election between two operator instances', () => {
     expect(core.keys.get(keyId)?.record.state).toBe('Disabled');
 
     await apply(cp.apiserver, kmsKey('apps', 'gone', '{deletionWindowDays: 7}'));
-    const back = await waitObj(
-      cp.apiserver,
-      'kmskey',
-      'apps',
-      'gone',
-      'Ready',
-      (x) => ready(x)?.status === 'True',
-    );
+    const back = await waitReady(cp.apiserver, 'kmskey', 'apps', 'gone');
     expect(back.status?.keyId).toBe(keyId);
     await waitEvent(cp.apiserver, 'apps', 'gone', 'KeyAdopted');
     await waitEvent(cp.apiserver, 'apps', 'gone', 'KeyEnabled');
@@ -204,7 +184,7 @@ describe('leader election between two operator instances', () => {
     expect(failoverMs).toBeLessThan(15_000 + 2 * 2_200 + 2_500);
 
     await apply(cp.apiserver, kmsKey('apps', 'after', '{}'));
-    await waitObj(cp.apiserver, 'kmskey', 'apps', 'after', 'Ready', (x) => ready(x)?.status === 'True');
+    await waitReady(cp.apiserver, 'kmskey', 'apps', 'after');
     const e = await waitEvent(cp.apiserver, 'apps', 'after', 'KeyCreated');
     expect(e.reportingInstance).toBe(standby.identity);
   });

@@ -19,6 +19,7 @@ import {
   waitEvent,
   waitGone,
   waitObj,
+  waitReady,
 } from './operator-helpers.ts';
 import { createNamespace, waitFor } from './secrets.ts';
 
@@ -151,14 +152,7 @@ describe('CRDs on a real API server', () => {
 
 describe('the cluster-managed Secrets key', () => {
   it('is mirrored read-only as kubekms/secrets with the key the plugin uses', async () => {
-    const o = await waitObj(
-      cp.apiserver,
-      'kmskey',
-      'kubekms',
-      'secrets',
-      'Ready',
-      (x) => ready(x)?.status === 'True',
-    );
+    const o = await waitReady(cp.apiserver, 'kmskey', 'kubekms', 'secrets');
     expect(ready(o)?.reason).toBe('ClusterManaged');
     expect((await pluginStatus()).keyId).toBe(`kubekms:${o.status?.keyId}:v1`);
     expect(o.status?.keyManager).toBe('CLUSTER');
@@ -209,14 +203,7 @@ metadata: {name: batch, namespace: apps}
 spec: {keyRef: {name: orders}, grantee: {serviceAccount: {name: batch}}, operations: [Decrypt], constraints: {encryptionContextSubset: {app: orders}}}
 `,
     );
-    const k = await waitObj(
-      cp.apiserver,
-      'kmskey',
-      'apps',
-      'orders',
-      'Ready',
-      (x) => ready(x)?.status === 'True',
-    );
+    const k = await waitReady(cp.apiserver, 'kmskey', 'apps', 'orders');
     keyId = String(k.status?.keyId);
     expect(keyId).toMatch(/^[0-9a-f-]{36}$/);
     expect(k.status).toMatchObject({
@@ -229,26 +216,12 @@ spec: {keyRef: {name: orders}, grantee: {serviceAccount: {name: batch}}, operati
     expect(k.status?.nextRotationTime).toMatch(/^\d{4}-/);
     expect(k.metadata.finalizers).toContain('kubekms.io/finalizer');
     expect(JSON.stringify(k.status)).not.toMatch(/material"|plaintext|grantToken/i);
-    const a = await waitObj(
-      cp.apiserver,
-      'kmsalias',
-      'apps',
-      'orders',
-      'Ready',
-      (x) => ready(x)?.status === 'True',
-    );
+    const a = await waitReady(cp.apiserver, 'kmsalias', 'apps', 'orders');
     expect(a.status).toMatchObject({
       targetKeyId: keyId,
       aliasArn: 'arn:aws:kms:us-east-1:000000000000:alias/orders',
     });
-    const g = await waitObj(
-      cp.apiserver,
-      'kmsgrant',
-      'apps',
-      'batch',
-      'Ready',
-      (x) => ready(x)?.status === 'True',
-    );
+    const g = await waitReady(cp.apiserver, 'kmsgrant', 'apps', 'batch');
     expect(g.status).toMatchObject({ keyId, grantee: 'system:serviceaccount:apps:batch' });
     expect(String(g.status?.grantId)).toMatch(/^[0-9a-f]{64}$/);
     expect(Object.keys(g.status ?? {})).not.toContain('grantToken');
@@ -437,14 +410,7 @@ spec: {keyRef: {name: orders}, grantee: {user: alice}, operations: [Decrypt, Sig
 
   it('disable → the KMS v2 plugin Status fails with an AWS-style error when it is the Secrets key; enable → healthy', async () => {
     await apply(cp.apiserver, kmsKey('apps', 'etcd', '{description: Secrets key}'));
-    const k = await waitObj(
-      cp.apiserver,
-      'kmskey',
-      'apps',
-      'etcd',
-      'Ready',
-      (x) => ready(x)?.status === 'True',
-    );
+    const k = await waitReady(cp.apiserver, 'kmskey', 'apps', 'etcd');
     const id = String(k.status?.keyId);
     extraFlags.push('--secrets-key', id);
     plugin = await plugin.restart();
@@ -509,25 +475,11 @@ spec: {keyRef: {name: orders}, grantee: {user: alice}, operations: [Decrypt, Sig
 
   it('delete with Retain: the key stays in the engine and a re-created KmsKey adopts it', async () => {
     await apply(cp.apiserver, kmsKey('apps', 'kept', '{deletionPolicy: Retain}'));
-    const k = await waitObj(
-      cp.apiserver,
-      'kmskey',
-      'apps',
-      'kept',
-      'Ready',
-      (x) => ready(x)?.status === 'True',
-    );
+    const k = await waitReady(cp.apiserver, 'kmskey', 'apps', 'kept');
     await cp.apiserver.kubectl(['delete', 'kmskey', '-n', 'apps', 'kept', '--timeout=30s']);
     await waitEvent(cp.apiserver, 'apps', 'kept', 'KeyRetained');
     await apply(cp.apiserver, kmsKey('apps', 'kept', '{deletionPolicy: Retain}'));
-    const again = await waitObj(
-      cp.apiserver,
-      'kmskey',
-      'apps',
-      'kept',
-      'Ready',
-      (x) => ready(x)?.status === 'True',
-    );
+    const again = await waitReady(cp.apiserver, 'kmskey', 'apps', 'kept');
     expect(again.status?.keyId).toBe(k.status?.keyId);
     await waitEvent(cp.apiserver, 'apps', 'kept', 'KeyAdopted');
   });
