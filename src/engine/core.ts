@@ -52,6 +52,12 @@ export interface EngineOptions {
 /** Listeners learn about committed changes (metrics, audit, the KMS v2 plugin's key_id). */
 export type ChangeListener = (change: StoreChange) => void;
 
+/**
+ * Between the two phases of a rotation (HA, docs/adr/0009-shared-key-state.md): resolves true once every live
+ * instance holds `version` of `keyId`, false when it gave up waiting (the version then stays staged).
+ */
+export type RotationGate = (keyId: string, version: number) => Promise<boolean>;
+
 export class EngineCore {
   readonly crypto: CryptoProvider;
   readonly rootKey: RootKey;
@@ -64,6 +70,8 @@ export class EngineCore {
   readonly grants = new Map<string, GrantRecord>();
   readonly #listeners: ChangeListener[] = [];
   #queue: Promise<unknown> = Promise.resolve();
+  /** Set when key state is shared between instances: rotations then stage, wait here, and promote. */
+  rotationGate: RotationGate | undefined;
 
   private constructor(o: EngineOptions) {
     this.crypto = o.crypto;
@@ -186,6 +194,32 @@ export class EngineCore {
       this.apply(change, material);
       for (const l of this.#listeners) l(change);
       return result;
+    });
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * Takes a change that another instance already committed to the shared store: serialized with local
+   * mutations, new versions unwrapped first, persisted locally (the store's `absorb`), then made visible.
+   */
+  absorb(change: StoreChange): Promise<void> {
+    const run = this.#queue.then(async () => {
+      if (isEmptyChange(change)) return;
+      const material = new Map<string, Map<number, SecretBytes>>();
+      for (const r of change.putKeys ?? []) {
+        checkKeyRecord(r);
+        const held = this.keys.get(r.keyId)?.material;
+        const m = new Map<number, SecretBytes>();
+        for (const v of r.versions) {
+          if (held?.has(v.version)) continue;
+          m.set(v.version, await this.rootKey.unwrap(v.wrappedMaterial, keyMaterialAad(r.keyId, v.version)));
+        }
+        material.set(r.keyId, m);
+      }
+      await (this.store.absorb ? this.store.absorb(change) : this.store.commit(change));
+      this.apply(change, material);
+      for (const l of this.#listeners) l(change);
     });
     this.#queue = run.catch(() => undefined);
     return run;

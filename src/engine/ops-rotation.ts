@@ -89,14 +89,20 @@ export function getKeyRotationStatus(core: EngineCore, ctx: RequestContext, keyR
   };
 }
 
-/** Both phases in one commit: correct on a single instance, where memory is the only reader. */
+/**
+ * Rotates a key. On a single instance both phases go in one commit, since memory is the only reader. With a
+ * rotation gate (HA), the new version is staged, the gate waits until every live instance holds it, and only then
+ * is it promoted; a gate that gives up leaves it staged for a later promotion (`promoteAcknowledged`). A key that
+ * already has a staged version is not staged again: that version is the one being rotated to.
+ */
 export async function rotateKey(
   core: EngineCore,
   keyRef: unknown,
   rotationType: RotationType,
   ctx?: RequestContext,
 ): Promise<KeyRecord> {
-  return core.mutate(async () => {
+  const gate = core.rotationGate;
+  const staged = await core.mutate(async () => {
     const key = core.resolve(keyRef);
     const r = key.record;
     if (ctx) {
@@ -110,6 +116,8 @@ export async function rotateKey(
     }
     requireEnabled(r, core.arnOf(r.keyId));
     requireRotatable(core, r);
+    const pending = stagedVersion(r);
+    if (gate && pending !== undefined) return { change: {}, result: { record: r, version: pending } };
     if (
       rotationType === 'ON_DEMAND' &&
       ctx?.caller.kind !== 'system' &&
@@ -122,14 +130,42 @@ export async function rotateKey(
     }
     const version = nextVersionNumber(r);
     const v = await createVersion(core, r.keyId, r.keySpec, version, rotationType);
-    const now = core.clock.now();
-    const next = promoteVersion(stageVersion(r, v.record), version, now);
+    const withVersion = stageVersion(r, v.record);
+    const next = gate ? withVersion : promoteVersion(withVersion, version, core.clock.now());
     return {
       change: { putKeys: [next] },
-      result: next,
+      result: { record: next, version },
       material: new Map([[r.keyId, new Map([[version, v.material]])]]),
     };
   });
+  if (!gate) return staged.record;
+  if (!(await gate(staged.record.keyId, staged.version))) return staged.record;
+  return promoteRotation(core, staged.record.keyId, staged.version);
+}
+
+/** The highest version above the primary one, if a rotation is staged and not promoted yet. */
+export function stagedVersion(r: KeyRecord): number | undefined {
+  const top = r.versions[r.versions.length - 1];
+  return top !== undefined && top.version > r.primaryVersion ? top.version : undefined;
+}
+
+/**
+ * Promotes every staged version for which `acknowledged` says all live instances hold it (the HA maintenance
+ * sweep). Returns the key ids promoted. Another instance may promote the same version first; the store refuses
+ * the second write and the next sweep sees nothing left to do.
+ */
+export async function promoteAcknowledged(
+  core: EngineCore,
+  acknowledged: (keyId: string, version: number) => boolean,
+): Promise<string[]> {
+  const promoted: string[] = [];
+  for (const { record } of [...core.keys.values()]) {
+    const v = stagedVersion(record);
+    if (v === undefined || record.state !== 'Enabled' || !acknowledged(record.keyId, v)) continue;
+    await promoteRotation(core, record.keyId, v);
+    promoted.push(record.keyId);
+  }
+  return promoted;
 }
 
 export async function rotateKeyOnDemand(

@@ -88,6 +88,11 @@ export interface KeyStore {
   open(): Promise<StoreState>;
   /** Durably applies a change. Resolves only once the change survives a crash. */
   commit(change: StoreChange): Promise<void>;
+  /**
+   * Persists a change that is already committed elsewhere (another instance wrote it to the shared store), in
+   * this instance's local copy only. Stores that are not replicated omit it; the engine then uses `commit`.
+   */
+  absorb?(change: StoreChange): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -28,6 +28,11 @@ export interface PluginOptions {
   readonly apiVersion?: PluginApiVersion;
   readonly selfTestMaxAgeMs?: number;
   readonly now?: () => number;
+  /**
+   * HA: fetches a key version this instance does not hold yet (it was promoted while this instance was away) from
+   * the shared state. Called at most once per Decrypt, only for key_ids of the right shape.
+   */
+  readonly fetchVersion?: (keyUuid: string, version: number) => Promise<void>;
 }
 
 export interface StatusResult {
@@ -45,6 +50,7 @@ export class KmsV2Plugin {
   readonly #version: PluginApiVersion;
   readonly #maxAge: number;
   readonly #now: () => number;
+  readonly #fetchVersion: ((keyUuid: string, version: number) => Promise<void>) | undefined;
   #lastSelfTest = { keyId: '', at: 0, ok: false, error: 'no self-test yet' };
 
   constructor(o: PluginOptions) {
@@ -53,6 +59,7 @@ export class KmsV2Plugin {
     this.#version = o.apiVersion ?? 'v2';
     this.#maxAge = o.selfTestMaxAgeMs ?? 60_000;
     this.#now = o.now ?? Date.now;
+    this.#fetchVersion = o.fetchVersion;
   }
 
   /** The Secrets key, checked usable: a KmsError otherwise (missing, disabled, pending deletion, wrong usage). */
@@ -139,6 +146,18 @@ export class KmsV2Plugin {
    * Decrypts only what the named key_id wrapped: an unknown key_id is refused, the ciphertext must carry the same
    * key and version, and kubekms never emits annotations, so any are a mismatch.
    */
+  /**
+   * A promise when `keyId` names a version this instance does not hold and a fetch hook is configured (the
+   * Decrypt then waits for it); undefined otherwise, which keeps the common path synchronous.
+   */
+  fetchMissing(keyId: string): Promise<void> | undefined {
+    const fetch = this.#fetchVersion;
+    if (!fetch) return undefined;
+    const id = parseKeyId(keyId);
+    if (!id || this.#core.keys.get(id.keyUuid)?.material.has(id.version)) return undefined;
+    return fetch(id.keyUuid, id.version).catch(() => undefined);
+  }
+
   decrypt(
     ciphertext: Uint8Array,
     keyId: string,

@@ -43,14 +43,10 @@ export async function startKmsV2Server(
   const server = new Server({ 'grpc.max_receive_message_length': 64 * 1024 });
   let reportedKeyId = '';
 
-  function handle<Req, Res>(method: string, fn: (req: Req) => Res) {
+  function handle<Req, Res>(method: string, fn: (req: Req) => Res | Promise<Res>) {
     return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
       const end = metrics.kmsv2Duration.startTimer({ method });
-      try {
-        const res = fn(call.request);
-        metrics.kmsv2Requests.inc({ method, code: 'OK' });
-        callback(null, res);
-      } catch (e) {
+      const fail = (e: unknown) => {
         const err = toGrpcError(e);
         metrics.kmsv2Requests.inc({ method, code: grpcCodeName(err.code) });
         const uid = (call.request as { uid?: unknown }).uid;
@@ -64,9 +60,23 @@ export async function startKmsV2Server(
           'kmsv2 request failed',
         );
         callback(err);
-      } finally {
-        end();
+      };
+      const ok = (res: Res) => {
+        metrics.kmsv2Requests.inc({ method, code: 'OK' });
+        callback(null, res);
+      };
+      try {
+        const res = fn(call.request);
+        // Synchronous on the hot path; a promise only when a Decrypt must first fetch a version (HA).
+        if (res instanceof Promise) {
+          res.then(ok, fail).finally(end);
+          return;
+        }
+        ok(res);
+      } catch (e) {
+        fail(e);
       }
+      end();
     };
   }
 
@@ -94,8 +104,12 @@ export async function startKmsV2Server(
       return { ciphertext: Buffer.from(out.ciphertext), key_id: out.keyId, annotations: {} };
     }),
     Decrypt: handle<DecryptRequest, { plaintext: Buffer }>('Decrypt', (req) => {
-      const pt = plugin.decrypt(req.ciphertext, req.key_id, req.annotations, req.uid);
-      return { plaintext: Buffer.from(pt.buffer, pt.byteOffset, pt.byteLength) };
+      const run = () => {
+        const pt = plugin.decrypt(req.ciphertext, req.key_id, req.annotations, req.uid);
+        return { plaintext: Buffer.from(pt.buffer, pt.byteOffset, pt.byteLength) };
+      };
+      const fetching = plugin.fetchMissing(req.key_id);
+      return fetching ? fetching.then(run) : run();
     }),
   });
 

@@ -2,6 +2,7 @@
  * The three CRDs as data: the single source of `crds/*.yaml` (render-crds.ts writes them; a test checks they
  * are current). Enums and limits come from the engine's tables, so the schema and the engine cannot drift.
  */
+import { KMS_STATE_RECORD_CRD } from '../ha/state-crd.ts';
 import { KEY_SPECS, KEY_USAGES, LIMITS, USAGES_BY_SPEC } from '../engine/specs.ts';
 import {
   AGE_COLUMN,
@@ -305,4 +306,9 @@ export const KMS_GRANT_CRD = crd({
   ],
 });
 
-export const CRDS = { kmskeys: KMS_KEY_CRD, kmsaliases: KMS_ALIAS_CRD, kmsgrants: KMS_GRANT_CRD } as const;
+export const CRDS = {
+  kmskeys: KMS_KEY_CRD,
+  kmsaliases: KMS_ALIAS_CRD,
+  kmsgrants: KMS_GRANT_CRD,
+  kmsstaterecords: KMS_STATE_RECORD_CRD,
+} as const;

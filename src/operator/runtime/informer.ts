@@ -15,7 +15,7 @@ export type InformerEvent = 'add' | 'update' | 'delete';
 export type InformerHandler<T> = (event: InformerEvent, obj: T, old: T | undefined) => void;
 
 export interface InformerOptions {
-  readonly client: KubeClient;
+  readonly client: Pick<KubeClient, 'list' | 'watch'>;
   readonly type: ResourceType;
   readonly log?: Logger;
   /** How long an informer may stay in error before health() fails. Default 2 minutes. */

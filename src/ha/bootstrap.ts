@@ -1,0 +1,32 @@
+/**
+ * The cluster-managed Secrets key on a shared state: created by whichever instance gets there first. A racing
+ * instance loses the alias (409), drops the key it created (never used: nothing served it) and takes the winner's.
+ */
+import type { EngineCore } from '../engine/core.ts';
+import { KmsError } from '../engine/errors.ts';
+import { destroyKey, ensureClusterKey } from '../engine/ops-maintenance.ts';
+import { aliasObjectName, keyObjectName } from './state-records.ts';
+import type { StateSync } from './state-sync.ts';
+
+export async function ensureSharedClusterKey(
+  core: EngineCore,
+  sync: StateSync,
+  alias: string,
+  description: string,
+): Promise<string> {
+  const before = new Set(core.keys.keys());
+  try {
+    return await ensureClusterKey(core, alias, description);
+  } catch (e) {
+    if (!(e instanceof KmsError) || e.code !== 'KMSInternalException') throw e;
+    await sync.refresh([aliasObjectName(alias)]);
+    const winner = core.aliases.get(alias);
+    if (!winner) throw e;
+    if (!core.keys.has(winner.targetKeyId)) await sync.refresh([keyObjectName(winner.targetKeyId)]);
+    if (!core.keys.has(winner.targetKeyId)) throw e;
+    for (const [id, k] of [...core.keys]) {
+      if (!before.has(id) && id !== winner.targetKeyId) await destroyKey(core, k.record);
+    }
+    return winner.targetKeyId;
+  }
+}

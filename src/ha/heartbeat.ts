@@ -1,0 +1,111 @@
+/**
+ * This instance's heartbeat Lease (format in heartbeat-format.ts): renewed every 10 s, and at once when the
+ * versions it holds change, so that a rotation waiting for acknowledgements sees them within a round trip.
+ */
+
+import type { Logger } from '../observability/logger.ts';
+import { sleep } from '../operator/runtime/backoff.ts';
+import { microTime } from '../operator/runtime/kube-client.ts';
+import { describeError } from '../operator/runtime/kube-errors.ts';
+import {
+  encodeHeldVersions,
+  HEARTBEAT_DURATION_SECONDS,
+  HEARTBEAT_PERIOD_MS,
+  HELD_VERSIONS_ANNOTATION,
+  type HeldVersions,
+  heartbeatLeaseName,
+  INSTANCE_LABEL,
+  INSTANCE_LABEL_VALUE,
+  KEY_ID_ANNOTATION,
+} from './heartbeat-format.ts';
+import type { HeartbeatLease, StateApi } from './state-api.ts';
+
+export interface HeartbeatOptions {
+  readonly api: StateApi;
+  readonly instance: string;
+  readonly held: () => HeldVersions;
+  readonly keyId: () => string;
+  readonly log: Logger;
+  readonly periodMs?: number;
+}
+
+export class Heartbeat {
+  readonly #o: HeartbeatOptions;
+  readonly #abort = new AbortController();
+  #wake: (() => void) | undefined;
+  #loop: Promise<void> | undefined;
+  #lastOk = 0;
+  #lastError = '';
+
+  constructor(o: HeartbeatOptions) {
+    this.#o = o;
+  }
+
+  start(): void {
+    this.#loop ??= this.#run();
+  }
+
+  /** Renew now (the held versions changed). */
+  poke(): void {
+    this.#wake?.();
+  }
+
+  async stop(): Promise<void> {
+    this.#abort.abort();
+    this.#wake?.();
+    await this.#loop;
+  }
+
+  health(): { ok: boolean; detail: string } {
+    const age = Date.now() - this.#lastOk;
+    if (this.#lastOk === 0 || age > HEARTBEAT_DURATION_SECONDS * 1000) {
+      return { ok: false, detail: `heartbeat: not renewed${this.#lastError ? ` (${this.#lastError})` : ''}` };
+    }
+    return { ok: true, detail: `heartbeat: renewed ${Math.round(age / 1000)}s ago` };
+  }
+
+  async #run(): Promise<void> {
+    const signal = this.#abort.signal;
+    while (!signal.aborted) {
+      try {
+        await this.renew();
+        this.#lastOk = Date.now();
+        this.#lastError = '';
+      } catch (e) {
+        this.#lastError = describeError(e);
+        this.#o.log.warn({ err: this.#lastError }, 'heartbeat: renewal failed');
+      }
+      await new Promise<void>((resolve) => {
+        this.#wake = resolve;
+        sleep(this.#o.periodMs ?? HEARTBEAT_PERIOD_MS, signal).then(resolve, resolve);
+      });
+      this.#wake = undefined;
+    }
+  }
+
+  /** One renewal: create the Lease, or replace it with the version read (a 409 is retried next round). */
+  async renew(): Promise<void> {
+    const { api, instance } = this.#o;
+    const name = heartbeatLeaseName(instance);
+    const body = (resourceVersion?: string): HeartbeatLease => ({
+      metadata: {
+        name,
+        namespace: api.namespace,
+        ...(resourceVersion ? { resourceVersion } : {}),
+        labels: { [INSTANCE_LABEL]: INSTANCE_LABEL_VALUE, 'app.kubernetes.io/name': 'kubekms' },
+        annotations: {
+          [HELD_VERSIONS_ANNOTATION]: encodeHeldVersions(this.#o.held()),
+          [KEY_ID_ANNOTATION]: this.#o.keyId(),
+        },
+      },
+      spec: {
+        holderIdentity: instance,
+        leaseDurationSeconds: HEARTBEAT_DURATION_SECONDS,
+        renewTime: microTime(Date.now()),
+      },
+    });
+    const cur = await api.getLease(name);
+    if (cur) await api.replaceLease(body(cur.metadata.resourceVersion));
+    else await api.createLease(body());
+  }
+}

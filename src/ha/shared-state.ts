@@ -1,0 +1,131 @@
+/**
+ * Wires the shared key state of an HA instance (docs/adr/0009-shared-key-state.md): the SharedKeyStore the engine
+ * opens, then — once the engine is loaded — the sync, the heartbeat, the rotation gate and the promotion sweep.
+ * Start-up never needs the API when the local cache holds state (invariant 1); an empty cache waits for it.
+ */
+import { KubeConfig } from '@kubernetes/client-node';
+import type { EngineCore } from '../engine/core.ts';
+import { promoteAcknowledged } from '../engine/ops-rotation.ts';
+import type { KeyStore } from '../engine/ports.ts';
+import type { Logger } from '../observability/logger.ts';
+import { sleep } from '../operator/runtime/backoff.ts';
+import { Heartbeat } from './heartbeat.ts';
+import type { HeldVersions } from './heartbeat-format.ts';
+import { acknowledged, heartbeatGate, readHeartbeats } from './rotation-gate.ts';
+import { SharedKeyStore } from './shared-store.ts';
+import type { StateApi } from './state-api.ts';
+import { nodeStateApi } from './state-api-node.ts';
+import { StateSync } from './state-sync.ts';
+
+export interface SharedStateOptions {
+  readonly cache: KeyStore;
+  readonly namespace: string;
+  /** kubeconfig path; '' = in-cluster or $KUBECONFIG. Ignored when `api` is given. */
+  readonly kubeconfig?: string;
+  readonly api?: StateApi;
+}
+
+export interface RunOptions {
+  readonly core: EngineCore;
+  readonly log: Logger;
+  readonly instance: string;
+  /** The key_id this instance's plugin reports, for its heartbeat ('' without a plugin). */
+  readonly keyId: () => string;
+  readonly ackTimeoutMs: number;
+  /** With state in the local cache: how long to wait for a first sync before serving anyway. */
+  readonly initialWaitMs: number;
+}
+
+export interface RunningSharedState {
+  readonly sync: StateSync;
+  readonly heartbeat: Heartbeat;
+  health(): { ok: boolean; detail: string };
+  /** Promotes staged versions every live instance holds (maintenance). Returns the key ids promoted. */
+  promoteAcknowledged(): Promise<string[]>;
+  stop(): Promise<void>;
+}
+
+export class SharedState {
+  readonly store: SharedKeyStore;
+  readonly api: StateApi;
+  #sync: StateSync | undefined;
+
+  constructor(o: SharedStateOptions) {
+    this.api = o.api ?? nodeStateApi(loadKubeConfig(o.kubeconfig ?? ''), o.namespace);
+    this.store = new SharedKeyStore({
+      cache: o.cache,
+      api: this.api,
+      onConflict: (names) => {
+        this.#sync?.refresh(names).catch(() => undefined);
+      },
+    });
+  }
+
+  async run(o: RunOptions): Promise<RunningSharedState> {
+    const { core, log } = o;
+    const sync = new StateSync({ core, api: this.api, store: this.store, log });
+    this.#sync = sync;
+    const heartbeat = new Heartbeat({
+      api: this.api,
+      instance: o.instance,
+      held: () => heldVersions(core),
+      keyId: o.keyId,
+      log,
+    });
+    core.onChange(() => heartbeat.poke());
+    sync.start();
+    const empty = core.keys.size === 0 && core.aliases.size === 0;
+    if (empty) {
+      log.info(
+        { namespace: this.api.namespace },
+        'shared state: empty local cache; waiting for the Kubernetes API before creating or serving any key',
+      );
+      await sync.ready();
+    } else {
+      const synced = await Promise.race([
+        sync.ready().then(() => true),
+        sleep(o.initialWaitMs).then(() => false),
+      ]);
+      if (!synced) log.warn('shared state: Kubernetes API not reachable yet; serving from the local cache');
+    }
+    heartbeat.start();
+    core.rotationGate = heartbeatGate({ api: this.api, instance: o.instance, timeoutMs: o.ackTimeoutMs });
+    return {
+      sync,
+      heartbeat,
+      health() {
+        const s = sync.health();
+        const h = heartbeat.health();
+        return { ok: s.ok && h.ok, detail: `${s.detail}; ${h.detail}` };
+      },
+      promoteAcknowledged: async () => {
+        const hb = await readHeartbeats(this.api);
+        const now = Date.now();
+        return promoteAcknowledged(core, (keyId, v) => acknowledged(hb, o.instance, keyId, v, now));
+      },
+      async stop() {
+        core.rotationGate = undefined;
+        await heartbeat.stop();
+        await sync.stop();
+      },
+    };
+  }
+}
+
+export function heldVersions(core: EngineCore): HeldVersions {
+  const out: Record<string, number> = {};
+  for (const [id, k] of core.keys) {
+    let top = 0;
+    for (const v of k.material.keys()) if (v > top) top = v;
+    if (top > 0) out[id] = top;
+  }
+  return out;
+}
+
+function loadKubeConfig(path: string): KubeConfig {
+  const kc = new KubeConfig();
+  if (path) kc.loadFromFile(path);
+  else kc.loadFromDefault();
+  if (!kc.getCurrentCluster()) throw new Error('shared state: the kubeconfig has no current cluster');
+  return kc;
+}

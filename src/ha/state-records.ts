@@ -1,0 +1,103 @@
+/**
+ * Engine records as KmsStateRecord objects and back: object names, the envelope, and strict decoding (the file
+ * keystore's record codec). An object that does not decode is reported, never half-applied.
+ */
+import { createHash } from 'node:crypto';
+import type { AliasRecord, GrantRecord, KeyRecord } from '../engine/records.ts';
+import {
+  decodeAliasRecord,
+  decodeGrantRecord,
+  decodeKeyRecord,
+  encodeAliasRecord,
+  encodeGrantRecord,
+  encodeKeyRecord,
+  type JsonValue,
+} from '../keystore/record-codec.ts';
+import type { KubeObject, ResourceType } from '../operator/runtime/kube-objects.ts';
+
+export const STATE_RECORD_TYPE: ResourceType = {
+  group: 'kubekms.io',
+  version: 'v1alpha1',
+  plural: 'kmsstaterecords',
+  kind: 'KmsStateRecord',
+};
+
+export type RecordKind = 'Key' | 'Alias' | 'Grant';
+
+export interface StateRecordObject extends KubeObject {
+  readonly spec: { readonly kind: RecordKind; readonly record: JsonValue };
+}
+
+export type DecodedRecord =
+  | { readonly kind: 'Key'; readonly record: KeyRecord }
+  | { readonly kind: 'Alias'; readonly record: AliasRecord }
+  | { readonly kind: 'Grant'; readonly record: GrantRecord };
+
+export const keyObjectName = (keyId: string): string => `key-${keyId}`;
+/** Alias names hold `/` and upper case, which object names cannot: a hash names the object instead. */
+export const aliasObjectName = (aliasName: string): string =>
+  `alias-${createHash('sha256').update(aliasName).digest('hex').slice(0, 40)}`;
+export const grantObjectName = (grantId: string): string => `grant-${grantId.toLowerCase()}`;
+
+export function objectNameOf(d: DecodedRecord): string {
+  switch (d.kind) {
+    case 'Key':
+      return keyObjectName(d.record.keyId);
+    case 'Alias':
+      return aliasObjectName(d.record.aliasName);
+    case 'Grant':
+      return grantObjectName(d.record.grantId);
+  }
+}
+
+export function toObject(d: DecodedRecord, namespace: string, resourceVersion?: string): StateRecordObject {
+  const record =
+    d.kind === 'Key'
+      ? encodeKeyRecord(d.record)
+      : d.kind === 'Alias'
+        ? encodeAliasRecord(d.record)
+        : encodeGrantRecord(d.record);
+  return {
+    apiVersion: `${STATE_RECORD_TYPE.group}/${STATE_RECORD_TYPE.version}`,
+    kind: STATE_RECORD_TYPE.kind,
+    metadata: {
+      name: objectNameOf(d),
+      namespace,
+      labels: { 'app.kubernetes.io/managed-by': 'kubekms', 'kubekms.io/record-kind': d.kind },
+      ...(resourceVersion ? { resourceVersion } : {}),
+    },
+    spec: { kind: d.kind, record },
+  };
+}
+
+/**
+ * Decodes an object from the API. Throws a RecordDecodeError naming the field for a malformed record, and an
+ * Error when the object's name does not match its record (a record cannot hide under another key's name).
+ */
+export function fromObject(o: StateRecordObject): DecodedRecord {
+  const path = `${STATE_RECORD_TYPE.kind} ${o.metadata.name}: spec.record`;
+  const spec = (o as { spec?: { kind?: unknown; record?: unknown } }).spec;
+  let d: DecodedRecord;
+  switch (spec?.kind) {
+    case 'Key':
+      d = { kind: 'Key', record: decodeKeyRecord(spec.record, path) };
+      break;
+    case 'Alias':
+      d = { kind: 'Alias', record: decodeAliasRecord(spec.record, path) };
+      break;
+    case 'Grant':
+      d = { kind: 'Grant', record: decodeGrantRecord(spec.record, path) };
+      break;
+    default:
+      throw new Error(
+        `${STATE_RECORD_TYPE.kind} ${o.metadata.name}: spec.kind: expected Key, Alias or Grant, got ${JSON.stringify(spec?.kind)}`,
+      );
+  }
+  const want = objectNameOf(d);
+  if (want !== o.metadata.name) {
+    throw new Error(
+      `${STATE_RECORD_TYPE.kind} ${o.metadata.name}: metadata.name: its record belongs in ${want}`,
+    );
+  }
+  return d;
+}

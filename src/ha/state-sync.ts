@@ -1,0 +1,196 @@
+/**
+ * Keeps the local engine in step with the KmsStateRecords in the API: the operator runtime's informer (list,
+ * watch, re-list on 410) feeds events into batches; each batch is planned by sync-decisions.ts and absorbed by the
+ * engine (durable in the local cache before it is visible). The first complete list also publishes what the API
+ * lacks. Malformed objects are logged by name and skipped, never half-applied.
+ */
+import type { EngineCore } from '../engine/core.ts';
+import type { Logger } from '../observability/logger.ts';
+import { Informer } from '../operator/runtime/informer.ts';
+import type { KubeClient, ListResult, WatchEventType, WatchHandle } from '../operator/runtime/kube-client.ts';
+import { describeError } from '../operator/runtime/kube-errors.ts';
+import type { KubeObject } from '../operator/runtime/kube-objects.ts';
+import type { SharedKeyStore } from './shared-store.ts';
+import type { StateApi } from './state-api.ts';
+import {
+  type DecodedRecord,
+  fromObject,
+  objectNameOf,
+  STATE_RECORD_TYPE,
+  type StateRecordObject,
+} from './state-records.ts';
+import { planEvents, planInitial, type RemoteEvent, type SyncPlan } from './sync-decisions.ts';
+
+export interface StateSyncOptions {
+  readonly core: EngineCore;
+  readonly api: StateApi;
+  readonly store: SharedKeyStore;
+  readonly log: Logger;
+  readonly now?: () => number;
+}
+
+export class StateSync {
+  readonly #o: StateSyncOptions;
+  readonly #informer: Informer<StateRecordObject>;
+  readonly #pending = new Map<string, RemoteEvent>();
+  #initialDone = false;
+  #draining: Promise<void> = Promise.resolve();
+  #scheduled = false;
+  #lastError = '';
+  #ready: { promise: Promise<void>; resolve: () => void };
+  readonly #badObjects = new Set<string>();
+  #stopPoll: () => void = () => undefined;
+
+  constructor(o: StateSyncOptions) {
+    this.#o = o;
+    const api = o.api;
+    const client: Pick<KubeClient, 'list' | 'watch'> = {
+      list: <T extends KubeObject>() => api.list() as unknown as Promise<ListResult<T>>,
+      watch: <T extends KubeObject>(
+        _t: unknown,
+        rv: string,
+        onEvent: (type: WatchEventType, object: T) => void,
+        onDone: (err?: unknown) => void,
+      ): Promise<WatchHandle> =>
+        api.watch(
+          rv,
+          onEvent as unknown as (type: WatchEventType, object: StateRecordObject) => void,
+          onDone,
+        ),
+    };
+    this.#informer = new Informer<StateRecordObject>({ client, type: STATE_RECORD_TYPE, log: o.log });
+    this.#informer.on((event, obj) => this.#onEvent(event === 'delete' ? 'delete' : 'put', obj));
+    let resolve!: () => void;
+    const promise = new Promise<void>((r) => {
+      resolve = r;
+    });
+    this.#ready = { promise, resolve };
+  }
+
+  start(): void {
+    this.#informer.start();
+    // An empty list emits no event: watch for the first sync so the initial plan runs anyway.
+    const poll = setInterval(() => {
+      if (!this.#informer.hasSynced()) return;
+      clearInterval(poll);
+      this.#schedule();
+    }, 50);
+    this.#stopPoll = () => clearInterval(poll);
+  }
+
+  async stop(): Promise<void> {
+    this.#stopPoll();
+    await this.#informer.stop();
+    await this.#draining;
+  }
+
+  /** Resolves once the first complete list has been absorbed (and what the API lacked published). */
+  ready(): Promise<void> {
+    return this.#ready.promise;
+  }
+
+  isReady(): boolean {
+    return this.#initialDone;
+  }
+
+  health(): { ok: boolean; detail: string } {
+    const h = this.#informer.health();
+    if (!h.ok) return h;
+    if (this.#lastError) return { ok: false, detail: `shared state: ${this.#lastError}` };
+    return { ok: true, detail: `shared state: ${h.detail}` };
+  }
+
+  /** Fetches objects now (after a 409, or for a version a Decrypt needs) and absorbs them. */
+  async refresh(names: readonly string[]): Promise<void> {
+    for (const name of names) {
+      const obj = await this.#o.api.get(name);
+      if (obj) this.#onEvent('put', obj);
+    }
+    this.#schedule();
+    await this.#draining;
+  }
+
+  #onEvent(type: 'put' | 'delete', obj: StateRecordObject): void {
+    const name = obj.metadata.name;
+    if (type === 'put') this.#o.store.versions.observe(name, obj.metadata.resourceVersion);
+    else this.#o.store.versions.forget(name);
+    let record: DecodedRecord;
+    try {
+      record = fromObject(obj);
+      this.#badObjects.delete(name);
+    } catch (e) {
+      if (!this.#badObjects.has(name)) {
+        this.#badObjects.add(name);
+        this.#o.log.error(
+          { object: name, err: (e as Error).message },
+          'shared state: malformed KmsStateRecord skipped',
+        );
+      }
+      return;
+    }
+    this.#pending.set(name, { type, record });
+    this.#schedule();
+  }
+
+  #schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    // After the informer's synchronous burst (a whole list arrives in one turn), so a list is one batch.
+    setImmediate(() => {
+      this.#scheduled = false;
+      this.#draining = this.#draining.then(() => this.#drain());
+    });
+  }
+
+  async #drain(): Promise<void> {
+    if (!this.#informer.hasSynced()) return;
+    const events = [...this.#pending.values()];
+    this.#pending.clear();
+    const core = this.#o.core;
+    const view = { keys: core.keys, aliases: core.aliases, grants: core.grants };
+    let plan: SyncPlan;
+    const initial = !this.#initialDone;
+    if (initial) {
+      const remote: DecodedRecord[] = [];
+      for (const obj of this.#informer.list()) {
+        try {
+          remote.push(fromObject(obj));
+        } catch {
+          // Logged when it arrived.
+        }
+      }
+      plan = planInitial(view, remote, (this.#o.now ?? Date.now)());
+    } else {
+      if (events.length === 0) return;
+      plan = planEvents(view, events);
+    }
+    try {
+      for (const n of plan.notes) this.#o.log.warn({ note: n }, 'shared state');
+      await core.absorb(plan.absorb);
+      if (plan.republish.length > 0) {
+        await this.#o.store.publish(plan.republish);
+        this.#o.log.info({ records: plan.republish.length }, 'shared state: local records published');
+      }
+      this.#lastError = '';
+      if (initial) {
+        this.#initialDone = true;
+        this.#o.log.info(
+          { keys: core.keys.size, aliases: core.aliases.size, grants: core.grants.size },
+          'shared state: in sync with the Kubernetes API',
+        );
+        this.#ready.resolve();
+      }
+    } catch (e) {
+      this.#lastError = describeError(e);
+      this.#o.log.error({ err: this.#lastError }, 'shared state: could not apply changes from the API');
+      // Take the batch again (newer events for the same objects win), or the initial list again.
+      setTimeout(() => {
+        for (const ev of events) {
+          const name = objectNameOf(ev.record);
+          if (!this.#pending.has(name)) this.#pending.set(name, ev);
+        }
+        this.#schedule();
+      }, 2000).unref();
+    }
+  }
+}
