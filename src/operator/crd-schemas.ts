@@ -2,8 +2,9 @@
  * The three CRDs as data: the single source of `crds/*.yaml` (render-crds.ts writes them; a test checks they
  * are current). Enums and limits come from the engine's tables, so the schema and the engine cannot drift.
  */
-import { KMS_STATE_RECORD_CRD } from '../ha/state-crd.ts';
+
 import { KEY_SPECS, KEY_USAGES, LIMITS, USAGES_BY_SPEC } from '../engine/specs.ts';
+import { KMS_STATE_RECORD_CRD } from '../ha/state-crd.ts';
 import {
   AGE_COLUMN,
   CONDITIONS_SCHEMA,
