@@ -8,6 +8,7 @@ import { RotatingFile } from '../observability/rotating-file.ts';
 import { type FlagValues, formatHelp, parseFlags, UsageError } from './flags.ts';
 import { KEY_FLAGS, keyCommand } from './key-command.ts';
 import { REENCRYPT_FLAGS, REENCRYPT_USAGE, reencryptCommand } from './reencrypt-command.ts';
+import { ROOTKEY_DESCRIPTION, ROOTKEY_FLAGS, ROOTKEY_USAGE, rootkeyCommand } from './rootkey-command.ts';
 import { serve } from './serve.ts';
 import { SERVE_FLAGS } from './serve-flags.ts';
 import { renderStaticPod, STATIC_POD_FLAGS, staticPodOptions } from './static-pod-command.ts';
@@ -24,6 +25,7 @@ Usage:
   kubekms key rotate KEY    rotate a key of a local keystore now (offline)
   kubekms static-pod [flags] print the static-pod manifest for a control-plane node
   kubekms reencrypt status  progress of re-encrypting Secrets after a rotation (--watch: until it ends)
+  kubekms rootkey init      create a root key: in an HSM (--pkcs11-module …) or a file (--file PATH)
   kubekms version           print the version
   kubekms help [command]    show help
 
@@ -63,6 +65,15 @@ async function main(argv: string[]): Promise<number> {
     if (positionals.length > 0) throw new UsageError('static-pod takes no arguments');
     process.stdout.write(renderStaticPod(staticPodOptions(values)));
     return 0;
+  }
+  if (command === 'rootkey') {
+    const [sub, ...more] = rest;
+    if (sub === '--help' || sub === '-h' || more.includes('--help') || more.includes('-h')) {
+      process.stdout.write(formatHelp(ROOTKEY_USAGE, ROOTKEY_DESCRIPTION, ROOTKEY_FLAGS));
+      return 0;
+    }
+    const { values, positionals } = parseFlags(ROOTKEY_FLAGS, more, process.env);
+    return rootkeyCommand(sub, positionals, values, process.env, (s) => process.stdout.write(s));
   }
   if (command === 'reencrypt') {
     const [sub, ...more] = rest;

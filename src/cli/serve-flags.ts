@@ -19,6 +19,31 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
     default: false,
     help: 'Development mode: create a root key inside --data-dir if none is given. Never in production.',
   },
+  // --- root of trust: provider choice and the pkcs11 (HSM) provider (docs/root-of-trust.md, ADR 0010) ---
+  {
+    name: 'root-key-provider',
+    type: { oneOf: ['file', 'pkcs11'] },
+    default: 'file',
+    help: 'Root of trust: file (--root-key-file or --dev) or pkcs11 (a non-extractable AES key in an HSM that wraps and unwraps).',
+  },
+  {
+    name: 'pkcs11-module',
+    type: 'string',
+    help: 'pkcs11: the PKCS#11 module (shared library) of the HSM, e.g. /usr/lib/softhsm/libsofthsm2.so.',
+  },
+  { name: 'pkcs11-slot', type: 'int', help: 'pkcs11: slot id of the token (or --pkcs11-token-label).' },
+  { name: 'pkcs11-token-label', type: 'string', help: 'pkcs11: label of the token (or --pkcs11-slot).' },
+  {
+    name: 'pkcs11-key-label',
+    type: 'string',
+    help: 'pkcs11: CKA_LABEL of the AES-256 root key (created by `kubekms rootkey init`).',
+  },
+  {
+    name: 'pkcs11-pin-file',
+    type: 'string',
+    help: 'pkcs11: file holding the user PIN, mode 0600. Without it the PIN is read from KUBEKMS_PKCS11_PIN.',
+  },
+  // --- end of the root-of-trust block ---
   {
     name: 'kms-socket',
     type: 'string',

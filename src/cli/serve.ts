@@ -22,6 +22,7 @@ import { type Operator, startOperator } from '../operator/operator.ts';
 import { openRootKey } from '../rootkey/root-key-config.ts';
 import { type FlagValues, UsageError } from './flags.ts';
 import { reencryptOptions } from './reencrypt-command.ts';
+import { rootKeyOptionsFromFlags } from './rootkey-command.ts';
 
 export interface Running {
   readonly core: EngineCore;
@@ -68,8 +69,7 @@ export async function serve(flags: FlagValues, logDestination?: NodeJS.WritableS
   }
 
   const rootKey = await openRootKey({
-    rootKeyFile: flags['root-key-file'] as string | undefined,
-    dev: flags.dev === true,
+    ...rootKeyOptionsFromFlags(flags),
     dataDir,
     log,
   });
