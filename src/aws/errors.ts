@@ -23,7 +23,8 @@ export type AdapterErrorCode =
   | 'IncompleteSignatureException'
   | 'InvalidSignatureException'
   | 'UnrecognizedClientException'
-  | 'KMSInternalException';
+  | 'KMSInternalException'
+  | 'DependencyTimeoutException';
 
 export class AwsError extends Error {
   readonly code: AdapterErrorCode;

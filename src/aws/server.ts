@@ -25,7 +25,7 @@ import { encodeOutput } from './encode-output.ts';
 import { AwsError, errorBody, toHttpError } from './errors.ts';
 import { MODEL, TARGET_PREFIX } from './model/model.ts';
 import { OPERATIONS } from './operations.ts';
-import type { OpResult } from './ops/types.ts';
+import type { Handler, OpResult } from './ops/types.ts';
 import { ReplayCache } from './replay-cache.ts';
 import { headerValues, MAX_SKEW_MS, SigV4Verifier } from './sigv4.ts';
 
@@ -47,6 +47,8 @@ export interface AwsServerOptions {
   readonly maxBodyBytes?: number;
   readonly requestTimeoutMs?: number;
   readonly replayCacheSize?: number;
+  /** The operation table; default: standalone (OPERATIONS). Cluster mode passes clusterOperations(…). */
+  readonly operations?: Readonly<Record<string, Handler>>;
   readonly now?: () => number;
   /** Test hook: sees every response body sent. */
   readonly onResponse?: (r: { operation: string; status: number; body: string }) => void;
@@ -109,6 +111,7 @@ function readBody(req: IncomingMessage, declaredLength: string | undefined, limi
 
 export async function startAwsServer(o: AwsServerOptions): Promise<AwsServer> {
   const limit = o.maxBodyBytes ?? MAX_BODY_BYTES;
+  const operations = o.operations ?? OPERATIONS;
   const verifier = new SigV4Verifier({
     secretOf: (id) => o.credentials.get(id)?.secretAccessKey,
     region: o.region,
@@ -142,7 +145,7 @@ export async function startAwsServer(o: AwsServerOptions): Promise<AwsServer> {
       );
     }
     audit.operation = name;
-    const handler = Object.hasOwn(OPERATIONS, name) ? OPERATIONS[name] : undefined;
+    const handler = Object.hasOwn(operations, name) ? operations[name] : undefined;
     if (!handler) throw new AwsError('UnsupportedOperationException', `${name} is not supported by kubekms`);
 
     const type = (headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();

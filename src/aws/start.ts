@@ -10,6 +10,8 @@ import type { EngineCore } from '../engine/core.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { type AuditLog, stdoutAuditLog, streamAuditLog } from './audit-log.ts';
+import { clusterApiFromKubeconfig } from './cluster/kube.ts';
+import { clusterOperations } from './cluster/operations.ts';
 import {
   type Credential,
   CredentialStore,
@@ -17,6 +19,7 @@ import {
   DEV_CREDENTIAL,
   loadCredentialsFile,
 } from './credentials.ts';
+import type { Handler } from './ops/types.ts';
 import { type AwsServer, startAwsServer } from './server.ts';
 
 type Flags = Readonly<Record<string, string | boolean | number | undefined>>;
@@ -102,6 +105,7 @@ export async function startAwsApi(
       '--aws-listen: no credentials; give --aws-credentials FILE (there is no anonymous access)',
     );
   }
+  const operations = clusterMode(flags, deps.log);
   let timeout = Number(flags['aws-request-timeout'] ?? 30_000);
   if (!Number.isFinite(timeout) || timeout <= 0) timeout = 30_000;
   let server: AwsServer;
@@ -116,6 +120,7 @@ export async function startAwsApi(
       metrics: deps.metrics,
       region: deps.region,
       requestTimeoutMs: timeout,
+      ...(operations ? { operations } : {}),
     });
   } catch (e) {
     if (e instanceof Error && /key|cert|PEM|asn1/i.test(e.message) && tls) {
@@ -124,8 +129,34 @@ export async function startAwsApi(
     throw e;
   }
   deps.log.info(
-    { endpoint: server.endpoint, credentials: credentials.length, region: deps.region },
+    {
+      endpoint: server.endpoint,
+      credentials: credentials.length,
+      region: deps.region,
+      management: operations ? `cluster (namespace ${String(flags.namespace)})` : 'engine',
+    },
     'AWS KMS API serving (SigV4, service kms)',
   );
   return server;
+}
+
+/**
+ * --aws-management: `cluster` (the default with --operator) makes management operations act through the custom
+ * resources in --namespace; `engine` acts on the engine directly. Returns the cluster-mode table, or undefined.
+ */
+function clusterMode(flags: Flags, log: Logger): Readonly<Record<string, Handler>> | undefined {
+  const mode = String(flags['aws-management'] ?? 'auto');
+  const operator = flags.operator === true;
+  if (mode === 'engine' || (mode === 'auto' && !operator)) return undefined;
+  if (!operator) {
+    throw new UsageError(
+      '--aws-management=cluster needs --operator: the operator reconciles the objects the AWS API writes',
+    );
+  }
+  let timeoutMs = Number(flags['aws-cluster-timeout'] ?? 20_000);
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) timeoutMs = 20_000;
+  const namespace = String(flags.namespace ?? 'kubekms');
+  const api = clusterApiFromKubeconfig(String(flags.kubeconfig ?? ''));
+  log.info({ namespace, timeoutMs }, 'AWS API management operations act through KmsKey/KmsAlias/KmsGrant');
+  return clusterOperations({ api, namespace, timeoutMs });
 }

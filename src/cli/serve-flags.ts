@@ -154,6 +154,19 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
     help: 'How long one AWS API request may take to arrive and be answered.',
   },
   {
+    name: 'aws-management',
+    type: { oneOf: ['auto', 'engine', 'cluster'] },
+    default: 'auto',
+    help: 'Where AWS API management operations act: cluster = through KmsKey/KmsAlias/KmsGrant objects in --namespace (needs --operator), engine = on the engine directly. auto: cluster with --operator, engine without.',
+  },
+  {
+    name: 'aws-cluster-timeout',
+    type: 'duration',
+    default: 20_000,
+    defaultText: ' (default 20s)',
+    help: 'Cluster mode: how long a management request waits for the operator to reconcile its object (then DependencyTimeoutException).',
+  },
+  {
     name: 'operator',
     type: 'boolean',
     default: false,
