@@ -18,7 +18,13 @@ export async function ensureSharedClusterKey(
   try {
     return await ensureClusterKey(core, alias, description);
   } catch (e) {
-    if (!(e instanceof KmsError) || e.code !== 'KMSInternalException') throw e;
+    // Lost the race: at the API (409) or, when the winner's alias arrived first, in the engine.
+    if (
+      !(e instanceof KmsError) ||
+      (e.code !== 'KMSInternalException' && e.code !== 'AlreadyExistsException')
+    ) {
+      throw e;
+    }
     await sync.refresh([aliasObjectName(alias)]);
     const winner = core.aliases.get(alias);
     if (!winner) throw e;

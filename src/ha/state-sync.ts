@@ -32,7 +32,8 @@ export interface StateSyncOptions {
 export class StateSync {
   readonly #o: StateSyncOptions;
   readonly #informer: Informer<StateRecordObject>;
-  readonly #pending = new Map<string, RemoteEvent>();
+  /** Object name → its latest event and resourceVersion, until absorbed. */
+  readonly #pending = new Map<string, { event: RemoteEvent; rv: string | undefined }>();
   #initialDone = false;
   #draining: Promise<void> = Promise.resolve();
   #scheduled = false;
@@ -106,14 +107,12 @@ export class StateSync {
       const obj = await this.#o.api.get(name);
       if (obj) this.#onEvent('put', obj);
     }
-    this.#schedule();
+    this.#draining = this.#draining.then(() => this.#drain());
     await this.#draining;
   }
 
   #onEvent(type: 'put' | 'delete', obj: StateRecordObject): void {
     const name = obj.metadata.name;
-    if (type === 'put') this.#o.store.versions.observe(name, obj.metadata.resourceVersion);
-    else this.#o.store.versions.forget(name);
     let record: DecodedRecord;
     try {
       record = fromObject(obj);
@@ -128,7 +127,7 @@ export class StateSync {
       }
       return;
     }
-    this.#pending.set(name, { type, record });
+    this.#pending.set(name, { event: { type, record }, rv: obj.metadata.resourceVersion });
     this.#schedule();
   }
 
@@ -144,17 +143,22 @@ export class StateSync {
 
   async #drain(): Promise<void> {
     if (!this.#informer.hasSynced()) return;
-    const events = [...this.#pending.values()];
+    const batch = [...this.#pending.entries()];
     this.#pending.clear();
+    const events = batch.map(([, p]) => p.event);
     const core = this.#o.core;
     const view = { keys: core.keys, aliases: core.aliases, grants: core.grants };
     let plan: SyncPlan;
     const initial = !this.#initialDone;
+    // A write must carry the resourceVersion of the state the engine decided on, never a newer one it has not
+    // absorbed (that would overwrite a change unseen): versions are recorded only after the absorb.
+    const seen: [string, string | undefined][] = [];
     if (initial) {
       const remote: DecodedRecord[] = [];
       for (const obj of this.#informer.list()) {
         try {
           remote.push(fromObject(obj));
+          seen.push([obj.metadata.name, obj.metadata.resourceVersion]);
         } catch {
           // Logged when it arrived.
         }
@@ -163,10 +167,15 @@ export class StateSync {
     } else {
       if (events.length === 0) return;
       plan = planEvents(view, events);
+      for (const [name, p] of batch) seen.push([name, p.event.type === 'delete' ? undefined : p.rv]);
     }
     try {
       for (const n of plan.notes) this.#o.log.warn({ note: n }, 'shared state');
       await core.absorb(plan.absorb);
+      for (const [name, rv] of seen) {
+        if (rv === undefined) this.#o.store.versions.forget(name);
+        else this.#o.store.versions.observe(name, rv);
+      }
       if (plan.republish.length > 0) {
         await this.#o.store.publish(plan.republish);
         this.#o.log.info({ records: plan.republish.length }, 'shared state: local records published');
@@ -185,10 +194,7 @@ export class StateSync {
       this.#o.log.error({ err: this.#lastError }, 'shared state: could not apply changes from the API');
       // Take the batch again (newer events for the same objects win), or the initial list again.
       setTimeout(() => {
-        for (const ev of events) {
-          const name = objectNameOf(ev.record);
-          if (!this.#pending.has(name)) this.#pending.set(name, ev);
-        }
+        for (const [name, p] of batch) if (!this.#pending.has(name)) this.#pending.set(name, p);
         this.#schedule();
       }, 2000).unref();
     }

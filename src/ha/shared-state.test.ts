@@ -1,0 +1,298 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { nodeCrypto } from '../crypto/node-provider.ts';
+import { EngineCore } from '../engine/core.ts';
+import { KmsError } from '../engine/errors.ts';
+import { createAlias } from '../engine/ops-aliases.ts';
+import { decrypt, encrypt } from '../engine/ops-encrypt.ts';
+import { createKey, disableKey } from '../engine/ops-keys.ts';
+import { ensureClusterKey, SECRETS_KEY_ALIAS } from '../engine/ops-maintenance.ts';
+import { rotateKey } from '../engine/ops-rotation.ts';
+import { SYSTEM } from '../engine/policy.ts';
+import { MemoryKeyStore, TestRootKey } from '../engine/testing.ts';
+import { createLogger } from '../observability/logger.ts';
+import { ensureSharedClusterKey } from './bootstrap.ts';
+import { type RunningSharedState, SharedState } from './shared-state.ts';
+import { aliasObjectName, keyObjectName } from './state-records.ts';
+import { FakeStateApi } from './testing.ts';
+
+const sys = { caller: SYSTEM };
+const log = createLogger('silent');
+const rootBytes = nodeCrypto.randomBytes(32);
+const bytes = (s: string) => new TextEncoder().encode(s);
+
+interface Instance {
+  core: EngineCore;
+  cache: MemoryKeyStore;
+  run: RunningSharedState;
+  shared: SharedState;
+}
+
+const running: RunningSharedState[] = [];
+afterEach(async () => {
+  for (const r of running.splice(0)) await r.stop();
+});
+
+async function instance(
+  api: FakeStateApi,
+  name: string,
+  o: { cache?: MemoryKeyStore; ackTimeoutMs?: number; root?: Uint8Array } = {},
+): Promise<Instance> {
+  const cache = o.cache ?? new MemoryKeyStore();
+  const shared = new SharedState({ cache, namespace: api.namespace, api });
+  const core = await EngineCore.open({
+    crypto: nodeCrypto,
+    rootKey: new TestRootKey(nodeCrypto, o.root ?? rootBytes),
+    store: shared.store,
+  });
+  const run = await shared.run({
+    core,
+    log,
+    instance: name,
+    keyId: () => '',
+    ackTimeoutMs: o.ackTimeoutMs ?? 5_000,
+    initialWaitMs: 1_000,
+  });
+  running.push(run);
+  return { core, cache, run, shared };
+}
+
+async function until(cond: () => boolean, what: string, ms = 5_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('shared key state between instances', () => {
+  it('a key created on one instance is in the API, in the other engine and in its cache', async () => {
+    const api = new FakeStateApi();
+    const a = await instance(api, 'a');
+    const b = await instance(api, 'b');
+    const { keyId } = await createKey(a.core, sys, { description: 'shared' });
+    expect(api.objects.has(keyObjectName(keyId))).toBe(true);
+    await until(() => b.core.keys.has(keyId), 'b to see the key');
+    expect(b.cache.keys.get(keyId)?.revision).toBe(a.core.keys.get(keyId)?.record.revision);
+    const ct = encrypt(a.core, sys, { keyId, plaintext: bytes('hello') });
+    expect(
+      new TextDecoder().decode(
+        decrypt(b.core, sys, { ciphertextBlob: ct.ciphertextBlob }).plaintext.unsafeBytes(),
+      ),
+    ).toBe('hello');
+  });
+
+  it('a rotation is promoted only after every live instance holds the new version', async () => {
+    const api = new FakeStateApi();
+    const a = await instance(api, 'a');
+    const b = await instance(api, 'b');
+    const { keyId } = await createKey(a.core, sys, {});
+    await until(() => b.core.keys.has(keyId), 'b to see the key');
+    const rotated = await rotateKey(a.core, keyId, 'ON_DEMAND');
+    expect(rotated.primaryVersion).toBe(2);
+    // b held version 2 before a promoted it: its heartbeat says so.
+    expect(b.core.keys.get(keyId)?.material.has(2)).toBe(true);
+    const lease = api.leases.get('kubekms-instance-b');
+    expect(JSON.parse(lease?.metadata.annotations?.['kubekms.io/held-versions'] ?? '{}')[keyId]).toBe(2);
+    await until(() => b.core.keys.get(keyId)?.record.primaryVersion === 2, 'b to see the promotion');
+    const ct = encrypt(b.core, sys, { keyId, plaintext: bytes('v2') });
+    expect(decrypt(a.core, sys, { ciphertextBlob: ct.ciphertextBlob }).keyId).toContain(keyId);
+  });
+
+  it('a live instance that does not acknowledge keeps the version staged; the sweep promotes it later', async () => {
+    const api = new FakeStateApi();
+    const a = await instance(api, 'a', { ackTimeoutMs: 300 });
+    const { keyId } = await createKey(a.core, sys, {});
+    // A live instance that never absorbs anything: a heartbeat holding only version 1.
+    api.leases.set('kubekms-instance-laggard', {
+      metadata: {
+        name: 'kubekms-instance-laggard',
+        resourceVersion: '1',
+        labels: { 'kubekms.io/role': 'instance' },
+        annotations: { 'kubekms.io/held-versions': JSON.stringify({ [keyId]: 1 }) },
+      },
+      spec: { holderIdentity: 'laggard', leaseDurationSeconds: 30, renewTime: new Date().toISOString() },
+    });
+    const staged = await rotateKey(a.core, keyId, 'ON_DEMAND');
+    expect(staged.primaryVersion).toBe(1);
+    expect(staged.versions.map((v) => v.version)).toEqual([1, 2]);
+    // Rotating again while staged does not stage a third version.
+    expect((await rotateKey(a.core, keyId, 'ON_DEMAND')).versions).toHaveLength(2);
+    expect(await a.run.promoteAcknowledged()).toEqual([]);
+    // The laggard catches up.
+    const l = api.leases.get('kubekms-instance-laggard')!;
+    api.leases.set(l.metadata.name, {
+      ...l,
+      metadata: {
+        ...l.metadata,
+        annotations: { 'kubekms.io/held-versions': JSON.stringify({ [keyId]: 2 }) },
+      },
+    });
+    expect(await a.run.promoteAcknowledged()).toEqual([keyId]);
+    expect(a.core.keys.get(keyId)?.record.primaryVersion).toBe(2);
+  });
+
+  it('an expired heartbeat does not hold a rotation back', async () => {
+    const api = new FakeStateApi();
+    const a = await instance(api, 'a');
+    const { keyId } = await createKey(a.core, sys, {});
+    api.leases.set('kubekms-instance-gone', {
+      metadata: { name: 'kubekms-instance-gone', labels: { 'kubekms.io/role': 'instance' } },
+      spec: {
+        holderIdentity: 'gone',
+        leaseDurationSeconds: 30,
+        renewTime: new Date(Date.now() - 60_000).toISOString(),
+      },
+    });
+    expect((await rotateKey(a.core, keyId, 'ON_DEMAND')).primaryVersion).toBe(2);
+  });
+
+  it('concurrent changes of one key: the second writer gets a retryable error and then sees the first', async () => {
+    const api = new FakeStateApi();
+    const a = await instance(api, 'a');
+    const b = await instance(api, 'b');
+    const { keyId } = await createKey(a.core, sys, {});
+    await until(() => b.core.keys.has(keyId), 'b to see the key');
+    api.down = false;
+    // b misses a's change (as if its watch lagged): write through the API behind b's back.
+    await disableKey(a.core, sys, keyId);
+    const stale = b.core.keys.get(keyId)!.record;
+    b.shared.store.versions.forget(keyObjectName(keyId));
+    b.shared.store.versions.observe(keyObjectName(keyId), '1');
+    const e = await b.core
+      .mutate(async () => ({
+        change: { putKeys: [{ ...stale, description: 'b', revision: stale.revision + 1 }] },
+        result: 0,
+      }))
+      .catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(KmsError);
+    expect((e as KmsError).code).toBe('KMSInternalException');
+    expect((e as KmsError).message).toMatch(/changed by another kubekms instance/);
+    await until(() => b.core.keys.get(keyId)?.record.state === 'Disabled', 'b to take a’s change');
+    expect(b.core.keys.get(keyId)?.record.description).not.toBe('b');
+  });
+
+  it('with the API down, management fails with DependencyTimeoutException and changes nothing; crypto works', async () => {
+    const api = new FakeStateApi();
+    const a = await instance(api, 'a');
+    const { keyId } = await createKey(a.core, sys, {});
+    api.down = true;
+    const before = a.cache.commits;
+    const e = await createKey(a.core, sys, {}).catch((x: unknown) => x);
+    expect((e as KmsError).code).toBe('DependencyTimeoutException');
+    expect((e as KmsError).message).toMatch(/Kubernetes API is unreachable/);
+    expect(a.cache.commits).toBe(before);
+    expect(a.core.keys.size).toBe(1);
+    const ct = encrypt(a.core, sys, { keyId, plaintext: bytes('x') });
+    expect(decrypt(a.core, sys, { ciphertextBlob: ct.ciphertextBlob }).keyId).toContain(keyId);
+  });
+
+  it('a failed multi-object change deletes the objects it created', async () => {
+    const api = new FakeStateApi();
+    const a = await instance(api, 'a');
+    const { keyId } = await createKey(a.core, sys, {});
+    // Someone else holds the alias object already.
+    await createAlias(a.core, sys, 'alias/taken', keyId);
+    const other = await instance(api, 'other', { cache: new MemoryKeyStore() });
+    await until(() => other.core.aliases.has('alias/taken'), 'other to see the alias');
+    const aliasRv = api.objects.get(aliasObjectName('alias/taken'))?.metadata.resourceVersion;
+    other.shared.store.versions.forget(aliasObjectName('alias/taken'));
+    const fresh = await createKey(other.core, sys, {});
+    const objectsBefore = api.objects.size;
+    const e = await other.core
+      .mutate(async () => ({
+        change: {
+          putGrants: [],
+          putAliases: [{ aliasName: 'alias/taken', targetKeyId: fresh.keyId, createdAt: 1, updatedAt: 1 }],
+          putKeys: [
+            {
+              ...other.core.keys.get(fresh.keyId)!.record,
+              keyId: '00000000-0000-4000-8000-000000000001',
+              revision: 1,
+            },
+          ],
+        },
+        result: 0,
+      }))
+      .catch((x: unknown) => x);
+    expect((e as KmsError).code).toBe('KMSInternalException');
+    expect(api.objects.size).toBe(objectsBefore);
+    expect(api.objects.get(aliasObjectName('alias/taken'))?.metadata.resourceVersion).toBe(aliasRv);
+  });
+
+  it('the first instance publishes its cached state when the API holds none (upgrade to HA)', async () => {
+    const cache = new MemoryKeyStore();
+    const solo = await EngineCore.open({
+      crypto: nodeCrypto,
+      rootKey: new TestRootKey(nodeCrypto, rootBytes),
+      store: cache,
+    });
+    const id = await ensureClusterKey(solo, SECRETS_KEY_ALIAS, 'secrets');
+    const api = new FakeStateApi();
+    const a = await instance(api, 'a', { cache });
+    await a.run.sync.ready();
+    expect(api.objects.has(keyObjectName(id))).toBe(true);
+    expect(api.objects.has(aliasObjectName(SECRETS_KEY_ALIAS))).toBe(true);
+    // A new node with an empty cache joins and serves the same Secrets key.
+    const b = await instance(api, 'b');
+    expect(b.core.aliases.get(SECRETS_KEY_ALIAS)?.targetKeyId).toBe(id);
+    expect(b.core.keys.get(id)?.material.has(1)).toBe(true);
+  });
+
+  it('an empty cache waits for the API instead of inventing a Secrets key', async () => {
+    const api = new FakeStateApi();
+    api.down = true;
+    let joined = false;
+    const p = instance(api, 'new').then((i) => {
+      joined = true;
+      return i;
+    });
+    await new Promise((r) => setTimeout(r, 700));
+    expect(joined).toBe(false);
+    api.down = false;
+    const i = await p;
+    expect(i.run.sync.isReady()).toBe(true);
+    expect(i.core.keys.size).toBe(0);
+  }, 20_000);
+
+  it('two instances racing to create the cluster Secrets key end up with one', async () => {
+    const api = new FakeStateApi();
+    const a = await instance(api, 'a');
+    const b = await instance(api, 'b');
+    const [ia, ib] = await Promise.all([
+      ensureSharedClusterKey(a.core, a.run.sync, SECRETS_KEY_ALIAS, 's'),
+      ensureSharedClusterKey(b.core, b.run.sync, SECRETS_KEY_ALIAS, 's'),
+    ]);
+    expect(ia).toBe(ib);
+    await until(
+      () =>
+        a.core.keys.size === 1 &&
+        b.core.keys.size === 1 &&
+        [...api.objects.keys()].filter((n) => n.startsWith('key-')).length === 1,
+      'the losing key to be dropped everywhere',
+    );
+  });
+
+  it('a key deleted from the API while Enabled is kept and published again; a destroyed one is dropped', async () => {
+    const api = new FakeStateApi();
+    const a = await instance(api, 'a');
+    const { keyId } = await createKey(a.core, sys, {});
+    await api.delete(keyObjectName(keyId));
+    await until(() => api.objects.has(keyObjectName(keyId)), 'the key to be published again');
+    expect(a.core.keys.has(keyId)).toBe(true);
+  });
+
+  it('a record under another root key is refused and does not stop the sync', async () => {
+    const api = new FakeStateApi();
+    const a = await instance(api, 'a');
+    const foreign = await instance(new FakeStateApi(), 'f', { root: nodeCrypto.randomBytes(32) });
+    const { keyId: foreignKey } = await createKey(foreign.core, sys, {});
+    const obj = (await foreign.shared.api.get(keyObjectName(foreignKey)))!;
+    const { resourceVersion: _rv, ...meta } = obj.metadata;
+    await api.create({ ...obj, metadata: meta });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(a.core.keys.has(foreignKey)).toBe(false);
+    expect(a.run.sync.health().ok).toBe(false);
+    const { keyId } = await createKey(a.core, sys, {});
+    expect(api.objects.has(keyObjectName(keyId))).toBe(true);
+  });
+});
