@@ -191,6 +191,32 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
     help: 'Operator leader election on a coordination.k8s.io Lease (15s/10s/2s): only the leader reconciles.',
   },
   {
+    name: 'shared-state',
+    type: 'boolean',
+    default: false,
+    help: 'HA: share key state with the other kubekms instances through KmsStateRecord objects in --namespace (kubeconfig from --kubeconfig); the local keystore becomes a cache (docs/ha.md).',
+  },
+  {
+    name: 'instance-name',
+    type: 'string',
+    default: '',
+    help: "HA: this instance's name in its heartbeat Lease (default: $NODE_NAME, else the host name).",
+  },
+  {
+    name: 'rotation-ack-timeout',
+    type: 'duration',
+    default: 60_000,
+    defaultText: ' (default 60s)',
+    help: 'HA: how long a rotation waits for every live instance to hold the new version before leaving it staged for the maintenance sweep.',
+  },
+  {
+    name: 'state-sync-wait',
+    type: 'duration',
+    default: 3_000,
+    defaultText: ' (default 3s)',
+    help: 'HA: with state in the local cache, how long start-up waits for a first sync with the API before serving from the cache.',
+  },
+  {
     name: 'test-deletion-window',
     type: 'duration',
     help: "Tests only: destroy a deleted KmsKey's key this long after its deletion was scheduled (instead of after spec.deletionWindowDays).",

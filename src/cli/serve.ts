@@ -4,6 +4,7 @@
  * Kubernetes API (invariant 1).
  */
 
+import { hostname } from 'node:os';
 import type { LevelWithSilent } from 'pino';
 import type { AwsServer } from '../aws/server.ts';
 import { startAwsApi } from '../aws/start.ts';
@@ -11,7 +12,11 @@ import { type CryptoProviderName, selectCryptoProvider } from '../crypto/provide
 import { EngineCore } from '../engine/core.ts';
 import { validateArnConfig } from '../engine/identifiers.ts';
 import { ensureClusterKey, runMaintenance, SECRETS_KEY_ALIAS } from '../engine/ops-maintenance.ts';
+import { ensureSharedClusterKey } from '../ha/bootstrap.ts';
+import { type RunningSharedState, SharedState } from '../ha/shared-state.ts';
+import { keyObjectName } from '../ha/state-records.ts';
 import { FileKeyStore } from '../keystore/file-keystore.ts';
+import { formatKeyId } from '../kmsv2/key-id.ts';
 import { KmsV2Plugin, type PluginApiVersion } from '../kmsv2/plugin.ts';
 import { type KmsV2Server, startKmsV2Server } from '../kmsv2/server.ts';
 import { type HealthServer, type ReadinessCheck, startHealthServer } from '../observability/health-server.ts';
@@ -73,7 +78,17 @@ export async function serve(flags: FlagValues, logDestination?: NodeJS.WritableS
     dataDir,
     log,
   });
-  const store = new FileKeyStore({ dataDir, rootKey });
+  const cache = new FileKeyStore({ dataDir, rootKey });
+  // HA: the Kubernetes API holds the shared key state and the local keystore is its cache (docs/ha.md).
+  const shared =
+    flags['shared-state'] === true
+      ? new SharedState({
+          cache,
+          namespace: String(flags.namespace),
+          kubeconfig: String(flags.kubeconfig ?? ''),
+        })
+      : undefined;
+  const store = shared ? shared.store : cache;
   const crypto = selectCryptoProvider(flags['crypto-provider'] as CryptoProviderName);
   // Everything started so far, stopped in reverse order on shutdown or when a later step fails.
   const started: (() => Promise<void>)[] = [() => store.close()];
@@ -85,12 +100,26 @@ export async function serve(flags: FlagValues, logDestination?: NodeJS.WritableS
     log.info({ keystore: store.description, keys: core.keys.size, crypto: crypto.name }, 'keystore opened');
 
     const secretsKey = String(flags['secrets-key']);
-    if (secretsKey === SECRETS_KEY_ALIAS) {
-      const id = await ensureClusterKey(
+    let sharedRun: RunningSharedState | undefined;
+    if (shared) {
+      const instance = instanceName(flags);
+      sharedRun = await shared.run({
         core,
-        SECRETS_KEY_ALIAS,
-        'kubekms: wraps kube-apiserver DEK seeds (cluster-managed)',
-      );
+        log,
+        instance,
+        keyId: () => currentKeyId(core, secretsKey),
+        ackTimeoutMs: Number(flags['rotation-ack-timeout']),
+        initialWaitMs: Number(flags['state-sync-wait']),
+      });
+      const run = sharedRun;
+      started.push(() => run.stop());
+      log.info({ instance, store: store.description }, 'shared key state running');
+    }
+    if (secretsKey === SECRETS_KEY_ALIAS) {
+      const description = 'kubekms: wraps kube-apiserver DEK seeds (cluster-managed)';
+      const id = sharedRun
+        ? await ensureSharedClusterKey(core, sharedRun.sync, SECRETS_KEY_ALIAS, description)
+        : await ensureClusterKey(core, SECRETS_KEY_ALIAS, description);
       log.info({ alias: SECRETS_KEY_ALIAS, keyId: id }, 'cluster-managed Secrets key ready');
     } else {
       core.resolve(secretsKey, 'secrets-key');
@@ -99,6 +128,10 @@ export async function serve(flags: FlagValues, logDestination?: NodeJS.WritableS
     const metrics = createMetrics();
     registerKeyMetrics(metrics.registry, () => core.keys.values());
     const checks: Record<string, ReadinessCheck> = {};
+    if (sharedRun) {
+      const run = sharedRun;
+      checks.sharedState = () => run.health();
+    }
     let plugin: KmsV2Plugin | undefined;
     const socketPath = String(flags['kms-socket'] ?? '');
     if (socketPath) {
@@ -106,6 +139,7 @@ export async function serve(flags: FlagValues, logDestination?: NodeJS.WritableS
         core,
         secretsKey,
         apiVersion: flags['kmsv2-api-version'] as PluginApiVersion,
+        ...(sharedRun ? { fetchVersion: fetchFrom(sharedRun) } : {}),
       });
       plugin = p;
       const first = p.selfTest();
@@ -160,6 +194,13 @@ export async function serve(flags: FlagValues, logDestination?: NodeJS.WritableS
     }
 
     const maintenance = setInterval(() => {
+      sharedRun?.promoteAcknowledged().then(
+        (ids) => {
+          for (const id of ids) log.info({ keyId: id, event: 'KeyRotated' }, 'staged version promoted');
+        },
+        (e: unknown) =>
+          log.warn({ err: e instanceof Error ? e.message : String(e) }, 'promotion sweep failed'),
+      );
       runMaintenance(core).then(
         (r) => {
           for (const id of r.rotated)
@@ -189,4 +230,38 @@ export async function serve(flags: FlagValues, logDestination?: NodeJS.WritableS
     await stopAll();
     throw e;
   }
+}
+
+/** `--instance-name`, else $NODE_NAME (set from the downward API), else the host name. */
+function instanceName(flags: FlagValues): string {
+  const name = String(flags['instance-name'] || process.env.NODE_NAME || hostname()).toLowerCase();
+  if (!/^[a-z0-9]([-a-z0-9.]{0,200}[a-z0-9])?$/.test(name)) {
+    throw new UsageError(
+      `--instance-name: ${JSON.stringify(name)} is not a valid object name (lower case, digits, '-', '.')`,
+    );
+  }
+  return name;
+}
+
+/** The key_id the plugin reports for `secretsKey`, or '' while it does not resolve. */
+function currentKeyId(core: EngineCore, secretsKey: string): string {
+  try {
+    const k = core.resolve(secretsKey).record;
+    return formatKeyId(k.keyId, k.primaryVersion);
+  } catch {
+    return '';
+  }
+}
+
+/** One fetch at a time per key: a burst of Decrypts for a new version costs one GET. */
+function fetchFrom(run: RunningSharedState): (keyUuid: string) => Promise<void> {
+  const inFlight = new Map<string, Promise<void>>();
+  return (keyUuid) => {
+    let p = inFlight.get(keyUuid);
+    if (!p) {
+      p = run.sync.refresh([keyObjectName(keyUuid)]).finally(() => inFlight.delete(keyUuid));
+      inFlight.set(keyUuid, p);
+    }
+    return p;
+  };
 }
