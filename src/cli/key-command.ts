@@ -1,21 +1,36 @@
 /**
- * `kubekms key list|rotate`: offline administration of the local keystore, for break-glass use and tests. It takes
- * the keystore lock, so it refuses to run while `kubekms serve` holds the same data directory.
+ * `kubekms key list|rotate`. Offline, on the local keystore, for break-glass use and tests: it takes the keystore
+ * lock, so it refuses to run while `kubekms serve` holds the same data directory. With `--shared-state` it works
+ * online on the key state that HA instances share through the Kubernetes API (a rotation is staged, acknowledged
+ * by every live instance, then promoted), and needs the same root of trust as the instances.
  */
 import { selectCryptoProvider } from '../crypto/provider.ts';
 import { EngineCore } from '../engine/core.ts';
 import { validateArnConfig } from '../engine/identifiers.ts';
-import { rotateKey } from '../engine/ops-rotation.ts';
+import { rotateKey, stagedVersion } from '../engine/ops-rotation.ts';
+import { EphemeralKeyStore } from '../ha/ephemeral-store.ts';
+import { SharedState } from '../ha/shared-state.ts';
 import { FileKeyStore } from '../keystore/file-keystore.ts';
 import { createLogger } from '../observability/logger.ts';
 import { openRootKey } from '../rootkey/root-key-config.ts';
 import { type FlagSpec, type FlagValues, UsageError } from './flags.ts';
+import { rootKeyOptionsFromFlags } from './rootkey-command.ts';
 import { SERVE_FLAGS } from './serve-flags.ts';
 
 const SHARED = new Set([
   'data-dir',
   'root-key-file',
+  'root-key-provider',
+  'pkcs11-module',
+  'pkcs11-slot',
+  'pkcs11-token-label',
+  'pkcs11-key-label',
+  'pkcs11-pin-file',
   'dev',
+  'shared-state',
+  'kubeconfig',
+  'namespace',
+  'rotation-ack-timeout',
   'arn-partition',
   'arn-region',
   'arn-account',
@@ -35,23 +50,44 @@ export async function keyCommand(
     throw new UsageError('key rotate: needs exactly one key id, ARN or alias');
   const log = createLogger('warn', process.stderr);
   const dataDir = String(flags['data-dir']);
-  const rootKey = await openRootKey({
-    rootKeyFile: flags['root-key-file'] as string | undefined,
-    dev: flags.dev === true,
-    dataDir,
-    log,
+  const rootKey = await openRootKey({ ...rootKeyOptionsFromFlags(flags), dataDir, log });
+  const arn = validateArnConfig({
+    partition: String(flags['arn-partition']),
+    region: String(flags['arn-region']),
+    account: String(flags['arn-account']),
   });
-  const store = new FileKeyStore({ dataDir, rootKey });
+  const online = flags['shared-state'] === true;
+  const shared = online
+    ? new SharedState({
+        cache: new EphemeralKeyStore(),
+        namespace: String(flags.namespace),
+        kubeconfig: String(flags.kubeconfig ?? ''),
+      })
+    : undefined;
+  const store = shared ? shared.store : new FileKeyStore({ dataDir, rootKey });
+  let stopShared = async () => {};
   try {
-    const arn = validateArnConfig({
-      partition: String(flags['arn-partition']),
-      region: String(flags['arn-region']),
-      account: String(flags['arn-account']),
-    });
     const core = await EngineCore.open({ crypto: selectCryptoProvider('node'), rootKey, store, arn });
+    if (shared) {
+      const run = await shared.run({
+        core,
+        log,
+        instance: '',
+        keyId: () => '',
+        ackTimeoutMs: Number(flags['rotation-ack-timeout']),
+        initialWaitMs: 0,
+        heartbeat: false,
+      });
+      stopShared = () => run.stop();
+    }
     if (sub === 'rotate') {
       const r = await rotateKey(core, args[0], 'ON_DEMAND');
-      out(`rotated ${core.arnOf(r.keyId)}: primary version ${r.primaryVersion}\n`);
+      const staged = stagedVersion(r);
+      out(
+        staged === undefined
+          ? `rotated ${core.arnOf(r.keyId)}: primary version ${r.primaryVersion}\n`
+          : `staged version ${staged} of ${core.arnOf(r.keyId)}: not every live instance holds it yet; the instances promote it once they all do (primary version ${r.primaryVersion})\n`,
+      );
       return;
     }
     const aliases = new Map<string, string[]>();
@@ -66,6 +102,7 @@ export async function keyCommand(
       );
     }
   } finally {
+    await stopShared();
     await store.close();
   }
 }

@@ -29,7 +29,10 @@ export async function readHeartbeats(api: StateApi): Promise<InstanceHeartbeat[]
   return leases.map(readHeartbeat);
 }
 
-/** Every live instance, this one included, holds `version` of `keyId`. */
+/**
+ * Every live instance, this one included, holds `version` of `keyId`. `instance` '' is a one-shot command, not an
+ * instance: then only the others count.
+ */
 export function acknowledged(
   heartbeats: readonly InstanceHeartbeat[],
   instance: string,
@@ -37,6 +40,7 @@ export function acknowledged(
   version: number,
   now: number,
 ): boolean {
+  if (instance === '') return allLiveHold(heartbeats, keyId, version, now);
   const self = heartbeats.find((h) => h.instance === instance);
   return (
     self !== undefined &&

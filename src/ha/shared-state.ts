@@ -34,6 +34,8 @@ export interface RunOptions {
   readonly ackTimeoutMs: number;
   /** With state in the local cache: how long to wait for a first sync before serving anyway. */
   readonly initialWaitMs: number;
+  /** false for a one-shot command, which is not an instance and holds nothing after it exits. Default true. */
+  readonly heartbeat?: boolean;
 }
 
 export interface RunningSharedState {
@@ -88,7 +90,7 @@ export class SharedState {
       ]);
       if (!synced) log.warn('shared state: Kubernetes API not reachable yet; serving from the local cache');
     }
-    heartbeat.start();
+    if (o.heartbeat !== false) heartbeat.start();
     core.rotationGate = heartbeatGate({ api: this.api, instance: o.instance, timeoutMs: o.ackTimeoutMs });
     return {
       sync,
