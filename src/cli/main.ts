@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { RotatingFile } from '../observability/rotating-file.ts';
+import { DOCTOR_FLAGS, DOCTOR_HELP, doctorCommand } from './doctor-command.ts';
 import { type FlagValues, formatHelp, parseFlags, UsageError } from './flags.ts';
 import { KEY_FLAGS, keyCommand } from './key-command.ts';
 import { REENCRYPT_FLAGS, REENCRYPT_USAGE, reencryptCommand } from './reencrypt-command.ts';
@@ -26,6 +27,7 @@ Usage:
   kubekms static-pod [flags] print the static-pod manifest for a control-plane node
   kubekms reencrypt status  progress of re-encrypting Secrets after a rotation (--watch: until it ends)
   kubekms rootkey init      create a root key: in an HSM (--pkcs11-module …) or a file (--file PATH)
+  kubekms doctor [flags]    check socket, root key, keystore, API, clock skew, instances; exit 1 on FAIL
   kubekms version           print the version
   kubekms help [command]    show help
 
@@ -65,6 +67,16 @@ async function main(argv: string[]): Promise<number> {
     if (positionals.length > 0) throw new UsageError('static-pod takes no arguments');
     process.stdout.write(renderStaticPod(staticPodOptions(values)));
     return 0;
+  }
+  if (command === 'doctor') {
+    if (rest.includes('--help') || rest.includes('-h')) {
+      process.stdout.write(DOCTOR_HELP);
+      return 0;
+    }
+    const { values, positionals } = parseFlags(DOCTOR_FLAGS, rest, process.env);
+    if (positionals.length > 0)
+      throw new UsageError(`doctor takes no arguments, got ${JSON.stringify(positionals[0])}`);
+    return doctorCommand(values, (s) => process.stdout.write(s));
   }
   if (command === 'rootkey') {
     const [sub, ...more] = rest;

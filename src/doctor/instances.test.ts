@@ -1,0 +1,104 @@
+import { describe, expect, it } from 'vitest';
+import { type InstanceHeartbeat, readHeartbeat } from '../ha/heartbeat-format.ts';
+import { compareInstances } from './instances.ts';
+
+const NOW = Date.parse('2026-11-29T18:00:00Z');
+const K1 = '11111111-1111-4111-8111-111111111111';
+const K2 = '22222222-2222-4222-8222-222222222222';
+
+function hb(
+  instance: string,
+  o: { keyId?: string; held?: Record<string, number>; ageMs?: number } = {},
+): InstanceHeartbeat {
+  return {
+    instance,
+    renewedAt: NOW - (o.ageMs ?? 1_000),
+    durationMs: 30_000,
+    held: o.held ?? { [K1]: 2 },
+    keyId: o.keyId ?? `kubekms:${K1}:v2`,
+  };
+}
+
+const show = (hs: InstanceHeartbeat[]) =>
+  compareInstances(hs, NOW, 'kubekms').map((r) => `${r.check} | ${r.status} | ${r.detail}`);
+
+describe('compareInstances', () => {
+  it('skips, naming the namespace and label, when there is no heartbeat Lease', () => {
+    expect(show([])).toEqual([
+      'instances | skip | no heartbeat Leases (label kubekms.io/role=instance) in namespace kubekms: no instance shares key state through the API here',
+    ]);
+  });
+
+  it('is ok with a row per instance when the live instances agree', () => {
+    expect(
+      show([hb('node-b', { held: { [K2]: 1, [K1]: 2 } }), hb('node-a', { held: { [K1]: 2, [K2]: 1 } })]),
+    ).toEqual([
+      `instance node-a | ok | live, key_id kubekms:${K1}:v2, holds ${K1}:v2, ${K2}:v1`,
+      `instance node-b | ok | live, key_id kubekms:${K1}:v2, holds ${K1}:v2, ${K2}:v1`,
+      `instances | ok | 2 live instances agree: key_id kubekms:${K1}:v2, same highest version of 2 keys`,
+    ]);
+  });
+
+  it('FAILs naming the instances when live instances report different key_ids', () => {
+    const rows = show([hb('node-a'), hb('node-b', { keyId: `kubekms:${K2}:v1` }), hb('node-c')]);
+    expect(rows).toContain(
+      `instances: key_id | FAIL | live instances report different key_ids: node-a, node-c → kubekms:${K1}:v2; node-b → kubekms:${K2}:v1`,
+    );
+    expect(rows.filter((r) => r.includes('| ok |'))).toHaveLength(3);
+  });
+
+  it('FAILs naming the instance and key when live instances hold different highest versions', () => {
+    const rows = show([
+      hb('node-a', { held: { [K1]: 3 } }),
+      hb('node-b', { held: { [K1]: 2 } }),
+      hb('node-c', { held: {} }),
+    ]);
+    expect(rows).toContain(
+      `instances: key ${K1} | FAIL | node-a holds v3; node-b holds v2, node-c does not hold the key`,
+    );
+  });
+
+  it('warns for an expired Lease and leaves that instance out of the comparison', () => {
+    const rows = show([
+      hb('node-a'),
+      hb('node-b', { keyId: 'kubekms:old:v1', held: { [K1]: 1 }, ageMs: 95_000 }),
+    ]);
+    expect(rows).toEqual([
+      `instance node-a | ok | live, key_id kubekms:${K1}:v2, holds ${K1}:v2`,
+      `instance node-b | warn | Lease expired 65s ago (instance down?), key_id kubekms:old:v1, holds ${K1}:v1`,
+      `instances | ok | 1 live instance agree: key_id kubekms:${K1}:v2, same highest version of 1 key`,
+    ]);
+  });
+
+  it('warns when every Lease has expired, and treats a never-renewed Lease as expired', () => {
+    const never: InstanceHeartbeat = { ...hb('node-z'), renewedAt: undefined };
+    expect(show([never])).toEqual([
+      `instance node-z | warn | Lease never renewed (instance down?), key_id kubekms:${K1}:v2, holds ${K1}:v2`,
+      'instances | warn | no live instance: every heartbeat Lease has expired',
+    ]);
+  });
+
+  it('ignores instances that serve no plugin when comparing key_ids', () => {
+    const rows = show([hb('node-a'), hb('op-1', { keyId: '' })]);
+    expect(rows[1]).toBe(`instance op-1 | ok | live, no plugin, holds ${K1}:v2`);
+    expect(rows[2]).toMatch(/^instances \| ok \| 2 live instances agree/);
+  });
+
+  it('reads real Lease objects, a malformed held-versions annotation as "holds nothing"', () => {
+    const lease = (name: string, held: string) =>
+      readHeartbeat({
+        metadata: {
+          name: `kubekms-instance-${name}`,
+          annotations: { 'kubekms.io/held-versions': held, 'kubekms.io/key-id': `kubekms:${K1}:v2` },
+        },
+        spec: {
+          holderIdentity: name,
+          leaseDurationSeconds: 30,
+          renewTime: new Date(NOW - 2_000).toISOString(),
+        },
+      });
+    const rows = show([lease('a', JSON.stringify({ [K1]: 2 })), lease('b', '{not json')]);
+    expect(rows).toContain(`instance b | ok | live, key_id kubekms:${K1}:v2, holds no key versions`);
+    expect(rows).toContain(`instances: key ${K1} | FAIL | a holds v2; b does not hold the key`);
+  });
+});

@@ -1,0 +1,105 @@
+/**
+ * The instances check: a row per heartbeat Lease (docs/adr/0009-shared-key-state.md), then whether the live
+ * instances agree — the same `key_id` from every plugin, the same highest version of every key. Pure.
+ */
+import { type InstanceHeartbeat, isLive } from '../ha/heartbeat-format.ts';
+import { type CheckRow, row } from './report.ts';
+
+const seconds = (ms: number): string => `${Math.round(ms / 1000)}s`;
+
+function describeHeld(h: InstanceHeartbeat): string {
+  const entries = Object.entries(h.held).sort(([a], [b]) => a.localeCompare(b));
+  if (entries.length === 0) return 'holds no key versions';
+  return `holds ${entries.map(([k, v]) => `${k}:v${v}`).join(', ')}`;
+}
+
+/**
+ * Rows for the instances named by `namespace`'s heartbeat Leases: `instance <name>` ok (live) or warn (its Lease
+ * expired), then `instances` ok when the live ones agree, FAIL naming the instances and key where they differ.
+ */
+export function compareInstances(
+  heartbeats: readonly InstanceHeartbeat[],
+  now: number,
+  namespace: string,
+): CheckRow[] {
+  if (heartbeats.length === 0)
+    return [
+      row(
+        'instances',
+        'skip',
+        `no heartbeat Leases (label kubekms.io/role=instance) in namespace ${namespace}: no instance shares key state through the API here`,
+      ),
+    ];
+  const sorted = [...heartbeats].sort((a, b) => a.instance.localeCompare(b.instance));
+  const rows: CheckRow[] = [];
+  const live: InstanceHeartbeat[] = [];
+  for (const h of sorted) {
+    const keyId = h.keyId === '' ? 'no plugin' : `key_id ${h.keyId}`;
+    if (isLive(h, now)) {
+      live.push(h);
+      rows.push(row(`instance ${h.instance}`, 'ok', `live, ${keyId}, ${describeHeld(h)}`));
+    } else {
+      const when =
+        h.renewedAt === undefined
+          ? 'never renewed'
+          : `expired ${seconds(now - (h.renewedAt + h.durationMs))} ago`;
+      rows.push(
+        row(`instance ${h.instance}`, 'warn', `Lease ${when} (instance down?), ${keyId}, ${describeHeld(h)}`),
+      );
+    }
+  }
+  rows.push(...agreement(live));
+  return rows;
+}
+
+/** FAIL rows for every disagreement among the live instances; one ok row when there is none. */
+export function agreement(live: readonly InstanceHeartbeat[]): CheckRow[] {
+  if (live.length === 0)
+    return [row('instances', 'warn', 'no live instance: every heartbeat Lease has expired')];
+  const problems: CheckRow[] = [];
+  // key_id: every live instance that serves a plugin must report the same one.
+  const byKeyId = new Map<string, string[]>();
+  for (const h of live)
+    if (h.keyId !== '') byKeyId.set(h.keyId, [...(byKeyId.get(h.keyId) ?? []), h.instance]);
+  if (byKeyId.size > 1)
+    problems.push(
+      row(
+        'instances: key_id',
+        'FAIL',
+        `live instances report different key_ids: ${[...byKeyId]
+          .map(([k, names]) => `${names.join(', ')} → ${k}`)
+          .join('; ')}`,
+      ),
+    );
+  // Held versions: every live instance must hold the same highest version of every key any of them holds.
+  const keys = [...new Set(live.flatMap((h) => Object.keys(h.held)))].sort();
+  for (const key of keys) {
+    const highest = Math.max(...live.map((h) => h.held[key] ?? 0));
+    const behind = live.filter((h) => (h.held[key] ?? 0) < highest);
+    if (behind.length === 0) continue;
+    const ahead = live.filter((h) => (h.held[key] ?? 0) === highest).map((h) => h.instance);
+    problems.push(
+      row(
+        `instances: key ${key}`,
+        'FAIL',
+        `${ahead.join(', ')} hold${ahead.length === 1 ? 's' : ''} v${highest}; ${behind
+          .map(
+            (h) =>
+              `${h.instance} ${h.held[key] === undefined ? 'does not hold the key' : `holds v${h.held[key]}`}`,
+          )
+          .join(', ')}`,
+      ),
+    );
+  }
+  if (problems.length > 0) return problems;
+  const keyIds = [...byKeyId.keys()];
+  return [
+    row(
+      'instances',
+      'ok',
+      `${live.length} live instance${live.length === 1 ? '' : 's'} agree: ${
+        keyIds.length === 1 ? `key_id ${keyIds[0]}` : 'no plugin key_id reported'
+      }, same highest version of ${keys.length} key${keys.length === 1 ? '' : 's'}`,
+    ),
+  ];
+}

@@ -1,0 +1,109 @@
+/**
+ * A read-only look at a local keystore, for `kubekms doctor`: decodes `<dataDir>/keystore.json` as strictly as
+ * FileKeyStore.open does and checks that it is sealed by the given root key — WITHOUT taking the keystore lock (a
+ * running `kubekms serve` holds it) and without creating or changing anything. Commits replace the file by an
+ * atomic rename, so a read never sees half a document.
+ */
+import { join } from 'node:path';
+import type { RootKey } from '../engine/ports.ts';
+import type { KeyRecord } from '../engine/records.ts';
+import { RootKeyMismatchError } from '../rootkey/errors.ts';
+import { KeyStoreError, locate, RecordDecodeError } from './errors.ts';
+import { KEYSTORE_FILE } from './file-keystore.ts';
+import { decodeDocument, type KeystoreDocument, ROOT_KEY_CHECK_AAD } from './keystore-document.ts';
+import { errorCode, type KeyStoreFs, nodeFs } from './keystore-fs.ts';
+import { isProcessAlive, LOCK_FILE } from './keystore-lock.ts';
+
+export interface KeystoreInspection {
+  readonly file: string;
+  readonly generation: number;
+  readonly keys: number;
+  readonly aliases: number;
+  readonly grants: number;
+  /** The key `secretsKey` names, when the store has it. */
+  readonly secretsKey?: {
+    readonly keyId: string;
+    readonly primaryVersion: number;
+    readonly versions: number;
+  };
+  /** The pid in keystore.lock when that process is alive (a running serve), else undefined. */
+  readonly lockedByPid?: number;
+}
+
+export interface InspectOptions {
+  readonly dataDir: string;
+  readonly rootKey: RootKey;
+  /** A key id, key ARN, alias name or alias ARN (serve's --secrets-key). Default alias/kubekms/secrets. */
+  readonly secretsKey?: string;
+  readonly fs?: KeyStoreFs;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Throws KeyStoreError (naming the file, and the field when a record is malformed) when the store is unusable. */
+export async function inspectKeystore(o: InspectOptions): Promise<KeystoreInspection> {
+  const fs = o.fs ?? nodeFs;
+  const file = join(o.dataDir, KEYSTORE_FILE);
+  const bytes = await fs.readFile(file).catch((e: unknown) => {
+    if (errorCode(e) === 'ENOENT')
+      throw new KeyStoreError(
+        `keystore: no keystore at ${file} (wrong --data-dir, or serve never started there)`,
+      );
+    throw new KeyStoreError(`keystore: cannot read ${file} (${errorCode(e)})`, { cause: e });
+  });
+  let doc: KeystoreDocument;
+  try {
+    doc = decodeDocument(utf8.decode(bytes));
+  } catch (e) {
+    if (e instanceof RecordDecodeError)
+      throw new KeyStoreError(`keystore: ${file}: ${locate(e.path, e.problem)}`);
+    if (e instanceof TypeError) throw new KeyStoreError(`keystore: ${file}: not valid UTF-8: corrupt`);
+    throw e;
+  }
+  try {
+    (await o.rootKey.unwrap(doc.rootKeyCheck, ROOT_KEY_CHECK_AAD)).wipe();
+  } catch (e) {
+    if (e instanceof RootKeyMismatchError)
+      throw new KeyStoreError(
+        `keystore: ${file} is sealed under a different root key than ${o.rootKey.description}`,
+      );
+    throw new KeyStoreError(`keystore: cannot check the root key of ${file}: ${errorCode(e)}`, { cause: e });
+  }
+  const { keys, aliases, grants } = doc.state;
+  const key = findKey(doc, o.secretsKey ?? 'alias/kubekms/secrets');
+  const pid = await lockPid(fs, o.dataDir);
+  return {
+    file,
+    generation: doc.generation,
+    keys: keys.length,
+    aliases: aliases.length,
+    grants: grants.length,
+    ...(key
+      ? {
+          secretsKey: { keyId: key.keyId, primaryVersion: key.primaryVersion, versions: key.versions.length },
+        }
+      : {}),
+    ...(pid !== undefined ? { lockedByPid: pid } : {}),
+  };
+}
+
+/** Resolves a key id, `arn:…:key/<id>`, `alias/<name>` or `arn:…:alias/<name>` against the document. */
+function findKey(doc: KeystoreDocument, ref: string): KeyRecord | undefined {
+  const arn = /^arn:[^:]*:kms:[^:]*:[^:]*:(key\/.+|alias\/.+)$/.exec(ref)?.[1];
+  const id = arn ?? ref;
+  const keyId = id.startsWith('alias/')
+    ? doc.state.aliases.find((a) => a.aliasName === id)?.targetKeyId
+    : id.replace(/^key\//, '');
+  return doc.state.keys.find((k) => k.keyId === keyId);
+}
+
+async function lockPid(fs: KeyStoreFs, dataDir: string): Promise<number | undefined> {
+  const text = await fs.readFile(join(dataDir, LOCK_FILE)).then(
+    (b) => b.toString(),
+    () => '',
+  );
+  const t = text.trim();
+  if (!/^[1-9][0-9]{0,9}$/.test(t)) return undefined;
+  const pid = Number(t);
+  return isProcessAlive(pid) ? pid : undefined;
+}
