@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { type InstanceHeartbeat, readHeartbeat } from '../ha/heartbeat-format.ts';
-import { compareInstances } from './instances.ts';
+import { ago, compareInstances } from './instances.ts';
 
 const NOW = Date.parse('2026-11-29T18:00:00Z');
 const K1 = '11111111-1111-4111-8111-111111111111';
@@ -100,5 +100,18 @@ describe('compareInstances', () => {
     const rows = show([lease('a', JSON.stringify({ [K1]: 2 })), lease('b', '{not json')]);
     expect(rows).toContain(`instance b | ok | live, key_id kubekms:${K1}:v2, holds no key versions`);
     expect(rows).toContain(`instances: key ${K1} | FAIL | a holds v2; b does not hold the key`);
+  });
+});
+
+describe('ago', () => {
+  it.each([
+    [0, '0s'],
+    [65_000, '65s'],
+    [119_400, '119s'],
+    [720_000, '12m'],
+    [5 * 3_600_000, '5h'],
+    [332 * 86_400_000, '332d'],
+  ])('%i ms → %s', (ms, text) => {
+    expect(ago(ms)).toBe(text);
   });
 });

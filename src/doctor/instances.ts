@@ -5,7 +5,14 @@
 import { type InstanceHeartbeat, isLive } from '../ha/heartbeat-format.ts';
 import { type CheckRow, row } from './report.ts';
 
-const seconds = (ms: number): string => `${Math.round(ms / 1000)}s`;
+/** 65s, 12m, 5h, 332d: how long ago, roughly. */
+export function ago(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s < 120) return `${s}s`;
+  if (s < 7200) return `${Math.round(s / 60)}m`;
+  if (s < 172_800) return `${Math.round(s / 3600)}h`;
+  return `${Math.round(s / 86_400)}d`;
+}
 
 function describeHeld(h: InstanceHeartbeat): string {
   const entries = Object.entries(h.held).sort(([a], [b]) => a.localeCompare(b));
@@ -42,7 +49,7 @@ export function compareInstances(
       const when =
         h.renewedAt === undefined
           ? 'never renewed'
-          : `expired ${seconds(now - (h.renewedAt + h.durationMs))} ago`;
+          : `expired ${ago(now - (h.renewedAt + h.durationMs))} ago`;
       rows.push(
         row(`instance ${h.instance}`, 'warn', `Lease ${when} (instance down?), ${keyId}, ${describeHeld(h)}`),
       );
