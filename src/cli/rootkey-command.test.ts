@@ -9,7 +9,7 @@ import { RootKeyError, RootKeyExistsError } from '../rootkey/errors.ts';
 import { Pkcs11RootKey } from '../rootkey/pkcs11-root-key.ts';
 import { openRootKey } from '../rootkey/root-key-config.ts';
 import { createSoftHsm, SOFTHSM_MODULE, type SoftHsm } from '../rootkey/testing/softhsm.ts';
-import { type FlagValues, parseFlags, UsageError } from './flags.ts';
+import { type FlagValues, formatHelp, parseFlags, UsageError } from './flags.ts';
 import { ROOTKEY_FLAGS, rootKeyOptionsFromFlags, rootkeyCommand } from './rootkey-command.ts';
 import { SERVE_FLAGS } from './serve-flags.ts';
 
@@ -88,6 +88,21 @@ describe("serve's root-key flags", () => {
       keyLabel: 'root',
       pinFile: undefined,
     });
+  });
+
+  it('are documented in serve --help with their environment twins', () => {
+    const help = formatHelp('Usage: kubekms serve', '', SERVE_FLAGS);
+    for (const f of [
+      '--root-key-provider <file|pkcs11>',
+      '--pkcs11-module',
+      '--pkcs11-slot <int>',
+      '--pkcs11-token-label',
+      '--pkcs11-key-label',
+      '--pkcs11-pin-file',
+      'KUBEKMS_PKCS11_PIN_FILE',
+      'KUBEKMS_PKCS11_PIN.',
+    ])
+      expect(help).toContain(f);
   });
 
   it('refuse bad combinations with a usage error naming the flag', () => {

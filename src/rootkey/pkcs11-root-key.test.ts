@@ -15,7 +15,7 @@ import {
 import { acquirePkcs11Module, type Pkcs11Module } from './pkcs11-module.ts';
 import { Pkcs11RootKey, type Pkcs11RootKeyOptions } from './pkcs11-root-key.ts';
 import { openLoggedInSession, resolveSlot, rootKeyTemplate } from './pkcs11-token.ts';
-import { createSoftHsm, SOFTHSM_MODULE, type SoftHsm } from './testing/softhsm.ts';
+import { createSoftHsm, requireSoftHsm, SOFTHSM_MODULE, type SoftHsm } from './testing/softhsm.ts';
 
 const aad = new TextEncoder().encode('kubekms/test/aad');
 const otherAad = new TextEncoder().encode('kubekms/test/aad2');
@@ -321,6 +321,13 @@ describe('Pkcs11RootKey refusals', () => {
   it('refuses a module path that is not a PKCS#11 library, naming the flag', async () => {
     await expect(Pkcs11RootKey.open(target({ modulePath: '/tmp/kubekms-hsm-no-such.so' }))).rejects.toThrow(
       /^rootkey: cannot load the PKCS#11 module \/tmp\/kubekms-hsm-no-such\.so: .*\(check --pkcs11-module\)$/,
+    );
+  });
+
+  it('test setup: a missing SoftHSM2 fails with the package to install (tests fail, never skip)', () => {
+    expect(() => requireSoftHsm('/tmp/kubekms-hsm-absent/libsofthsm2.so')).toThrow(
+      'SoftHSM2 is not installed (/tmp/kubekms-hsm-absent/libsofthsm2.so and softhsm2-util are needed): the pkcs11 ' +
+        'root-key tests run against it. Install the Debian package: apt-get install softhsm2 (.ci/run does this on CI).',
     );
   });
 

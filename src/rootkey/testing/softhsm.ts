@@ -29,12 +29,12 @@ function findUtil(): string | undefined {
   return undefined;
 }
 
-/** Throws a clear error when SoftHSM2 is missing. */
-export function requireSoftHsm(): string {
+/** Throws a clear error when SoftHSM2 is missing (`module` is a parameter for the test of that message). */
+export function requireSoftHsm(module = SOFTHSM_MODULE): string {
   const util = findUtil();
-  if (!existsSync(SOFTHSM_MODULE) || util === undefined)
+  if (!existsSync(module) || util === undefined)
     throw new Error(
-      `SoftHSM2 is not installed (${SOFTHSM_MODULE} and softhsm2-util are needed): the pkcs11 root-key tests ` +
+      `SoftHSM2 is not installed (${module} and softhsm2-util are needed): the pkcs11 root-key tests ` +
         'run against it. Install the Debian package: apt-get install softhsm2 (.ci/run does this on CI).',
     );
   return util;
