@@ -1,0 +1,367 @@
+/**
+ * HA (issue 9, docs/ha.md): two kube-apiservers on one etcd, each talking only to its own kubekms (separate data
+ * dirs and sockets, the same root key file), the key state shared through KmsStateRecord objects. Secrets written
+ * through either API server read back through both, across rotations — one with an instance killed while the
+ * rotation waits for it — a cold start of both instances with no API server up, and a third instance joining with
+ * an empty cache.
+ */
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type Apiserver,
+  createPki,
+  createRunDir,
+  type Etcd,
+  encryptionConfigYaml,
+  type Pki,
+  type Plugin,
+  REPO_ROOT,
+  run,
+  startApiserver,
+  startEtcd,
+  startPlugin,
+} from '../controlplane/harness.ts';
+import { keepLogsOnFailure, MAIN } from './lifecycle.ts';
+import {
+  applySecrets,
+  newSecret,
+  readAllSecrets,
+  type SecretSpec,
+  storedSecret,
+  waitFor,
+} from './secrets.ts';
+
+const NS = 'ha';
+const KUBEKMS_NS = 'kubekms';
+
+interface Node {
+  name: string;
+  apiserver: Apiserver;
+  kubekms: Plugin;
+}
+
+let dir: string;
+let pki: Pki;
+let etcd: Etcd;
+let rootKeyFile: string;
+const nodes: Node[] = [];
+const written: SecretSpec[] = [];
+
+/** `kubekms serve` of one control-plane node: its own socket and data dir, the shared root key and state. */
+function startKubekms(name: string, kubeconfig: () => string): Promise<Plugin> {
+  return startPlugin({
+    dir,
+    name: `kubekms-${name}`,
+    socket: join(dir, `${name}.sock`),
+    dataDir: join(dir, `data-${name}`),
+    timeoutMs: 120_000,
+    command: (p) => [
+      process.execPath,
+      MAIN,
+      'serve',
+      '--root-key-file',
+      rootKeyFile,
+      '--data-dir',
+      p.dataDir,
+      '--kms-socket',
+      p.socket,
+      '--health-listen',
+      p.healthListen,
+      '--shared-state',
+      '--kubeconfig',
+      kubeconfig(),
+      '--namespace',
+      KUBEKMS_NS,
+      '--instance-name',
+      name,
+      '--maintenance-interval',
+      '2s',
+    ],
+  });
+}
+
+/** An API server whose KMS v2 provider is `socket`; it starts before its plugin listens (bootstrap order). */
+function startNodeApiserver(name: string, socket: string): Promise<Apiserver> {
+  return startApiserver({
+    dir,
+    etcd,
+    pki,
+    name: `apiserver-${name}`,
+    encryptionConfig: encryptionConfigYaml({ socket }),
+    waitReady: false,
+  });
+}
+
+/** /livez answers before /readyz: the API serves kubekms's own (unencrypted) objects without the plugin. */
+async function waitLive(api: Apiserver): Promise<void> {
+  await waitFor(
+    'kube-apiserver /livez',
+    async () => ((await api.request('/livez')).status === 200 ? true : undefined),
+    120_000,
+    500,
+  );
+}
+
+async function heartbeats(
+  api: Apiserver,
+): Promise<Map<string, { keyId: string; held: Record<string, number> }>> {
+  const out = JSON.parse(
+    await api.kubectl(['get', 'leases', '-n', KUBEKMS_NS, '-l', 'kubekms.io/role=instance', '-o', 'json']),
+  ) as { items: { spec: { holderIdentity: string }; metadata: { annotations?: Record<string, string> } }[] };
+  return new Map(
+    out.items.map((l) => [
+      l.spec.holderIdentity,
+      {
+        keyId: l.metadata.annotations?.['kubekms.io/key-id'] ?? '',
+        held: JSON.parse(l.metadata.annotations?.['kubekms.io/held-versions'] ?? '{}') as Record<
+          string,
+          number
+        >,
+      },
+    ]),
+  );
+}
+
+/** Writes `n` Secrets through `api` and remembers them. */
+async function write(api: Apiserver, prefix: string, n: number): Promise<SecretSpec[]> {
+  const s = Array.from({ length: n }, (_, i) =>
+    newSecret(NS, `${prefix}-${i}-${randomBytes(3).toString('hex')}`),
+  );
+  await applySecrets(api, s);
+  written.push(...s);
+  return s;
+}
+
+/** Every Secret written so far reads back with its value through `api`. */
+async function expectAllReadable(api: Apiserver): Promise<void> {
+  const got = await readAllSecrets(api, NS);
+  const wrong = written.filter((s) => got.get(s.name) !== s.value).map((s) => s.name);
+  expect(wrong, `unreadable or wrong through ${api.url}`).toEqual([]);
+}
+
+/**
+ * Reads every Secret through each API server in `targets()` in a loop until stopped; counts reads and failures.
+ * A node whose kubekms was killed is taken out of `targets` first, as a load balancer does on /readyz.
+ */
+function readLoop(targets: () => Apiserver[]) {
+  let stop = false;
+  const stats = { reads: 0, failures: [] as string[] };
+  const done = (async () => {
+    while (!stop) {
+      for (const api of targets()) {
+        const want = [...written];
+        try {
+          const got = await readAllSecrets(api, NS);
+          for (const s of want) if (got.get(s.name) !== s.value) stats.failures.push(`${api.url} ${s.name}`);
+        } catch (e) {
+          stats.failures.push(`${api.url}: ${(e as Error).message.split('\n')[0]}`);
+        }
+        stats.reads++;
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  })();
+  return {
+    stats,
+    async stop() {
+      stop = true;
+      await done;
+      return stats;
+    },
+  };
+}
+
+/** The key_id a fresh write through `api` is stored under (waits for the API server's Status poll to see it). */
+async function keyIdOfWriteThrough(api: Apiserver, want: string, timeoutMs = 150_000): Promise<string> {
+  return waitFor(
+    `a write through ${api.url} stored under ${want}`,
+    async () => {
+      const [s] = await write(api, 'probe', 1);
+      const id = (await storedSecret(etcd, s!)).obj.keyID;
+      return id === want ? id : undefined;
+    },
+    timeoutMs,
+    5_000,
+  );
+}
+
+async function rotateOnline(via: Apiserver): Promise<string> {
+  const r = await run(
+    process.execPath,
+    [
+      MAIN,
+      'key',
+      'rotate',
+      'alias/kubekms/secrets',
+      '--shared-state',
+      '--kubeconfig',
+      via.kubeconfigPath,
+      '--namespace',
+      KUBEKMS_NS,
+      '--root-key-file',
+      rootKeyFile,
+      '--rotation-ack-timeout',
+      '90s',
+    ],
+    { timeoutMs: 180_000 },
+  );
+  return r.stdout.toString('utf8');
+}
+
+describe('HA: two control-plane nodes, one key state', () => {
+  keepLogsOnFailure();
+
+  beforeAll(async () => {
+    dir = createRunDir('kubekms-ha-');
+    pki = await createPki(dir);
+    etcd = await startEtcd(dir);
+    rootKeyFile = join(dir, 'root.key');
+    writeFileSync(rootKeyFile, randomBytes(32).toString('hex'), { mode: 0o600 });
+    // Node a bootstraps the cluster: its API server comes up without a plugin, serves kubekms's CRD and
+    // namespace, and kubekms a (empty cache, empty API) creates the cluster's Secrets key.
+    const apiA = await startNodeApiserver('a', join(dir, 'a.sock'));
+    await waitLive(apiA);
+    await apiA.kubectl(['apply', '-f', join(REPO_ROOT, 'crds', 'kubekms.io_kmsstaterecords.yaml')]);
+    await apiA.kubectl([
+      'wait',
+      '--for=condition=Established',
+      'crd/kmsstaterecords.kubekms.io',
+      '--timeout=60s',
+    ]);
+    await apiA.kubectl(['create', 'namespace', KUBEKMS_NS]);
+    const kA = await startKubekms('a', () => apiA.kubeconfigPath);
+    await apiA.waitReady(180_000);
+    nodes.push({ name: 'a', apiserver: apiA, kubekms: kA });
+    // Node b joins: empty cache, it takes the shared state through its own API server.
+    const apiB = await startNodeApiserver('b', join(dir, 'b.sock'));
+    await waitLive(apiB);
+    const kB = await startKubekms('b', () => apiB.kubeconfigPath);
+    await apiB.waitReady(180_000);
+    nodes.push({ name: 'b', apiserver: apiB, kubekms: kB });
+    await apiA.kubectl(['create', 'namespace', NS]);
+  }, 600_000);
+
+  afterAll(async () => {
+    for (const n of nodes.reverse()) {
+      await n.apiserver.stop().catch(() => undefined);
+      await n.kubekms.stop().catch(() => undefined);
+    }
+    await etcd?.stop();
+  });
+
+  it('both instances report the same key_id; Secrets written through either read back through both', async () => {
+    const [a, b] = nodes as [Node, Node];
+    const hb = await waitFor(
+      'heartbeats of a and b with the same key_id',
+      async () => {
+        const h = await heartbeats(a.apiserver);
+        const ka = h.get('a')?.keyId;
+        return ka && ka === h.get('b')?.keyId ? h : undefined;
+      },
+      60_000,
+    );
+    expect(hb.get('a')?.keyId).toMatch(/^kubekms:[0-9a-f-]{36}:v1$/);
+    const viaA = await write(a.apiserver, 'a', 10);
+    const viaB = await write(b.apiserver, 'b', 10);
+    await expectAllReadable(a.apiserver);
+    await expectAllReadable(b.apiserver);
+    const ids = new Set<string>();
+    for (const s of [...viaA, ...viaB]) {
+      const { raw, obj } = await storedSecret(etcd, s);
+      expect(raw.includes(Buffer.from(s.value))).toBe(false);
+      ids.add(obj.keyID);
+    }
+    expect([...ids]).toEqual([hb.get('a')?.keyId]);
+  }, 180_000);
+
+  it('a rotation is promoted after both hold the new version; reads never fail; both then write under it', async () => {
+    const [a, b] = nodes as [Node, Node];
+    const before = (await heartbeats(a.apiserver)).get('a')!.keyId;
+    const reader = readLoop(() => [a.apiserver, b.apiserver]);
+    const out = await rotateOnline(a.apiserver);
+    expect(out).toMatch(/rotated .*: primary version 2/);
+    const want = before.replace(/:v1$/, ':v2');
+    const hb = await waitFor(
+      'both heartbeats to report v2',
+      async () => {
+        const h = await heartbeats(a.apiserver);
+        return h.get('a')?.keyId === want && h.get('b')?.keyId === want ? h : undefined;
+      },
+      30_000,
+    );
+    expect(Object.values(hb.get('b')!.held)).toContain(2);
+    await write(a.apiserver, 'rot-a', 5);
+    await write(b.apiserver, 'rot-b', 5);
+    await keyIdOfWriteThrough(a.apiserver, want);
+    await keyIdOfWriteThrough(b.apiserver, want);
+    const stats = await reader.stop();
+    expect(stats.reads).toBeGreaterThan(5);
+    expect(stats.failures).toEqual([]);
+  }, 400_000);
+
+  it('an instance killed during a rotation: the rotation waits for its heartbeat to expire, it catches up on restart', async () => {
+    const [a, b] = nodes as [Node, Node];
+    const before = (await heartbeats(a.apiserver)).get('a')!.keyId;
+    const want = before.replace(/:v(\d+)$/, (_m, v: string) => `:v${Number(v) + 1}`);
+    let bUp = true;
+    const reader = readLoop(() => (bUp ? [a.apiserver, b.apiserver] : [a.apiserver]));
+    // SIGKILL: no goodbye, its heartbeat Lease stays live for up to 30 s.
+    bUp = false;
+    process.kill(-b.kubekms.process.pid, 'SIGKILL');
+    await waitFor(
+      'kubekms b to exit',
+      async () => (b.kubekms.process.exited() ? true : undefined),
+      10_000,
+      100,
+    );
+    const t0 = Date.now();
+    const out = await rotateOnline(a.apiserver);
+    expect(out).toMatch(/primary version \d+/);
+    // Promoted only once b's Lease expired (30 s from its last renewal, at most 10 s before the kill).
+    expect(Date.now() - t0).toBeGreaterThan(15_000);
+    await write(a.apiserver, 'while-b-down', 5);
+    await keyIdOfWriteThrough(a.apiserver, want);
+    // b comes back with its old cache, catches up from the API, and reads what a wrote under the new version.
+    b.kubekms = await b.kubekms.restart();
+    await b.apiserver.waitReady(120_000);
+    await expectAllReadable(b.apiserver);
+    bUp = true;
+    await waitFor(
+      'b to report the new key_id',
+      async () => ((await heartbeats(a.apiserver)).get('b')?.keyId === want ? true : undefined),
+      30_000,
+    );
+    await keyIdOfWriteThrough(b.apiserver, want);
+    const stats = await reader.stop();
+    expect(stats.failures).toEqual([]);
+  }, 500_000);
+
+  it('a cold start with no API: both instances serve from their caches, then the API servers come back', async () => {
+    for (const n of nodes) await n.apiserver.stop();
+    for (const n of nodes) {
+      // No API server answers: serve listens after the state-sync wait (3 s), from the local cache.
+      n.kubekms = await n.kubekms.restart();
+    }
+    for (const n of nodes) await n.apiserver.restart({ waitReady: true, timeoutMs: 180_000 });
+    for (const n of nodes) await expectAllReadable(n.apiserver);
+    const h = await heartbeats(nodes[0]!.apiserver);
+    expect(h.get('a')?.keyId).toBe(h.get('b')?.keyId);
+  }, 600_000);
+
+  it('a third instance with an empty cache joins and serves the same keys', async () => {
+    const [a] = nodes as [Node];
+    const apiC = await startNodeApiserver('c', join(dir, 'c.sock'));
+    await waitLive(apiC);
+    const kC = await startKubekms('c', () => apiC.kubeconfigPath);
+    await apiC.waitReady(180_000);
+    nodes.push({ name: 'c', apiserver: apiC, kubekms: kC });
+    await expectAllReadable(apiC);
+    const viaC = await write(apiC, 'c', 5);
+    await expectAllReadable(a.apiserver);
+    const want = (await heartbeats(a.apiserver)).get('a')!.keyId;
+    expect((await storedSecret(etcd, viaC[0]!)).obj.keyID).toBe(want);
+    expect((await heartbeats(a.apiserver)).get('c')?.keyId).toBe(want);
+  }, 400_000);
+});
