@@ -40,6 +40,13 @@ describe('kubekms static-pod', () => {
     expect(() => render(['--operator-kubeconfig=kubekms.conf'])).toThrow(/--operator-kubeconfig/);
   });
 
+  it('shares the key state between control-plane nodes with --shared-state (which needs the kubeconfig)', () => {
+    const y = render(['--operator-kubeconfig=/etc/kubernetes/kubekms.conf', '--shared-state']);
+    expect(y).toContain('        - --namespace=kubekms\n        - --shared-state\n');
+    expect(render(['--operator-kubeconfig=/etc/kubernetes/kubekms.conf'])).not.toContain('--shared-state');
+    expect(() => render(['--shared-state'])).toThrow(/--shared-state: needs --operator-kubeconfig/);
+  });
+
   it('keeps the pod free of API dependencies and tight', () => {
     const y = render([]);
     for (const line of [

@@ -55,6 +55,12 @@ export const STATIC_POD_FLAGS: readonly FlagSpec[] = [
     default: 'kubekms',
     help: "With --operator-kubeconfig: kubekms's namespace (the Lease, the Secrets key mirror).",
   },
+  {
+    name: 'shared-state',
+    type: 'boolean',
+    default: false,
+    help: 'HA: share key state with the kubekms pods of the other control-plane nodes through the API (needs --operator-kubeconfig; docs/ha.md).',
+  },
   { name: 'cpu-request', type: 'string', default: '50m', help: 'CPU request.' },
   { name: 'memory-request', type: 'string', default: '64Mi', help: 'Memory request.' },
   { name: 'memory-limit', type: 'string', default: '512Mi', help: 'Memory limit.' },
@@ -71,6 +77,8 @@ export interface StaticPodOptions {
   /** Empty: no operator. */
   operatorKubeconfig: string;
   operatorNamespace: string;
+  /** HA (needs operatorKubeconfig): the key state is shared through the API. */
+  sharedState: boolean;
   cpuRequest: string;
   memoryRequest: string;
   memoryLimit: string;
@@ -89,6 +97,12 @@ const absolute = /^\/[A-Za-z0-9._/-]*[A-Za-z0-9._-]$/;
 
 export function staticPodOptions(flags: FlagValues): StaticPodOptions {
   const healthListen = need(flags, 'health-listen', /^[0-9.]+:[0-9]{1,5}$/);
+  const sharedState = flags['shared-state'] === true;
+  if (sharedState && !flags['operator-kubeconfig']) {
+    throw new UsageError(
+      '--shared-state: needs --operator-kubeconfig (the shared key state lives in the API)',
+    );
+  }
   return {
     image: need(flags, 'image'),
     rootKeyFile: need(flags, 'root-key-file', absolute),
@@ -99,6 +113,7 @@ export function staticPodOptions(flags: FlagValues): StaticPodOptions {
     namespace: need(flags, 'namespace', DNS_LABEL),
     operatorKubeconfig: flags['operator-kubeconfig'] ? need(flags, 'operator-kubeconfig', absolute) : '',
     operatorNamespace: need(flags, 'operator-namespace', DNS_LABEL),
+    sharedState,
     cpuRequest: need(flags, 'cpu-request'),
     memoryRequest: need(flags, 'memory-request'),
     memoryLimit: need(flags, 'memory-limit'),
@@ -116,7 +131,7 @@ export function renderStaticPod(o: StaticPodOptions): string {
   const probeHost = host === '0.0.0.0' ? '127.0.0.1' : host;
   const op = o.operatorKubeconfig;
   const operatorArgs = op
-    ? `        - --operator\n        - --kubeconfig=${op}\n        - --namespace=${o.operatorNamespace}\n`
+    ? `        - --operator\n        - --kubeconfig=${op}\n        - --namespace=${o.operatorNamespace}\n${o.sharedState ? '        - --shared-state\n' : ''}`
     : '';
   const operatorMount = op ? `        - {name: kubeconfig, mountPath: ${op}, readOnly: true}\n` : '';
   const operatorVolume = op ? `    - name: kubeconfig\n      hostPath: {path: ${op}, type: File}\n` : '';
