@@ -39,6 +39,7 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
     if (rest[0] === 'serve') process.stdout.write(serveHelp());
+    else if (rest[0] === 'doctor') process.stdout.write(DOCTOR_HELP);
     else process.stdout.write(MAIN_HELP);
     return 0;
   }
