@@ -5,9 +5,13 @@
  * key policy and writes one audit line per request (to /dev/null here); local-kms does none of that.
  *
  *   node bench/aws.ts [--seconds 3] [--rounds 2] [--only Encrypt] [--concurrency 1,16,64] [--no-local-kms]
+ *                     [--baseline DIR]
  *
  * local-kms is built once with `go install` from the Go module proxy into ~/.cache/kubekms/bin/local-kms-<ver>/.
  * A third server, a bare node:http stub with canned answers, shows what Node's HTTP stack alone costs.
+ * `--baseline DIR` adds a fourth server, `kubekms (before)`: the same command run from another checkout of the
+ * repository (e.g. `git archive <commit> src package.json | tar -x -C DIR` plus a node_modules link), so a change
+ * is measured before and after in the same run.
  * Each (operation, concurrency) cell runs the servers alternately for `rounds` rounds and keeps the median.
  * Besides requests/s and p99 latency it reports each server's CPU time per request (from /proc, all threads):
  * on a shared machine that is the steadier measure of what a request costs the server. Ratios are
@@ -39,6 +43,7 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     concurrency: { type: 'string', default: '1,16,64' },
     'no-local-kms': { type: 'boolean', default: false },
+    baseline: { type: 'string' },
   },
 });
 const seconds = Number(args.seconds);
@@ -232,32 +237,29 @@ const stopAll = () => {
 process.on('exit', stopAll);
 
 const root = new URL('..', import.meta.url).pathname;
-targets.push(
-  await startTarget(
-    'kubekms',
-    (port, dir) =>
-      spawnPinned(
-        process.execPath,
-        [
-          join(root, 'src/cli/main.ts'),
-          'serve',
-          '--dev',
-          '--data-dir',
-          dir,
-          '--kms-socket',
-          '',
-          '--health-listen',
-          '',
-          '--aws-listen',
-          `127.0.0.1:${port}`,
-          '--arn-region',
-          REGION,
-        ],
-        { stdio: ['ignore', 'ignore', 'inherit'] },
-      ),
-    ['test', 'test'],
-  ),
-);
+const kubekms = (checkout: string) => (port: number, dir: string) =>
+  spawnPinned(
+    process.execPath,
+    [
+      join(checkout, 'src/cli/main.ts'),
+      'serve',
+      '--dev',
+      '--data-dir',
+      dir,
+      '--kms-socket',
+      '',
+      '--health-listen',
+      '',
+      '--aws-listen',
+      `127.0.0.1:${port}`,
+      '--arn-region',
+      REGION,
+    ],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+targets.push(await startTarget('kubekms', kubekms(root), ['test', 'test']));
+if (args.baseline)
+  targets.push(await startTarget('kubekms (before)', kubekms(args.baseline), ['test', 'test']));
 let localKmsNote = '';
 if (!args['no-local-kms']) {
   const bin = localKmsBinary();
@@ -323,6 +325,7 @@ const header = [
   ...targets.flatMap((t) => [`${t.name} req/s`, `${t.name} p99 ms`, `${t.name} CPU µs/req`]),
   'req/s ratio',
   'CPU/req ratio',
+  ...(args.baseline ? ['after/before req/s', 'after/before CPU'] : []),
 ];
 const rows: string[][] = [];
 // Warm every server (JIT, connection pools) on every operation before anything is measured.
@@ -349,12 +352,14 @@ for (const op of OPS.filter((o) => !args.only || o === args.only)) {
     const lk = agg[targets.findIndex((t) => t.name === 'local-kms')];
     const ratio = lk ? (kk.rps / lk.rps).toFixed(2) : '-';
     const cpuRatio = lk ? (kk.cpu / lk.cpu).toFixed(2) : '-';
+    const before = agg[targets.findIndex((t) => t.name === 'kubekms (before)')];
     rows.push([
       op,
       String(c),
       ...agg.flatMap((a) => [a.rps.toFixed(0), a.p99.toFixed(2), a.cpu.toFixed(0)]),
       ratio,
       cpuRatio,
+      ...(before ? [(kk.rps / before.rps).toFixed(2), (kk.cpu / before.cpu).toFixed(2)] : []),
     ]);
   }
 }

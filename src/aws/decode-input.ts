@@ -14,6 +14,17 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
 const invalid = (path: string, problem: string): AwsError =>
   new AwsError('ValidationException', `1 validation error detected: Value at '${path}' ${problem}`);
 
+const members = new WeakMap<Shape, readonly (readonly [string, Shape])[]>();
+/** A structure's members with their shapes, resolved once per shape (not per request). */
+function membersOf(shape: Shape): readonly (readonly [string, Shape])[] {
+  let m = members.get(shape);
+  if (!m) {
+    m = Object.entries(shape.members ?? {}).map(([name, ref]) => [name, shapeOf(ref.shape)] as const);
+    members.set(shape, m);
+  }
+  return m;
+}
+
 function decode(value: unknown, shape: Shape, path: string): unknown {
   switch (shape.type) {
     case 'string':
@@ -60,10 +71,10 @@ function decode(value: unknown, shape: Shape, path: string): unknown {
         throw invalid(path, 'must be an object');
       const src = value as Record<string, unknown>;
       const out: Record<string, unknown> = {};
-      for (const [name, ref] of Object.entries(shape.members ?? {})) {
+      for (const [name, member] of membersOf(shape)) {
         const v = Object.hasOwn(src, name) ? src[name] : undefined;
         if (v === undefined || v === null) continue;
-        out[name] = decode(v, shapeOf(ref.shape), path ? `${path}.${name}` : name);
+        out[name] = decode(v, member, path ? `${path}.${name}` : name);
       }
       for (const name of shape.required ?? []) {
         if (out[name] === undefined) {

@@ -16,7 +16,10 @@ function toWire(value: unknown, secrets: SecretBytes[]): unknown {
   if (Array.isArray(value)) return value.map((v) => toWire(v, secrets));
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) {
+    const o = value as Record<string, unknown>;
+    // Bodies are plain objects built by the handlers: own enumerable members only, no Object.entries array.
+    for (const k in o) {
+      const v = o[k];
       if (v === undefined || v === null) continue;
       out[k] = toWire(v, secrets);
     }

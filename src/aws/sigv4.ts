@@ -203,6 +203,8 @@ export interface VerifierOptions {
 export class SigV4Verifier {
   readonly #o: VerifierOptions;
   readonly #keys = new Map<string, Buffer>();
+  #lastDate = '';
+  #lastSignedAt = 0;
 
   constructor(o: VerifierOptions) {
     this.#o = o;
@@ -262,7 +264,16 @@ export class SigV4Verifier {
         `Credential should be scoped to a valid region, not '${a.region.slice(0, 64)}'. This installation signs in '${this.#o.region}'.`,
       );
     }
-    const signedAt = parseAmzDate(amzDate);
+    // Concurrent requests mostly share their X-Amz-Date (one-second resolution): parse each value once.
+    let signedAt: number | undefined;
+    if (amzDate === this.#lastDate) signedAt = this.#lastSignedAt;
+    else {
+      signedAt = parseAmzDate(amzDate);
+      if (signedAt !== undefined) {
+        this.#lastDate = amzDate;
+        this.#lastSignedAt = signedAt;
+      }
+    }
     if (signedAt === undefined) throw incomplete(`X-Amz-Date must have the form YYYYMMDDTHHMMSSZ.`);
     if (a.date !== amzDate.slice(0, 8)) {
       throw invalidSig(

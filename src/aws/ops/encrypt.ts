@@ -10,8 +10,18 @@ import { finishDryRun, type Handler, keyIdOfArn, refuseRecipient } from './types
 
 /** Material id of a symmetric key version (AWS reports KeyMaterialId only for symmetric encryption keys). */
 function materialIdOf(core: EngineCore, arn: string, version: number, algorithm: string): string | undefined {
-  return algorithm === 'SYMMETRIC_DEFAULT' ? keyMaterialId(core, keyIdOfArn(arn), version) : undefined;
+  if (algorithm !== 'SYMMETRIC_DEFAULT') return undefined;
+  // A SHA-256 per Decrypt otherwise; the id of a (key, version) never changes.
+  const k = `${arn}\0${version}`;
+  let id = materialIds.get(k);
+  if (id === undefined) {
+    if (materialIds.size >= 10_000) materialIds.clear();
+    id = keyMaterialId(core, keyIdOfArn(arn), version);
+    materialIds.set(k, id);
+  }
+  return id;
 }
+const materialIds = new Map<string, string>();
 
 /**
  * DryRun with DryRunModifiers=[IGNORE_CIPHERTEXT]: only authorization and key state are checked, on the key
