@@ -1,5 +1,5 @@
 /** `kubekms doctor` as users run it: serve's flags, exit codes, table and JSON output. */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -150,5 +150,7 @@ describe('kubekms doctor', () => {
       'Exit status',
     ])
       expect(r.stdout).toContain(f);
+    const viaHelp = spawnSync(process.execPath, [MAIN, 'help', 'doctor'], { encoding: 'utf8' });
+    expect(viaHelp.stdout).toBe(r.stdout);
   });
 });
