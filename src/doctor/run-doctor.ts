@@ -61,7 +61,7 @@ export interface DoctorOptions {
 
 const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
-/** Rejects with "timed out after N s" when `p` takes longer than `ms`. */
+/** Rejects with "<what>: no answer within N s (--timeout)" when `p` takes longer than `ms`. */
 export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
