@@ -281,17 +281,27 @@ describe('shared key state between instances', () => {
     expect(a.core.keys.has(keyId)).toBe(true);
   });
 
-  it('a record under another root key is refused and does not stop the sync', async () => {
+  it('a record under another root key is refused, and does not hold up the records that came with it', async () => {
     const api = new FakeStateApi();
     const a = await instance(api, 'a');
     const foreign = await instance(new FakeStateApi(), 'f', { root: nodeCrypto.randomBytes(32) });
+    const friend = await instance(new FakeStateApi(), 'g');
     const { keyId: foreignKey } = await createKey(foreign.core, sys, {});
-    const obj = (await foreign.shared.api.get(keyObjectName(foreignKey)))!;
-    const { resourceVersion: _rv, ...meta } = obj.metadata;
-    await api.create({ ...obj, metadata: meta });
-    await new Promise((r) => setTimeout(r, 100));
+    const { keyId: goodKey } = await createKey(friend.core, sys, {});
+    const copy = async (from: Instance, keyId: string) => {
+      const obj = (await from.shared.api.get(keyObjectName(keyId)))!;
+      const { resourceVersion: _rv, ...meta } = obj.metadata;
+      await api.create({ ...obj, metadata: meta });
+    };
+    // Both in one batch: the good one is taken, the foreign one is reported.
+    await copy(foreign, foreignKey);
+    await copy(friend, goodKey);
+    await until(() => a.core.keys.has(goodKey), 'the good record to be taken');
     expect(a.core.keys.has(foreignKey)).toBe(false);
-    expect(a.run.sync.health().ok).toBe(false);
+    expect(a.run.sync.health()).toEqual({
+      ok: false,
+      detail: expect.stringContaining(keyObjectName(foreignKey)),
+    });
     const { keyId } = await createKey(a.core, sys, {});
     expect(api.objects.has(keyObjectName(keyId))).toBe(true);
   });

@@ -5,6 +5,7 @@
  * lacks. Malformed objects are logged by name and skipped, never half-applied.
  */
 import type { EngineCore } from '../engine/core.ts';
+import type { StoreChange } from '../engine/records.ts';
 import type { Logger } from '../observability/logger.ts';
 import { Informer } from '../operator/runtime/informer.ts';
 import type { KubeClient, ListResult, WatchEventType, WatchHandle } from '../operator/runtime/kube-client.ts';
@@ -13,8 +14,11 @@ import type { KubeObject } from '../operator/runtime/kube-objects.ts';
 import type { SharedKeyStore } from './shared-store.ts';
 import type { StateApi } from './state-api.ts';
 import {
+  aliasObjectName,
   type DecodedRecord,
   fromObject,
+  grantObjectName,
+  keyObjectName,
   objectNameOf,
   STATE_RECORD_TYPE,
   type StateRecordObject,
@@ -171,16 +175,26 @@ export class StateSync {
     }
     try {
       for (const n of plan.notes) this.#o.log.warn({ note: n }, 'shared state');
-      await core.absorb(plan.absorb);
+      const failed = await this.#absorb(plan.absorb);
       for (const [name, rv] of seen) {
+        if (failed.has(name)) continue;
         if (rv === undefined) this.#o.store.versions.forget(name);
         else this.#o.store.versions.observe(name, rv);
+      }
+      if (failed.size > 0) {
+        this.#lastError = [...failed].map(([n, e]) => `${n}: ${e}`).join('; ');
+        // Retried slowly: a record this instance cannot take (another root key) must not hold up the rest.
+        const retry = batch.filter(([n]) => failed.has(n));
+        setTimeout(() => {
+          for (const [name, p] of retry) if (!this.#pending.has(name)) this.#pending.set(name, p);
+          this.#schedule();
+        }, 30_000).unref();
       }
       if (plan.republish.length > 0) {
         await this.#o.store.publish(plan.republish);
         this.#o.log.info({ records: plan.republish.length }, 'shared state: local records published');
       }
-      this.#lastError = '';
+      if (failed.size === 0) this.#lastError = '';
       if (initial) {
         this.#initialDone = true;
         this.#o.log.info(
@@ -199,4 +213,38 @@ export class StateSync {
       }, 2000).unref();
     }
   }
+
+  /**
+   * Absorbs a plan's change; if that fails, record by record, so that one record this instance cannot take does
+   * not block the others. Returns the objects that failed, with the reason.
+   */
+  async #absorb(change: StoreChange): Promise<Map<string, string>> {
+    const failed = new Map<string, string>();
+    try {
+      await this.#o.core.absorb(change);
+      return failed;
+    } catch {
+      for (const { name, change: one } of splitChange(change)) {
+        try {
+          await this.#o.core.absorb(one);
+        } catch (e) {
+          failed.set(name, describeError(e));
+          this.#o.log.error({ object: name, err: describeError(e) }, 'shared state: record not taken');
+        }
+      }
+      return failed;
+    }
+  }
+}
+
+/** One change per record, named by its object. */
+function splitChange(c: StoreChange): { name: string; change: StoreChange }[] {
+  return [
+    ...(c.putKeys ?? []).map((r) => ({ name: keyObjectName(r.keyId), change: { putKeys: [r] } })),
+    ...(c.putGrants ?? []).map((g) => ({ name: grantObjectName(g.grantId), change: { putGrants: [g] } })),
+    ...(c.putAliases ?? []).map((a) => ({ name: aliasObjectName(a.aliasName), change: { putAliases: [a] } })),
+    ...(c.deleteAliases ?? []).map((n) => ({ name: aliasObjectName(n), change: { deleteAliases: [n] } })),
+    ...(c.deleteGrants ?? []).map((id) => ({ name: grantObjectName(id), change: { deleteGrants: [id] } })),
+    ...(c.deleteKeys ?? []).map((id) => ({ name: keyObjectName(id), change: { deleteKeys: [id] } })),
+  ];
 }
