@@ -19,7 +19,6 @@ import {
   fromObject,
   grantObjectName,
   keyObjectName,
-  objectNameOf,
   STATE_RECORD_TYPE,
   type StateRecordObject,
 } from './state-records.ts';
