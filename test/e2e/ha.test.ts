@@ -350,11 +350,12 @@ describe('HA: two control-plane nodes, one key state', () => {
     expect(h.get('a')?.keyId).toBe(h.get('b')?.keyId);
   }, 600_000);
 
-  it('a third instance with an empty cache joins and serves the same keys', async () => {
+  it('a third instance with an empty cache joins through another API server and serves the same keys', async () => {
     const [a] = nodes as [Node];
+    // Node c joins through another node's API server (as through the control-plane load balancer): its kubekms
+    // is serving before its own API server starts.
+    const kC = await startKubekms('c', () => a.apiserver.kubeconfigPath);
     const apiC = await startNodeApiserver('c', join(dir, 'c.sock'));
-    await waitLive(apiC);
-    const kC = await startKubekms('c', () => apiC.kubeconfigPath);
     await apiC.waitReady(180_000);
     nodes.push({ name: 'c', apiserver: apiC, kubekms: kC });
     await expectAllReadable(apiC);
