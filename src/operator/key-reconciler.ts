@@ -14,7 +14,7 @@ import {
   updateKeyDescription,
 } from '../engine/ops-keys.ts';
 import { destroyKey } from '../engine/ops-maintenance.ts';
-import { disableKeyRotation, enableKeyRotation, rotateKey } from '../engine/ops-rotation.ts';
+import { disableKeyRotation, enableKeyRotation, rotateKey, stagedVersion } from '../engine/ops-rotation.ts';
 import { putKeyPolicy, tagResource, untagResource } from '../engine/ops-tags.ts';
 import { SYSTEM } from '../engine/policy.ts';
 import type { KeyRecord } from '../engine/records.ts';
@@ -213,10 +213,13 @@ async function runStep(
       break;
     case 'rotate': {
       const next = await rotateKey(core, id, 'ON_DEMAND');
+      const staged = stagedVersion(next);
       ev(
         'KeyRotated',
         'Rotate',
-        `rotated on demand (spec.rotateNow=${step.token}): version ${next.primaryVersion} now encrypts`,
+        staged === undefined
+          ? `rotated on demand (spec.rotateNow=${step.token}): version ${next.primaryVersion} now encrypts`
+          : `rotated on demand (spec.rotateNow=${step.token}): version ${staged} staged; it encrypts once every kubekms instance holds it (version ${next.primaryVersion} until then)`,
       );
       break;
     }
