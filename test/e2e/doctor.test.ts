@@ -261,7 +261,11 @@ describe('kubekms doctor on a real control plane', () => {
       input: [
         lease('fake-1', 'kubekms:11111111-1111-4111-8111-111111111111:v1', now),
         lease('fake-2', 'kubekms:22222222-2222-4222-8222-222222222222:v1', now),
-        lease('fake-old', 'kubekms:33333333-3333-4333-8333-333333333333:v1', '2026-01-01T00:00:00.000000Z'),
+        lease(
+          'fake-old',
+          'kubekms:33333333-3333-4333-8333-333333333333:v1',
+          new Date(Date.now() - 3_600_000).toISOString().replace('Z', '000Z'),
+        ),
       ].join('\n---\n'),
     });
     const d = await doctor(flagsOfA(['--namespace', 'doctor-fake', '--encryption-config', '']));
@@ -269,7 +273,9 @@ describe('kubekms doctor on a real control plane', () => {
     expect(d.rows.get('instance fake-1')).toBe(
       'ok live, key_id kubekms:11111111-1111-4111-8111-111111111111:v1, holds k1:v1',
     );
-    expect(d.rows.get('instance fake-old')).toMatch(/^warn Lease expired \d+s ago \(instance down\?\)/);
+    expect(d.rows.get('instance fake-old')).toMatch(
+      /^warn Lease expired (59|60)m ago \(instance down\?\), key_id kubekms:33333333-3333-4333-8333-333333333333:v1/,
+    );
     expect(d.rows.get('instances: key_id')).toBe(
       'FAIL live instances report different key_ids: fake-1 → kubekms:11111111-1111-4111-8111-111111111111:v1; ' +
         'fake-2 → kubekms:22222222-2222-4222-8222-222222222222:v1',
