@@ -15,16 +15,18 @@ export interface AuditLog {
   close(): Promise<void>;
 }
 
-let lastMs = 0;
-let lastIso = '';
-/** The ISO time of now, formatted once per millisecond (a busy listener writes many lines per ms). */
+let lastSecond = Number.NaN;
+let secondPrefix = '';
+/** The ISO time of now: the part up to the second is formatted once per second, the milliseconds appended. */
 function isoNow(): string {
   const ms = Date.now();
-  if (ms !== lastMs) {
-    lastMs = ms;
-    lastIso = new Date(ms).toISOString();
+  const second = Math.floor(ms / 1000);
+  if (second !== lastSecond) {
+    lastSecond = second;
+    secondPrefix = new Date(second * 1000).toISOString().slice(0, 19);
   }
-  return lastIso;
+  const frac = ms - second * 1000;
+  return `${secondPrefix}.${frac < 10 ? '00' : frac < 100 ? '0' : ''}${frac}Z`;
 }
 
 /** `{"level","time","service", …entry, "msg"}` without copying the entry into a new object. */

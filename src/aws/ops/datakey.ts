@@ -1,5 +1,4 @@
 /** GenerateDataKey[WithoutPlaintext], GenerateDataKeyPair[WithoutPlaintext], GenerateRandom. */
-import { keyMaterialId } from '../../engine/metadata.ts';
 import {
   generateDataKey,
   generateDataKeyPair,
@@ -7,7 +6,7 @@ import {
   generateDataKeyWithoutPlaintext,
   generateRandom,
 } from '../../engine/ops-datakey.ts';
-import { finishDryRun, type Handler, keyIdOfArn, refuseRecipient, unsupported } from './types.ts';
+import { cachedMaterialId, finishDryRun, type Handler, refuseRecipient, unsupported } from './types.ts';
 
 const dataKeyInput = (input: Readonly<Record<string, unknown>>) => ({
   keyId: input.KeyId,
@@ -33,7 +32,7 @@ export const GenerateDataKey: Handler = ({ core, ctx, input }) => {
       CiphertextBlob: out.ciphertextBlob,
       Plaintext: out.plaintext,
       KeyId: out.keyId,
-      KeyMaterialId: keyMaterialId(core, keyIdOfArn(out.keyId), out.keyVersion),
+      KeyMaterialId: cachedMaterialId(core, out.keyId, out.keyVersion),
     },
   };
 };
@@ -46,7 +45,7 @@ export const GenerateDataKeyWithoutPlaintext: Handler = ({ core, ctx, input }) =
     body: {
       CiphertextBlob: out.ciphertextBlob,
       KeyId: out.keyId,
-      KeyMaterialId: keyMaterialId(core, keyIdOfArn(out.keyId), out.keyVersion),
+      KeyMaterialId: cachedMaterialId(core, out.keyId, out.keyVersion),
     },
   };
 };
@@ -64,7 +63,7 @@ export const GenerateDataKeyPair: Handler = ({ core, ctx, input }) => {
       PublicKey: out.publicKey,
       KeyId: out.keyId,
       KeyPairSpec: out.keyPairSpec,
-      KeyMaterialId: keyMaterialId(core, keyIdOfArn(out.keyId), out.keyVersion),
+      KeyMaterialId: cachedMaterialId(core, out.keyId, out.keyVersion),
     },
   };
 };
@@ -79,7 +78,7 @@ export const GenerateDataKeyPairWithoutPlaintext: Handler = ({ core, ctx, input 
       PublicKey: out.publicKey,
       KeyId: out.keyId,
       KeyPairSpec: out.keyPairSpec,
-      KeyMaterialId: keyMaterialId(core, keyIdOfArn(out.keyId), out.keyVersion),
+      KeyMaterialId: cachedMaterialId(core, out.keyId, out.keyVersion),
     },
   };
 };

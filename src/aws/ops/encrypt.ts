@@ -2,26 +2,15 @@
 import type { EngineCore, RequestContext } from '../../engine/core.ts';
 import { parseEncryptionContext } from '../../engine/encryption-context.ts';
 import { validation } from '../../engine/errors.ts';
-import { keyMaterialId } from '../../engine/metadata.ts';
 import { decrypt, encrypt, reEncrypt } from '../../engine/ops-encrypt.ts';
 import type { KeyAction } from '../../engine/policy.ts';
 import type { Input } from '../decode-input.ts';
-import { finishDryRun, type Handler, keyIdOfArn, refuseRecipient } from './types.ts';
+import { cachedMaterialId, finishDryRun, type Handler, refuseRecipient } from './types.ts';
 
 /** Material id of a symmetric key version (AWS reports KeyMaterialId only for symmetric encryption keys). */
 function materialIdOf(core: EngineCore, arn: string, version: number, algorithm: string): string | undefined {
-  if (algorithm !== 'SYMMETRIC_DEFAULT') return undefined;
-  // A SHA-256 per Decrypt otherwise; the id of a (key, version) never changes.
-  const k = `${arn}\0${version}`;
-  let id = materialIds.get(k);
-  if (id === undefined) {
-    if (materialIds.size >= 10_000) materialIds.clear();
-    id = keyMaterialId(core, keyIdOfArn(arn), version);
-    materialIds.set(k, id);
-  }
-  return id;
+  return algorithm === 'SYMMETRIC_DEFAULT' ? cachedMaterialId(core, arn, version) : undefined;
 }
-const materialIds = new Map<string, string>();
 
 /**
  * DryRun with DryRunModifiers=[IGNORE_CIPHERTEXT]: only authorization and key state are checked, on the key

@@ -1,6 +1,7 @@
 /** What every AWS operation handler gets and returns. Handlers are thin: read members, call the engine, shape output. */
 import type { EngineCore, RequestContext } from '../../engine/core.ts';
 import { KmsError } from '../../engine/errors.ts';
+import { keyMaterialId } from '../../engine/metadata.ts';
 import type { Input } from '../decode-input.ts';
 import { AwsError } from '../errors.ts';
 
@@ -50,4 +51,21 @@ export function refuseRecipient(input: Input): void {
 
 export function unsupported(what: string): KmsError {
   return new KmsError('UnsupportedOperationException', `${what} is not supported by kubekms`);
+}
+
+const materialIds = new Map<string, string>();
+
+/**
+ * KeyMaterialId of a key version named by its key ARN. The id of a (key, version) never changes, so it is
+ * computed once (a SHA-256 per data-key or Decrypt response otherwise); the cache is bounded.
+ */
+export function cachedMaterialId(core: EngineCore, arn: string, version: number): string {
+  const k = `${arn}\0${version}`;
+  let id = materialIds.get(k);
+  if (id === undefined) {
+    if (materialIds.size >= 10_000) materialIds.clear();
+    id = keyMaterialId(core, keyIdOfArn(arn), version);
+    materialIds.set(k, id);
+  }
+  return id;
 }
