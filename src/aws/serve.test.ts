@@ -96,6 +96,27 @@ describe('kubekms serve --aws-listen', () => {
     );
   });
 
+  it('cluster mode needs the operator and a wait shorter than the request timeout', async () => {
+    await expect(
+      start(['--dev', '--aws-listen', '127.0.0.1:0', '--aws-management', 'cluster']),
+    ).rejects.toThrow(/--aws-management=cluster needs --operator/);
+    await expect(
+      start([
+        '--dev',
+        '--aws-listen',
+        '127.0.0.1:0',
+        '--operator',
+        '--kubeconfig',
+        join(dir, 'absent-kubeconfig'),
+        '--aws-cluster-timeout',
+        '40s',
+      ]),
+    ).rejects.toThrow(/--aws-cluster-timeout \(40000 ms\) must be shorter than --aws-request-timeout/);
+    await expect(
+      start(['--dev', '--aws-listen', '127.0.0.1:0', '--aws-management', 'bogus']),
+    ).rejects.toThrow(/aws-management.*must be one of auto, engine, cluster/);
+  });
+
   it('loads the credentials file (mode 0600 only) and authorizes by principal', async () => {
     const file = join(dir, 'creds.json');
     await writeFile(

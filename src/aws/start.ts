@@ -155,6 +155,12 @@ function clusterMode(flags: Flags, log: Logger): Readonly<Record<string, Handler
   }
   let timeoutMs = Number(flags['aws-cluster-timeout'] ?? 20_000);
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) timeoutMs = 20_000;
+  const requestTimeout = Number(flags['aws-request-timeout'] ?? 30_000);
+  if (Number.isFinite(requestTimeout) && requestTimeout > 0 && timeoutMs >= requestTimeout) {
+    throw new UsageError(
+      `--aws-cluster-timeout (${timeoutMs} ms) must be shorter than --aws-request-timeout (${requestTimeout} ms): a request that waits longer is cut off without an answer`,
+    );
+  }
   const namespace = String(flags.namespace ?? 'kubekms');
   const api = clusterApiFromKubeconfig(String(flags.kubeconfig ?? ''));
   log.info({ namespace, timeoutMs }, 'AWS API management operations act through KmsKey/KmsAlias/KmsGrant');

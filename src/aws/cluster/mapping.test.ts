@@ -333,6 +333,14 @@ describe('cluster-mode handlers write nothing when the engine refuses', () => {
       'AccessDeniedException',
       /not authorized/,
     ],
+    [
+      'TagResource',
+      'admin',
+      { KeyId: 'KEY', Tags: [{ TagKey: 'kubekms.io/x', TagValue: 'v' }] },
+      'TagException',
+      /Tags: the prefix kubekms\.io\//,
+    ],
+    ['UntagResource', 'admin', { KeyId: 'KEY', TagKeys: ['kubekms.io/owner'] }, 'TagException', /TagKeys/],
   ])('%s as %s %j → %s', async (name, who, input, errorCode, message) => {
     calls.length = 0;
     const k = await createKey(core, admin, {});

@@ -54,6 +54,26 @@ const STATE_REASONS = new Set(['KeyDisabled', 'PendingDeletion', 'PendingImport'
 
 type Ref = { readonly namespace: string; readonly name: string };
 
+/**
+ * Tag keys under `kubekms.io/` belong to the operator (its owner tag), and the KmsKey schema refuses them in
+ * spec.tags: in cluster mode TagResource, UntagResource and CreateKey may not name them.
+ */
+function refuseReservedTags(c: OpContext): void {
+  const keys = [
+    ...(Array.isArray(c.input.Tags) ? (c.input.Tags as { TagKey?: unknown }[]).map((t) => t.TagKey) : []),
+    ...(Array.isArray(c.input.TagKeys) ? (c.input.TagKeys as unknown[]) : []),
+  ];
+  const i = keys.findIndex((k) => typeof k === 'string' && k.startsWith('kubekms.io/'));
+  if (i >= 0) {
+    const field = Array.isArray(c.input.Tags) ? 'Tags' : 'TagKeys';
+    throw new KmsError(
+      'TagException',
+      `${field}: the prefix kubekms.io/ is reserved for the operator in cluster mode (${String(keys[i]).slice(0, 128)})`,
+      field,
+    );
+  }
+}
+
 export function clusterOperations(o: ClusterOptions): Readonly<Record<string, Handler>> {
   const pollMs = o.pollMs ?? 100;
   const standalone = (name: string): Handler => OPERATIONS[name]!;
@@ -170,6 +190,7 @@ export function clusterOperations(o: ClusterOptions): Readonly<Record<string, Ha
   const keyUpdate =
     (name: string): Handler =>
     async (c) => {
+      refuseReservedTags(c);
       const pre = await preflight(c.core, (core) => standalone(name)({ ...c, core }));
       if (pre.kind === 'done') return pre.result;
       const before = c.core.resolve(c.input.KeyId).record;
@@ -190,6 +211,7 @@ export function clusterOperations(o: ClusterOptions): Readonly<Record<string, Ha
     };
 
   const CreateKey: Handler = async (c) => {
+    refuseReservedTags(c);
     const pre = await preflight(c.core, (core) => standalone('CreateKey')({ ...c, core }));
     const planned = pre.kind === 'change' ? pre.change.putKeys?.[0] : undefined;
     if (!planned) throw new AwsError('KMSInternalException', 'CreateKey: the engine planned no key');
