@@ -1,6 +1,7 @@
 /**
  * Cluster mode's pure half: dry runs of the standalone operations (nothing committed, engine errors unchanged),
- * and their translation into KmsKey/KmsAlias/KmsGrant objects and merge patches. The round trip through the
+ * and their translation into KmsKey/KmsAlias/KmsGrant objects and merge patches; then the handlers against fake
+ * APIs: refusals write nothing, a never-reconciled object times out, an operator refusal fails fast. The round trip through the
  * operator runs against a real API server in test/e2e/aws-cluster.test.ts.
  */
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -355,5 +356,78 @@ describe('cluster-mode handlers write nothing when the engine refuses', () => {
     expect(e.code).toMatch(new RegExp(`^(${errorCode})$`));
     expect(e.message).toMatch(message);
     expect(calls).toEqual([]);
+  });
+});
+
+describe('cluster-mode waits', () => {
+  /** An API that stores objects and never reconciles them, or reports the given Ready condition. */
+  function fakeApi(ready?: { status: string; reason: string; message: string }) {
+    const objects = new Map<string, KmsKey>();
+    const api: ClusterApi = {
+      get: async (_t, ns, n) => objects.get(`${ns}/${n}`) as never,
+      list: async () => [],
+      create: async (_t, ns, body) => {
+        const name = body.metadata.name || 'aws-x1';
+        const o = {
+          ...body,
+          metadata: { ...body.metadata, name, namespace: ns, generation: 1 },
+          ...(ready
+            ? {
+                status: {
+                  conditions: [{ type: 'Ready', ...ready, observedGeneration: 1, lastTransitionTime: '' }],
+                },
+              }
+            : {}),
+        } as KmsKey;
+        objects.set(`${ns}/${name}`, o);
+        return o as never;
+      },
+      patch: async () => {
+        throw new Error('unexpected patch');
+      },
+      delete: async () => undefined,
+    };
+    return { api, objects };
+  }
+
+  it('CreateKey that the operator never reconciles: DependencyTimeoutException naming the object', async () => {
+    const { api, objects } = fakeApi();
+    const ops = clusterOperations({ api, namespace: 'kubekms', timeoutMs: 300, pollMs: 20 });
+    const t0 = Date.now();
+    await expect(Promise.resolve(ops.CreateKey!({ core, ctx: admin, input: {} }))).rejects.toMatchObject({
+      code: 'DependencyTimeoutException',
+      message: expect.stringMatching(/KmsKey kubekms\/aws-x1: not reconciled within 0\.3s/),
+    });
+    expect(Date.now() - t0).toBeLessThan(3000);
+    expect([...objects.keys()]).toEqual(['kubekms/aws-x1']);
+    expect(core.keys.size).toBe(0);
+  });
+
+  it('an object the operator refuses: KMSInternalException with its reason, without waiting out the timeout', async () => {
+    const { api } = fakeApi({ status: 'False', reason: 'SpecMismatch', message: 'keySpec cannot change' });
+    const ops = clusterOperations({ api, namespace: 'kubekms', timeoutMs: 10_000, pollMs: 20 });
+    const t0 = Date.now();
+    await expect(Promise.resolve(ops.CreateKey!({ core, ctx: admin, input: {} }))).rejects.toMatchObject({
+      code: 'KMSInternalException',
+      message: expect.stringMatching(/KmsKey kubekms\/aws-x1 was refused by the operator: SpecMismatch/),
+    });
+    expect(Date.now() - t0).toBeLessThan(5000);
+  });
+
+  it('an unreachable Kubernetes API is DependencyTimeoutException (retryable), never an unexpected 500', async () => {
+    const api: ClusterApi = {
+      get: async () => undefined,
+      list: async () => [],
+      create: async () => {
+        throw new Error('connect ECONNREFUSED 127.0.0.1:6443');
+      },
+      patch: async () => undefined as never,
+      delete: async () => undefined,
+    };
+    const ops = clusterOperations({ api, namespace: 'kubekms', timeoutMs: 300 });
+    await expect(Promise.resolve(ops.CreateKey!({ core, ctx: admin, input: {} }))).rejects.toMatchObject({
+      code: 'DependencyTimeoutException',
+      message: expect.stringMatching(/not reachable.*ECONNREFUSED/),
+    });
   });
 });
