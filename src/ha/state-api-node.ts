@@ -9,21 +9,11 @@ import {
   type V1Lease,
   Watch,
 } from '@kubernetes/client-node';
-import type { WatchEventType, WatchHandle } from '../operator/runtime/kube-client.ts';
-import { isNotFound, normalizeKubeError } from '../operator/runtime/kube-errors.ts';
+import type { WatchHandle } from '../operator/runtime/kube-client.ts';
+import { call, watchPath } from '../operator/runtime/kube-client-node.ts';
+import { isNotFound } from '../operator/runtime/kube-errors.ts';
 import type { HeartbeatLease, StateApi } from './state-api.ts';
 import { STATE_RECORD_TYPE, type StateRecordObject } from './state-records.ts';
-
-/** Below the client's 30 s inactivity timeout, so quiet watches end cleanly and are re-opened. */
-const WATCH_TIMEOUT_SECONDS = 25;
-
-async function call<T>(f: () => Promise<T>): Promise<T> {
-  try {
-    return await f();
-  } catch (e) {
-    throw normalizeKubeError(e);
-  }
-}
 
 export function nodeStateApi(kc: KubeConfig, namespace: string): StateApi {
   const custom = kc.makeApiClient(CustomObjectsApi);
@@ -45,27 +35,9 @@ export function nodeStateApi(kc: KubeConfig, namespace: string): StateApi {
       return { items: r.items ?? [], resourceVersion: r.metadata?.resourceVersion ?? '' };
     },
 
-    async watch(resourceVersion, onEvent, onDone): Promise<WatchHandle> {
-      let stopped = false;
-      const controller = await watcher.watch(
-        `/apis/${t.group}/${t.version}/namespaces/${namespace}/${t.plural}`,
-        { resourceVersion, allowWatchBookmarks: true, timeoutSeconds: WATCH_TIMEOUT_SECONDS },
-        (type: string, obj: unknown) => {
-          if (!stopped) onEvent(type as WatchEventType, obj as StateRecordObject);
-        },
-        (err: unknown) => {
-          if (stopped) return;
-          stopped = true;
-          const timeout = err instanceof Error && err.name === 'TimeoutError';
-          onDone(err && !timeout ? normalizeKubeError(err) : undefined);
-        },
-      );
-      return {
-        stop() {
-          stopped = true;
-          controller.abort();
-        },
-      };
+    watch(resourceVersion, onEvent, onDone): Promise<WatchHandle> {
+      const path = `/apis/${t.group}/${t.version}/namespaces/${namespace}/${t.plural}`;
+      return watchPath(watcher, path, resourceVersion, onEvent, onDone);
     },
 
     async get(name) {

@@ -22,12 +22,46 @@ import type { KubeObject, ResourceType } from './kube-objects.ts';
 /** Server-side watch timeout: below the client's 30 s inactivity timeout, so quiet watches end cleanly. */
 const WATCH_TIMEOUT_SECONDS = 25;
 
-async function call<T>(f: () => Promise<T>): Promise<T> {
+/** Runs one API call; every failure comes out as KubeApiError (or the network error as is). */
+export async function call<T>(f: () => Promise<T>): Promise<T> {
   try {
     return await f();
   } catch (e) {
     throw normalizeKubeError(e);
   }
+}
+
+/**
+ * Watches `path` from `resourceVersion` with bookmarks and the server-side timeout. `onDone` is called once: with
+ * no error for a clean close or the client's timeout, with a normalized error otherwise; never after stop().
+ */
+export async function watchPath<T>(
+  watcher: Watch,
+  path: string,
+  resourceVersion: string,
+  onEvent: (type: WatchEventType, object: T) => void,
+  onDone: (err?: unknown) => void,
+): Promise<WatchHandle> {
+  let stopped = false;
+  const controller = await watcher.watch(
+    path,
+    { resourceVersion, allowWatchBookmarks: true, timeoutSeconds: WATCH_TIMEOUT_SECONDS },
+    (type: string, obj: unknown) => {
+      if (!stopped) onEvent(type as WatchEventType, obj as T);
+    },
+    (err: unknown) => {
+      if (stopped) return;
+      stopped = true;
+      const timeout = err instanceof Error && err.name === 'TimeoutError';
+      onDone(err && !timeout ? normalizeKubeError(err) : undefined);
+    },
+  );
+  return {
+    stop() {
+      stopped = true;
+      controller.abort();
+    },
+  };
 }
 
 const CONTENT_TYPE = { merge: PatchStrategy.MergePatch, json: PatchStrategy.JsonPatch } as const;
@@ -47,32 +81,19 @@ export function nodeKubeClient(kc: KubeConfig): KubeClient {
       return { items: r.items ?? [], resourceVersion: r.metadata?.resourceVersion ?? '' };
     },
 
-    async watch<T extends KubeObject>(
+    watch<T extends KubeObject>(
       t: ResourceType,
       resourceVersion: string,
       onEvent: (type: WatchEventType, object: T) => void,
       onDone: (err?: unknown) => void,
     ): Promise<WatchHandle> {
-      let stopped = false;
-      const controller = await watcher.watch(
+      return watchPath(
+        watcher,
         `/apis/${t.group}/${t.version}/${t.plural}`,
-        { resourceVersion, allowWatchBookmarks: true, timeoutSeconds: WATCH_TIMEOUT_SECONDS },
-        (type: string, obj: unknown) => {
-          if (!stopped) onEvent(type as WatchEventType, obj as T);
-        },
-        (err: unknown) => {
-          if (stopped) return;
-          stopped = true;
-          const timeout = err instanceof Error && err.name === 'TimeoutError';
-          onDone(err && !timeout ? normalizeKubeError(err) : undefined);
-        },
+        resourceVersion,
+        onEvent,
+        onDone,
       );
-      return {
-        stop() {
-          stopped = true;
-          controller.abort();
-        },
-      };
     },
 
     async get<T extends KubeObject>(
