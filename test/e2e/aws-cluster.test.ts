@@ -4,6 +4,10 @@
  * the operator reconciles, and the answers come once the engine has the result. Issue 8. One control plane for
  * the whole file.
  */
+
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   CancelKeyDeletionCommand,
   CreateAliasCommand,
@@ -16,6 +20,7 @@ import {
   EnableKeyCommand,
   EnableKeyRotationCommand,
   EncryptCommand,
+  GetKeyPolicyCommand,
   KMSClient,
   ListGrantsCommand,
   ListKeyRotationsCommand,
@@ -38,7 +43,11 @@ const NS = 'kubekms';
 let cp: ControlPlane;
 let plugin: Plugin;
 let kms: KMSClient;
+/** An ordinary caller: the service account apps/web, no admin. */
+let web: KMSClient;
 let port = 0;
+const credsDir = mkdtempSync(join(tmpdir(), 'kubekms-awsc-creds-'));
+const credsFile = join(credsDir, 'credentials.json');
 
 async function list(kind: string): Promise<Obj[]> {
   const out = JSON.parse(await cp.apiserver.kubectl(['get', kind, '-A', '-o', 'json'])) as { items: Obj[] };
@@ -59,7 +68,22 @@ const keyObjectOf = async (keyId: string): Promise<Obj | undefined> =>
 
 beforeAll(async () => {
   port = await freePort();
+  writeFileSync(
+    credsFile,
+    JSON.stringify({
+      credentials: [
+        {
+          accessKeyId: 'AKIAWEB',
+          secretAccessKey: 'web-secret',
+          principal: 'system:serviceaccount:apps:web',
+        },
+      ],
+    }),
+  );
+  chmodSync(credsFile, 0o600);
   cp = await startOperatorControlPlane('kubekms-awsc-', () => [
+    '--aws-credentials',
+    credsFile,
     '--aws-listen',
     `127.0.0.1:${port}`,
     '--aws-management',
@@ -84,9 +108,19 @@ beforeAll(async () => {
     credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
     maxAttempts: 1,
   });
+  web = new KMSClient({
+    endpoint: `http://127.0.0.1:${port}`,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'AKIAWEB', secretAccessKey: 'web-secret' },
+    maxAttempts: 1,
+  });
 }, 300_000);
 
-afterAll(() => kms?.destroy());
+afterAll(() => {
+  kms?.destroy();
+  web?.destroy();
+  rmSync(credsDir, { recursive: true, force: true });
+});
 
 describe('AWS API in cluster mode: management through the custom resources', () => {
   let keyId = '';
@@ -153,6 +187,43 @@ describe('AWS API in cluster mode: management through the custom resources', () 
       new DecryptCommand({ CiphertextBlob: enc.CiphertextBlob, EncryptionContext: { a: 'b' } }),
     );
     expect(Buffer.from(dec.Plaintext!).toString()).toBe('hello');
+  });
+
+  it("authorization is the engine's: a denied caller writes nothing; PutKeyPolicy becomes spec.policy", async () => {
+    expect(await errorName(web.send(new DisableKeyCommand({ KeyId: keyId })))).toBe('AccessDeniedException');
+    expect(await errorName(web.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('x') })))).toBe(
+      'AccessDeniedException',
+    );
+    const generation = (await get(cp.apiserver, 'kmskey', NS, objName))?.metadata.generation;
+    const policy = JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [
+        { Effect: 'Allow', Principal: { AWS: 'kubekms:dev:test' }, Action: 'kms:*', Resource: '*' },
+        {
+          Effect: 'Allow',
+          Principal: { AWS: 'system:serviceaccount:apps:web' },
+          Action: ['kms:Encrypt', 'kms:Decrypt'],
+          Resource: '*',
+        },
+      ],
+    });
+    await kms.send(new PutKeyPolicyCommand({ KeyId: keyId, Policy: policy }));
+    const o = await get(cp.apiserver, 'kmskey', NS, objName);
+    expect(o?.metadata.generation).toBe((generation ?? 0) + 1);
+    expect((o?.spec.policy as { statements: unknown[] }).statements[1]).toEqual({
+      effect: 'Allow',
+      subjects: [{ serviceAccount: { namespace: 'apps', name: 'web' } }],
+      operations: ['Decrypt', 'Encrypt'],
+    });
+    const enc = await web.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('from web') }));
+    const dec = await web.send(new DecryptCommand({ CiphertextBlob: enc.CiphertextBlob }));
+    expect(Buffer.from(dec.Plaintext!).toString()).toBe('from web');
+    // Still not an administrator: the policy grants usage only.
+    expect(await errorName(web.send(new DisableKeyCommand({ KeyId: keyId })))).toBe('AccessDeniedException');
+    const p = JSON.parse((await kms.send(new GetKeyPolicyCommand({ KeyId: keyId }))).Policy!) as {
+      Statement: { Sid: string }[];
+    };
+    expect(p.Statement.map((x) => x.Sid)).toEqual(['statement-0', 'statement-1']);
   });
 
   it('UpdateKeyDescription and TagResource patch the KmsKey spec', async () => {
