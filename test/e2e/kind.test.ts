@@ -7,13 +7,15 @@
  *   2. the Helm chart with default values: operator Available from the built image with only the chart's RBAC, a
  *      KmsKey Ready with Events, leader handover on pod deletion, `helm upgrade` keeps keys (PVC), `helm uninstall`
  *      leaves what docs/install.md says it leaves.
+ *   3. a real Prometheus (Debian's) scrapes the static pod through `kubectl port-forward` and sees the kubekms_
+ *      series move with the KMS traffic Secrets cause.
  * One cluster for the whole file, deleted afterwards (KUBEKMS_KIND_KEEP=1 keeps it for debugging).
  */
 import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../controlplane/harness.ts';
+import { freePort, type ManagedProcess, REPO_ROOT, spawnManaged } from '../controlplane/harness.ts';
 import { docBlocks, IMAGE, KindRun, kindState, NODE, poll } from '../kind/cluster.ts';
 import { must } from '../packaging/exec.ts';
 
@@ -489,5 +491,112 @@ describe('the Helm chart with default values (docs/install.md, On kind)', () => 
     await k.mustKubectl(['-n', NS, 'get', 'secret', 'kubekms-root-key']);
     await k.mustKubectl(['-n', NS, 'get', 'pvc', 'keystore']);
     await k.mustKubectl(['-n', NS, 'get', 'lease', 'kubekms-operator']);
+  });
+});
+
+describe('a real Prometheus scraping the kubekms static pod through kubectl port-forward', () => {
+  const procs: ManagedProcess[] = [];
+  let prom = '';
+  afterAll(async () => {
+    for (const p of procs) await p.stop(5000);
+  });
+
+  async function query(expr: string): Promise<number | undefined> {
+    const res = await fetch(`http://${prom}/api/v1/query?query=${encodeURIComponent(expr)}`);
+    const body = (await res.json()) as { status: string; data: { result: { value: [number, string] }[] } };
+    if (body.status !== 'success') throw new Error(`query ${expr}: ${JSON.stringify(body)}`);
+    return body.data.result.length === 0 ? undefined : Number(body.data.result[0]!.value[1]);
+  }
+  const counter = (method: string) =>
+    `sum(kubekms_kmsv2_requests_total{job="kubekms",method="${method}",code="OK"})`;
+
+  it('scrapes it, sees it healthy, and sees Encrypt and Decrypt move when the API server wraps and reads Secrets', async () => {
+    const local = await freePort();
+    // kubectl port-forward goes through kube-apiserver: when it restarts, the forward is started again.
+    procs.push(
+      spawnManaged(
+        k.dir,
+        'port-forward',
+        'bash',
+        ['-c', `while true; do kubectl -n kube-system port-forward pod/${POD} ${local}:9810; sleep 1; done`],
+        { env: k.env },
+      ),
+    );
+    prom = `127.0.0.1:${await freePort()}`;
+    const config = join(k.dir, 'prometheus.yml');
+    writeFileSync(
+      config,
+      [
+        'global: {scrape_interval: 1s}',
+        'scrape_configs:',
+        '  - job_name: kubekms',
+        `    static_configs: [{targets: ["127.0.0.1:${local}"]}]`,
+        '',
+      ].join('\n'),
+    );
+    procs.push(
+      spawnManaged(k.dir, 'prometheus', 'prometheus', [
+        `--config.file=${config}`,
+        `--storage.tsdb.path=${join(k.dir, 'tsdb')}`,
+        `--web.listen-address=${prom}`,
+      ]),
+    );
+    await poll(
+      'prometheus ready',
+      async () => ((await fetch(`http://${prom}/-/ready`)).status === 200 ? true : undefined),
+      60_000,
+      500,
+    );
+    await poll(
+      'target up',
+      async () => ((await query('up{job="kubekms"}')) === 1 ? true : undefined),
+      60_000,
+      500,
+    );
+    await poll(
+      'healthy',
+      async () => ((await query('kubekms_kmsv2_healthy{job="kubekms"}')) === 1 ? true : undefined),
+      90_000,
+      500,
+    );
+    expect(await query('kubekms_keys{job="kubekms"}')).toBeGreaterThanOrEqual(1);
+    const encrypt0 = (await query(counter('Encrypt'))) ?? 0;
+    const decrypt0 = (await query(counter('Decrypt'))) ?? 0;
+    // KMS v2 reuses one wrapped seed per API server start and key_id: writing Secrets makes no plugin call by
+    // itself (measured). A new seed is wrapped (Encrypt) when kube-apiserver starts, and a fresh kube-apiserver
+    // unwraps (Decrypt) the seeds of the Secrets it reads. Restart it with crictl, then write and read Secrets.
+    const api = (await k.mustNode(['crictl', 'ps', '--name', 'kube-apiserver', '-q'])).trim();
+    await k.mustNode(['crictl', 'stop', api]);
+    await poll(
+      'kube-apiserver back',
+      async () => {
+        const r = await k.kubectl(['get', '--raw', '/readyz'], { timeoutMs: 10_000 });
+        return r.code === 0 && r.stdout.trim() === 'ok' ? true : undefined;
+      },
+      180_000,
+      2000,
+    );
+    await writeSecrets('s4', 3);
+    await expectAllSecretsReadBack();
+    const encrypt1 = await poll(
+      'Encrypt to move',
+      async () => {
+        const v = await query(counter('Encrypt'));
+        return v !== undefined && v > encrypt0 ? v : undefined;
+      },
+      90_000,
+      1000,
+    );
+    const decrypt1 = await poll(
+      'Decrypt to move',
+      async () => {
+        const v = await query(counter('Decrypt'));
+        return v !== undefined && v > decrypt0 ? v : undefined;
+      },
+      90_000,
+      1000,
+    );
+    console.log(`prometheus: Encrypt ${encrypt0} -> ${encrypt1}, Decrypt ${decrypt0} -> ${decrypt1}`);
+    expect(await query('sum(kubekms_kmsv2_requests_total{job="kubekms",code!="OK"})')).toBeUndefined();
   });
 });
