@@ -21,15 +21,8 @@ export type Preflight<R> =
   /** The operation completed without changing anything (a no-op, or an idempotent repeat): its result. */
   | { readonly kind: 'done'; readonly result: R };
 
-const isEmpty = (c: StoreChange): boolean =>
-  !(
-    c.putKeys?.length ||
-    c.deleteKeys?.length ||
-    c.putAliases?.length ||
-    c.deleteAliases?.length ||
-    c.putGrants?.length ||
-    c.deleteGrants?.length
-  );
+/** Every member of a StoreChange is a list: the change is empty when all of them are. */
+const isEmpty = (c: StoreChange): boolean => !Object.values(c).some((v) => Array.isArray(v) && v.length > 0);
 
 /** A view of `core` that shares its state but never commits: a non-empty change ends the operation. */
 export function dryRunCore(core: EngineCore): EngineCore {
