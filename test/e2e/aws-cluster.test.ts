@@ -210,7 +210,7 @@ describe('AWS API in cluster mode: management through the custom resources', () 
     await kms.send(new PutKeyPolicyCommand({ KeyId: keyId, Policy: policy }));
     const o = await get(cp.apiserver, 'kmskey', NS, objName);
     expect(o?.metadata.generation).toBe((generation ?? 0) + 1);
-    expect((o?.spec.policy as { statements: unknown[] }).statements[1]).toEqual({
+    expect((o?.spec.policy as { statements?: unknown[] } | undefined)?.statements?.[1]).toEqual({
       effect: 'Allow',
       subjects: [{ serviceAccount: { namespace: 'apps', name: 'web' } }],
       operations: ['Decrypt', 'Encrypt'],
