@@ -9,6 +9,9 @@
  *      leaves what docs/install.md says it leaves.
  *   3. a real Prometheus (Debian's) scrapes the static pod through `kubectl port-forward` and sees the kubekms_
  *      series move with the KMS traffic Secrets cause.
+ *   4. rotation in this topology: the operator runs inside the static pod (docs/install.md), the Secrets key is
+ *      rotated offline (docs/rotation.md), kubekms re-encrypts every Secret, etcd holds all of them under the new
+ *      key_id, and reads never fail meanwhile.
  * One cluster for the whole file, deleted afterwards (KUBEKMS_KIND_KEEP=1 keeps it for debugging).
  */
 import { randomBytes } from 'node:crypto';
@@ -16,7 +19,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, type ManagedProcess, REPO_ROOT, spawnManaged } from '../controlplane/harness.ts';
-import { docBlocks, IMAGE, KindRun, kindState, NODE, poll } from '../kind/cluster.ts';
+import { docBlocks, IMAGE, KindRun, kindState, kmsv2KeyId, NODE, poll } from '../kind/cluster.ts';
 import { must } from '../packaging/exec.ts';
 
 const INSTALL = join(REPO_ROOT, 'docs', 'install.md');
@@ -598,5 +601,149 @@ describe('a real Prometheus scraping the kubekms static pod through kubectl port
     );
     console.log(`prometheus: Encrypt ${encrypt0} -> ${encrypt1}, Decrypt ${decrypt0} -> ${decrypt1}`);
     expect(await query('sum(kubekms_kmsv2_requests_total{job="kubekms",code!="OK"})')).toBeUndefined();
+  });
+});
+
+describe('rotating the Secrets key with the operator in the static pod', () => {
+  it('re-encrypts every Secret: etcd holds all of them under the new key_id, and no read fails meanwhile', async () => {
+    const before = await k.etcdGetPrefix('/registry/secrets/');
+    const oldIds = new Set([...before.values()].map((v) => kmsv2KeyId(v, PREFIX)));
+    expect(oldIds.size).toBe(1);
+    const oldId = [...oldIds][0];
+    expect(oldId).toMatch(/^kubekms:/);
+
+    // The operator in the static pod (docs/install.md, "The operator in the static pod"): a client certificate for
+    // user kubekms as a kubeconfig on the node, the chart with controlPlaneSubjects and no Deployment replicas.
+    await k.mustNode([
+      'sh',
+      '-c',
+      'umask 077 && kubeadm kubeconfig user --client-name kubekms --config /kind/kubeadm.conf > /etc/kubernetes/kubekms.conf',
+    ]);
+    await k.mustSh(
+      `helm install kubekms charts/kubekms -n ${NS} --set operator.replicas=0 --set-json 'rbac.controlPlaneSubjects=[{"kind":"User","name":"kubekms"}]' --wait`,
+    );
+
+    // Readers: every Secret this suite wrote, listed through the API every 250 ms until the pass is done.
+    let reads = 0;
+    const failures: string[] = [];
+    let reading = true;
+    const reader = (async () => {
+      while (reading) {
+        try {
+          const got = await readSecrets();
+          for (const [name, value] of written) if (got.get(name) !== value) failures.push(`${name} differs`);
+          reads++;
+        } catch (e) {
+          failures.push(String(e).slice(0, 300));
+        }
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    })();
+
+    // Stop kubekms (the manifest is a bind mount in kind: unmount it, then remove it) and rotate offline.
+    await k.mustNode([
+      'sh',
+      '-c',
+      'umount /etc/kubernetes/manifests/kubekms.yaml && rm /etc/kubernetes/manifests/kubekms.yaml',
+    ]);
+    await poll(
+      'the kubekms static pod gone',
+      async () => {
+        const mirror = await k.kubectl(['-n', 'kube-system', 'get', 'pod', POD]);
+        const running = (await k.mustNode(['crictl', 'ps', '--name', 'kubekms', '-q'])).trim();
+        return mirror.code !== 0 && running === '' ? true : undefined;
+      },
+      120_000,
+    );
+    const volume = (
+      await must('docker', [
+        'inspect',
+        '-f',
+        '{{range .Mounts}}{{if eq .Destination "/var"}}{{.Source}}{{end}}{{end}}',
+        NODE,
+      ])
+    ).trim();
+    expect(volume).not.toBe('');
+    const rotated = await must('docker', [
+      ...['run', '--rm', '-u', '0', '--network', 'none', '--entrypoint', 'node'],
+      ...[
+        '-v',
+        `${volume}/lib/kubekms:/var/lib/kubekms`,
+        '-v',
+        `${join(k.dir, 'deploy/kind/host/root.key')}:/etc/kubekms/root.key:ro`,
+      ],
+      ...[IMAGE, 'dist/cli/main.js', 'key', 'rotate', 'alias/kubekms/secrets'],
+      ...['--data-dir', '/var/lib/kubekms', '--root-key-file', '/etc/kubekms/root.key'],
+    ]);
+    expect(rotated).toContain('primary version 2');
+
+    // Start it again with the operator. Test-only: --reencrypt-delay 100s instead of 10 min (it must cover the API
+    // server's 1-minute Status poll; the wrap of the new seed does not fail here).
+    const manifest = await must('node', [
+      join(REPO_ROOT, 'src', 'cli', 'main.ts'),
+      ...[
+        'static-pod',
+        '--image',
+        IMAGE,
+        '--operator-kubeconfig',
+        '/etc/kubernetes/kubekms.conf',
+        '--operator-namespace',
+        NS,
+      ],
+    ]);
+    const withDelay = manifest.replace(
+      `        - --namespace=${NS}\n`,
+      `        - --namespace=${NS}\n        - --reencrypt-delay=100s\n`,
+    );
+    expect(withDelay).toContain('--reencrypt-delay=100s');
+    await k.mustSh(
+      `docker exec -i ${NODE} sh -c 'cat > /etc/kubernetes/manifests/kubekms.yaml' <<'EOF'\n${withDelay}EOF\n`,
+    );
+
+    const status = await poll(
+      're-encryption Completed',
+      async () => {
+        const out = await k.kubectl([
+          '-n',
+          NS,
+          'get',
+          'kmskey',
+          'secrets',
+          '-o',
+          'jsonpath={.status.reencryption}',
+        ]);
+        if (out.code !== 0 || out.stdout === '') return undefined;
+        const r = JSON.parse(out.stdout) as {
+          phase: string;
+          keyVersion: number;
+          total: number;
+          done: number;
+          failed: number;
+        };
+        return r.phase === 'Completed' && r.keyVersion === 2 ? r : undefined;
+      },
+      420_000,
+      2000,
+    );
+    reading = false;
+    await reader;
+    console.log(`rotation: ${JSON.stringify(status)}; ${reads} full reads during the rotation`);
+    expect(status.failed).toBe(0);
+    expect(status.done).toBeGreaterThan(written.size);
+    expect(failures).toEqual([]);
+    expect(reads).toBeGreaterThan(20);
+    expect((await eventsOf(NS, 'secrets')).some((e) => e.reason === 'ReencryptionCompleted')).toBe(true);
+
+    const after = await k.etcdGetPrefix('/registry/secrets/');
+    expect(after.size).toBeGreaterThan(written.size);
+    const ids = new Map<string, string | undefined>(
+      [...after].map(([key, v]) => [key, kmsv2KeyId(v, PREFIX)]),
+    );
+    const newIds = new Set(ids.values());
+    expect(newIds.size, JSON.stringify([...ids])).toBe(1);
+    const newId = [...newIds][0];
+    expect(newId).toMatch(/^kubekms:/);
+    expect(newId).not.toBe(oldId);
+    await expectAllSecretsReadBack();
   });
 });

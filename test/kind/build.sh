@@ -95,7 +95,7 @@ debootstrap_to() { # <dir> <include list>
 
 # What kind's images/base/Dockerfile does, on a Debian rootfs (kind's files/ tree comes from its module zip).
 build_base_image() { # $1 tag
-  local tag="$1" w r ks; w="$(mktemp -d /tmp/kubekms-kind-base.XXXXXX)"; r="$w/rootfs"; ks="$(kind_src)"
+  local tag="$1" w r ks t0; w="$(mktemp -d /tmp/kubekms-kind-base.XXXXXX)"; r="$w/rootfs"; ks="$(kind_src)"; t0=$(date +%s)
   log "debootstrap $DEBIAN_SUITE for the node base image ..."
   debootstrap_to "$r" "$DEB_PKGS_NODE"
   install -m 0755 "$ks"/images/base/files/usr/local/bin/* "$r/usr/local/bin/"
@@ -128,6 +128,7 @@ build_base_image() { # $1 tag
   printf 'FROM %s\nSTOPSIGNAL SIGRTMIN+3\n' "$tag-import" | DOCKER_BUILDKIT=0 docker build -q -t "$tag" - >/dev/null 2>&1
   docker rmi "$tag-import" >/dev/null
   rm -rf "$w"
+  log "base image $tag in $(( $(date +%s) - t0 )) s"
 }
 
 # Component images tagged exactly as kubeadm names them; each saved for `ctr images import` in the node.
@@ -182,7 +183,13 @@ build_node_image() { # $1 base tag, $2 node tag
 }
 
 local_stack() {
-  local hash base node
+  local hash base node c pid bg=()
+  hash=$(files_hash "$here/versions.sh" "$here/node/"*) # bump NODE_IMAGE_REV in versions.sh when the recipe changes
+  base="kubekms-kind/base:$KIND_V-$DEBIAN_SUITE-$hash"
+  node="kubekms-kind/node:$KIND_KUBE_V-$hash"
+  # The debootstrap steps are mostly I/O: they run in the background while Go compiles.
+  if ! have_image "$node" && ! have_image "$base"; then build_base_image "$base" & bg+=($!); fi
+  seed_node_base & bg+=($!)
   go_tool "kube-$KIND_KUBE_V" kubeadm build_kube kubeadm
   for c in kubelet kube-controller-manager kube-scheduler kube-proxy; do go_tool "kube-$KIND_KUBE_V" "$c" build_kube "$c"; done
   go_tool "coredns-$COREDNS_V" coredns build_coredns
@@ -191,15 +198,9 @@ local_stack() {
   # kube-apiserver, kubectl and etcd: the control-plane suite's cached builds (no-ops on a hit).
   bash "$root/test/controlplane/build.sh" kube-v1.36 >&2
   bash "$root/test/controlplane/build.sh" etcd >&2
-  hash=$(files_hash "$here/versions.sh" "$here/node/"*) # bump NODE_IMAGE_REV in versions.sh when the recipe changes
-  base="kubekms-kind/base:$KIND_V-$DEBIAN_SUITE-$hash"
-  node="kubekms-kind/node:$KIND_KUBE_V-$hash"
+  for pid in "${bg[@]}"; do wait "$pid"; done
   if ! have_image "$node"; then
     local s; s=$(date +%s)
-    if ! have_image "$base"; then
-      build_base_image "$base"
-      log "base image $base in $(( $(date +%s) - s )) s"; s=$(date +%s)
-    fi
     build_node_image "$base" "$node"
     log "node image $node in $(( $(date +%s) - s )) s"
   fi

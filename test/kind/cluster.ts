@@ -132,6 +132,19 @@ export class KindRun {
     return kvs?.[0] ? Buffer.from(kvs[0].value, 'base64') : undefined;
   }
 
+  /** Every key and raw value under a prefix, read with etcdctl inside the etcd static pod. */
+  async etcdGetPrefix(prefix: string): Promise<Map<string, Buffer>> {
+    const out = await this.mustKubectl([
+      ...['-n', 'kube-system', 'exec', `etcd-${NODE}`, '--', 'etcdctl'],
+      ...['--cacert', '/etc/kubernetes/pki/etcd/ca.crt', '--cert', '/etc/kubernetes/pki/etcd/server.crt'],
+      ...['--key', '/etc/kubernetes/pki/etcd/server.key', 'get', prefix, '--prefix', '-w', 'json'],
+    ]);
+    const kvs = (JSON.parse(out) as { kvs?: { key: string; value: string }[] }).kvs ?? [];
+    return new Map(
+      kvs.map((kv) => [Buffer.from(kv.key, 'base64').toString(), Buffer.from(kv.value, 'base64')]),
+    );
+  }
+
   /** Keys under a prefix (etcdctl --keys-only). */
   async etcdKeys(prefix: string): Promise<string[]> {
     const out = await this.mustKubectl([
@@ -169,4 +182,36 @@ export async function poll<T>(
       );
     await new Promise((r) => setTimeout(r, everyMs));
   }
+}
+
+/**
+ * The `keyID` (field 2) of a KMS v2 `EncryptedObject` stored after the `k8s:enc:kms:v2:<name>:` prefix: a minimal
+ * protobuf walk over wire types 0 and 2.
+ */
+export function kmsv2KeyId(raw: Buffer, prefix: string): string | undefined {
+  if (raw.subarray(0, prefix.length).toString() !== prefix) return undefined;
+  const buf = raw.subarray(prefix.length);
+  let i = 0;
+  const varint = (): number => {
+    let r = 0;
+    let shift = 0;
+    for (;;) {
+      const b = buf[i++]!;
+      r += (b & 0x7f) * 2 ** shift;
+      if ((b & 0x80) === 0) return r;
+      shift += 7;
+    }
+  };
+  while (i < buf.length) {
+    const tag = varint();
+    const field = Math.floor(tag / 8);
+    const wire = tag % 8;
+    if (wire === 0) varint();
+    else if (wire === 2) {
+      const len = varint();
+      if (field === 2) return buf.subarray(i, i + len).toString();
+      i += len;
+    } else return undefined;
+  }
+  return undefined;
 }
