@@ -12,10 +12,13 @@
  *   4. rotation in this topology: the operator runs inside the static pod (docs/install.md), the Secrets key is
  *      rotated offline (docs/rotation.md), kubekms re-encrypts every Secret, etcd holds all of them under the new
  *      key_id, and reads never fail meanwhile.
+ *   5. bad input: the root key file world-readable, or removed, on the node → one clear error line from kubekms,
+ *      /readyz names the kms provider, fixing the file recovers without restarting kube-apiserver; a Helm value of
+ *      the wrong type is refused by values.schema.json.
  * One cluster for the whole file, deleted afterwards (KUBEKMS_KIND_KEEP=1 keeps it for debugging).
  */
 import { randomBytes } from 'node:crypto';
-import { rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, type ManagedProcess, REPO_ROOT, spawnManaged } from '../controlplane/harness.ts';
@@ -745,5 +748,107 @@ describe('rotating the Secrets key with the operator in the static pod', () => {
     expect(newId).toMatch(/^kubekms:/);
     expect(newId).not.toBe(oldId);
     await expectAllSecretsReadBack();
+  });
+});
+
+describe('bad input', () => {
+  const hostKey = () => join(k.dir, 'deploy', 'kind', 'host', 'root.key');
+  const apiserverId = async () =>
+    (await k.mustNode(['crictl', 'ps', '--name', 'kube-apiserver', '-q'])).trim();
+
+  /** Stops the running kubekms container and waits for a failed attempt whose log has a `rootkey:` line. */
+  async function failedAttemptLog(): Promise<string[]> {
+    const all = async () =>
+      (await k.mustNode(['crictl', 'ps', '-a', '--name', 'kubekms', '-q'])).trim().split('\n');
+    const earlier = new Set(await all()); // attempts from before this test (their logs do not count)
+    const running = (await k.mustNode(['crictl', 'ps', '--name', 'kubekms', '-q'])).trim();
+    if (running) await k.mustNode(['crictl', 'stop', running]);
+    return poll(
+      'a new kubekms attempt that fails on the root key',
+      async () => {
+        for (const id of (await all()).filter((i) => i && !earlier.has(i))) {
+          const r = await k.node(['crictl', 'logs', id]);
+          const lines = `${r.stdout}${r.stderr}`.split('\n').filter((l) => l.length > 0);
+          if (lines.some((l) => l.includes('rootkey:'))) return lines;
+        }
+        return undefined;
+      },
+      180_000,
+      2000,
+    );
+  }
+
+  async function expectProviderNamedUnhealthy(): Promise<void> {
+    const r = await poll(
+      'kms-providers failing',
+      async () => {
+        const x = await k.kubectl(['get', '--raw', '/readyz/kms-providers'], { timeoutMs: 20_000 });
+        return x.code !== 0 ? x : undefined;
+      },
+      120_000,
+      2000,
+    );
+    expect(r.stderr).toContain('kms-provider-0');
+    expect(r.stderr).toContain('/var/run/kubekms/kms.sock');
+    const verbose = await k.kubectl(['get', '--raw', '/readyz?verbose']);
+    expect(verbose.code).not.toBe(0);
+    expect(verbose.stderr).toContain('[-]kms-providers failed');
+  }
+
+  async function expectRecoveredWithoutApiserverRestart(apiserver: string): Promise<void> {
+    await poll(
+      'kube-apiserver ready again',
+      async () => {
+        const r = await k.kubectl(['get', '--raw', '/readyz'], { timeoutMs: 20_000 });
+        return r.code === 0 && r.stdout.trim() === 'ok' ? true : undefined;
+      },
+      420_000,
+      2000,
+    );
+    expect(await apiserverId()).toBe(apiserver);
+    await poll('kubekms Ready again', async () => ((await kubekmsPod())?.ready ? true : undefined), 120_000);
+    await writeSecrets('s5', 2);
+    await expectAllSecretsReadBack();
+  }
+
+  it('a world-readable root key file: one clear error line, /readyz names the provider, chmod 600 recovers', async () => {
+    const apiserver = await apiserverId();
+    chmodSync(hostKey(), 0o644); // the kind node bind-mounts this file
+    const lines = await failedAttemptLog();
+    const errors = lines.filter((l) => l.includes('rootkey:'));
+    expect(errors).toEqual([
+      'kubekms: rootkey: root key file /etc/kubekms/root.key has mode 0644, so group or others can access it; run chmod 600 /etc/kubekms/root.key',
+    ]);
+    await expectProviderNamedUnhealthy();
+    chmodSync(hostKey(), 0o600);
+    await expectRecoveredWithoutApiserverRestart(apiserver);
+  });
+
+  it('the root key file removed from the node: one error line naming it, /readyz names the provider, restoring it recovers', async () => {
+    const apiserver = await apiserverId();
+    // In kind the file is a bind mount: unmount it, then delete what is left. On its next start the container
+    // runtime bind-mounts an empty directory it creates at the missing path (the kubelet checks the hostPath type
+    // only when the pod is set up), so kubekms sees a directory where the file was.
+    await k.mustNode(['sh', '-c', 'umount /etc/kubekms/root.key && rm /etc/kubekms/root.key']);
+    const lines = await failedAttemptLog();
+    expect(lines.filter((l) => l.includes('rootkey:'))).toEqual([
+      'kubekms: rootkey: root key file /etc/kubekms/root.key is not a regular file',
+    ]);
+    await expectProviderNamedUnhealthy();
+    await k.mustSh(
+      `docker exec -i ${NODE} sh -c 'rmdir /etc/kubekms/root.key; umask 077 && cat > /etc/kubekms/root.key' < deploy/kind/host/root.key`,
+    );
+    expect(readFileSync(hostKey()).length).toBe(32);
+    await expectRecoveredWithoutApiserverRestart(apiserver);
+  });
+
+  it('a Helm value of the wrong type is refused by values.schema.json, naming the field', async () => {
+    const r = await k.sh(`helm install kubekms-bad charts/kubekms -n ${NS} --set operator.replicas=two`);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/values don't meet the specifications of the schema/);
+    expect(r.stderr).toMatch(/operator[./]replicas/);
+    expect(r.stderr).toMatch(/integer/);
+    const releases = await k.mustSh(`helm list -n ${NS} -q`);
+    expect(releases.split('\n')).not.toContain('kubekms-bad');
   });
 });
