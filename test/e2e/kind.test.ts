@@ -748,7 +748,7 @@ describe('rotating the Secrets key with the operator in the static pod', () => {
     expect(newId).toMatch(/^kubekms:/);
     expect(newId).not.toBe(oldId);
     await expectAllSecretsReadBack();
-  });
+  }, 900_000);
 });
 
 describe('bad input', () => {
@@ -822,7 +822,7 @@ describe('bad input', () => {
     await expectProviderNamedUnhealthy();
     chmodSync(hostKey(), 0o600);
     await expectRecoveredWithoutApiserverRestart(apiserver);
-  });
+  }, 900_000);
 
   it('the root key file removed from the node: one error line naming it, /readyz names the provider, restoring it recovers', async () => {
     const apiserver = await apiserverId();
@@ -840,7 +840,7 @@ describe('bad input', () => {
     );
     expect(readFileSync(hostKey()).length).toBe(32);
     await expectRecoveredWithoutApiserverRestart(apiserver);
-  });
+  }, 900_000);
 
   it('a Helm value of the wrong type is refused by values.schema.json, naming the field', async () => {
     const r = await k.sh(`helm install kubekms-bad charts/kubekms -n ${NS} --set operator.replicas=two`);
