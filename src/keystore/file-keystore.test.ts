@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RootKey } from '../engine/ports.ts';
@@ -379,7 +379,7 @@ describe('FileKeyStore lock', () => {
   it('holds keystore.lock with our pid while open and removes it on close', async () => {
     const s = store();
     await s.open();
-    expect(await readFile(lockFile(), 'utf8')).toBe(`${process.pid}\n`);
+    expect(await readFile(lockFile(), 'utf8')).toBe(`${process.pid}\n${hostname()}\n`);
     await s.close();
     expect(await readdir(dataDir)).toEqual(['keystore.json']);
   });
@@ -409,9 +409,27 @@ describe('FileKeyStore lock', () => {
       await writeFile(lockFile(), `${pid}\n`);
       const s = store();
       await s.open();
-      expect(await readFile(lockFile(), 'utf8')).toBe(`${process.pid}\n`);
+      expect(await readFile(lockFile(), 'utf8')).toBe(`${process.pid}\n${hostname()}\n`);
       await s.close();
     }
+  });
+
+  it('refuses a lock taken in another pod while it is touched, whatever its pid; takes it over 30 s after', async () => {
+    await mkdir(dataDir, { recursive: true });
+    // Another pod's first process is pid 1 too: its pid says nothing here, so our own pid must not fool us.
+    for (const pid of [1, process.pid]) {
+      await writeFile(lockFile(), `${pid}\nkubekms-operator-7d9f-abcde\n`);
+      expect(await openError(store())).toBe(
+        `keystore: another kubekms (pid ${pid} on kubekms-operator-7d9f-abcde) uses this data dir ${dataDir}; ` +
+          `if no kubekms runs there, remove ${lockFile()}`,
+      );
+    }
+    const old = new Date(Date.now() - 31_000);
+    await utimes(lockFile(), old, old);
+    const s = store();
+    await s.open();
+    expect(await readFile(lockFile(), 'utf8')).toBe(`${process.pid}\n${hostname()}\n`);
+    await s.close();
   });
 
   it('refuses a lock file that names no process', async () => {

@@ -12,7 +12,7 @@ import { KeyStoreError, locate, RecordDecodeError } from './errors.ts';
 import { KEYSTORE_FILE } from './file-keystore.ts';
 import { decodeDocument, type KeystoreDocument, ROOT_KEY_CHECK_AAD } from './keystore-document.ts';
 import { errorCode, type KeyStoreFs, nodeFs } from './keystore-fs.ts';
-import { isProcessAlive, LOCK_FILE } from './keystore-lock.ts';
+import { isProcessAlive, LOCK_FILE, parseLock } from './keystore-lock.ts';
 
 export interface KeystoreInspection {
   readonly file: string;
@@ -102,8 +102,6 @@ async function lockPid(fs: KeyStoreFs, dataDir: string): Promise<number | undefi
     (b) => b.toString(),
     () => '',
   );
-  const t = text.trim();
-  if (!/^[1-9][0-9]{0,9}$/.test(t)) return undefined;
-  const pid = Number(t);
-  return isProcessAlive(pid) ? pid : undefined;
+  const pid = parseLock(text)?.pid;
+  return pid !== undefined && isProcessAlive(pid) ? pid : undefined;
 }

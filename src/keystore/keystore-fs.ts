@@ -6,7 +6,7 @@ import * as fsp from 'node:fs/promises';
 
 export type KeyStoreFs = Pick<
   typeof fsp,
-  'open' | 'rename' | 'unlink' | 'readdir' | 'mkdir' | 'readFile' | 'link'
+  'open' | 'rename' | 'unlink' | 'readdir' | 'mkdir' | 'readFile' | 'link' | 'stat' | 'utimes'
 >;
 
 export const nodeFs: KeyStoreFs = fsp;
