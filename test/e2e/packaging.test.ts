@@ -196,6 +196,17 @@ describe('Helm chart', () => {
     expect(r.stderr).toMatch(/values don't meet the specifications of the schema/);
     expect(r.stderr).toMatch(message);
   });
+
+  it('refuses two operator replicas on one keystore volume, and replaces the one pod with Recreate', async () => {
+    const claim = ['--set', 'operator.persistence.existingClaim=keystore'];
+    const r = await helmTemplate(helm, claim);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/operator\.replicas: with operator\.persistence\.existingClaim, at most 1/);
+    const one = await helmTemplate(helm, [...claim, '--set', 'operator.replicas=1']);
+    expect(one.code, one.stderr).toBe(0);
+    expect(one.stdout).toMatch(/strategy:\n(\s+#.*\n)*\s+type: Recreate\n/);
+    expect((await helmTemplate(helm)).stdout).toContain('rollingUpdate: {maxUnavailable: 0, maxSurge: 1}');
+  });
 });
 
 describe('on a real kube-apiserver 1.36', () => {
