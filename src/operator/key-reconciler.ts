@@ -81,7 +81,9 @@ export async function reconcileKey(ctx: OperatorContext, key: string): Promise<R
   const d = desiredKey(o);
   const obj = o;
   let rotateNow = handledRotateNow ?? o.status?.rotateNow;
-  if (record && !o.status?.keyId && !o.metadata.deletionTimestamp) {
+  // A record found by its owner tag with no keyId in status is adopted — unless this process created it and its
+  // status write has not reached the informer yet (that used to emit KeyAdopted right after KeyCreated).
+  if (record && !o.status?.keyId && !o.metadata.deletionTimestamp && !ctx.rotateNowHandled.has(uid)) {
     rotateNow = d.rotateNow || undefined;
     emit(ctx, KMS_KEY, o, {
       reason: 'KeyAdopted',
