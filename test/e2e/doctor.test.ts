@@ -20,10 +20,10 @@ import {
   REPO_ROOT,
   startApiserver,
   startControlPlane,
-  startPlugin,
 } from '../controlplane/harness.ts';
-import { keepLogsOnFailure, MAIN } from './lifecycle.ts';
+import { keepLogsOnFailure } from './lifecycle.ts';
 import { applySecrets, createNamespace, newSecret, readSecret, waitFor } from './secrets.ts';
+import { startSharedStateKubekms } from './shared-state.ts';
 
 keepLogsOnFailure();
 
@@ -83,32 +83,7 @@ function flagsOfA(extra: readonly string[] = []): string[] {
 }
 
 function instance(name: 'a' | 'b', kubeconfig: string): Promise<Plugin> {
-  return startPlugin({
-    dir,
-    name: `kubekms-${name}`,
-    socket: join(dir, `${name}.sock`),
-    dataDir: join(dir, `data-${name}`),
-    command: (p) => [
-      process.execPath,
-      MAIN,
-      'serve',
-      '--root-key-file',
-      rootKey,
-      '--data-dir',
-      p.dataDir,
-      '--kms-socket',
-      p.socket,
-      '--health-listen',
-      p.healthListen,
-      '--shared-state',
-      '--kubeconfig',
-      kubeconfig,
-      '--namespace',
-      'kubekms',
-      '--instance-name',
-      name,
-    ],
-  });
+  return startSharedStateKubekms({ dir, name, rootKeyFile: rootKey, kubeconfig: () => kubeconfig });
 }
 
 beforeAll(async () => {

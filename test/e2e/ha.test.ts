@@ -21,7 +21,6 @@ import {
   run,
   startApiserver,
   startEtcd,
-  startPlugin,
 } from '../controlplane/harness.ts';
 import { keepLogsOnFailure, MAIN } from './lifecycle.ts';
 import {
@@ -32,6 +31,7 @@ import {
   storedSecret,
   waitFor,
 } from './secrets.ts';
+import { startSharedStateKubekms } from './shared-state.ts';
 
 const NS = 'ha';
 const KUBEKMS_NS = 'kubekms';
@@ -51,34 +51,14 @@ const written: SecretSpec[] = [];
 
 /** `kubekms serve` of one control-plane node: its own socket and data dir, the shared root key and state. */
 function startKubekms(name: string, kubeconfig: () => string): Promise<Plugin> {
-  return startPlugin({
+  return startSharedStateKubekms({
     dir,
-    name: `kubekms-${name}`,
-    socket: join(dir, `${name}.sock`),
-    dataDir: join(dir, `data-${name}`),
+    name,
+    rootKeyFile,
+    kubeconfig,
+    namespace: KUBEKMS_NS,
+    extraArgs: ['--maintenance-interval', '2s'],
     timeoutMs: 120_000,
-    command: (p) => [
-      process.execPath,
-      MAIN,
-      'serve',
-      '--root-key-file',
-      rootKeyFile,
-      '--data-dir',
-      p.dataDir,
-      '--kms-socket',
-      p.socket,
-      '--health-listen',
-      p.healthListen,
-      '--shared-state',
-      '--kubeconfig',
-      kubeconfig(),
-      '--namespace',
-      KUBEKMS_NS,
-      '--instance-name',
-      name,
-      '--maintenance-interval',
-      '2s',
-    ],
   });
 }
 

@@ -1,0 +1,37 @@
+/** `kubekms serve --shared-state` as one control-plane node runs it, for the HA and doctor suites. */
+import { join } from 'node:path';
+import { type Plugin, startPlugin } from '../controlplane/harness.ts';
+import { MAIN } from './lifecycle.ts';
+
+export interface SharedStateInstance {
+  /** The run dir: the socket is `<dir>/<name>.sock`, the keystore cache `<dir>/data-<name>`. */
+  readonly dir: string;
+  /** Instance name (its heartbeat Lease is `kubekms-instance-<name>`). */
+  readonly name: string;
+  readonly rootKeyFile: string;
+  /** Read at every (re)start. */
+  readonly kubeconfig: () => string;
+  readonly namespace?: string;
+  readonly extraArgs?: readonly string[];
+  readonly timeoutMs?: number;
+}
+
+export function startSharedStateKubekms(o: SharedStateInstance): Promise<Plugin> {
+  return startPlugin({
+    dir: o.dir,
+    name: `kubekms-${o.name}`,
+    socket: join(o.dir, `${o.name}.sock`),
+    dataDir: join(o.dir, `data-${o.name}`),
+    ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
+    command: (p) => [
+      process.execPath,
+      MAIN,
+      'serve',
+      ...['--root-key-file', o.rootKeyFile, '--data-dir', p.dataDir],
+      ...['--kms-socket', p.socket, '--health-listen', p.healthListen],
+      ...['--shared-state', '--kubeconfig', o.kubeconfig(), '--namespace', o.namespace ?? 'kubekms'],
+      ...['--instance-name', o.name],
+      ...(o.extraArgs ?? []),
+    ],
+  });
+}
