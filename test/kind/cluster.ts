@@ -4,10 +4,12 @@
  * they run in), and the tools on PATH the way docs/install.md uses them: `kind` (test/kind/kind-wrapper.sh, which
  * adds this machine's test-only patches), `kubectl` v1.36 and `helm` from the project's caches.
  */
+
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { REPO_ROOT } from '../controlplane/harness.ts';
+import { decodeEncryptedObject, REPO_ROOT } from '../controlplane/harness.ts';
+import { waitFor } from '../e2e/secrets.ts';
 import { type ExecResult, exec, must } from '../packaging/exec.ts';
 
 const HERE = join(REPO_ROOT, 'test', 'kind');
@@ -160,58 +162,11 @@ export class KindRun {
   }
 }
 
-/** Polls `fn` until it returns a value other than undefined (or throws the last error at the deadline). */
-export async function poll<T>(
-  what: string,
-  fn: () => Promise<T | undefined>,
-  timeoutMs: number,
-  everyMs = 1000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline)
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`,
-      );
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
+/** Polls `fn` until it returns a value other than undefined (the e2e suites' waitFor). */
+export const poll = waitFor;
 
-/**
- * The `keyID` (field 2) of a KMS v2 `EncryptedObject` stored after the `k8s:enc:kms:v2:<name>:` prefix: a minimal
- * protobuf walk over wire types 0 and 2.
- */
+/** The `keyID` of a KMS v2 value stored after `prefix` (`k8s:enc:kms:v2:<name>:`); undefined for other values. */
 export function kmsv2KeyId(raw: Buffer, prefix: string): string | undefined {
   if (raw.subarray(0, prefix.length).toString() !== prefix) return undefined;
-  const buf = raw.subarray(prefix.length);
-  let i = 0;
-  const varint = (): number => {
-    let r = 0;
-    let shift = 0;
-    for (;;) {
-      const b = buf[i++]!;
-      r += (b & 0x7f) * 2 ** shift;
-      if ((b & 0x80) === 0) return r;
-      shift += 7;
-    }
-  };
-  while (i < buf.length) {
-    const tag = varint();
-    const field = Math.floor(tag / 8);
-    const wire = tag % 8;
-    if (wire === 0) varint();
-    else if (wire === 2) {
-      const len = varint();
-      if (field === 2) return buf.subarray(i, i + len).toString();
-      i += len;
-    } else return undefined;
-  }
-  return undefined;
+  return decodeEncryptedObject(raw).keyID;
 }
