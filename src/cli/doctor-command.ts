@@ -5,9 +5,9 @@
  */
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
-import { loadKubeConfig } from '../doctor/kube-http.ts';
 import { exitCode, formatJson, formatTable } from '../doctor/report.ts';
 import { type DoctorOptions, runDoctor } from '../doctor/run-doctor.ts';
+import { kubeConfigOrReason } from '../kube/kubeconfig.ts';
 import { DEV_ROOT_KEY_FILE, openRootKey } from '../rootkey/root-key-config.ts';
 import { type FlagSpec, type FlagValues, formatHelp, UsageError } from './flags.ts';
 import { rootKeyOptionsFromFlags } from './rootkey-command.ts';
@@ -71,7 +71,7 @@ export function doctorOptions(flags: FlagValues): DoctorOptions {
     encryptionConfig: String(flags['encryption-config'] ?? ''),
     timeoutMs,
     devRootKey,
-    kube: loadKubeConfig(String(flags.kubeconfig ?? '')),
+    kube: kubeConfigOrReason(String(flags.kubeconfig ?? '')),
     openRootKey: async () => {
       // openRootKey --dev creates a development key when there is none: the doctor only looks.
       if (devRootKey) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ReencryptionStatus } from '../operator/reencrypt-decisions.ts';
+import type { ReencryptionStatus } from '../api/kinds.ts';
 import { UsageError } from './flags.ts';
 import { describeReencryption, progressBar, reencryptOptions } from './reencrypt-command.ts';
 

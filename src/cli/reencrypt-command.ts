@@ -3,11 +3,10 @@
  * [--watch]`, which reads the Secrets key's KmsKey status and prints the pass's progress (a progress bar when
  * watching on a terminal, plain lines otherwise).
  */
-import { KubeConfig } from '@kubernetes/client-node';
-import { KMS_KEY, type KmsKey } from '../operator/api-types.ts';
+import { KMS_KEY, type KmsKey, type ReencryptionStatus } from '../api/kinds.ts';
+import { nodeKubeClient } from '../kube/client-node.ts';
+import { loadKubeConfig } from '../kube/kubeconfig.ts';
 import type { ReencryptOptions } from '../operator/reencrypt-controller.ts';
-import type { ReencryptionStatus } from '../operator/reencrypt-decisions.ts';
-import { nodeKubeClient } from '../operator/runtime/kube-client-node.ts';
 import { type FlagSpec, type FlagValues, UsageError } from './flags.ts';
 
 /** `reencrypt` in OperatorOptions, from --reencrypt-resources/-delay/-qps; none when the resource list is empty. */
@@ -34,7 +33,7 @@ export const REENCRYPT_FLAGS: readonly FlagSpec[] = [
     name: 'kubeconfig',
     type: 'string',
     default: '',
-    help: 'Kubeconfig. Empty: $KUBECONFIG or ~/.kube/config.',
+    help: 'Kubeconfig. Empty: $KUBECONFIG, ~/.kube/config, or the in-cluster service account.',
   },
   {
     name: 'namespace',
@@ -94,11 +93,7 @@ export async function reencryptCommand(
 ): Promise<number> {
   if (sub !== 'status')
     throw new UsageError(`reencrypt: expected 'status', got ${JSON.stringify(sub ?? '')}`);
-  const kc = new KubeConfig();
-  const path = String(flags.kubeconfig ?? '');
-  if (path) kc.loadFromFile(path);
-  else kc.loadFromDefault();
-  const client = nodeKubeClient(kc);
+  const client = nodeKubeClient(loadKubeConfig(String(flags.kubeconfig ?? '')));
   const ns = String(flags.namespace);
   const name = String(flags.key);
   const read = async (): Promise<ReencryptionStatus | undefined> => {

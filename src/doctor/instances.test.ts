@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type InstanceHeartbeat, readHeartbeat } from '../ha/heartbeat-format.ts';
+import { type InstanceHeartbeat, readHeartbeat } from '../api/heartbeat-format.ts';
 import { ago, compareInstances } from './instances.ts';
 
 const NOW = Date.parse('2026-11-29T18:00:00Z');

@@ -2,7 +2,7 @@
  * The instances check: a row per heartbeat Lease (docs/adr/0009-shared-key-state.md), then whether the live
  * instances agree — the same `key_id` from every plugin, the same highest version of every key. Pure.
  */
-import { type InstanceHeartbeat, isLive } from '../ha/heartbeat-format.ts';
+import { type InstanceHeartbeat, isLive } from '../api/heartbeat-format.ts';
 import { type CheckRow, row } from './report.ts';
 
 /** 65s, 12m, 5h, 332d: how long ago, roughly. */

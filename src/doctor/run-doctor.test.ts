@@ -10,9 +10,9 @@ import { DOCTOR_FLAGS, doctorOptions } from '../cli/doctor-command.ts';
 import { parseFlags } from '../cli/flags.ts';
 import { type Running, serve } from '../cli/serve.ts';
 import { SERVE_FLAGS } from '../cli/serve-flags.ts';
+import type { KubeGet, KubeResponse } from '../kube/http-get.ts';
 import { FileRootKey } from '../rootkey/file-root-key.ts';
 import { ProviderFixtures } from '../rootkey/testing/providers.ts';
-import type { KubeGet, KubeResponse } from './kube-http.ts';
 import type { CheckRow } from './report.ts';
 import { type DoctorOptions, runDoctor } from './run-doctor.ts';
 

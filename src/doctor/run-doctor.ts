@@ -7,16 +7,17 @@
 import { randomBytes } from 'node:crypto';
 import { lstat, readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import type { KubeConfig } from '@kubernetes/client-node';
-import type { RootKey } from '../engine/ports.ts';
-import { SecretBytes } from '../engine/secret.ts';
 import {
   type HeartbeatLeaseLike,
   INSTANCE_LABEL,
   INSTANCE_LABEL_VALUE,
   readHeartbeat,
-} from '../ha/heartbeat-format.ts';
+} from '../api/heartbeat-format.ts';
+import type { RootKey } from '../engine/ports.ts';
+import { SecretBytes } from '../engine/secret.ts';
 import { inspectKeystore } from '../keystore/inspect.ts';
+import { type KubeGet, type KubeResponse, kubeGetter } from '../kube/http-get.ts';
+import type { KubeConfig } from '../kube/kubeconfig.ts';
 import { clockSkewRow } from './clock-skew.ts';
 import {
   analyzeEncryptionConfig,
@@ -25,7 +26,6 @@ import {
 } from './encryption-config.ts';
 import { compareInstances } from './instances.ts';
 import { kmsStatus } from './kms-status.ts';
-import { type KubeGet, type KubeResponse, kubeGetter } from './kube-http.ts';
 import { type CheckRow, row } from './report.ts';
 import {
   type ApiFinding,

@@ -3,10 +3,6 @@
  * versions it holds change, so that a rotation waiting for acknowledgements sees them within a round trip.
  */
 
-import type { Logger } from '../observability/logger.ts';
-import { sleep } from '../operator/runtime/backoff.ts';
-import { microTime } from '../operator/runtime/kube-client.ts';
-import { describeError } from '../operator/runtime/kube-errors.ts';
 import {
   encodeHeldVersions,
   HEARTBEAT_DURATION_SECONDS,
@@ -17,7 +13,11 @@ import {
   INSTANCE_LABEL,
   INSTANCE_LABEL_VALUE,
   KEY_ID_ANNOTATION,
-} from './heartbeat-format.ts';
+} from '../api/heartbeat-format.ts';
+import { sleep } from '../kube/backoff.ts';
+import { microTime } from '../kube/client.ts';
+import { describeError } from '../kube/errors.ts';
+import type { Logger } from '../observability/logger.ts';
 import type { HeartbeatLease, StateApi } from './state-api.ts';
 
 export interface HeartbeatOptions {

@@ -3,8 +3,7 @@
  * heartbeat says it holds it (docs/adr/0009-shared-key-state.md). `acknowledgements` reads the heartbeats once, for
  * the maintenance sweep that promotes versions whose wait timed out.
  */
-import type { RotationGate } from '../engine/core.ts';
-import { sleep } from '../operator/runtime/backoff.ts';
+
 import {
   allLiveHold,
   INSTANCE_LABEL,
@@ -12,7 +11,9 @@ import {
   type InstanceHeartbeat,
   isLive,
   readHeartbeat,
-} from './heartbeat-format.ts';
+} from '../api/heartbeat-format.ts';
+import type { RotationGate } from '../engine/core.ts';
+import { sleep } from '../kube/backoff.ts';
 import type { StateApi } from './state-api.ts';
 
 export interface GateOptions {

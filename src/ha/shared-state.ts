@@ -3,14 +3,15 @@
  * opens, then — once the engine is loaded — the sync, the heartbeat, the rotation gate and the promotion sweep.
  * Start-up never needs the API when the local cache holds state (invariant 1); an empty cache waits for it.
  */
-import { KubeConfig } from '@kubernetes/client-node';
+
+import type { HeldVersions } from '../api/heartbeat-format.ts';
 import type { EngineCore } from '../engine/core.ts';
 import { promoteAcknowledged } from '../engine/ops-rotation.ts';
 import type { KeyStore } from '../engine/ports.ts';
+import { sleep } from '../kube/backoff.ts';
+import { loadKubeConfig } from '../kube/kubeconfig.ts';
 import type { Logger } from '../observability/logger.ts';
-import { sleep } from '../operator/runtime/backoff.ts';
 import { Heartbeat } from './heartbeat.ts';
-import type { HeldVersions } from './heartbeat-format.ts';
 import { acknowledged, heartbeatGate, readHeartbeats } from './rotation-gate.ts';
 import { SharedKeyStore } from './shared-store.ts';
 import type { StateApi } from './state-api.ts';
@@ -122,12 +123,4 @@ export function heldVersions(core: EngineCore): HeldVersions {
     if (top > 0) out[id] = top;
   }
   return out;
-}
-
-function loadKubeConfig(path: string): KubeConfig {
-  const kc = new KubeConfig();
-  if (path) kc.loadFromFile(path);
-  else kc.loadFromDefault();
-  if (!kc.getCurrentCluster()) throw new Error('shared state: the kubeconfig has no current cluster');
-  return kc;
 }

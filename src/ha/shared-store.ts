@@ -6,7 +6,7 @@
 import { KmsError } from '../engine/errors.ts';
 import type { KeyStore } from '../engine/ports.ts';
 import type { StoreChange, StoreState } from '../engine/records.ts';
-import { describeError, isConflict, KubeApiError } from '../operator/runtime/kube-errors.ts';
+import { describeError, isConflict, KubeApiError } from '../kube/errors.ts';
 import type { StateApi } from './state-api.ts';
 import {
   aliasObjectName,

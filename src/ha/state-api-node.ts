@@ -9,9 +9,9 @@ import {
   type V1Lease,
   Watch,
 } from '@kubernetes/client-node';
-import type { WatchHandle } from '../operator/runtime/kube-client.ts';
-import { call, watchPath } from '../operator/runtime/kube-client-node.ts';
-import { isNotFound } from '../operator/runtime/kube-errors.ts';
+import type { WatchHandle } from '../kube/client.ts';
+import { call, watchPath } from '../kube/client-node.ts';
+import { isNotFound } from '../kube/errors.ts';
 import type { HeartbeatLease, StateApi } from './state-api.ts';
 import { STATE_RECORD_TYPE, type StateRecordObject } from './state-records.ts';
 

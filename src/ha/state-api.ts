@@ -3,7 +3,7 @@
  * Leases. `state-api-node.ts` implements it on @kubernetes/client-node; `testing.ts` has an in-memory fake.
  * Errors are KubeApiError (operator runtime) for API answers, anything else for network failures.
  */
-import type { ListResult, WatchEventType, WatchHandle } from '../operator/runtime/kube-client.ts';
+import type { ListResult, WatchEventType, WatchHandle } from '../kube/client.ts';
 import type { StateRecordObject } from './state-records.ts';
 
 export interface HeartbeatLease {

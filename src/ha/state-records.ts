@@ -13,7 +13,7 @@ import {
   encodeKeyRecord,
   type JsonValue,
 } from '../keystore/record-codec.ts';
-import type { KubeObject, ResourceType } from '../operator/runtime/kube-objects.ts';
+import type { KubeObject, ResourceType } from '../kube/objects.ts';
 
 export const STATE_RECORD_TYPE: ResourceType = {
   group: 'kubekms.io',

@@ -6,11 +6,11 @@
  */
 import type { EngineCore } from '../engine/core.ts';
 import type { StoreChange } from '../engine/records.ts';
+import type { KubeClient, ListResult, WatchEventType, WatchHandle } from '../kube/client.ts';
+import { describeError } from '../kube/errors.ts';
+import { Informer } from '../kube/informer.ts';
+import type { KubeObject } from '../kube/objects.ts';
 import type { Logger } from '../observability/logger.ts';
-import { Informer } from '../operator/runtime/informer.ts';
-import type { KubeClient, ListResult, WatchEventType, WatchHandle } from '../operator/runtime/kube-client.ts';
-import { describeError } from '../operator/runtime/kube-errors.ts';
-import type { KubeObject } from '../operator/runtime/kube-objects.ts';
 import type { SharedKeyStore } from './shared-store.ts';
 import type { StateApi } from './state-api.ts';
 import {

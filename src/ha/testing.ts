@@ -3,8 +3,8 @@
  * one counter, 409 on create of an existing object and on a stale replace or delete precondition, watches that
  * see every later change in order. `down` makes every call fail like a refused connection.
  */
-import type { ListResult, WatchEventType, WatchHandle } from '../operator/runtime/kube-client.ts';
-import { KubeApiError } from '../operator/runtime/kube-errors.ts';
+import type { ListResult, WatchEventType, WatchHandle } from '../kube/client.ts';
+import { KubeApiError } from '../kube/errors.ts';
 import type { HeartbeatLease, StateApi } from './state-api.ts';
 import type { StateRecordObject } from './state-records.ts';
 

@@ -3,8 +3,10 @@
  * name, the resolved target and the engine's alias. Alias names are cluster-wide in the engine, so the earliest
  * KmsAlias claiming a name holds it and later ones report Conflict.
  */
+
+import { aliasHolder } from '../api/alias-claims.ts';
+import { FINALIZER, type KmsAlias, type KmsKey, OWNER_TAG } from '../api/kinds.ts';
 import type { AliasRecord, KeyRecord } from '../engine/records.ts';
-import { FINALIZER, type KmsAlias, type KmsKey, OWNER_TAG } from './api-types.ts';
 
 export type AliasTarget =
   | { readonly ok: true; readonly record: KeyRecord }
@@ -24,14 +26,6 @@ export type AliasPlan =
       readonly keyId: string;
       readonly addFinalizer: boolean;
     };
-
-const claimOrder = (a: KmsAlias): string =>
-  `${a.metadata.creationTimestamp ?? ''}\0${a.metadata.namespace}/${a.metadata.name}`;
-
-/** The KmsAlias, among those naming the same alias, that holds the name (the earliest created). */
-export function aliasHolder(claimants: readonly KmsAlias[]): KmsAlias | undefined {
-  return [...claimants].sort((a, b) => (claimOrder(a) < claimOrder(b) ? -1 : 1))[0];
-}
 
 /** Resolves targetKeyRef (a KmsKey of the same namespace) or targetKeyId (a key such a KmsKey owns). */
 export function resolveAliasTarget(

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { aliasHolder } from '../api/alias-claims.ts';
+import { FINALIZER, type KmsAlias, type KmsGrant, type KmsKey, OWNER_TAG } from '../api/kinds.ts';
 import type { AliasRecord, GrantRecord, KeyRecord } from '../engine/records.ts';
-import { type AliasInput, aliasHolder, planAlias, resolveAliasTarget } from './alias-decisions.ts';
-import { FINALIZER, type KmsAlias, type KmsGrant, type KmsKey, OWNER_TAG } from './api-types.ts';
+import { type AliasInput, planAlias, resolveAliasTarget } from './alias-decisions.ts';
 import { mirrorDrift, mirrorSpec } from './cluster-key-mirror.ts';
 import { type GrantInput, planGrant } from './grant-decisions.ts';
 

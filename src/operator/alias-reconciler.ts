@@ -1,15 +1,16 @@
 /** The KmsAlias controller's reconcile: gather, planAlias, one engine call, status and Events. */
+
+import { setCondition } from '../api/conditions.ts';
+import { FINALIZER, KMS_ALIAS, type KmsAlias, type KmsAliasStatus } from '../api/kinds.ts';
+import { type Refusal, refusalOf } from '../api/reasons.ts';
 import { aliasArn } from '../engine/identifiers.ts';
 import { createAlias, deleteAlias, updateAlias } from '../engine/ops-aliases.ts';
 import { SYSTEM } from '../engine/policy.ts';
+import { type ReconcileResult, TerminalError } from '../kube/controller.ts';
+import { splitKey } from '../kube/objects.ts';
 import { planAlias, resolveAliasTarget } from './alias-decisions.ts';
-import { FINALIZER, KMS_ALIAS, type KmsAlias, type KmsAliasStatus } from './api-types.ts';
 import { emit, type OperatorContext } from './context.ts';
-import { type Refusal, refusalOf } from './error-reasons.ts';
 import { publishStatus } from './publish-status.ts';
-import { setCondition } from './runtime/conditions.ts';
-import { type ReconcileResult, TerminalError } from './runtime/controller.ts';
-import { splitKey } from './runtime/kube-objects.ts';
 import { addFinalizer, removeFinalizer } from './status-patch.ts';
 
 const ctxSystem = { caller: SYSTEM };

@@ -4,15 +4,15 @@
  * are reverted with a Warning Event saying why, and a deleted mirror is created again.
  */
 import { isDeepStrictEqual } from 'node:util';
+import { setCondition } from '../api/conditions.ts';
+import { API_VERSION, CLUSTER_MANAGED_LABEL, KMS_KEY, type KmsKey, type KmsKeySpec } from '../api/kinds.ts';
 import { metadataOf } from '../engine/metadata.ts';
 import { SECRETS_KEY_ALIAS } from '../engine/ops-maintenance.ts';
 import type { KeyRecord } from '../engine/records.ts';
-import { API_VERSION, CLUSTER_MANAGED_LABEL, KMS_KEY, type KmsKey, type KmsKeySpec } from './api-types.ts';
+import type { ReconcileResult } from '../kube/controller.ts';
+import { isNotFound } from '../kube/errors.ts';
 import { emit, type OperatorContext } from './context.ts';
 import { keyStatusFields } from './key-status.ts';
-import { setCondition } from './runtime/conditions.ts';
-import type { ReconcileResult } from './runtime/controller.ts';
-import { isNotFound } from './runtime/kube-errors.ts';
 import { writeStatus } from './status-patch.ts';
 
 export const mirrorName = 'secrets';

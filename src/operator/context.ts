@@ -1,13 +1,13 @@
 /** What every reconciler of the operator works with: the engine, the API, the caches and the Event recorder. */
 import type { Logger } from 'pino';
+import { type Condition, findCondition } from '../api/conditions.ts';
+import type { KmsAlias, KmsGrant, KmsKey } from '../api/kinds.ts';
+import { API_VERSION } from '../api/kinds.ts';
 import type { EngineCore } from '../engine/core.ts';
-import type { KmsAlias, KmsGrant, KmsKey } from './api-types.ts';
-import { API_VERSION } from './api-types.ts';
-import { type Condition, findCondition } from './runtime/conditions.ts';
-import type { EventInput, EventRecorder, EventType } from './runtime/events.ts';
-import type { Informer } from './runtime/informer.ts';
-import type { KubeClient, ObjectReference } from './runtime/kube-client.ts';
-import type { KubeObject, ResourceType } from './runtime/kube-objects.ts';
+import type { KubeClient, ObjectReference } from '../kube/client.ts';
+import type { EventInput, EventRecorder, EventType } from '../kube/events.ts';
+import type { Informer } from '../kube/informer.ts';
+import type { KubeObject, ResourceType } from '../kube/objects.ts';
 
 export interface OperatorContext {
   readonly core: EngineCore;
@@ -70,10 +70,3 @@ export function readyMoved(
   const was = findCondition(before, 'Ready');
   return `${was?.status}/${was?.reason}` !== key;
 }
-
-/** Reasons that only mean "waiting for something that is on its way": shown in the condition, no Warning Event. */
-export const WAITING_REASONS: ReadonlySet<string> = new Set([
-  'KeyNotReady',
-  'TargetKeyNotReady',
-  'Provisioning',
-]);

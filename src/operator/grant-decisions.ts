@@ -3,9 +3,10 @@
  * grant's spec is immutable (CEL), so a grant is created once, re-created only if it vanished from the engine,
  * and revoked when the object is deleted.
  */
+
+import { FINALIZER, type KmsGrant, type KmsKey } from '../api/kinds.ts';
 import { grantOperationsFor } from '../engine/ops-grants.ts';
 import type { GrantRecord, KeyRecord } from '../engine/records.ts';
-import { FINALIZER, type KmsGrant, type KmsKey } from './api-types.ts';
 
 export type GrantPlan =
   | { readonly kind: 'release'; readonly revoke: GrantRecord | undefined }

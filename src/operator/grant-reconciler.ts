@@ -2,17 +2,18 @@
  * The KmsGrant controller's reconcile. The grant token is not exposed anywhere: kubekms grants take effect at
  * once, so tokens (AWS's eventual-consistency workaround) are never needed. Status carries the grant id only.
  */
+
+import { setCondition } from '../api/conditions.ts';
+import { FINALIZER, KMS_GRANT, type KmsGrant, type KmsGrantStatus } from '../api/kinds.ts';
+import { type Refusal, refusalOf } from '../api/reasons.ts';
 import { createGrant, revokeGrant } from '../engine/ops-grants.ts';
 import { SYSTEM } from '../engine/policy.ts';
-import { FINALIZER, KMS_GRANT, type KmsGrant, type KmsGrantStatus } from './api-types.ts';
+import { type ReconcileResult, TerminalError } from '../kube/controller.ts';
+import { splitKey } from '../kube/objects.ts';
 import { emit, type OperatorContext } from './context.ts';
-import { type Refusal, refusalOf } from './error-reasons.ts';
 import { planGrant } from './grant-decisions.ts';
 import { principalName } from './principals.ts';
 import { publishStatus } from './publish-status.ts';
-import { setCondition } from './runtime/conditions.ts';
-import { type ReconcileResult, TerminalError } from './runtime/controller.ts';
-import { splitKey } from './runtime/kube-objects.ts';
 import { addFinalizer, removeFinalizer } from './status-patch.ts';
 
 const ctxSystem = { caller: SYSTEM };

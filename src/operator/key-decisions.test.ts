@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import type { KeyRecord } from '../engine/records.ts';
 import {
   CANCEL_DELETION_ANNOTATION,
   FINALIZER,
   type KmsKey,
   type KmsKeySpec,
   OWNER_TAG,
-} from './api-types.ts';
+} from '../api/kinds.ts';
+import type { KeyRecord } from '../engine/records.ts';
 import { desiredKey, type KeyInput, type KeyStep, planKey } from './key-decisions.ts';
 
 const NOW = Date.UTC(2026, 5, 1);

@@ -4,10 +4,10 @@
  * tables in key-decisions.test.ts.
  */
 import { isDeepStrictEqual } from 'node:util';
+import { CANCEL_DELETION_ANNOTATION, FINALIZER, type KmsKey, OWNER_TAG } from '../api/kinds.ts';
 import type { KeyPolicy } from '../engine/policy.ts';
 import type { KeyRecord } from '../engine/records.ts';
 import type { KeySpec, KeyUsage } from '../engine/specs.ts';
-import { CANCEL_DELETION_ANNOTATION, FINALIZER, type KmsKey, OWNER_TAG } from './api-types.ts';
 import { principalName } from './principals.ts';
 
 export interface DesiredKey {

@@ -3,6 +3,10 @@
  * (one engine call and one Event per step), report (status with Ready and observedGeneration). Level-triggered:
  * it never asks which change woke it.
  */
+
+import { setCondition } from '../api/conditions.ts';
+import { FINALIZER, KMS_KEY, type KmsKey, type KmsKeyStatus, OWNER_TAG } from '../api/kinds.ts';
+import { type Refusal, refusalOf } from '../api/reasons.ts';
 import type { EngineCore } from '../engine/core.ts';
 import { metadataOf } from '../engine/metadata.ts';
 import {
@@ -18,17 +22,14 @@ import { disableKeyRotation, enableKeyRotation, rotateKey, stagedVersion } from 
 import { putKeyPolicy, tagResource, untagResource } from '../engine/ops-tags.ts';
 import { SYSTEM } from '../engine/policy.ts';
 import type { KeyRecord } from '../engine/records.ts';
-import { FINALIZER, KMS_KEY, type KmsKey, type KmsKeyStatus, OWNER_TAG } from './api-types.ts';
+import { type ReconcileResult, TerminalError } from '../kube/controller.ts';
+import { KubeApiError } from '../kube/errors.ts';
+import { splitKey } from '../kube/objects.ts';
 import { mirrorName, reconcileMirror } from './cluster-key-mirror.ts';
 import { emit, type OperatorContext } from './context.ts';
-import { type Refusal, refusalOf } from './error-reasons.ts';
 import { type DesiredKey, desiredKey, type KeyStep, ownerOf, planKey } from './key-decisions.ts';
 import { keyReadyCondition, keyStatusFields } from './key-status.ts';
 import { publishStatus } from './publish-status.ts';
-import { setCondition } from './runtime/conditions.ts';
-import { type ReconcileResult, TerminalError } from './runtime/controller.ts';
-import { KubeApiError } from './runtime/kube-errors.ts';
-import { splitKey } from './runtime/kube-objects.ts';
 import { addFinalizer, removeFinalizer } from './status-patch.ts';
 
 const ctxSystem = { caller: SYSTEM };

@@ -2,11 +2,12 @@
  * KmsKey status from the engine's public view of a key (ids, state, versions, dates, algorithms: never key
  * material), and the Ready condition that summarizes it.
  */
+
+import type { ConditionInput } from '../api/conditions.ts';
+import type { KmsKey, KmsKeyStatus } from '../api/kinds.ts';
+import { CANCEL_DELETION_ANNOTATION } from '../api/kinds.ts';
 import type { KeyMetadata } from '../engine/metadata.ts';
 import type { KeyRecord } from '../engine/records.ts';
-import type { KmsKey, KmsKeyStatus } from './api-types.ts';
-import { CANCEL_DELETION_ANNOTATION } from './api-types.ts';
-import type { ConditionInput } from './runtime/conditions.ts';
 
 const iso = (ms: number | undefined): string | undefined =>
   ms === undefined ? undefined : new Date(ms).toISOString();

@@ -6,13 +6,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { EngineCore } from '../engine/core.ts';
-import { SECRETS_KEY_ALIAS } from '../engine/ops-maintenance.ts';
-import type { StoreChange } from '../engine/records.ts';
-import { reconcileAlias } from './alias-reconciler.ts';
 import {
   KMS_ALIAS,
   KMS_GRANT,
@@ -22,7 +17,22 @@ import {
   type KmsKey,
   OWNER_TAG,
   REPORTING_CONTROLLER,
-} from './api-types.ts';
+} from '../api/kinds.ts';
+import type { EngineCore } from '../engine/core.ts';
+import { SECRETS_KEY_ALIAS } from '../engine/ops-maintenance.ts';
+import type { StoreChange } from '../engine/records.ts';
+import { backoffDelay, sleep } from '../kube/backoff.ts';
+import type { KubeClient } from '../kube/client.ts';
+import { nodeKubeClient } from '../kube/client-node.ts';
+import { Controller, type Reconcile } from '../kube/controller.ts';
+import { type ControllerMetrics, controllerMetrics } from '../kube/controller-metrics.ts';
+import { describeError } from '../kube/errors.ts';
+import { EventRecorder } from '../kube/events.ts';
+import { Informer } from '../kube/informer.ts';
+import { type KubeConfig, loadKubeConfig } from '../kube/kubeconfig.ts';
+import { LeaderElector } from '../kube/leader-election.ts';
+import { keyOf } from '../kube/objects.ts';
+import { reconcileAlias } from './alias-reconciler.ts';
 import { mirrorName } from './cluster-key-mirror.ts';
 import type { OperatorContext } from './context.ts';
 import { reconcileGrant } from './grant-reconciler.ts';
@@ -30,16 +40,6 @@ import { reconcileKey } from './key-reconciler.ts';
 import { ReencryptController, type ReencryptOptions } from './reencrypt-controller.ts';
 import { httpReencryptApi } from './reencrypt-http.ts';
 import { reencryptMetrics } from './reencrypt-metrics.ts';
-import { backoffDelay, sleep } from './runtime/backoff.ts';
-import { Controller, type Reconcile } from './runtime/controller.ts';
-import { EventRecorder } from './runtime/events.ts';
-import { Informer } from './runtime/informer.ts';
-import type { KubeClient } from './runtime/kube-client.ts';
-import { nodeKubeClient } from './runtime/kube-client-node.ts';
-import { describeError } from './runtime/kube-errors.ts';
-import { keyOf } from './runtime/kube-objects.ts';
-import { LeaderElector } from './runtime/leader-election.ts';
-import { type ControllerMetrics, controllerMetrics } from './runtime/metrics.ts';
 
 export interface OperatorOptions {
   readonly core: EngineCore;
@@ -100,8 +100,11 @@ export class Operator {
   async #connect(): Promise<void> {
     for (let failures = 1; !this.#stopped; failures++) {
       try {
-        const kc = this.#o.client ? undefined : loadKubeConfig(this.#o.kubeconfig ?? '');
-        this.#wire(this.#o.client ?? nodeKubeClient(kc ?? new KubeConfig()), kc);
+        if (this.#o.client) this.#wire(this.#o.client);
+        else {
+          const kc = loadKubeConfig(this.#o.kubeconfig ?? '');
+          this.#wire(nodeKubeClient(kc), kc);
+        }
         return;
       } catch (e) {
         this.#lastError = describeError(e);
@@ -363,14 +366,6 @@ export class Operator {
   get context(): OperatorContext | undefined {
     return this.#ctx;
   }
-}
-
-function loadKubeConfig(path: string): KubeConfig {
-  const kc = new KubeConfig();
-  if (path) kc.loadFromFile(path);
-  else kc.loadFromDefault();
-  if (!kc.getCurrentCluster()) throw new Error('kubeconfig has no current cluster');
-  return kc;
 }
 
 async function waitSynced(

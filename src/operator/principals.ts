@@ -3,7 +3,7 @@
  * `system:serviceaccount:NAMESPACE:NAME` (what the API server authenticates it as), a user is its name, a group is
  * `group:NAME`. A service account without a namespace is in the object's namespace.
  */
-import type { PrincipalSpec } from './api-types.ts';
+import type { PrincipalSpec } from '../api/kinds.ts';
 
 export function principalName(p: PrincipalSpec, defaultNamespace: string): string {
   if (p.serviceAccount)

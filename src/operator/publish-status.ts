@@ -2,10 +2,12 @@
  * The last step of every reconcile: write the status, then — only when Ready moved to a failure worth telling —
  * record one Warning Event saying why (waiting reasons stay in the condition only).
  */
-import { emit, type OperatorContext, readyMoved, WAITING_REASONS } from './context.ts';
-import type { Refusal } from './error-reasons.ts';
-import type { Condition } from './runtime/conditions.ts';
-import type { KubeObject, ResourceType } from './runtime/kube-objects.ts';
+
+import type { Condition } from '../api/conditions.ts';
+import type { Refusal } from '../api/reasons.ts';
+import { WAITING_REASONS } from '../api/reasons.ts';
+import type { KubeObject, ResourceType } from '../kube/objects.ts';
+import { emit, type OperatorContext, readyMoved } from './context.ts';
 import { writeStatus } from './status-patch.ts';
 
 export async function publishStatus<S extends { readonly conditions?: readonly Condition[] }>(

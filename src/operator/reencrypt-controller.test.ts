@@ -1,18 +1,17 @@
 import pino from 'pino';
 import { beforeEach, describe, expect, it } from 'vitest';
+import type { KmsKey, ReencryptionStatus } from '../api/kinds.ts';
 import { nodeCrypto } from '../crypto/node-provider.ts';
 import { EngineCore } from '../engine/core.ts';
 import { ensureClusterKey, SECRETS_KEY_ALIAS } from '../engine/ops-maintenance.ts';
 import { rotateKey } from '../engine/ops-rotation.ts';
 import { ManualClock, MemoryKeyStore, TestRootKey } from '../engine/testing.ts';
-import type { KmsKey } from './api-types.ts';
+import type { KubeClient } from '../kube/client.ts';
+import { KubeApiError } from '../kube/errors.ts';
+import type { EventInput } from '../kube/events.ts';
 import type { OperatorContext } from './context.ts';
 import { ReencryptController } from './reencrypt-controller.ts';
-import type { ReencryptionStatus } from './reencrypt-decisions.ts';
 import { FakeApi, populate } from './reencrypt-fake-api.ts';
-import type { EventInput } from './runtime/events.ts';
-import type { KubeClient } from './runtime/kube-client.ts';
-import { KubeApiError } from './runtime/kube-errors.ts';
 
 /** RFC 7386 JSON merge patch. */
 function mergePatch(target: unknown, patch: unknown): unknown {

@@ -6,16 +6,16 @@
  * the recorded continue point. Decisions: `reencrypt-decisions.ts`; the pass: `reencrypt-pass.ts`.
  */
 import { isDeepStrictEqual } from 'node:util';
-import { KMS_KEY, type KmsKey } from './api-types.ts';
+import { type ConditionInput, setCondition } from '../api/conditions.ts';
+import { KMS_KEY, type KmsKey, type ReencryptionStatus } from '../api/kinds.ts';
+import { backoffDelay, sleep } from '../kube/backoff.ts';
+import { describeError, isConflict } from '../kube/errors.ts';
 import { emit, type OperatorContext } from './context.ts';
 import type { ReencryptApi } from './reencrypt-api.ts';
-import { passOutcome, planReencryption, type ReencryptionStatus, remaining } from './reencrypt-decisions.ts';
+import { passOutcome, planReencryption, remaining } from './reencrypt-decisions.ts';
 import type { ReencryptMetrics } from './reencrypt-metrics.ts';
 import { runPass } from './reencrypt-pass.ts';
 import { RateLimiter } from './reencrypt-rate.ts';
-import { backoffDelay, sleep } from './runtime/backoff.ts';
-import { type ConditionInput, setCondition } from './runtime/conditions.ts';
-import { describeError, isConflict } from './runtime/kube-errors.ts';
 import { statusMergePatch } from './status-patch.ts';
 
 /** 3 min write-expiry of the old seed + 1 min Status poll + 6 min margin (≥ 5 min as the Kubernetes docs advise). */

@@ -1,11 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  passOutcome,
-  planReencryption,
-  type ReencryptionInput,
-  type ReencryptionStatus,
-  remaining,
-} from './reencrypt-decisions.ts';
+import type { ReencryptionStatus } from '../api/kinds.ts';
+import { passOutcome, planReencryption, type ReencryptionInput, remaining } from './reencrypt-decisions.ts';
 
 const T0 = Date.parse('2026-11-29T12:00:00Z');
 const MIN = 60_000;

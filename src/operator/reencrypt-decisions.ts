@@ -3,32 +3,7 @@
  * `status.reencryption`), the Secrets key's current primary version and when it became primary, and the clock.
  * Tested with tables; the controller only gathers these inputs and executes the answer.
  */
-
-export type ReencryptionPhase = 'Pending' | 'Running' | 'Completed' | 'Failed';
-
-/** KmsKey `status.reencryption`: one pass that rewrites every listed object under `keyVersion`. */
-export interface ReencryptionStatus {
-  readonly phase: ReencryptionPhase;
-  /** The primary version this pass re-encrypts to. */
-  readonly keyVersion: number;
-  /** Objects the pass has listed so far or in all (the list snapshot's size per resource, summed). */
-  readonly total: number;
-  /** Objects rewritten (a no-op replace accepted by the API server). */
-  readonly done: number;
-  /** Objects gone before their turn (404): nothing left to rewrite. */
-  readonly skipped: number;
-  /** Objects the pass could not rewrite (errors other than 404/409 after retries). */
-  readonly failed: number;
-  /** Pending: not before this time (RFC 3339), the API servers switch to the new key_id in the meantime. */
-  readonly notBefore?: string;
-  readonly startedAt?: string;
-  readonly finishedAt?: string;
-  /** The resource being worked on (index into the configured list's names) and the list continue token. */
-  readonly resource?: string;
-  readonly continue?: string;
-  /** Configured resources the API server does not serve (reported, skipped). */
-  readonly unknownResources?: readonly string[];
-}
+import type { ReencryptionStatus } from '../api/kinds.ts';
 
 export interface ReencryptionInput {
   readonly status: ReencryptionStatus | undefined;

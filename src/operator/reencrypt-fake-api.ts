@@ -1,6 +1,7 @@
 /** Test double of the re-encryption port: an API server with snapshot lists and a current key for writes. */
+
+import { KubeApiError } from '../kube/errors.ts';
 import type { ListPage, RawObject, ReencryptApi, ServedResource } from './reencrypt-api.ts';
-import { KubeApiError } from './runtime/kube-errors.ts';
 
 interface Stored {
   rv: number;

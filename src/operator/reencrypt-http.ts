@@ -4,7 +4,8 @@
  */
 import { request as httpRequest } from 'node:http';
 import { Agent, request as httpsRequest, type RequestOptions } from 'node:https';
-import type { KubeConfig } from '@kubernetes/client-node';
+import { isNotFound, normalizeKubeError } from '../kube/errors.ts';
+import type { KubeConfig } from '../kube/kubeconfig.ts';
 import {
   type ListPage,
   type RawObject,
@@ -13,7 +14,6 @@ import {
   type ServedResource,
   splitResource,
 } from './reencrypt-api.ts';
-import { isNotFound, normalizeKubeError } from './runtime/kube-errors.ts';
 
 const TIMEOUT_MS = 30_000;
 /** Credentials (e.g. a projected service-account token) are read again this often. */

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { freshPass, type ReencryptionStatus } from './reencrypt-decisions.ts';
+import type { ReencryptionStatus } from '../api/kinds.ts';
+import { KubeApiError } from '../kube/errors.ts';
+import { freshPass } from './reencrypt-decisions.ts';
 import { FakeApi, populate } from './reencrypt-fake-api.ts';
 import { type ObjectResult, runPass } from './reencrypt-pass.ts';
 import { RateLimiter } from './reencrypt-rate.ts';
-import { KubeApiError } from './runtime/kube-errors.ts';
 
 const unlimited = () => new RateLimiter({ qps: 0 });
 

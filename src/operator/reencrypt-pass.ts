@@ -6,11 +6,12 @@
  * resource again from the start. Progress is handed to `onPage` after every page: that record is what a
  * restarted or new leader resumes from.
  */
+
+import type { ReencryptionStatus } from '../api/kinds.ts';
+import { sleep } from '../kube/backoff.ts';
+import { describeError, isConflict, isGone, isNotFound, KubeApiError } from '../kube/errors.ts';
 import type { RawObject, ReencryptApi, ServedResource } from './reencrypt-api.ts';
-import type { ReencryptionStatus } from './reencrypt-decisions.ts';
 import type { RateLimiter } from './reencrypt-rate.ts';
-import { sleep } from './runtime/backoff.ts';
-import { describeError, isConflict, isGone, isNotFound, KubeApiError } from './runtime/kube-errors.ts';
 
 export type ObjectResult = 'rewritten' | 'skipped' | 'conflict' | 'failed';
 

@@ -2,7 +2,7 @@
  * A token bucket for the re-encryption pass: at most `qps` objects per second on average, bursts of up to
  * `burst` (default: one second's worth). `qps` 0 means unlimited. The clock and sleep are injectable for tests.
  */
-import { sleep as abortableSleep } from './runtime/backoff.ts';
+import { sleep as abortableSleep } from '../kube/backoff.ts';
 
 export interface RateLimiterOptions {
   readonly qps: number;

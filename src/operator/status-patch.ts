@@ -5,8 +5,8 @@
  * resourceVersion, so a concurrent change gives 409 (retried) instead of dropping someone else's finalizer.
  */
 import { isDeepStrictEqual } from 'node:util';
-import type { KubeClient } from './runtime/kube-client.ts';
-import type { KubeObject, ResourceType } from './runtime/kube-objects.ts';
+import type { KubeClient } from '../kube/client.ts';
+import type { KubeObject, ResourceType } from '../kube/objects.ts';
 
 /** The merge patch turning `before` into `after` (top-level fields; absent ones become null). */
 export function statusMergePatch(before: object | undefined, after: object): Record<string, unknown> {

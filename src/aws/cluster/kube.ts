@@ -3,10 +3,11 @@
  * @kubernetes/client-node, with the operator's error normalization. Kept separate from the operator's KubeClient
  * port, which has no delete.
  */
-import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
-import { nodeKubeClient } from '../../operator/runtime/kube-client-node.ts';
-import { isNotFound, normalizeKubeError } from '../../operator/runtime/kube-errors.ts';
-import type { KubeObject, ResourceType } from '../../operator/runtime/kube-objects.ts';
+import { CustomObjectsApi } from '@kubernetes/client-node';
+import { nodeKubeClient } from '../../kube/client-node.ts';
+import { isNotFound, normalizeKubeError } from '../../kube/errors.ts';
+import { loadKubeConfig } from '../../kube/kubeconfig.ts';
+import type { KubeObject, ResourceType } from '../../kube/objects.ts';
 
 export interface ClusterApi {
   get<T extends KubeObject>(type: ResourceType, namespace: string, name: string): Promise<T | undefined>;
@@ -40,10 +41,7 @@ export function clusterApiFromKubeconfig(path: string): ClusterApi {
 }
 
 function load(path: string): ClusterApi {
-  const kc = new KubeConfig();
-  if (path) kc.loadFromFile(path);
-  else kc.loadFromDefault();
-  if (!kc.getCurrentCluster()) throw new Error('kubeconfig has no current cluster');
+  const kc = loadKubeConfig(path);
   const client = nodeKubeClient(kc);
   const custom = kc.makeApiClient(CustomObjectsApi);
   return {

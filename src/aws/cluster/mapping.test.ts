@@ -5,13 +5,13 @@
  * operator runs against a real API server in test/e2e/aws-cluster.test.ts.
  */
 import { beforeEach, describe, expect, it } from 'vitest';
+import type { KmsKey } from '../../api/kinds.ts';
 import { nodeCrypto } from '../../crypto/node-provider.ts';
 import { EngineCore } from '../../engine/core.ts';
 import { KmsError } from '../../engine/errors.ts';
 import { createKey, disableKey } from '../../engine/ops-keys.ts';
 import { GRANT_OPERATIONS, type KeyRecord } from '../../engine/records.ts';
 import { ManualClock, MemoryKeyStore, principal, TestRootKey } from '../../engine/testing.ts';
-import type { KmsKey } from '../../operator/api-types.ts';
 import { desiredKey } from '../../operator/key-decisions.ts';
 import type { Input } from '../decode-input.ts';
 import { OPERATIONS } from '../operations.ts';

@@ -6,9 +6,6 @@
  */
 import { createHash } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
-import { KmsError } from '../../engine/errors.ts';
-import type { KeyPolicy } from '../../engine/policy.ts';
-import { GRANT_OPERATIONS, type GrantRecord, type KeyRecord } from '../../engine/records.ts';
 import {
   API_VERSION,
   type KmsAlias,
@@ -18,7 +15,10 @@ import {
   OWNER_TAG,
   type PolicyStatementSpec,
   type PrincipalSpec,
-} from '../../operator/api-types.ts';
+} from '../../api/kinds.ts';
+import { KmsError } from '../../engine/errors.ts';
+import type { KeyPolicy } from '../../engine/policy.ts';
+import { GRANT_OPERATIONS, type GrantRecord, type KeyRecord } from '../../engine/records.ts';
 
 /** The KmsKey that owns an engine key (its `kubekms.io/owner` tag), if any. */
 export function ownerOfKey(r: KeyRecord): { namespace: string; name: string } | undefined {

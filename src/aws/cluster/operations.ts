@@ -15,11 +15,7 @@
  * managed on the engine directly, as in standalone mode.
  */
 import { randomUUID } from 'node:crypto';
-import type { EngineCore } from '../../engine/core.ts';
-import { KmsError } from '../../engine/errors.ts';
-import { metadataOf } from '../../engine/metadata.ts';
-import type { KeyRecord, StoreChange } from '../../engine/records.ts';
-import { aliasHolder } from '../../operator/alias-decisions.ts';
+import { aliasHolder } from '../../api/alias-claims.ts';
 import {
   CANCEL_DELETION_ANNOTATION,
   KMS_ALIAS,
@@ -28,10 +24,14 @@ import {
   type KmsAlias,
   type KmsGrant,
   type KmsKey,
-} from '../../operator/api-types.ts';
-import { WAITING_REASONS } from '../../operator/context.ts';
-import { KubeApiError } from '../../operator/runtime/kube-errors.ts';
-import type { KubeObject, ResourceType } from '../../operator/runtime/kube-objects.ts';
+} from '../../api/kinds.ts';
+import { WAITING_REASONS } from '../../api/reasons.ts';
+import type { EngineCore } from '../../engine/core.ts';
+import { KmsError } from '../../engine/errors.ts';
+import { metadataOf } from '../../engine/metadata.ts';
+import type { KeyRecord, StoreChange } from '../../engine/records.ts';
+import { KubeApiError } from '../../kube/errors.ts';
+import type { KubeObject, ResourceType } from '../../kube/objects.ts';
 import { AwsError } from '../errors.ts';
 import { OPERATIONS } from '../operations.ts';
 import { awsKeyMetadata } from '../ops/key-metadata.ts';

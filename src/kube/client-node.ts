@@ -15,9 +15,9 @@ import {
   type V1Lease,
   Watch,
 } from '@kubernetes/client-node';
-import type { EventBody, KubeClient, Lease, ListResult, WatchEventType, WatchHandle } from './kube-client.ts';
-import { isKubeCode, isNotFound, normalizeKubeError } from './kube-errors.ts';
-import type { KubeObject, ResourceType } from './kube-objects.ts';
+import type { EventBody, KubeClient, Lease, ListResult, WatchEventType, WatchHandle } from './client.ts';
+import { isKubeCode, isNotFound, normalizeKubeError } from './errors.ts';
+import type { KubeObject, ResourceType } from './objects.ts';
 
 /** Server-side watch timeout: below the client's 30 s inactivity timeout, so quiet watches end cleanly. */
 const WATCH_TIMEOUT_SECONDS = 25;

@@ -4,7 +4,6 @@
  */
 
 import { KEY_SPECS, KEY_USAGES, LIMITS, USAGES_BY_SPEC } from '../engine/specs.ts';
-import { KMS_STATE_RECORD_CRD } from '../ha/state-crd.ts';
 import {
   AGE_COLUMN,
   CONDITIONS_SCHEMA,
@@ -15,6 +14,7 @@ import {
   REASON_COLUMN,
   type Schema,
 } from './crd-common.ts';
+import { KMS_STATE_RECORD_CRD } from './state-crd.ts';
 
 const immutable = (what: string) => [{ rule: 'self == oldSelf', message: `${what} is immutable` }];
 const strings = (maxItems: number): Schema => ({

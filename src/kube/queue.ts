@@ -4,7 +4,7 @@
  * queued again when done). Delayed adds keep the earliest time; rate-limited adds back off per key
  * exponentially until forget().
  */
-import type { ControllerMetrics, QueueStats } from './metrics.ts';
+import type { ControllerMetrics, QueueStats } from './controller-metrics.ts';
 
 export interface RateLimiterOptions {
   /** First retry delay. Default 200 ms. */

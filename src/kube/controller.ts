@@ -13,8 +13,8 @@
  * The queue exists only while the controller runs (while this instance leads); start() enqueues every key.
  */
 import type { Logger } from 'pino';
-import { describeError } from './kube-errors.ts';
-import { type ControllerMetrics, initControllerSeries } from './metrics.ts';
+import { type ControllerMetrics, initControllerSeries } from './controller-metrics.ts';
+import { describeError } from './errors.ts';
 import { type RateLimiterOptions, WorkQueue } from './queue.ts';
 
 export interface ReconcileResult {

@@ -3,7 +3,7 @@
  * per engine record; `spec.record` is the record as the file keystore encodes it, decoded strictly on read, so the
  * schema only bounds the envelope. Not in the `kubekms` category: these are kubekms's internals, not user objects.
  */
-import type { Schema } from '../operator/crd-common.ts';
+import type { Schema } from './crd-common.ts';
 
 export const KMS_STATE_RECORD_CRD: Schema = {
   apiVersion: 'apiextensions.k8s.io/v1',

@@ -2,7 +2,7 @@
  * The operator's port to the Kubernetes API: only the calls it makes. `kube-client-node.ts` implements it on
  * @kubernetes/client-node; unit tests use in-memory fakes. Every method throws KubeApiError for API errors.
  */
-import type { KubeObject, ResourceType } from './kube-objects.ts';
+import type { KubeObject, ResourceType } from './objects.ts';
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
 

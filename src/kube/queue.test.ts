@@ -1,7 +1,7 @@
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Controller, TerminalError } from './controller.ts';
-import { controllerMetrics } from './metrics.ts';
+import { controllerMetrics } from './controller-metrics.ts';
 import { ExponentialRateLimiter, WorkQueue } from './queue.ts';
 
 afterEach(() => {

@@ -9,9 +9,9 @@
  */
 import type { Logger } from 'pino';
 import { sleep } from './backoff.ts';
-import { type KubeClient, type Lease, microTime } from './kube-client.ts';
-import { describeError, isConflict } from './kube-errors.ts';
-import type { ControllerMetrics } from './metrics.ts';
+import { type KubeClient, type Lease, microTime } from './client.ts';
+import type { ControllerMetrics } from './controller-metrics.ts';
+import { describeError, isConflict } from './errors.ts';
 
 export interface LeaderElectionOptions {
   readonly client: Pick<KubeClient, 'getLease' | 'createLease' | 'replaceLease'>;

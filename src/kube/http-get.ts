@@ -2,14 +2,9 @@
  * GET requests to the Kubernetes API with a kubeconfig's credentials (client-node's applyToHTTPSOptions), raw:
  * the doctor needs the status code, the `Date` header and the JSON body, with its own timeout.
  */
-import { existsSync } from 'node:fs';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
-
-const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+import type { KubeConfig } from './kubeconfig.ts';
 
 export interface KubeResponse {
   readonly status: number;
@@ -21,24 +16,6 @@ export interface KubeResponse {
 }
 
 export type KubeGet = (path: string, timeoutMs: number) => Promise<KubeResponse>;
-
-/**
- * The kubeconfig to use: `--kubeconfig PATH`; '' = $KUBECONFIG, ~/.kube/config, or the in-cluster service account
- * (serve's order). A string when none is usable (the reason), so the API checks can say why they skip.
- */
-export function loadKubeConfig(path: string): KubeConfig | string {
-  const kc = new KubeConfig();
-  try {
-    if (path) kc.loadFromFile(path);
-    else if (process.env.KUBECONFIG || existsSync(join(homedir(), '.kube', 'config'))) kc.loadFromDefault();
-    else if (existsSync(SERVICE_ACCOUNT_TOKEN)) kc.loadFromCluster();
-    else return 'no kubeconfig: --kubeconfig is empty, $KUBECONFIG is unset, no ~/.kube/config, not in a pod';
-  } catch (e) {
-    return `cannot load the kubeconfig ${path || '(default)'}: ${e instanceof Error ? e.message : String(e)}`;
-  }
-  if (!kc.getCurrentCluster()) return `the kubeconfig ${path || '(default)'} has no current cluster`;
-  return kc;
-}
 
 export function kubeGetter(kc: KubeConfig): KubeGet {
   const cluster = kc.getCurrentCluster();

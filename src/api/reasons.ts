@@ -48,3 +48,10 @@ export function refusalOf(e: unknown): Refusal {
   }
   return { reason: 'EngineError', message: e instanceof Error ? e.message : String(e), terminal: false };
 }
+
+/** Reasons that only mean "waiting for something that is on its way": shown in the condition, no Warning Event. */
+export const WAITING_REASONS: ReadonlySet<string> = new Set([
+  'KeyNotReady',
+  'TargetKeyNotReady',
+  'Provisioning',
+]);

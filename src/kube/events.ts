@@ -10,8 +10,8 @@
  * Notes are composed by the reconcilers from ids, states and spec values only: never key material.
  */
 import type { Logger } from 'pino';
-import { type EventBody, type KubeClient, microTime, type ObjectReference } from './kube-client.ts';
-import { describeError } from './kube-errors.ts';
+import { type EventBody, type KubeClient, microTime, type ObjectReference } from './client.ts';
+import { describeError } from './errors.ts';
 
 export type EventType = 'Normal' | 'Warning';
 

@@ -7,9 +7,9 @@
  */
 import type { Logger } from 'pino';
 import { backoffDelay, sleep } from './backoff.ts';
-import type { KubeClient, WatchEventType } from './kube-client.ts';
-import { describeError, isGone, KubeApiError } from './kube-errors.ts';
-import { type KubeObject, keyOf, type ResourceType } from './kube-objects.ts';
+import type { KubeClient, WatchEventType } from './client.ts';
+import { describeError, isGone, KubeApiError } from './errors.ts';
+import { type KubeObject, keyOf, type ResourceType } from './objects.ts';
 
 export type InformerEvent = 'add' | 'update' | 'delete';
 export type InformerHandler<T> = (event: InformerEvent, obj: T, old: T | undefined) => void;

@@ -9,7 +9,7 @@ import { CRD_DIR, renderCrd } from './render-crds.ts';
 
 describe('CRD manifests', () => {
   it.each(Object.keys(CRDS) as (keyof typeof CRDS)[])(
-    'crds/kubekms.io_%s.yaml is current (node src/operator/render-crds.ts)',
+    'crds/kubekms.io_%s.yaml is current (node src/api/render-crds.ts)',
     (name) => {
       expect(readFileSync(join(CRD_DIR, `kubekms.io_${name}.yaml`), 'utf8')).toBe(renderCrd(name));
     },

@@ -1,6 +1,6 @@
 /** In-memory fakes of the Kubernetes API pieces the runtime uses, for unit tests. */
-import type { EventBody, Lease } from './kube-client.ts';
-import { KubeApiError } from './kube-errors.ts';
+import type { EventBody, Lease } from './client.ts';
+import { KubeApiError } from './errors.ts';
 
 /** Leases with resourceVersion checks: a stale replace gets 409 as from the API server. */
 export class FakeLeases {

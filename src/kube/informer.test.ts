@@ -1,8 +1,8 @@
 import { describe, expect, it, vi } from 'vitest';
+import type { KubeClient, WatchEventType } from './client.ts';
+import { KubeApiError } from './errors.ts';
 import { Informer, type InformerEvent } from './informer.ts';
-import type { KubeClient, WatchEventType } from './kube-client.ts';
-import { KubeApiError } from './kube-errors.ts';
-import type { KubeObject, ResourceType } from './kube-objects.ts';
+import type { KubeObject, ResourceType } from './objects.ts';
 
 const TYPE: ResourceType = { group: 'kubekms.io', version: 'v1alpha1', plural: 'kmskeys', kind: 'KmsKey' };
 const obj = (name: string, rv: string): KubeObject => ({

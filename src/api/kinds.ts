@@ -2,9 +2,8 @@
  * kubekms.io/v1alpha1: the TypeScript shapes of KmsKey, KmsAlias and KmsGrant, and the names every part of the
  * operator shares. The CRD schemas (crd-schemas.ts) are the validating source; these types only describe.
  */
-import type { ReencryptionStatus } from './reencrypt-decisions.ts';
-import type { Condition } from './runtime/conditions.ts';
-import type { KubeObject, ResourceType } from './runtime/kube-objects.ts';
+import type { KubeObject, ResourceType } from '../kube/objects.ts';
+import type { Condition } from './conditions.ts';
 
 export const GROUP = 'kubekms.io';
 export const VERSION = 'v1alpha1';
@@ -128,4 +127,30 @@ export interface KmsGrantStatus {
 export interface KmsGrant extends KubeObject {
   readonly spec: KmsGrantSpec;
   readonly status?: KmsGrantStatus;
+}
+
+export type ReencryptionPhase = 'Pending' | 'Running' | 'Completed' | 'Failed';
+
+/** KmsKey `status.reencryption`: one pass that rewrites every listed object under `keyVersion`. */
+export interface ReencryptionStatus {
+  readonly phase: ReencryptionPhase;
+  /** The primary version this pass re-encrypts to. */
+  readonly keyVersion: number;
+  /** Objects the pass has listed so far or in all (the list snapshot's size per resource, summed). */
+  readonly total: number;
+  /** Objects rewritten (a no-op replace accepted by the API server). */
+  readonly done: number;
+  /** Objects gone before their turn (404): nothing left to rewrite. */
+  readonly skipped: number;
+  /** Objects the pass could not rewrite (errors other than 404/409 after retries). */
+  readonly failed: number;
+  /** Pending: not before this time (RFC 3339), the API servers switch to the new key_id in the meantime. */
+  readonly notBefore?: string;
+  readonly startedAt?: string;
+  readonly finishedAt?: string;
+  /** The resource being worked on (index into the configured list's names) and the list continue token. */
+  readonly resource?: string;
+  readonly continue?: string;
+  /** Configured resources the API server does not serve (reported, skipped). */
+  readonly unknownResources?: readonly string[];
 }
