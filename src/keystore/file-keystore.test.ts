@@ -374,12 +374,14 @@ describe('FileKeyStore refuses stores it cannot trust, and leaves them byte-iden
 
 describe('FileKeyStore lock', () => {
   const lockFile = () => join(dataDir, 'keystore.lock');
+  // keystore-lock.test.ts checks the boot id and start time against /proc.
+  const ourLock = () => new RegExp(`^${process.pid}\n${hostname()}\nboot=[0-9a-f-]{36}\nstart=[0-9]+\n$`);
   const deadPid = () => spawnSync(process.execPath, ['-e', '']).pid!;
 
   it('holds keystore.lock with our pid while open and removes it on close', async () => {
     const s = store();
     await s.open();
-    expect(await readFile(lockFile(), 'utf8')).toBe(`${process.pid}\n${hostname()}\n`);
+    expect(await readFile(lockFile(), 'utf8')).toMatch(ourLock());
     await s.close();
     expect(await readdir(dataDir)).toEqual(['keystore.json']);
   });
@@ -409,7 +411,7 @@ describe('FileKeyStore lock', () => {
       await writeFile(lockFile(), `${pid}\n`);
       const s = store();
       await s.open();
-      expect(await readFile(lockFile(), 'utf8')).toBe(`${process.pid}\n${hostname()}\n`);
+      expect(await readFile(lockFile(), 'utf8')).toMatch(ourLock());
       await s.close();
     }
   });
@@ -428,7 +430,7 @@ describe('FileKeyStore lock', () => {
     await utimes(lockFile(), old, old);
     const s = store();
     await s.open();
-    expect(await readFile(lockFile(), 'utf8')).toBe(`${process.pid}\n${hostname()}\n`);
+    expect(await readFile(lockFile(), 'utf8')).toMatch(ourLock());
     await s.close();
   });
 

@@ -12,7 +12,7 @@ import { KeyStoreError, locate, RecordDecodeError } from './errors.ts';
 import { KEYSTORE_FILE } from './file-keystore.ts';
 import { decodeDocument, type KeystoreDocument, ROOT_KEY_CHECK_AAD } from './keystore-document.ts';
 import { errorCode, type KeyStoreFs, nodeFs } from './keystore-fs.ts';
-import { isProcessAlive, LOCK_FILE, parseLock } from './keystore-lock.ts';
+import { LOCK_FILE, liveLockOwner } from './keystore-lock.ts';
 
 export interface KeystoreInspection {
   readonly file: string;
@@ -26,7 +26,7 @@ export interface KeystoreInspection {
     readonly primaryVersion: number;
     readonly versions: number;
   };
-  /** The pid in keystore.lock when that process is alive (a running serve), else undefined. */
+  /** The pid in keystore.lock while that process holds it (a running serve; lock-record.ts), else undefined. */
   readonly lockedByPid?: number;
 }
 
@@ -98,10 +98,5 @@ function findKey(doc: KeystoreDocument, ref: string): KeyRecord | undefined {
 }
 
 async function lockPid(fs: KeyStoreFs, dataDir: string): Promise<number | undefined> {
-  const text = await fs.readFile(join(dataDir, LOCK_FILE)).then(
-    (b) => b.toString(),
-    () => '',
-  );
-  const pid = parseLock(text)?.pid;
-  return pid !== undefined && isProcessAlive(pid) ? pid : undefined;
+  return (await liveLockOwner(fs, join(dataDir, LOCK_FILE)))?.pid;
 }

@@ -1,47 +1,42 @@
 /**
- * One kubekms per data directory: `<dataDir>/keystore.lock` holds the owner's pid and host name (a pod's name). The
- * file is written under a temporary name and hard-linked into place, so it exists only with its content (link fails
- * if it exists). The owner touches it every 10 s.
+ * One kubekms per data directory: `<dataDir>/keystore.lock` names the owner (pid, host name, boot id, start
+ * time; lock-record.ts). The file is written under a temporary name and hard-linked into place, so it exists only
+ * with its content (link fails if it exists). The owner touches it every 10 s.
  *
- * - A lock from this host whose pid is not alive (kill(pid, 0) gives ESRCH) is stale and taken over; so is one
- *   naming our own pid that this process does not hold (a restarted container often gets the same pid).
- * - A lock from another host name was taken in another pod or container, whose pids mean nothing here (every
- *   container's first process is pid 1): it is live while it is touched, and stale 30 s after its last touch. Two
- *   pods sharing one volume (a rolling update, two replicas) therefore never both open the keystore.
- * Two processes taking over the same stale lock at the same instant is a narrow race this does not close.
+ * A lock whose owner no longer holds it (lock-record.ts isLockLive: dead pid, a pid reused after a reboot or by
+ * another process, another pod's lock untouched for 30 s) is taken over; a live one is refused. Two processes
+ * taking over the same stale lock at the same instant is a narrow race this does not close.
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { KeyStoreError } from './errors.ts';
 import { errorCode, type KeyStoreFs } from './keystore-fs.ts';
+import { formatLock, isLockLive, type LockRecord, parseLock } from './lock-record.ts';
+import { isProcessAlive, selfIdentity } from './process-identity.ts';
 
 export const LOCK_FILE = 'keystore.lock';
 export const LOCK_TOUCH_MS = 10_000;
-export const LOCK_STALE_MS = 30_000;
+export { LOCK_STALE_MS } from './lock-record.ts';
 
 /** Lock files held by this process, so that a second open in the same process is refused, not taken over. */
 const held = new Set<string>();
 
-export function isProcessAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return errorCode(e) !== 'ESRCH';
-  }
+/** The lock at `path` when the process it names still holds it (read-only: `kubekms doctor`, `key list`). */
+export async function liveLockOwner(fs: KeyStoreFs, path: string): Promise<LockRecord | undefined> {
+  const text = await fs.readFile(path, 'utf8').catch(() => undefined);
+  const lock = text === undefined ? undefined : parseLock(text);
+  if (lock === undefined) return undefined;
+  const ours = lock.pid === process.pid && held.has(path);
+  return ours || isLockLive(lock, await touchedAt(fs, path)) ? lock : undefined;
 }
 
-/** `pid\nhost\n` (the host line is absent in locks written before it existed). */
-export function parseLock(text: string): { pid: number; host: string | undefined } | undefined {
-  const [first = '', second] = text.split('\n');
-  const pid = first.trim();
-  if (!/^[1-9][0-9]{0,9}$/.test(pid)) return undefined;
-  const host = second?.trim();
-  return { pid: Number(pid), host: host ? host : undefined };
+async function touchedAt(fs: KeyStoreFs, path: string): Promise<number> {
+  return fs.stat(path).then(
+    (st) => st.mtimeMs,
+    () => 0,
+  );
 }
-
-const parsePid = (text: string): number | undefined => parseLock(text)?.pid;
 
 export class KeyStoreLock {
   readonly path: string;
@@ -88,7 +83,7 @@ export class KeyStoreLock {
           `keystore: ${path} does not name a process; if no kubekms uses ${dataDir}, remove ${path}`,
         );
       }
-      if (await isLive(fs, path, lock)) {
+      if (isLockLive(lock, await touchedAt(fs, path))) {
         const where = lock.host && lock.host !== hostname() ? ` on ${lock.host}` : '';
         throw new KeyStoreError(
           `keystore: another kubekms (pid ${lock.pid}${where}) uses this data dir ${dataDir}; ` +
@@ -114,34 +109,18 @@ export class KeyStoreLock {
     clearInterval(this.#touch);
     held.delete(this.path);
     const text = await this.#fs.readFile(this.path, 'utf8').catch(() => undefined);
-    if (text !== undefined && parsePid(text) === process.pid)
+    if (text !== undefined && parseLock(text)?.pid === process.pid)
       await this.#fs.unlink(this.path).catch(() => {});
   }
 }
 
-async function isLive(
-  fs: KeyStoreFs,
-  path: string,
-  lock: { pid: number; host: string | undefined },
-): Promise<boolean> {
-  if (lock.host === undefined || lock.host === hostname()) {
-    // Our own pid here is a previous incarnation (this process would have found the path in `held`).
-    return lock.pid !== process.pid && isProcessAlive(lock.pid);
-  }
-  const touched = await fs.stat(path).then(
-    (st) => st.mtimeMs,
-    () => 0,
-  );
-  return Date.now() - touched < LOCK_STALE_MS;
-}
-
-/** Writes our pid and host name to a temp file and links it to `path`. False when `path` exists. */
+/** Writes who we are (lock-record.ts) to a temp file and links it to `path`. False when `path` exists. */
 async function tryCreate(fs: KeyStoreFs, path: string): Promise<boolean> {
   const temp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}`;
   try {
     const fh = await fs.open(temp, 'wx', 0o600);
     try {
-      await fh.writeFile(`${process.pid}\n${hostname()}\n`, 'utf8');
+      await fh.writeFile(formatLock({ ...selfIdentity(), host: hostname() }), 'utf8');
     } finally {
       await fh.close();
     }
