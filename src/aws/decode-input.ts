@@ -4,15 +4,15 @@
  * AWS does (SDKs add members over time). Value rules (enums, ranges, lengths) are the engine's, which knows
  * the AWS limits and the right exception for each.
  */
-import { AwsError } from './errors.ts';
+import { KmsError } from '../engine/errors.ts';
 import { type Shape, shapeOf } from './model/model.ts';
 
 export type Input = Readonly<Record<string, unknown>>;
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
-const invalid = (path: string, problem: string): AwsError =>
-  new AwsError('ValidationException', `1 validation error detected: Value at '${path}' ${problem}`);
+const invalid = (path: string, problem: string): KmsError =>
+  new KmsError('ValidationException', `1 validation error detected: Value at '${path}' ${problem}`, path);
 
 const members = new WeakMap<Shape, readonly (readonly [string, Shape])[]>();
 /** A structure's members with their shapes, resolved once per shape (not per request). */
@@ -78,9 +78,11 @@ function decode(value: unknown, shape: Shape, path: string): unknown {
       }
       for (const name of shape.required ?? []) {
         if (out[name] === undefined) {
-          throw new AwsError(
+          const at = path ? `${path}.${name}` : name;
+          throw new KmsError(
             'ValidationException',
-            `1 validation error detected: Value null at '${path ? `${path}.${name}` : name}' failed to satisfy constraint: Member must not be null`,
+            `1 validation error detected: Value null at '${at}' failed to satisfy constraint: Member must not be null`,
+            at,
           );
         }
       }

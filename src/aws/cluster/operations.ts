@@ -32,7 +32,6 @@ import { metadataOf } from '../../engine/metadata.ts';
 import type { KeyRecord, StoreChange } from '../../engine/records.ts';
 import { KubeApiError } from '../../kube/errors.ts';
 import type { KubeObject, ResourceType } from '../../kube/objects.ts';
-import { AwsError } from '../errors.ts';
 import { OPERATIONS } from '../operations.ts';
 import { awsKeyMetadata } from '../ops/key-metadata.ts';
 import type { Handler, OpContext } from '../ops/types.ts';
@@ -84,16 +83,16 @@ export function clusterOperations(o: ClusterOptions): Readonly<Record<string, Ha
       return await f();
     } catch (e) {
       if (e instanceof KubeApiError) {
-        if (e.code === 422) throw new AwsError('ValidationException', `${what}: ${e.message}`);
+        if (e.code === 422) throw new KmsError('ValidationException', `${what}: ${e.message}`);
         if (e.code === 409 && e.reason === 'AlreadyExists')
           throw new KmsError('AlreadyExistsException', `${what}: ${e.message}`);
-        throw new AwsError(
+        throw new KmsError(
           'KMSInternalException',
           `${what}: the Kubernetes API answered ${e.code} ${e.reason}`,
         );
       }
-      if (e instanceof AwsError || e instanceof KmsError) throw e;
-      throw new AwsError(
+      if (e instanceof KmsError) throw e;
+      throw new KmsError(
         'DependencyTimeoutException',
         `${what}: the Kubernetes API is not reachable (${e instanceof Error ? e.message : String(e)})`,
       );
@@ -136,14 +135,14 @@ export function clusterOperations(o: ClusterOptions): Readonly<Record<string, Ha
           (ready.observedGeneration ?? 0) >= ref.generation &&
           !STATE_REASONS.has(ready.reason)
         ) {
-          throw new AwsError(
+          throw new KmsError(
             'KMSInternalException',
             `${ref.type.kind} ${ref.namespace}/${ref.name} was refused by the operator: ${ready.reason}: ${ready.message}`,
           );
         }
       }
       if (Date.now() >= deadline) {
-        throw new AwsError(
+        throw new KmsError(
           'DependencyTimeoutException',
           `${what}: not reconciled within ${o.timeoutMs / 1000}s${last}; is the operator running and leading?`,
         );
@@ -214,7 +213,7 @@ export function clusterOperations(o: ClusterOptions): Readonly<Record<string, Ha
     refuseReservedTags(c);
     const pre = await preflight(c.core, (core) => standalone('CreateKey')({ ...c, core }));
     const planned = pre.kind === 'change' ? pre.change.putKeys?.[0] : undefined;
-    if (!planned) throw new AwsError('KMSInternalException', 'CreateKey: the engine planned no key');
+    if (!planned) throw new KmsError('KMSInternalException', 'CreateKey: the engine planned no key');
     const body = newKmsKey(o.namespace, planned);
     const created = await kube(`create KmsKey in ${o.namespace}`, () =>
       api.create(KMS_KEY, o.namespace, body),
