@@ -11,7 +11,7 @@ export interface AuthenticatorOptions {
   readonly credentials: CredentialStore;
   /** The region every credential scope must name. */
   readonly region: string;
-  readonly replayCacheSize?: number;
+  readonly replayBudgetPerKey?: number;
   readonly now?: () => number;
 }
 
@@ -25,7 +25,7 @@ export function createAuthenticator(o: AuthenticatorOptions): Authenticate {
   const verifier = new SigV4Verifier({
     secretOf: (id) => o.credentials.get(id)?.secretAccessKey,
     region: o.region,
-    replay: new ReplayCache(o.replayCacheSize ?? 200_000, MAX_SKEW_MS),
+    replay: new ReplayCache(o.replayBudgetPerKey ?? 200_000, MAX_SKEW_MS),
     ...(o.now ? { now: o.now } : {}),
   });
   return (req, headers, body) => {

@@ -1,60 +1,102 @@
 /**
- * Replay protection for SigV4: a signature is used once. Every verified signature is remembered until it can
- * no longer pass the clock-skew check. Memory is bounded: when more than `capacity` signatures are held, the
- * oldest are forgotten and the cache remembers the newest signing time it forgot (the horizon); a request signed
- * at or before the horizon can no longer be proved fresh, so it is refused too. The cache fails closed.
+ * Replay protection for SigV4: a signature is used once. Every verified signature is remembered, per access key,
+ * until its signing time leaves the clock-skew window (then the skew check refuses it anyway). Each access key
+ * has its own budget of remembered signatures: when that budget is full, that key's new requests are throttled
+ * until some of its signatures expire, and no other key is affected. Nothing is ever forgotten early, so there is
+ * no horizon, and no client-supplied date moves anything but that client's own entries' expiry.
  *
  * One allowance: botocore (the AWS CLI, boto3) signs only content-type, host, x-amz-date and x-amz-target, so
  * two identical calls within one second — or a retry — carry the same signature. A caller may therefore allow
  * copies of a signature within `graceMs` of its first use (server clock); later copies are replays. Clients that
  * sign a per-call id (the JS, Java and Go SDKs sign amz-sdk-invocation-id) get no grace at all.
  */
-export type ReplayVerdict = 'fresh' | 'repeat' | 'replayed' | 'beyond-horizon';
+export type ReplayVerdict = 'fresh' | 'repeat' | 'replayed' | 'throttled';
 
 interface Seen {
   readonly signedAt: number;
   readonly firstSeen: number;
 }
 
-export class ReplayCache {
-  readonly capacity: number;
-  readonly windowMs: number;
-  /** signature → when it was signed and first used (ms), in insertion order. */
-  readonly #seen = new Map<string, Seen>();
-  #horizon = Number.NEGATIVE_INFINITY;
+/** The unexpired signatures of one access key, bucketed by signing second so that expiry costs O(expired). */
+class KeySignatures {
+  readonly seen = new Map<string, Seen>();
+  readonly #bySecond = new Map<number, string[]>();
+  /** Every bucket up to this second has been dropped. */
+  #sweptTo: number;
 
-  constructor(capacity: number, windowMs: number) {
-    if (!Number.isInteger(capacity) || capacity < 1) throw new Error('replay cache capacity must be ≥ 1');
-    this.capacity = capacity;
+  constructor(deadUpTo: number) {
+    this.#sweptTo = deadUpTo;
+  }
+
+  add(signature: string, s: Seen): void {
+    this.seen.set(signature, s);
+    const second = Math.floor(s.signedAt / 1000);
+    // A wall clock stepped backwards can bring a bucket the sweep already passed: sweep it again later.
+    if (second <= this.#sweptTo) this.#sweptTo = second - 1;
+    const bucket = this.#bySecond.get(second);
+    if (bucket) bucket.push(signature);
+    else this.#bySecond.set(second, [signature]);
+  }
+
+  /** Drops every signature whose signing second ended at or before `deadUpTo`. */
+  sweep(deadUpTo: number): void {
+    if (deadUpTo <= this.#sweptTo) return;
+    if (deadUpTo - this.#sweptTo <= this.#bySecond.size) {
+      for (let s = this.#sweptTo + 1; s <= deadUpTo; s++) this.#drop(s);
+    } else {
+      for (const s of [...this.#bySecond.keys()]) if (s <= deadUpTo) this.#drop(s);
+    }
+    this.#sweptTo = deadUpTo;
+  }
+
+  #drop(second: number): void {
+    const bucket = this.#bySecond.get(second);
+    if (!bucket) return;
+    for (const sig of bucket) this.seen.delete(sig);
+    this.#bySecond.delete(second);
+  }
+}
+
+export class ReplayCache {
+  /** Unexpired signatures remembered per access key; a full budget throttles that key. */
+  readonly budgetPerKey: number;
+  readonly windowMs: number;
+  readonly #keys = new Map<string, KeySignatures>();
+
+  constructor(budgetPerKey: number, windowMs: number) {
+    if (!Number.isInteger(budgetPerKey) || budgetPerKey < 1) {
+      throw new Error('replay budget per access key must be an integer ≥ 1');
+    }
+    this.budgetPerKey = budgetPerKey;
     this.windowMs = windowMs;
   }
 
-  get size(): number {
-    return this.#seen.size;
+  /** Signatures remembered for one access key, or for all. */
+  size(accessKeyId?: string): number {
+    if (accessKeyId !== undefined) return this.#keys.get(accessKeyId)?.seen.size ?? 0;
+    let n = 0;
+    for (const k of this.#keys.values()) n += k.seen.size;
+    return n;
   }
 
   /**
-   * Records `signature` (signed at `signedAt`, client clock) and says whether it may be used. Call only for
-   * valid signatures whose `signedAt` passed the skew check (|now - signedAt| ≤ windowMs).
+   * Records `signature` of `accessKeyId` (signed at `signedAt`, client clock) and says whether it may be used.
+   * Call only for valid signatures whose `signedAt` passed the skew check (|now - signedAt| ≤ windowMs), so that
+   * only known access keys ever get a budget.
    */
-  check(signature: string, signedAt: number, now: number, graceMs = 0): ReplayVerdict {
-    const expiry = now - this.windowMs;
-    // Drop entries that can no longer pass the skew check, from the front (insertion order ≈ signing order).
-    for (const [sig, s] of this.#seen) {
-      if (s.signedAt >= expiry) break;
-      this.#seen.delete(sig);
+  check(accessKeyId: string, signature: string, signedAt: number, now: number, graceMs = 0): ReplayVerdict {
+    // Signing seconds that ended at or before now - windowMs can no longer pass the skew check.
+    const deadUpTo = Math.floor((now - this.windowMs) / 1000) - 1;
+    let key = this.#keys.get(accessKeyId);
+    if (!key) {
+      key = new KeySignatures(deadUpTo);
+      this.#keys.set(accessKeyId, key);
     }
-    const prev = this.#seen.get(signature);
+    key.sweep(deadUpTo);
+    const prev = key.seen.get(signature);
     if (prev) return graceMs > 0 && now - prev.firstSeen <= graceMs ? 'repeat' : 'replayed';
-    if (signedAt <= this.#horizon) return 'beyond-horizon';
-    this.#seen.set(signature, { signedAt, firstSeen: now });
-    while (this.#seen.size > this.capacity) {
-      const first = this.#seen.entries().next().value;
-      if (!first) break;
-      const [sig, s] = first;
-      this.#seen.delete(sig);
-      if (s.signedAt >= expiry && s.signedAt > this.#horizon) this.#horizon = s.signedAt;
-    }
+    if (key.seen.size >= this.budgetPerKey) return 'throttled';
+    key.add(signature, { signedAt, firstSeen: now });
     return 'fresh';
   }
 }

@@ -36,7 +36,7 @@ export interface AwsServerOptions {
   readonly region: string;
   readonly maxBodyBytes?: number;
   readonly requestTimeoutMs?: number;
-  readonly replayCacheSize?: number;
+  readonly replayBudgetPerKey?: number;
   /** The operation table; default: standalone (OPERATIONS). Cluster mode passes clusterOperations(…). */
   readonly operations?: Readonly<Record<string, Handler>>;
   readonly now?: () => number;
@@ -58,7 +58,7 @@ export async function startAwsServer(o: AwsServerOptions): Promise<AwsServer> {
     authenticate: createAuthenticator({
       credentials: o.credentials,
       region: o.region,
-      ...(o.replayCacheSize ? { replayCacheSize: o.replayCacheSize } : {}),
+      ...(o.replayBudgetPerKey ? { replayBudgetPerKey: o.replayBudgetPerKey } : {}),
       ...(o.now ? { now: o.now } : {}),
     }),
     operations: o.operations ?? OPERATIONS,

@@ -135,23 +135,42 @@ describe('SigV4Verifier', () => {
 });
 
 describe('ReplayCache', () => {
-  it('remembers signatures for the window and fails closed when full', () => {
+  it('remembers signatures for the window, per access key, and throttles only a key whose budget is full', () => {
     const c = new ReplayCache(2, 1000);
-    expect(c.check('a', 100, 100)).toBe('fresh');
-    expect(c.check('a', 100, 200)).toBe('replayed');
-    expect(c.check('b', 150, 200)).toBe('fresh');
-    expect(c.check('c', 160, 200)).toBe('fresh'); // evicts a (signed at 100): horizon 100
-    expect(c.size).toBe(2);
-    expect(c.check('a', 100, 300)).toBe('beyond-horizon');
-    expect(c.check('d', 99, 300)).toBe('beyond-horizon');
-    expect(c.check('e', 170, 300)).toBe('fresh'); // evicts b: horizon 150
-    expect(c.check('f', 150, 300)).toBe('beyond-horizon');
-    // Entries older than the window expire without moving the horizon.
-    expect(c.check('g', 5000, 5000)).toBe('fresh');
-    expect(c.size).toBe(1);
-    expect(c.check('h', 5001, 5001)).toBe('fresh');
-    expect(c.check('g', 5000, 5002)).toBe('replayed');
-    expect(c.check('h', 5001, 5002, 10)).toBe('repeat');
-    expect(c.check('h', 5001, 5012, 10)).toBe('replayed');
+    expect(c.check('A', 'a', 100, 100)).toBe('fresh');
+    expect(c.check('A', 'a', 100, 200)).toBe('replayed');
+    expect(c.check('A', 'b', 150, 200)).toBe('fresh');
+    expect(c.check('A', 'c', 160, 200)).toBe('throttled'); // A's budget is full: nothing is forgotten early
+    expect(c.check('B', 'c', 160, 200)).toBe('fresh'); // B has its own budget
+    expect(c.check('B', 'd', 900, 200)).toBe('fresh');
+    expect(c.size('A')).toBe(2);
+    expect(c.size()).toBe(4);
+    // Once their signing second has left the window, A's entries expire and A may sign again.
+    expect(c.check('A', 'e', 2500, 2500)).toBe('fresh');
+    expect(c.size('A')).toBe(1);
+    expect(c.check('A', 'f', 2501, 2501)).toBe('fresh');
+    expect(c.check('A', 'g', 2502, 2502)).toBe('throttled');
+    expect(c.check('B', 'g', 2600, 2600)).toBe('fresh');
+    expect(c.check('B', 'g', 2600, 2605, 10)).toBe('repeat');
+    expect(c.check('B', 'g', 2600, 2615, 10)).toBe('replayed');
+  });
+
+  it('a future-dated flood stays within its own key and expires with its own dates', () => {
+    const c = new ReplayCache(100, 300_000);
+    const now = 1_000_000_000;
+    for (let i = 0; i < 100; i++) expect(c.check('A', `a${i}`, now + 240_000, now)).toBe('fresh');
+    expect(c.check('A', 'late', now, now)).toBe('throttled');
+    for (let i = 0; i < 100; i++) expect(c.check('B', `b${i}`, now + i, now + i)).toBe('fresh');
+    // A's entries live until their signing time leaves the window (4 + 5 minutes), not longer.
+    expect(c.check('A', 'after', now + 541_000, now + 541_000)).toBe('fresh');
+    expect(c.size('A')).toBe(1);
+  });
+
+  it('survives a wall clock stepped backwards (entries from a swept second are swept again)', () => {
+    const c = new ReplayCache(10, 1000);
+    expect(c.check('A', 'x', 10_000, 10_000)).toBe('fresh');
+    expect(c.check('A', 'y', 3_000, 3_000)).toBe('fresh'); // the clock went back 7 s
+    expect(c.check('A', 'z', 10_500, 10_500)).toBe('fresh');
+    expect(c.size('A')).toBe(2); // y expired
   });
 });

@@ -5,8 +5,8 @@
  * compared in constant time. Checks, in order: an Authorization header exists (Missing…), it is complete
  * (Incomplete…), no session token, the access key is known (Unrecognized…), the scope names today's date, the
  * installation's region and `kms`, the request is within ±5 minutes (InvalidSignature "Signature expired"), the
- * signature matches, and it has not been used before (replay cache; see replay-cache.ts for the one allowance
- * botocore needs).
+ * signature matches, and it has not been used before (replay cache, per access key: a key whose budget is full
+ * is throttled; see replay-cache.ts, also for the one allowance botocore needs).
  */
 import { createHmac, hash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { AwsError } from './errors.ts';
@@ -309,14 +309,17 @@ export class SigV4Verifier {
     }
     // Clients that sign a per-call id never send the same signature twice; botocore may, within one second.
     const grace = a.signedHeaders.includes('amz-sdk-invocation-id') ? 0 : REPEAT_GRACE_MS;
-    switch (this.#o.replay.check(a.signature, signedAt, now, grace)) {
+    switch (this.#o.replay.check(a.accessKeyId, a.signature, signedAt, now, grace)) {
       case 'fresh':
       case 'repeat':
         return a.accessKeyId;
       case 'replayed':
         throw invalidSig('Signature has already been used: the request is a replay.');
-      case 'beyond-horizon':
-        throw invalidSig('The request is older than the replay-protection horizon; sign it again.');
+      case 'throttled':
+        throw new AwsError(
+          'ThrottlingException',
+          `Rate exceeded: this access key has ${this.#o.replay.budgetPerKey} requests inside the 5-minute replay window; retry later.`,
+        );
     }
   }
 }

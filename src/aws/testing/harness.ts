@@ -51,7 +51,7 @@ export interface Harness {
 }
 
 export async function startHarness(
-  o: { now?: () => number; replayCacheSize?: number; requestTimeoutMs?: number } = {},
+  o: { now?: () => number; replayBudgetPerKey?: number; requestTimeoutMs?: number } = {},
 ): Promise<Harness> {
   const core = await EngineCore.open({
     crypto: nodeCrypto,
@@ -75,7 +75,7 @@ export async function startHarness(
     metrics,
     region: ARN.region,
     ...(o.now ? { now: o.now } : {}),
-    ...(o.replayCacheSize ? { replayCacheSize: o.replayCacheSize } : {}),
+    ...(o.replayBudgetPerKey ? { replayBudgetPerKey: o.replayBudgetPerKey } : {}),
     ...(o.requestTimeoutMs ? { requestTimeoutMs: o.requestTimeoutMs } : {}),
     onResponse: ({ operation, status, body }) => {
       violations.push(...validateResponse(operation, status, body));
