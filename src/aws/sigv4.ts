@@ -307,20 +307,26 @@ export class SigV4Verifier {
         'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.',
       );
     }
-    // Clients that sign a per-call id never send the same signature twice; botocore may, within one second.
-    const grace = a.signedHeaders.includes('amz-sdk-invocation-id') ? 0 : REPEAT_GRACE_MS;
-    switch (this.#o.replay.check(a.accessKeyId, a.signature, signedAt, now, grace)) {
-      case 'fresh':
-      case 'repeat':
-        return a.accessKeyId;
-      case 'replayed':
-        throw invalidSig('Signature has already been used: the request is a replay.');
-      case 'throttled':
-        throw new AwsError(
-          'ThrottlingException',
-          `Rate exceeded: this access key has ${this.#o.replay.budgetPerKey} requests inside the 5-minute replay window; retry later.`,
-        );
-    }
+    checkReplay(this.#o.replay, a, signedAt, now);
+    return a.accessKeyId;
+  }
+}
+
+/** A verified signature is used once (per access key; a key whose replay budget is full is throttled). */
+function checkReplay(replay: ReplayCache, a: AuthorizationParts, signedAt: number, now: number): void {
+  // Clients that sign a per-call id never send the same signature twice; botocore may, within one second.
+  const grace = a.signedHeaders.includes('amz-sdk-invocation-id') ? 0 : REPEAT_GRACE_MS;
+  switch (replay.check(a.accessKeyId, a.signature, signedAt, now, grace)) {
+    case 'fresh':
+    case 'repeat':
+      return;
+    case 'replayed':
+      throw invalidSig('Signature has already been used: the request is a replay.');
+    case 'throttled':
+      throw new AwsError(
+        'ThrottlingException',
+        `Rate exceeded: this access key has ${replay.budgetPerKey} requests inside the 5-minute replay window; retry later.`,
+      );
   }
 }
 
