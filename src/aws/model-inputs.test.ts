@@ -9,8 +9,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MODEL, MODEL_OPERATIONS, shapeOf } from './model/model.ts';
 import { OPERATIONS } from './operations.ts';
-import { signHeaders } from './sigv4.ts';
-import { ARN, CREDENTIALS, type Harness, startHarness } from './testing/harness.ts';
+import { type Harness, signedHeaders, startHarness } from './testing/harness.ts';
 
 let h: Harness;
 
@@ -40,16 +39,7 @@ function sample(shapeName: string, depth = 0): unknown {
 }
 
 async function post(target: string, body: string) {
-  const c = CREDENTIALS.admin;
-  const url = new URL(h.server.endpoint);
-  const headers = signHeaders({
-    host: url.host,
-    target,
-    body,
-    accessKeyId: c.accessKeyId,
-    secretAccessKey: c.secretAccessKey,
-    region: ARN.region,
-  });
+  const headers = signedHeaders(h.server.endpoint, 'admin', target, body);
   const res = await fetch(h.server.endpoint, { method: 'POST', headers, body });
   return { status: res.status, json: (await res.json()) as { __type?: string; message?: string } };
 }

@@ -4,8 +4,7 @@
  */
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signHeaders } from './sigv4.ts';
-import { ARN, CREDENTIALS, type Harness, startHarness, type Who } from './testing/harness.ts';
+import { type Harness, signedHeaders, startHarness, type Who } from './testing/harness.ts';
 
 let h: Harness;
 const BUDGET = 40;
@@ -21,17 +20,8 @@ afterAll(async () => {
 /** One raw request signed by `who` with its clock at `now`; resolves to [status, __type]. */
 function call(who: Who, target: string, now: number): Promise<[number, string]> {
   const url = new URL(h.server.endpoint);
-  const c = CREDENTIALS[who];
   const body = '{}';
-  const headers = signHeaders({
-    host: url.host,
-    target,
-    body,
-    accessKeyId: c.accessKeyId,
-    secretAccessKey: c.secretAccessKey,
-    region: ARN.region,
-    now,
-  });
+  const headers = signedHeaders(h.server.endpoint, who, target, body, now);
   return new Promise((resolve, reject) => {
     const req = request({ host: url.hostname, port: url.port, method: 'POST', path: '/', headers }, (res) => {
       let text = '';

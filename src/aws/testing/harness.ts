@@ -14,6 +14,7 @@ import { createMetrics, type Metrics } from '../../observability/metrics.ts';
 import { type Credential, CredentialStore } from '../credentials.ts';
 import { validateResponse } from '../model-validate.ts';
 import { type AwsServer, startAwsServer } from '../server.ts';
+import { signHeaders } from '../sigv4.ts';
 
 export const ARN: ArnConfig = { partition: 'aws', region: 'eu-central-1', account: '111122223333' };
 
@@ -118,4 +119,24 @@ export async function errorName(p: Promise<unknown>): Promise<string> {
   } catch (e) {
     return (e as { name?: string }).name ?? String(e);
   }
+}
+
+/** Headers of a raw request to `endpoint` signed as `who` (clock `now`, default the real one), as the JS SDK signs. */
+export function signedHeaders(
+  endpoint: string,
+  who: Who,
+  target: string,
+  body: string,
+  now?: number,
+): Record<string, string> {
+  const c = CREDENTIALS[who];
+  return signHeaders({
+    host: new URL(endpoint).host,
+    target,
+    body,
+    accessKeyId: c.accessKeyId,
+    secretAccessKey: c.secretAccessKey,
+    region: ARN.region,
+    ...(now !== undefined ? { now } : {}),
+  });
 }
