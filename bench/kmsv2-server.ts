@@ -6,6 +6,7 @@
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { parseFlags } from '../src/cli/flags.ts';
 import { serve } from '../src/cli/serve.ts';
+import { serveConfig } from '../src/cli/serve-config.ts';
 import { SERVE_FLAGS } from '../src/cli/serve-flags.ts';
 import { loadKmsV2Service } from '../src/kmsv2/proto.ts';
 
@@ -21,7 +22,7 @@ if (mode === 'kubekms') {
     ['--dev', '--data-dir', dataDir, '--kms-socket', socket, '--health-listen', '', '--log-level', 'warn'],
     {},
   );
-  await serve(values);
+  await serve(serveConfig(values, {}));
 } else {
   const server = new Server();
   const ciphertext = Buffer.alloc(81, 1);

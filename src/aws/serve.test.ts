@@ -13,6 +13,7 @@ import { CreateKeyCommand, EncryptCommand, KMSClient } from '@aws-sdk/client-kms
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseFlags } from '../cli/flags.ts';
 import { type Running, serve } from '../cli/serve.ts';
+import { serveConfig } from '../cli/serve-config.ts';
 import { SERVE_FLAGS } from '../cli/serve-flags.ts';
 import { signHeaders } from './sigv4.ts';
 
@@ -30,7 +31,7 @@ async function start(args: string[], env: Record<string, string> = {}): Promise<
     ['--data-dir', join(dir, 'data'), '--kms-socket', '', '--health-listen', '', ...args],
     env,
   );
-  const r = await serve(values, sink);
+  const r = await serve(serveConfig(values, env), sink);
   running.push(r);
   return r;
 }

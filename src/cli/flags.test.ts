@@ -42,6 +42,43 @@ describe('flags', () => {
     expect(err([], { KUBEKMS_DEV: 'maybe' })).toMatch(/^KUBEKMS_DEV \(for --dev\): expected true or false/);
   });
 
+  it('resolves path flags (and their environment twins) against the working directory, once', () => {
+    const p = (argv: string[], env: Record<string, string> = {}) =>
+      parseFlags(SERVE_FLAGS, argv, env, '/home/u/x').values;
+    const v = p(['--data-dir', '.data', '--kms-socket', '.data/kms.sock', '--root-key-file=../root.key']);
+    expect(v['data-dir']).toBe('/home/u/x/.data');
+    expect(v['kms-socket']).toBe('/home/u/x/.data/kms.sock');
+    expect(v['root-key-file']).toBe('/home/u/root.key');
+    expect(p([], { KUBEKMS_AUDIT_LOG: 'log/audit.json' })['audit-log']).toBe('/home/u/x/log/audit.json');
+    // Empty means "off" or "the default" and stays empty; absolute paths stay as given.
+    expect(p(['--kms-socket', ''])['kms-socket']).toBe('');
+    expect(p([]).kubeconfig).toBe('');
+    expect(p(['--aws-credentials', '/etc/creds.json'])['aws-credentials']).toBe('/etc/creds.json');
+    const paths = SERVE_FLAGS.filter((f) => f.type === 'path').map((f) => f.name);
+    expect(paths).toEqual(
+      expect.arrayContaining([
+        'data-dir',
+        'root-key-file',
+        'kms-socket',
+        'audit-log',
+        'aws-tls-cert',
+        'aws-tls-key',
+        'aws-credentials',
+        'pkcs11-module',
+        'pkcs11-pin-file',
+        'kubeconfig',
+      ]),
+    );
+  });
+
+  it('gives typed values: numbers, booleans and the closed choices', () => {
+    const v = parseFlags(SERVE_FLAGS, ['--socket-uid', '7', '--kmsv2-api-version', 'v2beta1'], {}).values;
+    const uid: number | undefined = v['socket-uid'];
+    const version: 'v2' | 'v2beta1' = v['kmsv2-api-version'];
+    const dev: boolean = v.dev;
+    expect([uid, version, dev]).toEqual([7, 'v2beta1', false]);
+  });
+
   it('parses durations', () => {
     expect(parseDuration('1500ms')).toBe(1500);
     expect(parseDuration('2')).toBe(2000);

@@ -8,16 +8,18 @@ import { selectCryptoProvider } from '../crypto/provider.ts';
 import { EngineCore } from '../engine/core.ts';
 import { validateArnConfig } from '../engine/identifiers.ts';
 import { rotateKey, stagedVersion } from '../engine/ops-rotation.ts';
-import { EphemeralKeyStore } from '../ha/ephemeral-store.ts';
-import { SharedState } from '../ha/shared-state.ts';
+import type { KeyStore } from '../engine/ports.ts';
 import { FileKeyStore } from '../keystore/file-keystore.ts';
 import { createLogger } from '../observability/logger.ts';
 import { openRootKey } from '../rootkey/root-key-config.ts';
-import { type FlagSpec, type FlagValues, UsageError } from './flags.ts';
-import { rootKeyOptionsFromFlags } from './rootkey-command.ts';
+import { type CommandModule, type Io, parseCommandFlags } from './commands.ts';
+import { features } from './features.ts';
+import { type FlagValuesOf, pickFlags, UsageError } from './flags.ts';
+import { rootKeyOptionsFromFlags } from './root-key-flags.ts';
 import { SERVE_FLAGS } from './serve-flags.ts';
 
-const SHARED = new Set([
+/** serve's flags that say where the key state is and which root key opens it (same names, same twins). */
+export const KEY_FLAGS = pickFlags(SERVE_FLAGS, [
   'data-dir',
   'root-key-file',
   'root-key-provider',
@@ -36,35 +38,70 @@ const SHARED = new Set([
   'arn-account',
   'log-level',
 ]);
-export const KEY_FLAGS: readonly FlagSpec[] = SERVE_FLAGS.filter((f) => SHARED.has(f.name));
+type KeyFlags = FlagValuesOf<typeof KEY_FLAGS>;
 
-export async function keyCommand(
-  sub: string | undefined,
-  args: string[],
-  flags: FlagValues,
-  out: (s: string) => void,
-): Promise<void> {
-  if (sub !== 'list' && sub !== 'rotate')
-    throw new UsageError(`key: expected 'list' or 'rotate KEY', got ${JSON.stringify(sub ?? '')}`);
-  if (sub === 'rotate' && args.length !== 1)
-    throw new UsageError('key rotate: needs exactly one key id, ARN or alias');
+export const keyList: CommandModule = {
+  flags: KEY_FLAGS,
+  async run(argv, io) {
+    const { values, positionals } = parseCommandFlags(KEY_FLAGS, argv, io);
+    if (positionals.length > 0)
+      throw new UsageError(`key list: unexpected ${JSON.stringify(positionals[0])}`);
+    await withEngine(values, (core) => listKeys(core, io));
+    return 0;
+  },
+};
+
+export const keyRotate: CommandModule = {
+  flags: KEY_FLAGS,
+  async run(argv, io) {
+    const { values, positionals } = parseCommandFlags(KEY_FLAGS, argv, io);
+    if (positionals.length !== 1) throw new UsageError('key rotate: needs exactly one key id, ARN or alias');
+    await withEngine(values, async (core) => {
+      const r = await rotateKey(core, positionals[0], 'ON_DEMAND');
+      const staged = stagedVersion(r);
+      io.out(
+        staged === undefined
+          ? `rotated ${core.arnOf(r.keyId)}: primary version ${r.primaryVersion}\n`
+          : `staged version ${staged} of ${core.arnOf(r.keyId)}: not every live instance holds it yet; the instances promote it once they all do (primary version ${r.primaryVersion})\n`,
+      );
+    });
+    return 0;
+  },
+};
+
+function listKeys(core: EngineCore, io: Io): void {
+  const aliases = new Map<string, string[]>();
+  for (const a of core.aliases.values())
+    aliases.set(a.targetKeyId, [...(aliases.get(a.targetKeyId) ?? []), a.aliasName]);
+  io.out(
+    'KEY ID                                STATE      SPEC               USAGE                VERSION  ALIASES\n',
+  );
+  for (const { record: r } of core.keys.values()) {
+    io.out(
+      `${r.keyId}  ${r.state.padEnd(9)}  ${r.keySpec.padEnd(17)}  ${r.keyUsage.padEnd(19)}  v${String(r.primaryVersion).padEnd(6)}  ${(aliases.get(r.keyId) ?? []).join(',')}\n`,
+    );
+  }
+}
+
+/** Opens the engine on the local keystore, or online on the shared state, runs `body`, and closes it. */
+async function withEngine(flags: KeyFlags, body: (core: EngineCore) => Promise<void> | void): Promise<void> {
   const log = createLogger('warn', process.stderr);
-  const dataDir = String(flags['data-dir']);
+  const dataDir = flags['data-dir'];
   const rootKey = await openRootKey({ ...rootKeyOptionsFromFlags(flags), dataDir, log });
   const arn = validateArnConfig({
-    partition: String(flags['arn-partition']),
-    region: String(flags['arn-region']),
-    account: String(flags['arn-account']),
+    partition: flags['arn-partition'],
+    region: flags['arn-region'],
+    account: flags['arn-account'],
   });
-  const online = flags['shared-state'] === true;
-  const shared = online
-    ? new SharedState({
-        cache: new EphemeralKeyStore(),
-        namespace: String(flags.namespace),
-        kubeconfig: String(flags.kubeconfig ?? ''),
+  const ha = flags['shared-state'] ? await features.sharedState() : undefined;
+  const shared = ha
+    ? new ha.SharedState({
+        cache: new ha.EphemeralKeyStore(),
+        namespace: flags.namespace,
+        kubeconfig: flags.kubeconfig,
       })
     : undefined;
-  const store = shared ? shared.store : new FileKeyStore({ dataDir, rootKey });
+  const store: KeyStore = shared ? shared.store : new FileKeyStore({ dataDir, rootKey });
   let stopShared = async () => {};
   try {
     const core = await EngineCore.open({ crypto: selectCryptoProvider('node'), rootKey, store, arn });
@@ -74,33 +111,13 @@ export async function keyCommand(
         log,
         instance: '',
         keyId: () => '',
-        ackTimeoutMs: Number(flags['rotation-ack-timeout']),
+        ackTimeoutMs: flags['rotation-ack-timeout'],
         initialWaitMs: 0,
         heartbeat: false,
       });
       stopShared = () => run.stop();
     }
-    if (sub === 'rotate') {
-      const r = await rotateKey(core, args[0], 'ON_DEMAND');
-      const staged = stagedVersion(r);
-      out(
-        staged === undefined
-          ? `rotated ${core.arnOf(r.keyId)}: primary version ${r.primaryVersion}\n`
-          : `staged version ${staged} of ${core.arnOf(r.keyId)}: not every live instance holds it yet; the instances promote it once they all do (primary version ${r.primaryVersion})\n`,
-      );
-      return;
-    }
-    const aliases = new Map<string, string[]>();
-    for (const a of core.aliases.values())
-      aliases.set(a.targetKeyId, [...(aliases.get(a.targetKeyId) ?? []), a.aliasName]);
-    out(
-      'KEY ID                                STATE      SPEC               USAGE                VERSION  ALIASES\n',
-    );
-    for (const { record: r } of core.keys.values()) {
-      out(
-        `${r.keyId}  ${r.state.padEnd(9)}  ${r.keySpec.padEnd(17)}  ${r.keyUsage.padEnd(19)}  v${String(r.primaryVersion).padEnd(6)}  ${(aliases.get(r.keyId) ?? []).join(',')}\n`,
-      );
-    }
+    await body(core);
   } finally {
     await stopShared();
     await store.close();

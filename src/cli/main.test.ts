@@ -41,6 +41,67 @@ describe('kubekms command line', () => {
     expect(run(['--help']).stdout).toContain('kubekms serve');
   });
 
+  it.each([
+    [
+      ['key', '--help'],
+      ['kubekms key list', 'kubekms key rotate'],
+    ],
+    [
+      ['key', 'list', '--help'],
+      ['--data-dir', 'KUBEKMS_DATA_DIR', '--shared-state'],
+    ],
+    [
+      ['key', 'rotate', '-h'],
+      ['Usage: kubekms key rotate KEY', '--pkcs11-key-label', 'KUBEKMS_PKCS11_KEY_LABEL'],
+    ],
+    [
+      ['reencrypt', 'status', '--help'],
+      ['--watch', 'KUBEKMS_WATCH', '--kubeconfig'],
+    ],
+    [['reencrypt', '-h'], ['kubekms reencrypt status']],
+    [
+      ['rootkey', 'init', '--help'],
+      ['--pkcs11-slot', 'KUBEKMS_PKCS11_SLOT', 'deprecated spellings: --slot'],
+    ],
+    [['rootkey', '--help'], ['kubekms rootkey init']],
+    [
+      ['doctor', '-h'],
+      ['--encryption-config', 'KUBEKMS_TIMEOUT'],
+    ],
+    [
+      ['static-pod', '--help'],
+      ['--operator-kubeconfig', 'KUBEKMS_IMAGE'],
+    ],
+    [
+      ['serve', '-h'],
+      ['--aws-listen', 'KUBEKMS_KMS_SOCKET'],
+    ],
+  ])("kubekms %j prints that command's help, the same as `kubekms help`, and exits 0", (args, wanted) => {
+    const r = run(args);
+    expect(r.status, r.stderr).toBe(0);
+    for (const w of wanted) expect(r.stdout).toContain(w);
+    const words = args.filter((a) => !a.startsWith('-'));
+    const viaHelp = run(['help', ...words]);
+    expect(viaHelp.status).toBe(0);
+    expect(viaHelp.stdout).toBe(r.stdout);
+  });
+
+  it('refuses an unknown subcommand, also when asked for its help, with exit 2', () => {
+    for (const args of [
+      ['rootkey', 'rotate', '--help'],
+      ['help', 'rootkey', 'rotate'],
+      ['key', 'frob'],
+    ]) {
+      const r = run(args);
+      expect(r.status, args.join(' ')).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toMatch(/^kubekms: (rootkey|key): unknown subcommand "(rotate|frob)" \(expected '/);
+    }
+    const missing = run(['key']);
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toBe("kubekms: key: missing subcommand (try 'kubekms help key')\n");
+  });
+
   it('exits 2 naming the flag for unknown flags and bad values', { timeout: 120_000 }, () => {
     const r = run(['serve', '--nope']);
     expect(r.status).toBe(2);
@@ -55,6 +116,39 @@ describe('kubekms command line', () => {
     const r = run(['serve', '--data-dir', dir, '--kms-socket', join(dir, 'k.sock')]);
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/--root-key-file/);
+  });
+
+  it('takes relative paths under the working directory and logs the absolute socket path', {
+    timeout: 120_000,
+  }, async () => {
+    const child = spawn(
+      process.execPath,
+      [
+        MAIN,
+        'serve',
+        '--dev',
+        '--data-dir',
+        '.data',
+        '--kms-socket',
+        '.data/kms.sock',
+        '--health-listen',
+        '',
+      ],
+      { cwd: dir },
+    );
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    await expect.poll(() => out.includes('kmsv2 plugin serving'), { timeout: 60_000 }).toBe(true);
+    const socket = join(dir, '.data', 'kms.sock');
+    expect(out).toContain(`"socket":"${socket}"`);
+    const c = new ApiserverLikeClient(socket);
+    expect((await c.status()).healthz).toBe('ok');
+    c.close();
+    child.kill('SIGTERM');
+    expect(await new Promise((resolve) => child.once('exit', resolve))).toBe(0);
+    await expect(stat(join(dir, 'kms.sock'))).rejects.toThrow(/ENOENT/);
   });
 
   it('serves from environment variables and stops cleanly on SIGTERM', { timeout: 120_000 }, async () => {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { ReencryptionStatus } from '../api/kinds.ts';
 import { UsageError } from './flags.ts';
-import { describeReencryption, progressBar, reencryptOptions } from './reencrypt-command.ts';
+import { describeReencryption, progressBar } from './reencrypt-command.ts';
+import { reencryptOptions } from './serve-config.ts';
 
 const s = (o: Partial<ReencryptionStatus>): ReencryptionStatus => ({
   phase: 'Running',
@@ -35,11 +36,16 @@ describe('reencryptOptions', () => {
     });
   });
   it('an empty list turns re-encryption off', () => {
-    expect(reencryptOptions({ 'reencrypt-resources': '', 'reencrypt-qps': 50 }, 'k')).toEqual({});
+    expect(
+      reencryptOptions({ 'reencrypt-resources': '', 'reencrypt-delay': 1000, 'reencrypt-qps': 50 }, 'k'),
+    ).toEqual({});
   });
   it.each([
-    [{ 'reencrypt-resources': 'Secrets' }, /not a resource name/],
-    [{ 'reencrypt-resources': 'secrets', 'reencrypt-qps': -1 }, /≥ 0/],
+    [
+      { 'reencrypt-resources': 'Secrets', 'reencrypt-delay': 1000, 'reencrypt-qps': 0 },
+      /not a resource name/,
+    ],
+    [{ 'reencrypt-resources': 'secrets', 'reencrypt-delay': 1000, 'reencrypt-qps': -1 }, /≥ 0/],
   ])('refuses %j', (flags, msg) => {
     expect(() => reencryptOptions(flags, 'k')).toThrow(UsageError);
     expect(() => reencryptOptions(flags, 'k')).toThrow(msg);

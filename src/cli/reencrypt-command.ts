@@ -1,37 +1,17 @@
 /**
- * Re-encryption from the command line: the serve flags → operator options, and `kubekms reencrypt status
- * [--watch]`, which reads the Secrets key's KmsKey status and prints the pass's progress (a progress bar when
- * watching on a terminal, plain lines otherwise).
+ * `kubekms reencrypt status [--watch]`: reads the Secrets key's KmsKey status and prints the pass's progress (a
+ * progress bar when watching on a terminal, plain lines otherwise).
  */
 import { KMS_KEY, type KmsKey, type ReencryptionStatus } from '../api/kinds.ts';
 import { nodeKubeClient } from '../kube/client-node.ts';
 import { loadKubeConfig } from '../kube/kubeconfig.ts';
-import type { ReencryptOptions } from '../operator/reencrypt-controller.ts';
-import { type FlagSpec, type FlagValues, UsageError } from './flags.ts';
+import { type CommandModule, type Io, noPositionals, parseCommandFlags } from './commands.ts';
+import type { FlagSpec, FlagValuesOf } from './flags.ts';
 
-/** `reencrypt` in OperatorOptions, from --reencrypt-resources/-delay/-qps; none when the resource list is empty. */
-export function reencryptOptions(flags: FlagValues, secretsKey: string): { reencrypt?: ReencryptOptions } {
-  const resources = String(flags['reencrypt-resources'] ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '');
-  for (const r of resources)
-    if (!/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/.test(r))
-      throw new UsageError(
-        `--reencrypt-resources: ${JSON.stringify(r)} is not a resource name (plural[.group])`,
-      );
-  const qps = Number(flags['reencrypt-qps'] ?? 0);
-  if (qps < 0) throw new UsageError(`--reencrypt-qps: must be ≥ 0 (0 = unlimited), got ${qps}`);
-  if (resources.length === 0) return {};
-  return {
-    reencrypt: { secretsKey, resources, delayMs: Number(flags['reencrypt-delay'] ?? 600_000), qps },
-  };
-}
-
-export const REENCRYPT_FLAGS: readonly FlagSpec[] = [
+export const REENCRYPT_FLAGS = [
   {
     name: 'kubeconfig',
-    type: 'string',
+    type: 'path',
     default: '',
     help: 'Kubeconfig. Empty: $KUBECONFIG, ~/.kube/config, or the in-cluster service account.',
   },
@@ -55,9 +35,7 @@ export const REENCRYPT_FLAGS: readonly FlagSpec[] = [
     defaultText: ' (default 2s)',
     help: 'Polling interval of --watch.',
   },
-];
-
-export const REENCRYPT_USAGE = 'kubekms reencrypt status [--watch] [--kubeconfig K] [--namespace kubekms]';
+] as const satisfies readonly FlagSpec[];
 
 const pct = (s: ReencryptionStatus): number =>
   s.total > 0 ? Math.min(100, Math.floor(((s.done + s.skipped + s.failed) * 100) / s.total)) : 0;
@@ -86,23 +64,29 @@ export function progressBar(s: ReencryptionStatus, width = 30): string {
   return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${String(s.phase === 'Completed' ? 100 : pct(s)).padStart(3)}%`;
 }
 
-export async function reencryptCommand(
-  sub: string | undefined,
-  flags: FlagValues,
-  out: { write: (s: string) => void; isTTY: boolean },
+export const reencryptStatus: CommandModule = {
+  flags: REENCRYPT_FLAGS,
+  async run(argv, io) {
+    const { values, positionals } = parseCommandFlags(REENCRYPT_FLAGS, argv, io);
+    noPositionals('reencrypt status', positionals);
+    return reencryptStatusOf(values, io);
+  },
+};
+
+async function reencryptStatusOf(
+  flags: FlagValuesOf<typeof REENCRYPT_FLAGS>,
+  out: Pick<Io, 'out' | 'isTTY'>,
 ): Promise<number> {
-  if (sub !== 'status')
-    throw new UsageError(`reencrypt: expected 'status', got ${JSON.stringify(sub ?? '')}`);
-  const client = nodeKubeClient(loadKubeConfig(String(flags.kubeconfig ?? '')));
-  const ns = String(flags.namespace);
-  const name = String(flags.key);
+  const client = nodeKubeClient(loadKubeConfig(flags.kubeconfig));
+  const ns = flags.namespace;
+  const name = flags.key;
   const read = async (): Promise<ReencryptionStatus | undefined> => {
     const o = await client.get<KmsKey>(KMS_KEY, ns, name);
     if (!o) throw new Error(`KmsKey ${ns}/${name} not found (is kubekms serve --operator running?)`);
     return o.status?.reencryption;
   };
-  if (flags.watch !== true) {
-    out.write(`${describeReencryption(await read())}\n`);
+  if (!flags.watch) {
+    out.out(`${describeReencryption(await read())}\n`);
     return 0;
   }
   let last = '';
@@ -110,13 +94,13 @@ export async function reencryptCommand(
     const s = await read();
     const line = describeReencryption(s);
     const done = s?.phase === 'Completed' || s?.phase === 'Failed';
-    if (out.isTTY && s) out.write(`\r\x1b[2K${progressBar(s)} ${line}`);
-    else if (line !== last) out.write(`${line}\n`);
+    if (out.isTTY && s) out.out(`\r\x1b[2K${progressBar(s)} ${line}`);
+    else if (line !== last) out.out(`${line}\n`);
     last = line;
     if (done) {
-      if (out.isTTY) out.write('\n');
+      if (out.isTTY) out.out('\n');
       return s?.phase === 'Completed' ? 0 : 1;
     }
-    await new Promise((r) => setTimeout(r, Number(flags.interval)));
+    await new Promise((r) => setTimeout(r, flags.interval));
   }
 }

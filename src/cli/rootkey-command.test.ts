@@ -9,8 +9,9 @@ import { RootKeyError, RootKeyExistsError } from '../rootkey/errors.ts';
 import { Pkcs11RootKey } from '../rootkey/pkcs11-root-key.ts';
 import { openRootKey } from '../rootkey/root-key-config.ts';
 import { createSoftHsm, SOFTHSM_MODULE, type SoftHsm } from '../rootkey/testing/softhsm.ts';
-import { type FlagValues, formatHelp, parseFlags, UsageError } from './flags.ts';
-import { ROOTKEY_FLAGS, rootKeyOptionsFromFlags, rootkeyCommand } from './rootkey-command.ts';
+import { formatHelp, parseFlags, UsageError } from './flags.ts';
+import { rootKeyOptionsFromFlags } from './root-key-flags.ts';
+import { initRootKey, ROOTKEY_FLAGS } from './rootkey-command.ts';
 import { SERVE_FLAGS } from './serve-flags.ts';
 
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
@@ -37,12 +38,18 @@ const usage = (f: () => unknown): string => {
   throw new Error('expected a UsageError');
 };
 
+/** `rootkey init` in process: argv starts with 'init', as typed after `kubekms rootkey`. */
 async function init(argv: string[], env: Record<string, string | undefined> = {}): Promise<string> {
-  const { values, positionals } = parseFlags(ROOTKEY_FLAGS, argv, {});
+  const [sub, ...rest] = argv;
+  expect(sub).toBe('init');
+  const { values, positionals } = parseFlags(ROOTKEY_FLAGS, rest, {});
+  expect(positionals).toEqual([]);
   let out = '';
-  const [sub, ...rest] = positionals;
-  await rootkeyCommand(sub, rest, values as FlagValues, env, (s) => {
-    out += s;
+  await initRootKey(values, {
+    env,
+    out: (s) => {
+      out += s;
+    },
   });
   return out;
 }
@@ -149,17 +156,17 @@ describe("serve's root-key flags", () => {
 });
 
 describe('kubekms rootkey init', () => {
-  it('--file creates a 0600 key file once', async () => {
+  it('--root-key-file creates a 0600 key file once', async () => {
     const path = join(hsm.dir, 'file-root.key');
-    const out = await init(['init', '--file', path]);
+    const out = await init(['init', '--root-key-file', path]);
     expect(out).toMatch(
       /^root key created: file:.*file-root\.key \(fingerprint [0-9a-f]{16}\)\nserve with: --root-key-file /,
     );
     expect((await stat(path)).mode & 0o777).toBe(0o600);
     expect((await readFile(path)).length).toBe(32);
-    await expect(init(['init', '--file', path])).rejects.toBeInstanceOf(RootKeyExistsError);
-    await expect(init(['init', '--file', path, '--label', 'x'])).rejects.toThrow(
-      '--file and --label: give one, not both',
+    await expect(init(['init', '--root-key-file', path])).rejects.toBeInstanceOf(RootKeyExistsError);
+    await expect(init(['init', '--root-key-file', path, '--pkcs11-key-label', 'x'])).rejects.toThrow(
+      '--root-key-file and --pkcs11-key-label: give one, not both',
     );
   });
 
@@ -168,9 +175,9 @@ describe('kubekms rootkey init', () => {
       'init',
       '--pkcs11-module',
       SOFTHSM_MODULE,
-      '--token-label',
+      '--pkcs11-token-label',
       'kubekms',
-      '--label',
+      '--pkcs11-key-label',
       'cli-root',
     ];
     const out = await init(argv, { KUBEKMS_PKCS11_PIN: hsm.pin });
@@ -194,11 +201,11 @@ describe('kubekms rootkey init', () => {
         'init',
         '--pkcs11-module',
         SOFTHSM_MODULE,
-        '--token-label',
+        '--pkcs11-token-label',
         'kubekms',
-        '--label',
+        '--pkcs11-key-label',
         'by-file',
-        '--pin-file',
+        '--pkcs11-pin-file',
         pinFile,
       ]),
     )![1]!;
@@ -206,36 +213,56 @@ describe('kubekms rootkey init', () => {
       'init',
       '--pkcs11-module',
       SOFTHSM_MODULE,
-      '--slot',
+      '--pkcs11-slot',
       slot,
-      '--label',
+      '--pkcs11-key-label',
       'by-slot',
-      '--pin-file',
+      '--pkcs11-pin-file',
       pinFile,
     ]);
     expect(bySlot).toContain(`--pkcs11-slot ${slot} --pkcs11-key-label by-slot`);
     await expect(
-      init(['init', '--pkcs11-module', SOFTHSM_MODULE, '--token-label', 'kubekms', '--label', 'x']),
-    ).rejects.toThrow('rootkey: no PKCS#11 PIN: pass --pin-file PATH (mode 0600) or set KUBEKMS_PKCS11_PIN');
-    await expect(init(['init', '--pkcs11-module', SOFTHSM_MODULE, '--label', 'x'])).rejects.toThrow(
-      '--slot or --token-label: one is required for a key in an HSM',
+      init([
+        'init',
+        '--pkcs11-module',
+        SOFTHSM_MODULE,
+        '--pkcs11-token-label',
+        'kubekms',
+        '--pkcs11-key-label',
+        'x',
+      ]),
+    ).rejects.toThrow(
+      'rootkey: no PKCS#11 PIN: pass --pkcs11-pin-file PATH (mode 0600) or set KUBEKMS_PKCS11_PIN',
     );
-    await expect(init(['init', '--slot', '1', '--label', 'x'])).rejects.toThrow(
+    await expect(
+      init(['init', '--pkcs11-module', SOFTHSM_MODULE, '--pkcs11-key-label', 'x']),
+    ).rejects.toThrow('--pkcs11-slot or --pkcs11-token-label: one is required for a key in an HSM');
+    await expect(init(['init', '--pkcs11-slot', '1', '--pkcs11-key-label', 'x'])).rejects.toThrow(
       '--pkcs11-module: required for a key in an HSM',
     );
-    await expect(init(['init', '--pkcs11-module', SOFTHSM_MODULE, '--slot', '1'])).rejects.toThrow(
-      '--label: required for a key in an HSM',
+    await expect(init(['init', '--pkcs11-module', SOFTHSM_MODULE, '--pkcs11-slot', '1'])).rejects.toThrow(
+      '--pkcs11-key-label: required for a key in an HSM',
     );
     await expect(init(['init'])).rejects.toThrow(
-      /pass --pkcs11-module … for a key in an HSM, or --file PATH/,
+      /pass --pkcs11-module … for a key in an HSM, or --root-key-file PATH/,
     );
-    await expect(init(['create'])).rejects.toThrow('rootkey: unknown subcommand "create"');
   });
 
   it('openRootKey opens the created key with provider pkcs11 and logs its description', async () => {
-    await init(['init', '--pkcs11-module', SOFTHSM_MODULE, '--token-label', 'kubekms', '--label', 'served'], {
-      KUBEKMS_PKCS11_PIN: hsm.pin,
-    });
+    await init(
+      [
+        'init',
+        '--pkcs11-module',
+        SOFTHSM_MODULE,
+        '--pkcs11-token-label',
+        'kubekms',
+        '--pkcs11-key-label',
+        'served',
+      ],
+      {
+        KUBEKMS_PKCS11_PIN: hsm.pin,
+      },
+    );
     const lines: string[] = [];
     const key = await openRootKey({
       ...rootKeyOptionsFromFlags(
@@ -278,7 +305,15 @@ describe('kubekms rootkey init', () => {
         timeout: 30_000,
       });
     const wrong = run(
-      ['init', '--pkcs11-module', SOFTHSM_MODULE, '--token-label', 'kubekms', '--label', 'p'],
+      [
+        'init',
+        '--pkcs11-module',
+        SOFTHSM_MODULE,
+        '--pkcs11-token-label',
+        'kubekms',
+        '--pkcs11-key-label',
+        'p',
+      ],
       {
         KUBEKMS_PKCS11_PIN: 'not-the-pin-42',
       },
@@ -288,14 +323,77 @@ describe('kubekms rootkey init', () => {
       /^kubekms: rootkey: login to token "kubekms" \(slot \d+\) failed: CKR_PIN_INCORRECT \(check --pkcs11-pin-file or KUBEKMS_PKCS11_PIN\)\n$/,
     );
     expect(wrong.stderr).not.toContain('not-the-pin-42');
-    const ok = run(['init', '--pkcs11-module', SOFTHSM_MODULE, '--token-label', 'kubekms', '--label', 'p'], {
-      KUBEKMS_PKCS11_PIN: hsm.pin,
-    });
+    const ok = run(
+      [
+        'init',
+        '--pkcs11-module',
+        SOFTHSM_MODULE,
+        '--pkcs11-token-label',
+        'kubekms',
+        '--pkcs11-key-label',
+        'p',
+      ],
+      {
+        KUBEKMS_PKCS11_PIN: hsm.pin,
+      },
+    );
     expect(ok.status, ok.stderr).toBe(0);
     expect(ok.stdout).toMatch(/^root key created: pkcs11:libsofthsm2\.so slot \d+ token kubekms label p\n/);
-    const bad = run(['init', '--slot', 'x'], {});
+    const bad = run(['init', '--pkcs11-slot', 'x'], {});
     expect(bad.status).toBe(2);
-    expect(bad.stderr).toBe('kubekms: --slot: expected an integer, got "x"\n');
+    expect(bad.stderr).toBe('kubekms: --pkcs11-slot: expected an integer, got "x"\n');
     expect(run(['--help'], {}).stdout).toContain('kubekms rootkey init --pkcs11-module PATH');
+    const unknown = run(['create'], {});
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toMatch(/^kubekms: rootkey: unknown subcommand "create" \(expected 'init'/);
+  });
+
+  it('accepts the old spellings (--file, --slot, --token-label, --label, --pin-file and their KUBEKMS_ twins) for one release, with a deprecation warning', async () => {
+    const old = parseFlags(
+      ROOTKEY_FLAGS,
+      ['--slot', '2', '--label', 'k', '--pin-file', 'pin', '--file=f'],
+      { KUBEKMS_TOKEN_LABEL: 't' },
+      '/work',
+    );
+    expect(old.values).toEqual({
+      'root-key-file': '/work/f',
+      'pkcs11-module': undefined,
+      'pkcs11-slot': 2,
+      'pkcs11-token-label': 't',
+      'pkcs11-key-label': 'k',
+      'pkcs11-pin-file': '/work/pin',
+    });
+    expect(old.warnings).toEqual([
+      'KUBEKMS_TOKEN_LABEL is deprecated and will be removed in the next release: use --pkcs11-token-label (KUBEKMS_PKCS11_TOKEN_LABEL)',
+      '--slot is deprecated and will be removed in the next release: use --pkcs11-slot (KUBEKMS_PKCS11_SLOT)',
+      '--label is deprecated and will be removed in the next release: use --pkcs11-key-label (KUBEKMS_PKCS11_KEY_LABEL)',
+      '--pin-file is deprecated and will be removed in the next release: use --pkcs11-pin-file (KUBEKMS_PKCS11_PIN_FILE)',
+      '--file is deprecated and will be removed in the next release: use --root-key-file (KUBEKMS_ROOT_KEY_FILE)',
+    ]);
+    // As a process: the old spellings still create the key, and stderr says what to type instead.
+    const pinFile = join(hsm.dir, 'old-pin');
+    await writeFile(pinFile, hsm.pin, { mode: 0o600 });
+    const r = spawnSync(
+      process.execPath,
+      [
+        MAIN,
+        'rootkey',
+        'init',
+        '--pkcs11-module',
+        SOFTHSM_MODULE,
+        '--token-label',
+        'kubekms',
+        '--label',
+        'old',
+      ],
+      { encoding: 'utf8', env: { ...process.env, ...hsm.env, KUBEKMS_PIN_FILE: pinFile }, timeout: 30_000 },
+    );
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain('--pkcs11-token-label kubekms --pkcs11-key-label old');
+    expect(r.stderr.split('\n').filter(Boolean)).toEqual([
+      'kubekms: warning: KUBEKMS_PIN_FILE is deprecated and will be removed in the next release: use --pkcs11-pin-file (KUBEKMS_PKCS11_PIN_FILE)',
+      'kubekms: warning: --token-label is deprecated and will be removed in the next release: use --pkcs11-token-label (KUBEKMS_PKCS11_TOKEN_LABEL)',
+      'kubekms: warning: --label is deprecated and will be removed in the next release: use --pkcs11-key-label (KUBEKMS_PKCS11_KEY_LABEL)',
+    ]);
   });
 });

@@ -1,16 +1,19 @@
-/** The flags of `kubekms serve`, each with an environment-variable twin. */
+/**
+ * The flags of `kubekms serve`, each with an environment-variable twin. Path flags (`type: 'path'`) may be relative:
+ * they mean a path under the working directory and are made absolute when parsed.
+ */
 import type { FlagSpec } from './flags.ts';
 
-export const SERVE_FLAGS: readonly FlagSpec[] = [
+export const SERVE_FLAGS = [
   {
     name: 'data-dir',
-    type: 'string',
+    type: 'path',
     default: '/var/lib/kubekms',
     help: 'Directory of the local keystore (created mode 0700).',
   },
   {
     name: 'root-key-file',
-    type: 'string',
+    type: 'path',
     help: 'Root key: a file of 32 random bytes (raw, hex or base64), mode 0600. Wraps every key at rest.',
   },
   {
@@ -28,7 +31,7 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
   },
   {
     name: 'pkcs11-module',
-    type: 'string',
+    type: 'path',
     help: 'pkcs11: the PKCS#11 module (shared library) of the HSM, e.g. /usr/lib/softhsm/libsofthsm2.so.',
   },
   { name: 'pkcs11-slot', type: 'int', help: 'pkcs11: slot id of the token (or --pkcs11-token-label).' },
@@ -40,13 +43,13 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
   },
   {
     name: 'pkcs11-pin-file',
-    type: 'string',
+    type: 'path',
     help: 'pkcs11: file holding the user PIN, mode 0600. Without it the PIN is read from KUBEKMS_PKCS11_PIN.',
   },
   // --- end of the root-of-trust block ---
   {
     name: 'kms-socket',
-    type: 'string',
+    type: 'path',
     default: '/var/run/kubekms/kms.sock',
     help: 'Unix socket of the Kubernetes KMS v2 plugin API. Empty to disable the plugin.',
   },
@@ -79,7 +82,7 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
   },
   {
     name: 'audit-log',
-    type: 'string',
+    type: 'path',
     default: '',
     help: 'Write the JSON log (every line: one audit line per request, lifecycle changes, errors) to this file (mode 0600, rotated by size) instead of stdout.',
   },
@@ -139,11 +142,11 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
     default: '',
     help: 'HOST:PORT of the AWS-KMS-compatible API (JSON 1.1, SigV4). Empty (the default) to disable. Plain HTTP only on loopback.',
   },
-  { name: 'aws-tls-cert', type: 'string', help: 'PEM certificate chain for the AWS API (HTTPS).' },
-  { name: 'aws-tls-key', type: 'string', help: 'PEM private key for the AWS API (HTTPS).' },
+  { name: 'aws-tls-cert', type: 'path', help: 'PEM certificate chain for the AWS API (HTTPS).' },
+  { name: 'aws-tls-key', type: 'path', help: 'PEM private key for the AWS API (HTTPS).' },
   {
     name: 'aws-credentials',
-    type: 'string',
+    type: 'path',
     help: 'JSON file of AWS API access keys: {"credentials":[{"accessKeyId","secretAccessKey","principal","admin"}]}, mode 0600.',
   },
   {
@@ -174,7 +177,7 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
   },
   {
     name: 'kubeconfig',
-    type: 'string',
+    type: 'path',
     default: '',
     help: 'Kubeconfig of the operator. Empty: the in-cluster service account, else $KUBECONFIG or ~/.kube/config.',
   },
@@ -240,4 +243,4 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
     default: 50,
     help: 'Operator: objects re-encrypted per second at most; 0 = unlimited.',
   },
-];
+] as const satisfies readonly FlagSpec[];

@@ -37,7 +37,10 @@ describe('kubekms static-pod', () => {
     );
     expect(y).toContain('{name: kubeconfig, mountPath: /etc/kubernetes/kubekms.conf, readOnly: true}');
     expect(y).toContain('hostPath: {path: /etc/kubernetes/kubekms.conf, type: File}');
-    expect(() => render(['--operator-kubeconfig=kubekms.conf'])).toThrow(/--operator-kubeconfig/);
+    expect(render(['--operator-kubeconfig=kubekms.conf'])).toContain(
+      `--kubeconfig=${process.cwd()}/kubekms.conf`,
+    );
+    expect(() => render(['--operator-kubeconfig=/etc/a b.conf'])).toThrow(/--operator-kubeconfig/);
   });
 
   it('shares the key state between control-plane nodes with --shared-state (which needs the kubeconfig)', () => {
@@ -62,9 +65,19 @@ describe('kubekms static-pod', () => {
     expect(y).not.toMatch(/secretName|secretKeyRef|serviceAccountName|--dev/);
   });
 
-  it('refuses values that would break the YAML or are not absolute paths', () => {
+  it('refuses values that would break the YAML; relative paths are under the working directory', () => {
     expect(() => render(['--image=a b'])).toThrow(UsageError);
-    expect(() => render(['--data-dir=relative/dir'])).toThrow(/--data-dir/);
+    expect(() => render(['--data-dir=/srv/a b'])).toThrow(/--data-dir/);
+    const y = parseFlags(
+      STATIC_POD_FLAGS,
+      ['--data-dir=data', '--kms-socket=run/kms.sock'],
+      {},
+      '/srv/node',
+    ).values;
+    expect(renderStaticPod(staticPodOptions(y))).toContain('- --kms-socket=/srv/node/run/kms.sock');
+    expect(renderStaticPod(staticPodOptions(y))).toContain(
+      'hostPath: {path: /srv/node/data, type: DirectoryOrCreate}',
+    );
     expect(() => render(['--health-listen=localhost'])).toThrow(/--health-listen/);
     expect(() => render(['--namespace=Kube_System'])).toThrow(/--namespace/);
   });

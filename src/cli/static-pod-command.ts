@@ -8,25 +8,26 @@
  * is root-owned mode 0600 (kube-apiserver connects as root), but with every capability dropped, a read-only root
  * filesystem, no privilege escalation and the runtime's default seccomp profile.
  */
-import { type FlagSpec, type FlagValues, UsageError } from './flags.ts';
+import { type CommandModule, noPositionals, parseCommandFlags } from './commands.ts';
+import { type FlagSpec, type FlagValuesOf, UsageError } from './flags.ts';
 
-export const STATIC_POD_FLAGS: readonly FlagSpec[] = [
+export const STATIC_POD_FLAGS = [
   { name: 'image', type: 'string', default: 'kubekms/kubekms:0.1.0', help: 'Container image of kubekms.' },
   {
     name: 'root-key-file',
-    type: 'string',
+    type: 'path',
     default: '/etc/kubekms/root.key',
     help: 'Host path of the root key file (32 random bytes, mode 0600), mounted read-only at the same path.',
   },
   {
     name: 'data-dir',
-    type: 'string',
+    type: 'path',
     default: '/var/lib/kubekms',
     help: 'Host path of the local keystore, mounted at the same path.',
   },
   {
     name: 'kms-socket',
-    type: 'string',
+    type: 'path',
     default: '/var/run/kubekms/kms.sock',
     help: "Plugin socket; its directory is the hostPath shared with kube-apiserver (the EncryptionConfiguration's endpoint).",
   },
@@ -45,7 +46,7 @@ export const STATIC_POD_FLAGS: readonly FlagSpec[] = [
   { name: 'namespace', type: 'string', default: 'kube-system', help: 'Namespace of the mirror pod.' },
   {
     name: 'operator-kubeconfig',
-    type: 'string',
+    type: 'path',
     default: '',
     help: 'Host path of a kubeconfig: also run the operator in this pod (same engine as the plugin), mounted read-only. Empty: plugin only.',
   },
@@ -64,7 +65,19 @@ export const STATIC_POD_FLAGS: readonly FlagSpec[] = [
   { name: 'cpu-request', type: 'string', default: '50m', help: 'CPU request.' },
   { name: 'memory-request', type: 'string', default: '64Mi', help: 'Memory request.' },
   { name: 'memory-limit', type: 'string', default: '512Mi', help: 'Memory limit.' },
-];
+] as const satisfies readonly FlagSpec[];
+
+type StaticPodFlags = FlagValuesOf<typeof STATIC_POD_FLAGS>;
+
+export const staticPodCommand: CommandModule = {
+  flags: STATIC_POD_FLAGS,
+  async run(argv, io) {
+    const { values, positionals } = parseCommandFlags(STATIC_POD_FLAGS, argv, io);
+    noPositionals('static-pod', positionals);
+    io.out(renderStaticPod(staticPodOptions(values)));
+    return 0;
+  },
+};
 
 export interface StaticPodOptions {
   image: string;
@@ -86,8 +99,8 @@ export interface StaticPodOptions {
 
 const SAFE = /^[A-Za-z0-9._:@/+=-]+$/;
 
-function need(flags: FlagValues, name: string, pattern: RegExp = SAFE): string {
-  const v = String(flags[name] ?? '');
+function need(flags: StaticPodFlags, name: keyof StaticPodFlags, pattern: RegExp = SAFE): string {
+  const v = String(flags[name]);
   if (!pattern.test(v)) throw new UsageError(`--${name}: unsupported value ${JSON.stringify(v)}`);
   return v;
 }
@@ -95,9 +108,9 @@ function need(flags: FlagValues, name: string, pattern: RegExp = SAFE): string {
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const absolute = /^\/[A-Za-z0-9._/-]*[A-Za-z0-9._-]$/;
 
-export function staticPodOptions(flags: FlagValues): StaticPodOptions {
+export function staticPodOptions(flags: StaticPodFlags): StaticPodOptions {
   const healthListen = need(flags, 'health-listen', /^[0-9.]+:[0-9]{1,5}$/);
-  const sharedState = flags['shared-state'] === true;
+  const sharedState = flags['shared-state'];
   if (sharedState && !flags['operator-kubeconfig']) {
     throw new UsageError(
       '--shared-state: needs --operator-kubeconfig (the shared key state lives in the API)',

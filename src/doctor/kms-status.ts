@@ -5,6 +5,7 @@
  */
 import { type Client, credentials, makeGenericClientConstructor, type ServiceError } from '@grpc/grpc-js';
 import { loadKmsV2Service } from '../kmsv2/proto.ts';
+import { unixTarget } from '../kmsv2/unix-target.ts';
 
 export interface StatusAnswer {
   readonly version: string;
@@ -23,7 +24,7 @@ interface StatusClient extends Client {
 export async function kmsStatus(socketPath: string, timeoutMs: number): Promise<StatusAnswer> {
   const Ctor = makeGenericClientConstructor(loadKmsV2Service(), 'KeyManagementService');
   // kube-apiserver (1.32+) sends :authority localhost.
-  const client = new Ctor(`unix://${socketPath}`, credentials.createInsecure(), {
+  const client = new Ctor(unixTarget(socketPath), credentials.createInsecure(), {
     'grpc.default_authority': 'localhost',
   }) as unknown as StatusClient;
   try {

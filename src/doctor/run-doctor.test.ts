@@ -9,6 +9,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { DOCTOR_FLAGS, doctorOptions } from '../cli/doctor-command.ts';
 import { parseFlags } from '../cli/flags.ts';
 import { type Running, serve } from '../cli/serve.ts';
+import { serveConfig } from '../cli/serve-config.ts';
 import { SERVE_FLAGS } from '../cli/serve-flags.ts';
 import type { KubeGet, KubeResponse } from '../kube/http-get.ts';
 import { FileRootKey } from '../rootkey/file-root-key.ts';
@@ -44,7 +45,7 @@ async function startServe(): Promise<Running> {
     ['--root-key-file', rootKeyFile, '--data-dir', dataDir, '--kms-socket', socket, '--health-listen', ''],
     {},
   );
-  running = await serve(values, new PassThrough());
+  running = await serve(serveConfig(values, {}), new PassThrough());
   return running;
 }
 
@@ -278,7 +279,7 @@ describe('runDoctor with the pkcs11 root key (SoftHSM2), through the same flags 
       [...fixtures.serveArgs('pkcs11'), '--data-dir', dataDir, '--kms-socket', socket, '--health-listen', ''],
       {},
     );
-    running = await serve(values, new PassThrough());
+    running = await serve(serveConfig(values, {}), new PassThrough());
     const base = ['--data-dir', dataDir, '--kms-socket', socket, '--timeout', '5s'];
     const hsm = parseFlags(DOCTOR_FLAGS, [...fixtures.serveArgs('pkcs11'), ...base], {}).values;
     const rows = table(await runDoctor({ ...doctorOptions(hsm), kube: 'x' }));

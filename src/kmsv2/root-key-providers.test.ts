@@ -11,6 +11,7 @@ import { PassThrough } from 'node:stream';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseFlags } from '../cli/flags.ts';
 import { type Running, serve } from '../cli/serve.ts';
+import { serveConfig } from '../cli/serve-config.ts';
 import { SERVE_FLAGS } from '../cli/serve-flags.ts';
 import { rotateKeyOnDemand } from '../engine/ops-rotation.ts';
 import { SYSTEM } from '../engine/policy.ts';
@@ -55,7 +56,7 @@ async function start(provider: ProviderName): Promise<Running> {
     '',
     ...fixtures.serveArgs(provider),
   ];
-  const r = await serve(parseFlags(SERVE_FLAGS, argv, {}).values, sink);
+  const r = await serve(serveConfig(parseFlags(SERVE_FLAGS, argv, {}).values, {}), sink);
   running.push(r);
   return r;
 }

@@ -13,6 +13,7 @@ import { status as GrpcStatus } from '@grpc/grpc-js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseFlags } from '../cli/flags.ts';
 import { type Running, serve } from '../cli/serve.ts';
+import { serveConfig } from '../cli/serve-config.ts';
 import { SERVE_FLAGS } from '../cli/serve-flags.ts';
 import { disableKey, enableKey } from '../engine/ops-keys.ts';
 import { rotateKeyOnDemand } from '../engine/ops-rotation.ts';
@@ -35,7 +36,7 @@ async function start(extra: string[] = []): Promise<Running> {
     ['--dev', '--data-dir', dir, '--kms-socket', socket, '--health-listen', '127.0.0.1:0', ...extra],
     {},
   );
-  const r = await serve(values, sink);
+  const r = await serve(serveConfig(values, {}), sink);
   running.push(r);
   return r;
 }

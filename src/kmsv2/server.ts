@@ -16,6 +16,7 @@ import { keyIdHash } from './key-id.ts';
 import type { KmsV2Plugin } from './plugin.ts';
 import { loadKmsV2Service } from './proto.ts';
 import { prepareSocketPath, removeSocket, restrictSocket, type SocketOptions } from './socket.ts';
+import { unixTarget } from './unix-target.ts';
 
 interface EncryptRequest {
   plaintext: Buffer;
@@ -117,7 +118,7 @@ export async function startKmsV2Server(
   if (removed === 'removed-stale')
     log.warn({ socket: socket.path }, 'removed a stale socket left by a previous process');
   await new Promise<void>((resolve, reject) =>
-    server.bindAsync(`unix://${socket.path}`, ServerCredentials.createInsecure(), (err) =>
+    server.bindAsync(unixTarget(socket.path), ServerCredentials.createInsecure(), (err) =>
       err ? reject(err) : resolve(),
     ),
   );

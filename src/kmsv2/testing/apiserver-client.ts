@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { type Client, credentials, makeGenericClientConstructor, type ServiceError } from '@grpc/grpc-js';
 import { isFullyQualifiedDomainName } from '../annotations.ts';
 import { loadKmsV2Service } from '../proto.ts';
+import { unixTarget } from '../unix-target.ts';
 
 export type AuthorityStyle = 'localhost' | 'socket-path';
 
@@ -33,7 +34,7 @@ export class ApiserverLikeClient {
   constructor(socketPath: string, authority: AuthorityStyle = 'localhost') {
     const Ctor = makeGenericClientConstructor(loadKmsV2Service(), 'KeyManagementService');
     const auth = authority === 'localhost' ? 'localhost' : encodeURIComponent(socketPath);
-    this.#client = new Ctor(`unix://${socketPath}`, credentials.createInsecure(), {
+    this.#client = new Ctor(unixTarget(socketPath), credentials.createInsecure(), {
       'grpc.default_authority': auth,
     }) as unknown as Raw;
   }

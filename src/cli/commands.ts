@@ -1,0 +1,192 @@
+/**
+ * Every kubekms command and subcommand: its usage, description and (loaded on use) its flags and implementation.
+ * The router in main.ts and every help text (`kubekms X --help`, `kubekms help X`) read this one table, so each
+ * command's help shows exactly the flags it parses. Implementations load only when their command runs.
+ */
+import { type FlagSpec, formatHelp, parseFlags, UsageError } from './flags.ts';
+
+export interface Io {
+  readonly out: (s: string) => void;
+  readonly err: (s: string) => void;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly isTTY: boolean;
+}
+
+/** A runnable command: its flag table (for help) and its implementation (argv after the command's name). */
+export interface CommandModule {
+  readonly flags: readonly FlagSpec[];
+  run(argv: readonly string[], io: Io): Promise<number>;
+}
+
+export interface Command {
+  /** The words that select it: `serve`, `key rotate`. */
+  readonly name: string;
+  /** One line, for `kubekms help`. */
+  readonly summary: string;
+  readonly usage: string;
+  readonly description: string;
+  /** A runnable command; a group (`key`, `rootkey`) has subcommands instead. */
+  readonly load?: () => Promise<CommandModule>;
+  readonly subcommands?: readonly Command[];
+}
+
+/** Parses a command's flags and prints the deprecation warnings of old spellings to stderr. */
+export function parseCommandFlags<const S extends readonly FlagSpec[]>(
+  specs: S,
+  argv: readonly string[],
+  io: Io,
+) {
+  const parsed = parseFlags(specs, argv, io.env);
+  for (const w of parsed.warnings) io.err(`kubekms: warning: ${w}\n`);
+  return parsed;
+}
+
+/** Refuses arguments a command does not take. */
+export function noPositionals(command: string, positionals: readonly string[]): void {
+  if (positionals.length > 0)
+    throw new UsageError(`${command} takes no arguments, got ${JSON.stringify(positionals[0])}`);
+}
+
+const SERVE: Command = {
+  name: 'serve',
+  summary: 'run the key service (KMS v2 plugin, health and metrics; operator, AWS API, HA when enabled)',
+  usage: 'Usage: kubekms serve [flags]',
+  description:
+    'Runs the key engine on its local keystore and serves the Kubernetes KMS v2 plugin API on a unix socket,\n' +
+    'plus /livez, /readyz and /metrics. Needs no Kubernetes API to start. Relative paths are under the\n' +
+    'working directory.',
+  load: () => import('./serve-command.ts').then((m) => m.serveCommand),
+};
+
+const KEY: Command = {
+  name: 'key',
+  summary: 'list or rotate the keys of a local keystore (offline; with --shared-state: online)',
+  usage: 'Usage: kubekms key list|rotate [flags]',
+  description:
+    'Works on the local keystore (refused while serve holds it), or with --shared-state on the shared state.',
+  subcommands: [
+    {
+      name: 'key list',
+      summary: 'list the keys, their state, spec, usage, primary version and aliases',
+      usage: 'Usage: kubekms key list [flags]',
+      description: 'Lists the keys of the keystore (offline: not while serve holds the data directory).',
+      load: () => import('./key-command.ts').then((m) => m.keyList),
+    },
+    {
+      name: 'key rotate',
+      summary: 'rotate a key now',
+      usage: 'Usage: kubekms key rotate KEY [flags]',
+      description:
+        'Rotates KEY (a key id, ARN or alias) now. With --shared-state the new version is staged until every\n' +
+        'live instance holds it.',
+      load: () => import('./key-command.ts').then((m) => m.keyRotate),
+    },
+  ],
+};
+
+const STATIC_POD: Command = {
+  name: 'static-pod',
+  summary: 'print the static-pod manifest for a control-plane node',
+  usage: 'Usage: kubekms static-pod [flags]',
+  description:
+    'Prints the static-pod manifest that runs kubekms next to kube-apiserver (see docs/install.md). Relative\n' +
+    'paths are under the working directory.',
+  load: () => import('./static-pod-command.ts').then((m) => m.staticPodCommand),
+};
+
+const REENCRYPT: Command = {
+  name: 'reencrypt',
+  summary: 'progress of re-encrypting Secrets after a rotation',
+  usage: 'Usage: kubekms reencrypt status [flags]',
+  description: 'Reads the Secrets key KmsKey status.reencryption.',
+  subcommands: [
+    {
+      name: 'reencrypt status',
+      summary: 'print the progress of the re-encryption pass (--watch: until it ends)',
+      usage: 'Usage: kubekms reencrypt status [--watch] [flags]',
+      description:
+        "Reads the Secrets key's KmsKey status.reencryption and prints the pass's progress (a progress bar\n" +
+        'when watching on a terminal). Exit 1 when a watched pass fails.',
+      load: () => import('./reencrypt-command.ts').then((m) => m.reencryptStatus),
+    },
+  ],
+};
+
+export const ROOTKEY_INIT_USAGE =
+  '  kubekms rootkey init --pkcs11-module PATH (--pkcs11-slot N | --pkcs11-token-label T) --pkcs11-key-label L [--pkcs11-pin-file F]\n' +
+  '  kubekms rootkey init --root-key-file PATH';
+
+const ROOTKEY: Command = {
+  name: 'rootkey',
+  summary: 'create a root key: in an HSM (--pkcs11-module …) or a file (--root-key-file PATH)',
+  usage: `Usage:\n${ROOTKEY_INIT_USAGE}`,
+  description: 'Manages the root of trust (docs/root-of-trust.md).',
+  subcommands: [
+    {
+      name: 'rootkey init',
+      summary: 'create a root key in an HSM or a file',
+      usage: `Usage:\n${ROOTKEY_INIT_USAGE}`,
+      description:
+        'Creates a root key and prints its description. In a PKCS#11 token (an HSM): an AES-256 secret key generated\n' +
+        'inside the token (CKM_AES_KEY_GEN), sensitive and not extractable, found later by its label. The user PIN\n' +
+        'comes from --pkcs11-pin-file (mode 0600) or the environment variable KUBEKMS_PKCS11_PIN. As a file: 32\n' +
+        'random bytes, mode 0600. An existing key (same label in the token, or an existing file) is never replaced.\n' +
+        'The flags have the names serve uses for the same settings.',
+      load: () => import('./rootkey-command.ts').then((m) => m.rootkeyInit),
+    },
+  ],
+};
+
+const DOCTOR: Command = {
+  name: 'doctor',
+  summary: 'check socket, root key, keystore, API, clock skew, instances; exit 1 on FAIL',
+  usage: 'Usage: kubekms doctor [flags]',
+  description:
+    'Checks the plugin socket, the root key, the local keystore, the Kubernetes API, clock skew, the heartbeats of\n' +
+    'every instance and (with --encryption-config) the EncryptionConfiguration. Changes nothing.\n' +
+    'Exit status: 0 when no check FAILs, 1 otherwise, 2 for a usage error. See docs/doctor.md.',
+  load: () => import('./doctor-command.ts').then((m) => m.doctorCommand),
+};
+
+export const COMMANDS: readonly Command[] = [SERVE, KEY, STATIC_POD, REENCRYPT, ROOTKEY, DOCTOR];
+
+/** The command `words` name (`['key', 'rotate']`), or a usage error naming the unknown word. */
+export function findCommand(words: readonly string[]): Command {
+  let list = COMMANDS;
+  let found: Command | undefined;
+  for (const [i, word] of words.entries()) {
+    const next = list.find((c) => c.name.split(' ')[i] === word);
+    if (!next) {
+      const known = list.map((c) => `'${c.name.split(' ')[i]}'`).join(', ');
+      throw new UsageError(
+        found
+          ? `${found.name}: unknown subcommand ${JSON.stringify(word)} (expected ${known}; try 'kubekms help ${found.name}')`
+          : `unknown command ${JSON.stringify(word)} (try 'kubekms help')`,
+      );
+    }
+    found = next;
+    list = next.subcommands ?? [];
+  }
+  if (!found) throw new UsageError("missing command (try 'kubekms help')");
+  return found;
+}
+
+/** The help text of a command: its usage, description, subcommands and flags with their environment twins. */
+export async function commandHelp(c: Command): Promise<string> {
+  if (c.load) return formatHelp(c.usage, c.description, (await c.load()).flags);
+  const subs = (c.subcommands ?? []).map((s) => `  kubekms ${s.name.padEnd(18)} ${s.summary}`).join('\n');
+  return `${c.usage}\n\n${c.description}\n\nCommands:\n${subs}\n\nRun 'kubekms help ${c.name} COMMAND' (or 'kubekms ${c.name} COMMAND --help') for its flags.\n`;
+}
+
+export function mainHelp(version: string): string {
+  const rows = COMMANDS.map((c) => `  kubekms ${c.name.padEnd(12)} ${c.summary}`).join('\n');
+  return `kubekms ${version} — in-cluster key management for Kubernetes
+
+Usage:
+${rows}
+  kubekms version      print the version
+  kubekms help [command [subcommand]]  show help (also: kubekms COMMAND --help or -h)
+
+Every flag also reads from an environment variable (--data-dir ↔ KUBEKMS_DATA_DIR).
+`;
+}

@@ -1,0 +1,67 @@
+/**
+ * The AWS API section of serve's configuration: --aws-listen (off when empty), --aws-tls-cert/--aws-tls-key
+ * (HTTPS; plain HTTP only on a loopback host), --aws-credentials, the --dev administrator, the request timeout and
+ * cluster mode (--aws-management). Checked here, before anything starts; the files are read when the API starts.
+ */
+import { UsageError } from './flags.ts';
+import { isLoopback, type Listen, parseListen } from './listen.ts';
+import type { ServeFlags } from './serve-config.ts';
+
+export interface AwsSection {
+  readonly listen: Listen;
+  readonly tls?: { readonly certFile: string; readonly keyFile: string };
+  readonly credentialsFile?: string;
+  /** --dev: the access key test/test is an administrator of every key. */
+  readonly devCredential: boolean;
+  readonly requestTimeoutMs: number;
+  /** Management operations act through KmsKey/KmsAlias/KmsGrant objects (needs the operator). */
+  readonly cluster?: { readonly kubeconfig: string; readonly namespace: string; readonly timeoutMs: number };
+}
+
+export function awsSection(f: ServeFlags): { aws?: AwsSection } {
+  if (!f['aws-listen']) return {};
+  const listen = parseListen(f['aws-listen'], 'aws-listen');
+  const certFile = f['aws-tls-cert'] || undefined;
+  const keyFile = f['aws-tls-key'] || undefined;
+  if (Boolean(certFile) !== Boolean(keyFile))
+    throw new UsageError('--aws-tls-cert and --aws-tls-key: give both or neither');
+  if (!certFile && !isLoopback(listen.host)) {
+    throw new UsageError(
+      `--aws-listen: plain HTTP is allowed only on a loopback address (127.0.0.1, ::1, localhost), not ${listen.host}; give --aws-tls-cert and --aws-tls-key to serve HTTPS`,
+    );
+  }
+  const credentialsFile = f['aws-credentials'] || undefined;
+  if (!credentialsFile && !f.dev)
+    throw new UsageError(
+      '--aws-listen: no credentials; give --aws-credentials FILE (there is no anonymous access)',
+    );
+  const requestTimeoutMs = f['aws-request-timeout'];
+  if (requestTimeoutMs <= 0) throw new UsageError('--aws-request-timeout: must be more than 0');
+  return {
+    aws: {
+      listen,
+      ...(certFile && keyFile ? { tls: { certFile, keyFile } } : {}),
+      ...(credentialsFile ? { credentialsFile } : {}),
+      devCredential: f.dev,
+      requestTimeoutMs,
+      ...clusterMode(f, requestTimeoutMs),
+    },
+  };
+}
+
+/** --aws-management: `cluster` (the default with --operator) or `engine`. */
+function clusterMode(f: ServeFlags, requestTimeoutMs: number): Pick<AwsSection, 'cluster'> {
+  const mode = f['aws-management'];
+  if (mode === 'engine' || (mode === 'auto' && !f.operator)) return {};
+  if (!f.operator)
+    throw new UsageError(
+      '--aws-management=cluster needs --operator: the operator reconciles the objects the AWS API writes',
+    );
+  const timeoutMs = f['aws-cluster-timeout'];
+  if (timeoutMs <= 0) throw new UsageError('--aws-cluster-timeout: must be more than 0');
+  if (timeoutMs >= requestTimeoutMs)
+    throw new UsageError(
+      `--aws-cluster-timeout (${timeoutMs} ms) must be shorter than --aws-request-timeout (${requestTimeoutMs} ms): a request that waits longer is cut off without an answer`,
+    );
+  return { cluster: { kubeconfig: f.kubeconfig, namespace: f.namespace, timeoutMs } };
+}

@@ -1,0 +1,107 @@
+/** serve's flags as a ServeConfig: a section per part that is on, none for a part that is off, errors naming the flag. */
+import { describe, expect, it } from 'vitest';
+import { UsageError } from './flags.ts';
+import { parseServeArgs } from './serve-config.ts';
+
+const config = (argv: string[], env: Record<string, string> = {}) => parseServeArgs(argv, env, '/srv');
+const usage = (argv: string[]): string => {
+  try {
+    config(argv);
+  } catch (e) {
+    expect(e).toBeInstanceOf(UsageError);
+    return (e as Error).message;
+  }
+  return 'no error';
+};
+
+describe('ServeConfig', () => {
+  it('plugin only by default: no AWS, operator or shared-state section', () => {
+    const c = config(['--dev', '--data-dir', 'data', '--kms-socket', 'run/kms.sock']);
+    expect(c.keystore).toEqual({ dataDir: '/srv/data' });
+    expect(c.kmsv2).toEqual({
+      socket: { path: '/srv/run/kms.sock', mode: 0o600 },
+      apiVersion: 'v2',
+      shutdownGraceMs: 10_000,
+    });
+    expect(c.health).toEqual({ host: '127.0.0.1', port: 9810 });
+    expect(c.rootKey).toEqual({ provider: 'file', rootKeyFile: undefined, dev: true });
+    expect(c.engine).toEqual({
+      arn: { partition: 'aws', region: 'us-east-1', account: '000000000000' },
+      crypto: 'node',
+      secretsKey: 'alias/kubekms/secrets',
+      maintenanceIntervalMs: 60_000,
+    });
+    expect(c.log).toEqual({ level: 'info' });
+    expect([c.aws, c.operator, c.sharedState]).toEqual([undefined, undefined, undefined]);
+    expect(config(['--dev', '--kms-socket', '', '--health-listen', '']).kmsv2).toBeUndefined();
+  });
+
+  it('gives each enabled part its section', () => {
+    const c = config(
+      [
+        '--dev',
+        '--aws-listen',
+        '127.0.0.1:0',
+        '--operator',
+        '--shared-state',
+        '--kubeconfig',
+        'kc',
+        '--audit-log',
+        'a.log',
+      ],
+      { NODE_NAME: 'Node-1' },
+    );
+    expect(c.aws).toEqual({
+      listen: { host: '127.0.0.1', port: 0 },
+      devCredential: true,
+      requestTimeoutMs: 30_000,
+      cluster: { kubeconfig: '/srv/kc', namespace: 'kubekms', timeoutMs: 20_000 },
+    });
+    expect(c.operator).toMatchObject({ kubeconfig: '/srv/kc', namespace: 'kubekms', leaderElection: true });
+    expect(c.operator?.reencrypt).toMatchObject({ resources: ['secrets'], delayMs: 600_000, qps: 50 });
+    expect(c.sharedState).toEqual({
+      kubeconfig: '/srv/kc',
+      namespace: 'kubekms',
+      instance: 'node-1',
+      ackTimeoutMs: 60_000,
+      initialWaitMs: 3_000,
+    });
+    expect(c.log.file).toEqual({ path: '/srv/a.log', maxBytes: 100 * 1024 * 1024, maxFiles: 5 });
+  });
+
+  it('names the flag of every bad value', () => {
+    const cases: [string[], RegExp][] = [
+      [['--socket-mode', '0666'], /^--socket-mode: 0666 gives access to every user/],
+      [['--health-listen', 'nope'], /^--health-listen: expected HOST:PORT/],
+      [['--arn-account', '12'], /^--arn-account/],
+      [['--data-dir', ''], /^--data-dir: must not be empty/],
+      [['--maintenance-interval', '10ms'], /^--maintenance-interval: at least 1s/],
+      [['--audit-log', 'x', '--audit-log-max-files', '0'], /^--audit-log-max-files: at least 1/],
+      [['--aws-listen', '0.0.0.0:443'], /^--aws-listen: plain HTTP is allowed only on a loopback address/],
+      [['--aws-listen', '127.0.0.1:1', '--no-dev'], /^--aws-listen: no credentials/],
+      [
+        ['--aws-listen', '127.0.0.1:1', '--aws-tls-cert', 'c'],
+        /^--aws-tls-cert and --aws-tls-key: give both/,
+      ],
+      [
+        ['--aws-listen', '127.0.0.1:1', '--aws-management', 'cluster'],
+        /^--aws-management=cluster needs --operator/,
+      ],
+      [
+        ['--aws-listen', '127.0.0.1:1', '--operator', '--aws-cluster-timeout', '40s'],
+        /^--aws-cluster-timeout \(40000 ms\) must be shorter than --aws-request-timeout/,
+      ],
+      [
+        ['--shared-state', '--instance-name', 'Bad Name'],
+        /^--instance-name: "bad name" is not a valid object name/,
+      ],
+      [
+        ['--operator', '--reencrypt-resources', 'Secrets'],
+        /^--reencrypt-resources: "Secrets" is not a resource name/,
+      ],
+      [['--pkcs11-slot', '1'], /^--pkcs11-slot: only with --root-key-provider pkcs11/],
+      [['extra'], /^serve takes no arguments, got "extra"/],
+    ];
+    for (const [argv, message] of cases) expect(usage(['--dev', ...argv]), argv.join(' ')).toMatch(message);
+  });
+});

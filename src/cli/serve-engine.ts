@@ -1,0 +1,102 @@
+/**
+ * serve's first steps: open the root of trust and the local keystore (in HA: the shared key state, the keystore
+ * its cache), load the engine, and make sure the Secrets key exists. Needs no Kubernetes API without
+ * --shared-state (invariant 1).
+ */
+import { selectCryptoProvider } from '../crypto/provider.ts';
+import { EngineCore } from '../engine/core.ts';
+import { ensureClusterKey, SECRETS_KEY_ALIAS } from '../engine/ops-maintenance.ts';
+import type { KeyStore } from '../engine/ports.ts';
+import type { RunningSharedState } from '../ha/shared-state.ts';
+import { FileKeyStore } from '../keystore/file-keystore.ts';
+import { formatKeyId } from '../kmsv2/key-id.ts';
+import type { Logger } from '../observability/logger.ts';
+import { openRootKey } from '../rootkey/root-key-config.ts';
+import { features } from './features.ts';
+import type { ServeConfig } from './serve-config.ts';
+import type { Stoppers } from './stoppers.ts';
+
+export interface OpenedEngine {
+  readonly core: EngineCore;
+  /** With --shared-state: the running sync and heartbeat, and a fetch of one key for the plugin. */
+  readonly shared?: {
+    readonly run: RunningSharedState;
+    readonly fetchKey: (keyUuid: string) => Promise<void>;
+  };
+}
+
+export async function openEngine(config: ServeConfig, log: Logger, started: Stoppers): Promise<OpenedEngine> {
+  const { dataDir } = config.keystore;
+  const rootKey = await openRootKey({ ...config.rootKey, dataDir, log });
+  const cache = new FileKeyStore({ dataDir, rootKey });
+  let store: KeyStore = cache;
+  const ha = config.sharedState ? await features.sharedState() : undefined;
+  // HA: the Kubernetes API holds the shared key state and the local keystore is its cache (docs/ha.md).
+  const shared =
+    ha && config.sharedState
+      ? new ha.SharedState({
+          cache,
+          namespace: config.sharedState.namespace,
+          kubeconfig: config.sharedState.kubeconfig,
+        })
+      : undefined;
+  if (shared) store = shared.store;
+  started.push(() => store.close());
+  const crypto = selectCryptoProvider(config.engine.crypto);
+  const core = await EngineCore.open({ crypto, rootKey, store, arn: config.engine.arn });
+  log.info({ keystore: store.description, keys: core.keys.size, crypto: crypto.name }, 'keystore opened');
+  const { secretsKey } = config.engine;
+  let run: RunningSharedState | undefined;
+  if (shared && ha && config.sharedState) {
+    const { instance, ackTimeoutMs, initialWaitMs } = config.sharedState;
+    const r = await shared.run({
+      core,
+      log,
+      instance,
+      keyId: () => currentKeyId(core, secretsKey),
+      ackTimeoutMs,
+      initialWaitMs,
+    });
+    run = r;
+    started.push(() => r.stop());
+    log.info({ instance, store: store.description }, 'shared key state running');
+  }
+  if (secretsKey === SECRETS_KEY_ALIAS) {
+    const description = 'kubekms: wraps kube-apiserver DEK seeds (cluster-managed)';
+    const id =
+      run && ha
+        ? await ha.ensureSharedClusterKey(core, run.sync, SECRETS_KEY_ALIAS, description)
+        : await ensureClusterKey(core, SECRETS_KEY_ALIAS, description);
+    log.info({ alias: SECRETS_KEY_ALIAS, keyId: id }, 'cluster-managed Secrets key ready');
+  } else {
+    core.resolve(secretsKey, 'secrets-key');
+  }
+  if (!run || !ha) return { core };
+  return { core, shared: { run, fetchKey: fetchFrom(run, ha.keyObjectName) } };
+}
+
+/** The key_id the plugin reports for `secretsKey`, or '' while it does not resolve. */
+function currentKeyId(core: EngineCore, secretsKey: string): string {
+  try {
+    const k = core.resolve(secretsKey).record;
+    return formatKeyId(k.keyId, k.primaryVersion);
+  } catch {
+    return '';
+  }
+}
+
+/** One fetch at a time per key: a burst of Decrypts for a new version costs one GET. */
+function fetchFrom(
+  run: RunningSharedState,
+  objectName: (keyUuid: string) => string,
+): (keyUuid: string) => Promise<void> {
+  const inFlight = new Map<string, Promise<void>>();
+  return (keyUuid) => {
+    let p = inFlight.get(keyUuid);
+    if (!p) {
+      p = run.sync.refresh([objectName(keyUuid)]).finally(() => inFlight.delete(keyUuid));
+      inFlight.set(keyUuid, p);
+    }
+    return p;
+  };
+}

@@ -1,0 +1,38 @@
+/**
+ * serve's maintenance sweep: every --maintenance-interval it promotes staged versions every live instance holds
+ * (with --shared-state) and runs due rotations and deletions, logging each as an event.
+ */
+import type { EngineCore } from '../engine/core.ts';
+import { runMaintenance } from '../engine/ops-maintenance.ts';
+import type { RunningSharedState } from '../ha/shared-state.ts';
+import type { Logger } from '../observability/logger.ts';
+
+const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+/** Starts the sweep; returns its stop. */
+export function startMaintenance(
+  core: EngineCore,
+  shared: RunningSharedState | undefined,
+  log: Logger,
+  intervalMs: number,
+): () => Promise<void> {
+  const sweep = () => {
+    shared?.promoteAcknowledged().then(
+      (ids) => {
+        for (const id of ids) log.info({ keyId: id, event: 'KeyRotated' }, 'staged version promoted');
+      },
+      (e: unknown) => log.warn({ err: message(e) }, 'promotion sweep failed'),
+    );
+    runMaintenance(core).then(
+      (r) => {
+        for (const id of r.rotated) log.info({ keyId: id, event: 'KeyRotated' }, 'key rotated automatically');
+        for (const id of r.destroyed)
+          log.info({ keyId: id, event: 'KeyDeleted' }, 'key destroyed after its deletion window');
+      },
+      (e: unknown) => log.error({ err: message(e) }, 'maintenance failed'),
+    );
+  };
+  const timer = setInterval(sweep, intervalMs);
+  timer.unref();
+  return async () => clearInterval(timer);
+}
