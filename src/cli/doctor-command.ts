@@ -11,21 +11,14 @@ import { kubeConfigOrReason } from '../kube/kubeconfig.ts';
 import { DEV_ROOT_KEY_FILE, openRootKey } from '../rootkey/root-key-config.ts';
 import { type CommandModule, noPositionals, parseCommandFlags } from './commands.ts';
 import { type FlagSpec, type FlagValuesOf, pickFlags, UsageError } from './flags.ts';
-import { rootKeyOptionsFromFlags } from './root-key-flags.ts';
+import { ROOT_KEY_FLAG_NAMES, rootKeyOptionsFromFlags } from './root-key-flags.ts';
 import { SERVE_FLAGS } from './serve-flags.ts';
 
 /** serve's flags that say where things are and which root key to use (the same definitions, not copies). */
 export const DOCTOR_FLAGS = [
   ...pickFlags(SERVE_FLAGS, [
     'data-dir',
-    'root-key-file',
-    'dev',
-    'root-key-provider',
-    'pkcs11-module',
-    'pkcs11-slot',
-    'pkcs11-token-label',
-    'pkcs11-key-label',
-    'pkcs11-pin-file',
+    ...ROOT_KEY_FLAG_NAMES,
     'kms-socket',
     'secrets-key',
     'kubeconfig',

@@ -15,20 +15,13 @@ import { openRootKey } from '../rootkey/root-key-config.ts';
 import { type CommandModule, type Io, parseCommandFlags } from './commands.ts';
 import { features } from './features.ts';
 import { type FlagValuesOf, pickFlags, UsageError } from './flags.ts';
-import { rootKeyOptionsFromFlags } from './root-key-flags.ts';
+import { ROOT_KEY_FLAG_NAMES, rootKeyOptionsFromFlags } from './root-key-flags.ts';
 import { SERVE_FLAGS } from './serve-flags.ts';
 
 /** serve's flags that say where the key state is and which root key opens it (same names, same twins). */
 export const KEY_FLAGS = pickFlags(SERVE_FLAGS, [
   'data-dir',
-  'root-key-file',
-  'root-key-provider',
-  'pkcs11-module',
-  'pkcs11-slot',
-  'pkcs11-token-label',
-  'pkcs11-key-label',
-  'pkcs11-pin-file',
-  'dev',
+  ...ROOT_KEY_FLAG_NAMES,
   'shared-state',
   'kubeconfig',
   'namespace',

@@ -16,6 +16,14 @@ export const PKCS11_FLAG_NAMES = [
   'pkcs11-pin-file',
 ] as const;
 
+/** Every flag that says which root key to open: commands that open one (key, doctor) pick these from serve. */
+export const ROOT_KEY_FLAG_NAMES = [
+  'root-key-provider',
+  'root-key-file',
+  'dev',
+  ...PKCS11_FLAG_NAMES,
+] as const;
+
 /** The root-key flags, as every command that opens a root key declares them (same names as serve). */
 export type RootKeyFlags = Pick<
   ServeFlags,
@@ -48,16 +56,7 @@ export function rootKeyOptionsFromFlags(flags: RootKeyFlags): RootKeySection {
   return {
     provider: 'pkcs11',
     dev: false,
-    pkcs11: pkcs11Settings(
-      {
-        modulePath: nonEmpty(flags['pkcs11-module']),
-        slot: flags['pkcs11-slot'],
-        tokenLabel: nonEmpty(flags['pkcs11-token-label']),
-        keyLabel: nonEmpty(flags['pkcs11-key-label']),
-        pinFile: nonEmpty(flags['pkcs11-pin-file']),
-      },
-      'with --root-key-provider pkcs11',
-    ),
+    pkcs11: pkcs11Settings(pkcs11Given(flags), 'with --root-key-provider pkcs11'),
   };
 }
 
@@ -68,6 +67,17 @@ export interface Pkcs11Given {
   readonly tokenLabel: string | undefined;
   readonly keyLabel: string | undefined;
   readonly pinFile: string | undefined;
+}
+
+/** The `--pkcs11-*` flags of any command that has them (empty counts as absent). */
+export function pkcs11Given(flags: Pick<RootKeyFlags, (typeof PKCS11_FLAG_NAMES)[number]>): Pkcs11Given {
+  return {
+    modulePath: nonEmpty(flags['pkcs11-module']),
+    slot: flags['pkcs11-slot'],
+    tokenLabel: nonEmpty(flags['pkcs11-token-label']),
+    keyLabel: nonEmpty(flags['pkcs11-key-label']),
+    pinFile: nonEmpty(flags['pkcs11-pin-file']),
+  };
 }
 
 /** Checks the pkcs11 flags: a module, a slot or a token label (not both), a key label. */

@@ -17,7 +17,7 @@ import {
   ROOTKEY_INIT_USAGE,
 } from './commands.ts';
 import { type FlagSpec, type FlagValuesOf, UsageError } from './flags.ts';
-import { pkcs11Settings } from './root-key-flags.ts';
+import { pkcs11Given, pkcs11Settings } from './root-key-flags.ts';
 
 export const ROOTKEY_FLAGS = [
   {
@@ -69,28 +69,19 @@ const nonEmpty = (v: string | undefined): string | undefined => (v === '' ? unde
 
 export async function initRootKey(flags: RootkeyFlags, io: Pick<Io, 'out' | 'env'>): Promise<number> {
   const file = nonEmpty(flags['root-key-file']);
-  const pkcs11Given = ROOTKEY_FLAGS.filter((s) => s.name !== 'root-key-file' && given(flags[s.name]));
+  const pkcs11Flags = ROOTKEY_FLAGS.filter((s) => s.name !== 'root-key-file' && given(flags[s.name]));
   if (file !== undefined) {
-    if (pkcs11Given.length > 0)
-      throw new UsageError(`--root-key-file and --${pkcs11Given[0]!.name}: give one, not both`);
+    if (pkcs11Flags.length > 0)
+      throw new UsageError(`--root-key-file and --${pkcs11Flags[0]!.name}: give one, not both`);
     const key = await FileRootKey.create(file);
     io.out(`root key created: ${key.description}\nserve with: --root-key-file ${file}\n`);
     return 0;
   }
-  if (pkcs11Given.length === 0)
+  if (pkcs11Flags.length === 0)
     throw new UsageError(
       `rootkey init: pass --pkcs11-module … for a key in an HSM, or --root-key-file PATH\nUsage:\n${ROOTKEY_INIT_USAGE}`,
     );
-  const settings = pkcs11Settings(
-    {
-      modulePath: nonEmpty(flags['pkcs11-module']),
-      slot: flags['pkcs11-slot'],
-      tokenLabel: nonEmpty(flags['pkcs11-token-label']),
-      keyLabel: nonEmpty(flags['pkcs11-key-label']),
-      pinFile: nonEmpty(flags['pkcs11-pin-file']),
-    },
-    'for a key in an HSM',
-  );
+  const settings = pkcs11Settings(pkcs11Given(flags), 'for a key in an HSM');
   const pin = await readPkcs11Pin(settings.pinFile, io.env).catch((e: unknown) => {
     if (e instanceof RootKeyError && /no PKCS#11 PIN/.test(e.message))
       throw new RootKeyError(
