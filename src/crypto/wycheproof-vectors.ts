@@ -1,14 +1,15 @@
 /**
  * Test support: loads Wycheproof vector files and runs them, counting what ran. Used by the wycheproof*.test.ts
- * files only. The vectors live in shared/wycheproof beside the repository (`../shared`), on developer machines
- * and in CI alike; a missing folder is an error, never a skip.
+ * files only (never part of the published build). The vectors are vendored, gzip-compressed, in
+ * test/vectors/wycheproof/ (README there names the upstream commit); a missing file is an error, never a skip.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { gunzipSync } from 'node:zlib';
 import type { CryptoProvider } from '../engine/ports.ts';
 import type { AsymmetricKeySpec, HashAlgorithm, SigningAlgorithm } from '../engine/specs.ts';
 
-export const WYCHEPROOF_DIR = new URL('../../../shared/wycheproof/', import.meta.url);
+export const WYCHEPROOF_DIR = new URL('../../test/vectors/wycheproof/', import.meta.url);
 
 export type VectorResult = 'valid' | 'invalid' | 'acceptable';
 export interface Vector {
@@ -24,13 +25,11 @@ interface VectorFile<G> {
 }
 
 export function loadVectors<G>(name: string): VectorFile<G> {
-  const path = fileURLToPath(new URL(name, WYCHEPROOF_DIR));
+  const path = fileURLToPath(new URL(`${name}.gz`, WYCHEPROOF_DIR));
   if (!existsSync(path)) {
-    throw new Error(
-      `wycheproof: ${path} is missing; the vectors must sit in shared/wycheproof beside the repository (../shared)`,
-    );
+    throw new Error(`wycheproof: ${path} is missing; vendor it as test/vectors/wycheproof/README.md says`);
   }
-  return JSON.parse(readFileSync(path, 'utf8')) as VectorFile<G>;
+  return JSON.parse(gunzipSync(readFileSync(path)).toString('utf8')) as VectorFile<G>;
 }
 
 export const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, 'hex'));

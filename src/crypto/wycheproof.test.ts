@@ -29,7 +29,7 @@ const BOTH: readonly (readonly [string, CryptoProvider])[] = [nodeCrypto, nobleC
   (p) => [p.name, p] as const,
 );
 
-it('finds the vectors in shared/wycheproof beside the repository', () => {
+it('finds the vendored vectors in test/vectors/wycheproof', () => {
   expect(existsSync(fileURLToPath(WYCHEPROOF_DIR)), `${fileURLToPath(WYCHEPROOF_DIR)} is missing`).toBe(true);
 });
 

@@ -6,8 +6,8 @@
 # Two modes, chosen automatically (force with KUBEKMS_KIND_MODE=stock|local):
 #   stock  an ordinary Docker host: `$STOCK_NODE_IMAGE` can be pulled and --privileged containers start.
 #          Stock kind ($PATH, else `go install sigs.k8s.io/kind@$KIND_V`) and the official node image.
-#   local  no registry (our CI): everything from the Go module proxy, Debian's packages and gcc, as recorded in
-#          ../../../shared/reference/kind-offline.md; when the engine also refuses --privileged, kind is built from
+#   local  no registry (our CI): everything from the Go module proxy, Debian's packages and gcc (docs/testing.md,
+#          "kind"); when the engine also refuses --privileged, kind is built from
 #          a copy of its module source with three string edits (patch_kind below) and the node image carries the
 #          matching workarounds (remount-rw entrypoint step, restrict_oom_score_adj).
 # Artifacts: binaries in $KIND_CACHE/bin/<name>-<version>/, Docker images tagged with version + content hash (a
