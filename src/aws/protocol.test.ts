@@ -7,8 +7,8 @@ import { request } from 'node:http';
 import { CreateKeyCommand, EncryptCommand, KMSClient, ListKeysCommand } from '@aws-sdk/client-kms';
 import type { FinalizeHandler, FinalizeHandlerArguments, MetadataBearer } from '@smithy/types';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signHeaders } from './sigv4.ts';
 import { ARN, CREDENTIALS, errorName, type Harness, startHarness } from './testing/harness.ts';
+import { signHeaders } from './testing/sign-headers.ts';
 
 let h: Harness;
 let keyId: string;

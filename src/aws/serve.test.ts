@@ -15,7 +15,7 @@ import { parseFlags } from '../cli/flags.ts';
 import { type Running, serve } from '../cli/serve.ts';
 import { serveConfig } from '../cli/serve-config.ts';
 import { SERVE_FLAGS } from '../cli/serve-flags.ts';
-import { signHeaders } from './sigv4.ts';
+import { signHeaders } from './testing/sign-headers.ts';
 
 let dir: string;
 let logs: string;

@@ -8,10 +8,10 @@ import {
   parseAuthorization,
   SigV4Verifier,
   sha256Hex,
-  signHeaders,
   signingKey,
   stringToSign,
 } from './sigv4.ts';
+import { signHeaders } from './testing/sign-headers.ts';
 
 describe('SigV4 primitives', () => {
   it('reproduces the AWS documentation example (get-vanilla of the SigV4 test suite)', () => {

@@ -8,7 +8,7 @@
  * signature matches, and it has not been used before (replay cache, per access key: a key whose budget is full
  * is throttled; see replay-cache.ts, also for the one allowance botocore needs).
  */
-import { createHmac, hash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createHmac, hash, timingSafeEqual } from 'node:crypto';
 import { AwsError } from './errors.ts';
 import type { ReplayCache } from './replay-cache.ts';
 
@@ -328,42 +328,4 @@ function checkReplay(replay: ReplayCache, a: AuthorizationParts, signedAt: numbe
         `Rate exceeded: this access key has ${replay.budgetPerKey} requests inside the 5-minute replay window; retry later.`,
       );
   }
-}
-
-/** Signs a request the way the SDKs do (for tests and tools that speak to kubekms without an SDK). */
-export function signHeaders(o: {
-  readonly method?: string;
-  readonly url?: string;
-  readonly host: string;
-  readonly target: string;
-  readonly body: string;
-  readonly accessKeyId: string;
-  readonly secretAccessKey: string;
-  readonly region: string;
-  readonly now?: number;
-  readonly contentType?: string;
-  /** Sign a per-call amz-sdk-invocation-id as the JS SDK does (default); false signs like botocore. */
-  readonly invocationId?: boolean;
-}): Record<string, string> {
-  const amzDate = formatAmzDate(o.now ?? Date.now());
-  const headers: Record<string, string> = {
-    // Like the JS SDK: a signed per-call id, so two identical calls in one second are not replays of each other.
-    ...(o.invocationId === false ? {} : { 'amz-sdk-invocation-id': randomUUID() }),
-    'content-type': o.contentType ?? 'application/x-amz-json-1.1',
-    host: o.host,
-    'x-amz-date': amzDate,
-    'x-amz-target': o.target,
-  };
-  const names = Object.keys(headers).sort();
-  const map = new Map(names.map((n) => [n, headers[n]!.trim().replace(/\s+/g, ' ')]));
-  const canonical = canonicalRequest(o.method ?? 'POST', o.url ?? '/', map, names, sha256Hex(o.body));
-  const date = amzDate.slice(0, 8);
-  const scope = `${date}/${o.region}/${SERVICE}/aws4_request`;
-  const sig = createHmac('sha256', signingKey(o.secretAccessKey, date, o.region, SERVICE))
-    .update(stringToSign(amzDate, scope, canonical))
-    .digest('hex');
-  return {
-    ...headers,
-    authorization: `${ALGORITHM} Credential=${o.accessKeyId}/${scope}, SignedHeaders=${names.join(';')}, Signature=${sig}`,
-  };
 }

@@ -14,7 +14,7 @@ import { createMetrics, type Metrics } from '../../observability/metrics.ts';
 import { type Credential, CredentialStore } from '../credentials.ts';
 import { validateResponse } from '../model-validate.ts';
 import { type AwsServer, startAwsServer } from '../server.ts';
-import { signHeaders } from '../sigv4.ts';
+import { signHeaders } from './sign-headers.ts';
 
 export const ARN: ArnConfig = { partition: 'aws', region: 'eu-central-1', account: '111122223333' };
 
