@@ -4,26 +4,14 @@
  * the repository whose parent holds no `shared/`, load every vector file a test names and the vendored model.
  */
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
+import { cloneFiles, REPO_ROOT as root, scratchClone } from '../scratch-clone.ts';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
 const scratch = mkdtempSync(join(tmpdir(), 'kubekms-clone-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
-
-/** The files a clone of this working tree holds: tracked, plus untracked ones that are not ignored. */
-function cloneFiles(): string[] {
-  const out = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], {
-    cwd: root,
-  });
-  return out
-    .toString('utf8')
-    .split('\0')
-    .filter((f) => f !== '' && f !== 'node_modules' && existsSync(join(root, f)));
-}
 
 /** Every `*_test.json` vector file that a Wycheproof test names. */
 function namedVectorFiles(files: readonly string[]): string[] {
@@ -46,15 +34,9 @@ it('no code, test, script or config refers to a folder beside the repository', (
 });
 
 it('the vector and model loaders work in a copy whose parent has no shared/ folder', () => {
-  const files = cloneFiles();
-  const vectors = namedVectorFiles(files);
+  const vectors = namedVectorFiles(cloneFiles());
   expect(vectors.length).toBeGreaterThanOrEqual(20);
-  const copy = join(scratch, 'repo');
-  for (const f of files) {
-    mkdirSync(dirname(join(copy, f)), { recursive: true });
-    cpSync(join(root, f), join(copy, f), { verbatimSymlinks: true });
-  }
-  symlinkSync(join(root, 'node_modules'), join(copy, 'node_modules'));
+  const copy = scratchClone(join(scratch, 'repo'));
   expect(existsSync(join(scratch, 'shared'))).toBe(false);
   const script = `
     import { loadVectors } from './src/crypto/wycheproof-vectors.ts';
