@@ -74,13 +74,17 @@ describe('FileKeyStore open', () => {
       'format',
       'formatVersion',
       'rootKeyCheck',
+      'recordAuthKey',
       'generation',
+      'seal',
       'keys',
       'aliases',
       'grants',
     ]);
-    expect(doc).toMatchObject({ format: 'kubekms-keystore', formatVersion: 1, generation: 0 });
+    expect(doc).toMatchObject({ format: 'kubekms-keystore', formatVersion: 2, generation: 0 });
     expect(Buffer.from(doc.rootKeyCheck, 'base64').length).toBe(1 + 12 + 32 + 16);
+    expect(Buffer.from(doc.recordAuthKey, 'base64').length).toBe(1 + 12 + 32 + 16);
+    expect(Buffer.from(doc.seal, 'base64').length).toBe(32);
   });
 
   it('refuses to open twice', async () => {
@@ -309,8 +313,8 @@ describe('FileKeyStore refuses stores it cannot trust, and leaves them byte-iden
     ['foreign format', (t) => edit(t, (d) => (d.format = 'vault')), /format: not a kubekms keystore/],
     [
       'newer format version',
-      (t) => edit(t, (d) => (d.formatVersion = 2)),
-      /formatVersion: 2: written by a newer kubekms \(this one reads up to 1\)/,
+      (t) => edit(t, (d) => (d.formatVersion = 3)),
+      /formatVersion: 3: written by a newer kubekms \(this one reads up to 2\)/,
     ],
     [
       'format version 0',

@@ -1,7 +1,10 @@
 /**
  * The embedded keystore: the whole state in one JSON document, `<dataDir>/keystore.json` (see
  * keystore-document.ts and docs/adr/0003-keystore-format.md), replaced atomically on every commit. Key material
- * is in it only wrapped by the root key; a root key check in the document refuses a store sealed by another key.
+ * is in it only wrapped by the root key; a root key check in the document refuses a store sealed by another key,
+ * and every record is authenticated under a key wrapped by the root key (docs/adr/0012), so a record changed
+ * without the root key is refused on open, naming it. A version 1 store (no record authentication) is migrated in
+ * place on open, by one atomic replace, unless `unauthenticated: 'refuse'`.
  *
  * Commits are serialized; each writes the full document to a temp file, fsyncs, renames it over the old one and
  * fsyncs the directory, and only then updates the in-memory copy, so a failed commit changes nothing.
@@ -11,17 +14,13 @@ import { join } from 'node:path';
 import type { KeyStore, RootKey } from '../engine/ports.ts';
 import type { StoreChange, StoreState } from '../engine/records.ts';
 import { SecretBytes } from '../engine/secret.ts';
-import { RootKeyMismatchError } from '../rootkey/errors.ts';
 import { removeLeftoverTemps, replaceFileAtomically } from './atomic-file.ts';
+import { type DocumentKey, readDocument, trustDocument } from './document-trust.ts';
 import { KeyStoreError, locate, RecordDecodeError } from './errors.ts';
-import {
-  decodeDocument,
-  encodeDocument,
-  type KeystoreDocument,
-  ROOT_KEY_CHECK_AAD,
-} from './keystore-document.ts';
+import { encodeDocument, type KeystoreDocument, ROOT_KEY_CHECK_AAD } from './keystore-document.ts';
 import { errorCode, type KeyStoreFs, nodeFs } from './keystore-fs.ts';
 import { KeyStoreLock } from './keystore-lock.ts';
+import { RecordAuthKey } from './record-auth.ts';
 import { applyStoreChange, checkChangeDecodes } from './store-change.ts';
 import { checkStoreIntegrity } from './store-integrity.ts';
 
@@ -30,23 +29,31 @@ export const KEYSTORE_FILE = 'keystore.json';
 export interface FileKeyStoreOptions {
   readonly dataDir: string;
   readonly rootKey: RootKey;
+  /**
+   * What to do with a version 1 store, whose records are not authenticated: `migrate` (default) authenticates
+   * them as they are (trust on first use, docs/adr/0012) and rewrites the store; `refuse` refuses to open it.
+   */
+  readonly unauthenticated?: 'migrate' | 'refuse';
   /** File system operations; tests inject failures here. */
   readonly fs?: KeyStoreFs;
 }
 
 const EMPTY_STATE: StoreState = { keys: [], aliases: [], grants: [] };
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 export class FileKeyStore implements KeyStore {
   readonly description: string;
   readonly #dataDir: string;
   readonly #file: string;
   readonly #rootKey: RootKey;
+  readonly #unauthenticated: 'migrate' | 'refuse';
   readonly #fs: KeyStoreFs;
   #lock: KeyStoreLock | undefined;
   #opening = false;
   /** The committed document; undefined while closed. */
   #doc: KeystoreDocument | undefined;
+  /** The record authentication key of the open store. */
+  #auth: DocumentKey | undefined;
+  #migratedFrom: number | undefined;
   /** Commits run one after another along this chain. */
   #tail: Promise<void> = Promise.resolve();
 
@@ -54,6 +61,7 @@ export class FileKeyStore implements KeyStore {
     this.#dataDir = options.dataDir;
     this.#file = join(options.dataDir, KEYSTORE_FILE);
     this.#rootKey = options.rootKey;
+    this.#unauthenticated = options.unauthenticated ?? 'migrate';
     this.#fs = options.fs ?? nodeFs;
     this.description = `file:${this.#file}`;
   }
@@ -62,6 +70,11 @@ export class FileKeyStore implements KeyStore {
   get generation(): number {
     if (this.#doc === undefined) throw new KeyStoreError('keystore: not open');
     return this.#doc.generation;
+  }
+
+  /** The format version the last open() migrated from (1), or undefined when it found nothing to migrate. */
+  get migratedFrom(): number | undefined {
+    return this.#migratedFrom;
   }
 
   async open(): Promise<StoreState> {
@@ -77,9 +90,10 @@ export class FileKeyStore implements KeyStore {
       const lock = await KeyStoreLock.acquire(this.#fs, this.#dataDir);
       try {
         await removeLeftoverTemps(this.#fs, this.#file);
-        const doc = (await this.#read()) ?? (await this.#create());
+        const [doc, auth] = (await this.#read()) ?? (await this.#create());
         this.#lock = lock;
         this.#doc = doc;
+        this.#auth = auth;
         return doc.state;
       } catch (e) {
         await lock.release();
@@ -102,6 +116,7 @@ export class FileKeyStore implements KeyStore {
   async close(): Promise<void> {
     await this.#tail;
     this.#doc = undefined;
+    this.#auth = undefined;
     const lock = this.#lock;
     this.#lock = undefined;
     await lock?.release();
@@ -109,7 +124,9 @@ export class FileKeyStore implements KeyStore {
 
   async #commitNow(change: StoreChange): Promise<void> {
     const current = this.#doc;
-    if (current === undefined) throw new KeyStoreError('keystore: commit on a store that is not open');
+    const auth = this.#auth;
+    if (current === undefined || auth === undefined)
+      throw new KeyStoreError('keystore: commit on a store that is not open');
     let next: KeystoreDocument;
     try {
       // Whatever is written must open again: the new records pass the checks open() applies (the others did
@@ -123,53 +140,36 @@ export class FileKeyStore implements KeyStore {
         throw new KeyStoreError(`keystore: change refused: ${locate(e.path, e.problem)}`);
       throw e;
     }
-    await replaceFileAtomically(this.#fs, this.#file, encodeDocument(next));
+    await replaceFileAtomically(this.#fs, this.#file, encodeDocument(next, auth.wrapped, auth.key));
     this.#doc = next;
   }
 
-  /** The stored document, or undefined when there is none yet. Refuses anything it does not fully understand. */
-  async #read(): Promise<KeystoreDocument | undefined> {
-    const bytes = await this.#fs.readFile(this.#file).catch((e: unknown) => {
-      if (errorCode(e) === 'ENOENT') return undefined;
-      throw new KeyStoreError(`keystore: cannot read ${this.#file} (${errorCode(e)})`, { cause: e });
-    });
-    if (bytes === undefined) return undefined;
-    let text: string;
-    try {
-      text = utf8.decode(bytes);
-    } catch {
-      throw new KeyStoreError(`keystore: ${this.#file}: not valid UTF-8: corrupt; refusing to open it`);
+  /** The stored document and its key, or undefined when there is none yet. Refuses anything it cannot trust. */
+  async #read(): Promise<[KeystoreDocument, DocumentKey] | undefined> {
+    const doc = await readDocument(this.#fs, this.#file);
+    if (doc === undefined) return undefined;
+    const auth = await trustDocument(doc, this.#rootKey, this.#file);
+    if (auth !== undefined) return [doc, auth];
+    if (this.#unauthenticated === 'refuse') {
+      throw new KeyStoreError(
+        `keystore: ${this.#file}: formatVersion ${doc.formatVersion}: its records are not authenticated and ` +
+          'migrating unauthenticated stores is turned off; refusing to open it',
+      );
     }
-    let doc: KeystoreDocument;
-    try {
-      doc = decodeDocument(text);
-    } catch (e) {
-      if (e instanceof RecordDecodeError) {
-        throw new KeyStoreError(`keystore: ${this.#file}: ${locate(e.path, e.problem)}; refusing to open it`);
-      }
-      throw e;
-    }
-    await this.#checkRootKey(doc.rootKeyCheck);
-    return doc;
+    // Trust on first use: the records are authenticated as they are now (docs/adr/0012). One atomic replace, so
+    // a crash leaves either the old version 1 file (migrated again on the next open) or the new one.
+    const fresh = await RecordAuthKey.generate(this.#rootKey);
+    const migrated: KeystoreDocument = {
+      rootKeyCheck: doc.rootKeyCheck,
+      generation: doc.generation,
+      state: doc.state,
+    };
+    await replaceFileAtomically(this.#fs, this.#file, encodeDocument(migrated, fresh.wrapped, fresh.key));
+    this.#migratedFrom = doc.formatVersion;
+    return [migrated, fresh];
   }
 
-  async #checkRootKey(rootKeyCheck: Uint8Array): Promise<void> {
-    try {
-      (await this.#rootKey.unwrap(rootKeyCheck, ROOT_KEY_CHECK_AAD)).wipe();
-    } catch (e) {
-      if (e instanceof RootKeyMismatchError) {
-        throw new KeyStoreError(
-          `keystore: ${this.#file} is sealed under a different root key than ${this.#rootKey.description}; ` +
-            'start kubekms with the root key that created this store',
-        );
-      }
-      throw new KeyStoreError(`keystore: cannot check the root key of ${this.#file}: ${errorCode(e)}`, {
-        cause: e,
-      });
-    }
-  }
-
-  async #create(): Promise<KeystoreDocument> {
+  async #create(): Promise<[KeystoreDocument, DocumentKey]> {
     const check = new SecretBytes(new Uint8Array(randomBytes(32)));
     const doc: KeystoreDocument = {
       rootKeyCheck: await this.#rootKey.wrap(check, ROOT_KEY_CHECK_AAD),
@@ -177,7 +177,8 @@ export class FileKeyStore implements KeyStore {
       state: EMPTY_STATE,
     };
     check.wipe();
-    await replaceFileAtomically(this.#fs, this.#file, encodeDocument(doc));
-    return doc;
+    const auth = await RecordAuthKey.generate(this.#rootKey);
+    await replaceFileAtomically(this.#fs, this.#file, encodeDocument(doc, auth.wrapped, auth.key));
+    return [doc, auth];
   }
 }

@@ -110,7 +110,7 @@ describe('inspectKeystore', () => {
     ],
     [
       'a newer format',
-      (t: string) => t.replace('"formatVersion": 1', '"formatVersion": 9'),
+      (t: string) => t.replace('"formatVersion": 2', '"formatVersion": 9'),
       /formatVersion: 9: written by a newer kubekms/,
     ],
   ])('refuses %s, naming the file and the field', async (_what, edit, message) => {

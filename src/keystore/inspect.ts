@@ -1,17 +1,17 @@
 /**
  * A read-only look at a local keystore, for `kubekms doctor`: decodes `<dataDir>/keystore.json` as strictly as
- * FileKeyStore.open does and checks that it is sealed by the given root key — WITHOUT taking the keystore lock (a
- * running `kubekms serve` holds it) and without creating or changing anything. Commits replace the file by an
- * atomic rename, so a read never sees half a document.
+ * FileKeyStore.open does, checks that it is sealed by the given root key and that its records are authenticated
+ * under it — WITHOUT taking the keystore lock (a running `kubekms serve` holds it) and without creating or
+ * changing anything. Commits replace the file by an atomic rename, so a read never sees half a document.
  */
 import { join } from 'node:path';
 import type { RootKey } from '../engine/ports.ts';
 import type { KeyRecord } from '../engine/records.ts';
-import { RootKeyMismatchError } from '../rootkey/errors.ts';
-import { KeyStoreError, locate, RecordDecodeError } from './errors.ts';
+import { readDocument, trustDocument } from './document-trust.ts';
+import { KeyStoreError } from './errors.ts';
 import { KEYSTORE_FILE } from './file-keystore.ts';
-import { decodeDocument, type KeystoreDocument, ROOT_KEY_CHECK_AAD } from './keystore-document.ts';
-import { errorCode, type KeyStoreFs, nodeFs } from './keystore-fs.ts';
+import type { KeystoreDocument } from './keystore-document.ts';
+import { type KeyStoreFs, nodeFs } from './keystore-fs.ts';
 import { LOCK_FILE, liveLockOwner } from './keystore-lock.ts';
 
 export interface KeystoreInspection {
@@ -38,37 +38,16 @@ export interface InspectOptions {
   readonly fs?: KeyStoreFs;
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
 /** Throws KeyStoreError (naming the file, and the field when a record is malformed) when the store is unusable. */
 export async function inspectKeystore(o: InspectOptions): Promise<KeystoreInspection> {
   const fs = o.fs ?? nodeFs;
   const file = join(o.dataDir, KEYSTORE_FILE);
-  const bytes = await fs.readFile(file).catch((e: unknown) => {
-    if (errorCode(e) === 'ENOENT')
-      throw new KeyStoreError(
-        `keystore: no keystore at ${file} (wrong --data-dir, or serve never started there)`,
-      );
-    throw new KeyStoreError(`keystore: cannot read ${file} (${errorCode(e)})`, { cause: e });
-  });
-  let doc: KeystoreDocument;
-  try {
-    doc = decodeDocument(utf8.decode(bytes));
-  } catch (e) {
-    if (e instanceof RecordDecodeError)
-      throw new KeyStoreError(`keystore: ${file}: ${locate(e.path, e.problem)}`);
-    if (e instanceof TypeError) throw new KeyStoreError(`keystore: ${file}: not valid UTF-8: corrupt`);
-    throw e;
-  }
-  try {
-    (await o.rootKey.unwrap(doc.rootKeyCheck, ROOT_KEY_CHECK_AAD)).wipe();
-  } catch (e) {
-    if (e instanceof RootKeyMismatchError)
-      throw new KeyStoreError(
-        `keystore: ${file} is sealed under a different root key than ${o.rootKey.description}`,
-      );
-    throw new KeyStoreError(`keystore: cannot check the root key of ${file}: ${errorCode(e)}`, { cause: e });
-  }
+  const doc = await readDocument(fs, file);
+  if (doc === undefined)
+    throw new KeyStoreError(
+      `keystore: no keystore at ${file} (wrong --data-dir, or serve never started there)`,
+    );
+  await trustDocument(doc, o.rootKey, file);
   const { keys, aliases, grants } = doc.state;
   const key = findKey(doc, o.secretsKey ?? 'alias/kubekms/secrets');
   const pid = await lockPid(fs, o.dataDir);
