@@ -45,6 +45,11 @@ export async function openEngine(config: ServeConfig, log: Logger, started: Stop
   const crypto = selectCryptoProvider(config.engine.crypto);
   const core = await EngineCore.open({ crypto, rootKey, store, arn: config.engine.arn });
   log.info({ keystore: store.description, keys: core.keys.size, crypto: crypto.name }, 'keystore opened');
+  if (cache.migratedFrom !== undefined)
+    log.warn(
+      { keystore: cache.description, from: cache.migratedFrom },
+      'keystore records authenticated as found (docs/adr/0012)',
+    );
   const { secretsKey } = config.engine;
   let run: RunningSharedState | undefined;
   if (shared && ha && config.sharedState) {
