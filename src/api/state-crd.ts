@@ -44,6 +44,14 @@ export const KMS_STATE_RECORD_CRD: Schema = {
                 properties: {
                   kind: { type: 'string', enum: ['Key', 'Alias', 'Grant'] },
                   record: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
+                  auth: {
+                    type: 'object',
+                    description:
+                      "The writer's record authentication key wrapped by the root key, and the record's HMAC " +
+                      'under it (docs/adr/0012-authenticated-records.md).',
+                    required: ['recordAuthKey', 'auth'],
+                    properties: { recordAuthKey: { type: 'string' }, auth: { type: 'string' } },
+                  },
                 },
               },
             },

@@ -90,6 +90,7 @@ async function withEngine(flags: KeyFlags, body: (core: EngineCore) => Promise<v
   const shared = ha
     ? new ha.SharedState({
         cache: new ha.EphemeralKeyStore(),
+        rootKey,
         namespace: flags.namespace,
         kubeconfig: flags.kubeconfig,
       })

@@ -36,6 +36,7 @@ export async function openEngine(config: ServeConfig, log: Logger, started: Stop
     ha && config.sharedState
       ? new ha.SharedState({
           cache,
+          rootKey,
           namespace: config.sharedState.namespace,
           kubeconfig: config.sharedState.kubeconfig,
         })

@@ -137,6 +137,7 @@ describe('runDoctor', () => {
       'instance a',
       'instance b',
       'instances',
+      'shared records',
     ]);
     expect(rows.every((r) => r.status === 'ok')).toBe(true);
     expect(t.socket).toMatch(/\(mode 0600\): version v2, healthz ok, key_id kubekms:[0-9a-f-]{36}:v1$/);

@@ -15,6 +15,7 @@ import {
 } from '../api/heartbeat-format.ts';
 import type { RootKey } from '../engine/ports.ts';
 import { SecretBytes } from '../engine/secret.ts';
+import type { StateRecordObject } from '../ha/state-records.ts';
 import { inspectKeystore } from '../keystore/inspect.ts';
 import { type KubeGet, type KubeResponse, kubeGetter } from '../kube/http-get.ts';
 import type { KubeConfig } from '../kube/kubeconfig.ts';
@@ -35,8 +36,10 @@ import {
   rootKeyRow,
   type SocketFinding,
   STATE_GROUP_VERSION,
+  STATE_RESOURCE,
   socketRow,
 } from './rows.ts';
+import { stateRecordsRow } from './state-records-check.ts';
 
 export interface DoctorOptions {
   readonly dataDir: string;
@@ -105,7 +108,7 @@ export async function runDoctor(o: DoctorOptions): Promise<CheckRow[]> {
   }
   rows.push(keystoreRow(inspection, o.secretsKey));
 
-  rows.push(...(await apiRows(o, now)));
+  rows.push(...(await apiRows(o, now, rootKey)));
 
   if (o.encryptionConfig !== '') rows.push(...(await encryptionConfigRows(o.encryptionConfig, o.kmsSocket)));
   return rows;
@@ -142,7 +145,7 @@ async function roundTrip(rootKey: RootKey): Promise<true | string> {
   return same ? true : 'unwrap returned other bytes than were wrapped';
 }
 
-async function apiRows(o: DoctorOptions, now: () => number): Promise<CheckRow[]> {
+async function apiRows(o: DoctorOptions, now: () => number, rootKey?: RootKey): Promise<CheckRow[]> {
   if (typeof o.kube === 'string')
     return [
       row('api', 'skip', o.kube),
@@ -208,7 +211,27 @@ async function apiRows(o: DoctorOptions, now: () => number): Promise<CheckRow[]>
       rows.push(row('instances', 'FAIL', `the Lease list is not readable: ${message(e)}`));
     }
   }
+  rows.push(await sharedRecordsRow(fetch, o.namespace, rootKey));
   return rows;
+}
+
+/** Lists the KmsStateRecords and checks that a root key holder wrote each (state-records-check.ts). */
+async function sharedRecordsRow(
+  fetch: (path: string) => Promise<KubeResponse | string>,
+  namespace: string,
+  rootKey: RootKey | undefined,
+): Promise<CheckRow> {
+  if (rootKey === undefined) return row('shared records', 'skip', 'needs the root key');
+  const path = `/apis/${STATE_GROUP_VERSION}/namespaces/${encodeURIComponent(namespace)}/${STATE_RESOURCE}`;
+  const r = await fetch(path);
+  if (typeof r === 'string') return row('shared records', 'FAIL', `listing KmsStateRecords: ${r}`);
+  if (r.status !== 200) return row('shared records', 'FAIL', `GET ${path}: HTTP ${r.status}`);
+  try {
+    const items = (JSON.parse(r.body) as { items?: StateRecordObject[] }).items ?? [];
+    return await stateRecordsRow(items, rootKey, namespace);
+  } catch (e) {
+    return row('shared records', 'FAIL', `checking KmsStateRecords: ${message(e)}`);
+  }
 }
 
 async function encryptionConfigRows(file: string, kmsSocket: string): Promise<CheckRow[]> {

@@ -8,14 +8,25 @@ import { createKey, disableKey } from '../engine/ops-keys.ts';
 import { ensureClusterKey, SECRETS_KEY_ALIAS } from '../engine/ops-maintenance.ts';
 import { rotateKey } from '../engine/ops-rotation.ts';
 import { SYSTEM } from '../engine/policy.ts';
+import type { SecretBytes } from '../engine/secret.ts';
 import { MemoryKeyStore, TestRootKey } from '../engine/testing.ts';
 import { createLogger } from '../observability/logger.ts';
+import { RootKeyMismatchError } from '../rootkey/errors.ts';
 import { ensureSharedClusterKey } from './bootstrap.ts';
 import { type RunningSharedState, SharedState } from './shared-state.ts';
 import { aliasObjectName, keyObjectName } from './state-records.ts';
 import { FakeStateApi } from './testing.ts';
 
 const sys = { caller: SYSTEM };
+
+/** TestRootKey refusing foreign blobs with RootKeyMismatchError, as the real providers do (engine/ports.ts). */
+class ProviderLikeRootKey extends TestRootKey {
+  override async unwrap(wrapped: Uint8Array, aad: Uint8Array): Promise<SecretBytes> {
+    return super.unwrap(wrapped, aad).catch(() => {
+      throw new RootKeyMismatchError();
+    });
+  }
+}
 const log = createLogger('silent');
 const rootBytes = nodeCrypto.randomBytes(32);
 const bytes = (s: string) => new TextEncoder().encode(s);
@@ -38,12 +49,9 @@ async function instance(
   o: { cache?: MemoryKeyStore; ackTimeoutMs?: number; root?: Uint8Array } = {},
 ): Promise<Instance> {
   const cache = o.cache ?? new MemoryKeyStore();
-  const shared = new SharedState({ cache, namespace: api.namespace, api });
-  const core = await EngineCore.open({
-    crypto: nodeCrypto,
-    rootKey: new TestRootKey(nodeCrypto, o.root ?? rootBytes),
-    store: shared.store,
-  });
+  const rootKey = new ProviderLikeRootKey(nodeCrypto, o.root ?? rootBytes);
+  const shared = new SharedState({ cache, rootKey, namespace: api.namespace, api });
+  const core = await EngineCore.open({ crypto: nodeCrypto, rootKey, store: shared.store });
   const run = await shared.run({
     core,
     log,
@@ -304,5 +312,71 @@ describe('shared key state between instances', () => {
     });
     const { keyId } = await createKey(a.core, sys, {});
     expect(api.objects.has(keyObjectName(keyId))).toBe(true);
+  });
+});
+
+describe('KmsStateRecords changed without the root key (issue 17)', () => {
+  const adminForAll = { effect: 'Allow', principals: ['*'], actions: ['kms:*'] };
+
+  it('a policy edit written straight to the API is refused, named in health, and the engine keeps its key', async () => {
+    const api = new FakeStateApi();
+    const a = await instance(api, 'a');
+    const { keyId } = await createKey(a.core, sys, {});
+    const before = a.core.keys.get(keyId)!;
+    const name = keyObjectName(keyId);
+    const obj = (await api.get(name))!;
+    const record = obj.spec.record as { policy: { statements: unknown[] }; revision: number };
+    await api.replace({
+      ...obj,
+      spec: {
+        ...obj.spec,
+        record: { ...record, revision: record.revision + 1, policy: { statements: [adminForAll] } },
+      },
+    });
+    await until(() => !a.run.sync.health().ok, 'the refusal to show in health');
+    expect(a.run.sync.health().detail).toMatch(
+      new RegExp(
+        `KmsStateRecord ${name}: spec\\.auth: not written by a holder of the root key \\(its auth does not match`,
+      ),
+    );
+    expect(a.core.keys.get(keyId)!.record).toBe(before.record);
+  });
+
+  it('an object without spec.auth, or with an auth copied from another record, is refused', async () => {
+    const api = new FakeStateApi();
+    const a = await instance(api, 'a');
+    const { keyId: k1 } = await createKey(a.core, sys, {});
+    const { keyId: k2 } = await createKey(a.core, sys, { description: 'two' });
+    const o1 = (await api.get(keyObjectName(k1)))!;
+    const o2 = (await api.get(keyObjectName(k2)))!;
+    const r1 = o1.spec.record as { state: string; revision: number };
+    const { auth: _dropped, ...bare } = o1.spec;
+    await api.replace({
+      ...o1,
+      spec: { ...bare, record: { ...r1, state: 'Disabled', revision: r1.revision + 1 } },
+    });
+    const r2 = o2.spec.record as { description: string; revision: number };
+    await api.replace({
+      ...o2,
+      spec: { ...o2.spec, record: { ...r2, revision: r2.revision + 1 }, auth: o1.spec.auth },
+    });
+    await until(
+      () =>
+        /no auth envelope.*its auth does not match|its auth does not match.*no auth envelope/.test(
+          a.run.sync.health().detail,
+        ),
+      'both refusals',
+    );
+    expect(a.core.keys.get(k1)!.record.state).toBe('Enabled');
+    expect(a.core.keys.get(k2)!.record.revision).toBe(r2.revision);
+  });
+
+  it('records written by another instance under the same root key are taken', async () => {
+    const api = new FakeStateApi();
+    const a = await instance(api, 'a');
+    const b = await instance(api, 'b');
+    const { keyId } = await createKey(b.core, sys, {});
+    await until(() => a.core.keys.has(keyId), 'the key to reach a');
+    expect(a.run.sync.health().ok).toBe(true);
   });
 });

@@ -7,7 +7,7 @@
 import type { HeldVersions } from '../api/heartbeat-format.ts';
 import type { EngineCore } from '../engine/core.ts';
 import { promoteAcknowledged } from '../engine/ops-rotation.ts';
-import type { KeyStore } from '../engine/ports.ts';
+import type { KeyStore, RootKey } from '../engine/ports.ts';
 import { sleep } from '../kube/backoff.ts';
 import { loadKubeConfig } from '../kube/kubeconfig.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -20,6 +20,8 @@ import { StateSync } from './state-sync.ts';
 
 export interface SharedStateOptions {
   readonly cache: KeyStore;
+  /** The root key: records are authenticated under it (docs/adr/0012). */
+  readonly rootKey: RootKey;
   readonly namespace: string;
   /** kubeconfig path; '' = in-cluster or $KUBECONFIG. Ignored when `api` is given. */
   readonly kubeconfig?: string;
@@ -58,6 +60,7 @@ export class SharedState {
     this.store = new SharedKeyStore({
       cache: o.cache,
       api: this.api,
+      rootKey: o.rootKey,
       onConflict: (names) => {
         this.#sync?.refresh(names).catch(() => undefined);
       },

@@ -4,8 +4,9 @@
  * the API first (optimistic concurrency on resourceVersion) and then the cache; `absorb` writes only the cache.
  */
 import { KmsError } from '../engine/errors.ts';
-import type { KeyStore } from '../engine/ports.ts';
+import type { KeyStore, RootKey } from '../engine/ports.ts';
 import type { StoreChange, StoreState } from '../engine/records.ts';
+import { RecordAuthRing } from '../keystore/record-auth-ring.ts';
 import { describeError, isConflict, KubeApiError } from '../kube/errors.ts';
 import type { StateApi } from './state-api.ts';
 import {
@@ -41,6 +42,8 @@ export class ResourceVersions {
 export interface SharedKeyStoreOptions {
   readonly cache: KeyStore;
   readonly api: StateApi;
+  /** Authenticates the records this instance writes and checks those it reads (docs/adr/0012). */
+  readonly rootKey: RootKey;
   readonly versions?: ResourceVersions;
   /** Told which objects another instance changed first, so that the sync can fetch them now. */
   readonly onConflict?: (names: readonly string[]) => void;
@@ -68,17 +71,27 @@ export class SharedKeyStore implements KeyStore {
   readonly #cache: KeyStore;
   readonly #api: StateApi;
   readonly #onConflict: ((names: readonly string[]) => void) | undefined;
+  readonly #rootKey: RootKey;
+  #ring: RecordAuthRing | undefined;
 
   constructor(o: SharedKeyStoreOptions) {
     this.#cache = o.cache;
     this.#api = o.api;
     this.versions = o.versions ?? new ResourceVersions();
     this.#onConflict = o.onConflict;
+    this.#rootKey = o.rootKey;
     this.description = `kubernetes:${o.api.namespace}/kmsstaterecords (cache: ${o.cache.description})`;
   }
 
-  open(): Promise<StoreState> {
+  async open(): Promise<StoreState> {
+    this.#ring ??= await RecordAuthRing.create(this.#rootKey);
     return this.#cache.open();
+  }
+
+  /** The record authentication of this instance; available once the store is open. */
+  get ring(): RecordAuthRing {
+    if (this.#ring === undefined) throw new Error('shared state: the store is not open');
+    return this.#ring;
   }
 
   async commit(change: StoreChange): Promise<void> {
@@ -109,8 +122,8 @@ export class SharedKeyStore implements KeyStore {
         name = objectNameOf(d);
         const rv = this.versions.get(name);
         const out = rv
-          ? await this.#api.replace(toObject(d, this.#api.namespace, rv))
-          : await this.#api.create(toObject(d, this.#api.namespace));
+          ? await this.#api.replace(toObject(d, this.ring, this.#api.namespace, rv))
+          : await this.#api.create(toObject(d, this.ring, this.#api.namespace));
         if (!rv) created.push(name);
         this.versions.observe(name, out.metadata.resourceVersion);
       }

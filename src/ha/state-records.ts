@@ -1,9 +1,11 @@
 /**
  * Engine records as KmsStateRecord objects and back: object names, the envelope, and strict decoding (the file
- * keystore's record codec). An object that does not decode is reported, never half-applied.
+ * keystore's record codec). An object that does not decode, or whose `spec.auth` does not authenticate it under
+ * the root key (docs/adr/0012), is reported, never half-applied.
  */
 import { createHash } from 'node:crypto';
 import type { AliasRecord, GrantRecord, KeyRecord } from '../engine/records.ts';
+import type { RecordAuthRing } from '../keystore/record-auth-ring.ts';
 import {
   decodeAliasRecord,
   decodeGrantRecord,
@@ -25,13 +27,21 @@ export const STATE_RECORD_TYPE: ResourceType = {
 export type RecordKind = 'Key' | 'Alias' | 'Grant';
 
 export interface StateRecordObject extends KubeObject {
-  readonly spec: { readonly kind: RecordKind; readonly record: JsonValue };
+  readonly spec: { readonly kind: RecordKind; readonly record: JsonValue; readonly auth?: unknown };
 }
 
 export type DecodedRecord =
   | { readonly kind: 'Key'; readonly record: KeyRecord }
   | { readonly kind: 'Alias'; readonly record: AliasRecord }
   | { readonly kind: 'Grant'; readonly record: GrantRecord };
+
+/** An object whose `spec.auth` does not authenticate its record under the root key (docs/adr/0012). */
+export class UnauthenticatedRecordError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnauthenticatedRecordError';
+  }
+}
 
 export const keyObjectName = (keyId: string): string => `key-${keyId}`;
 /** Alias names hold `/` and upper case, which object names cannot: a hash names the object instead. */
@@ -50,7 +60,12 @@ export function objectNameOf(d: DecodedRecord): string {
   }
 }
 
-export function toObject(d: DecodedRecord, namespace: string, resourceVersion?: string): StateRecordObject {
+export function toObject(
+  d: DecodedRecord,
+  ring: RecordAuthRing,
+  namespace: string,
+  resourceVersion?: string,
+): StateRecordObject {
   const record =
     d.kind === 'Key'
       ? encodeKeyRecord(d.record)
@@ -66,15 +81,16 @@ export function toObject(d: DecodedRecord, namespace: string, resourceVersion?: 
       labels: { 'app.kubernetes.io/managed-by': 'kubekms', 'kubekms.io/record-kind': d.kind },
       ...(resourceVersion ? { resourceVersion } : {}),
     },
-    spec: { kind: d.kind, record },
+    spec: { kind: d.kind, record, auth: ring.envelope(d) },
   };
 }
 
 /**
  * Decodes an object from the API. Throws a RecordDecodeError naming the field for a malformed record, and an
- * Error when the object's name does not match its record (a record cannot hide under another key's name).
+ * Error when the object's name does not match its record (a record cannot hide under another key's name) or when
+ * `spec.auth` does not authenticate it (`ring.learn` must have seen the object's `spec.auth` before).
  */
-export function fromObject(o: StateRecordObject): DecodedRecord {
+export function fromObject(o: StateRecordObject, ring: RecordAuthRing): DecodedRecord {
   const path = `${STATE_RECORD_TYPE.kind} ${o.metadata.name}: spec.record`;
   const spec = (o as { spec?: { kind?: unknown; record?: unknown } }).spec;
   let d: DecodedRecord;
@@ -97,6 +113,12 @@ export function fromObject(o: StateRecordObject): DecodedRecord {
   if (want !== o.metadata.name) {
     throw new Error(
       `${STATE_RECORD_TYPE.kind} ${o.metadata.name}: metadata.name: its record belongs in ${want}`,
+    );
+  }
+  const problem = ring.problem(d, (spec as { auth?: unknown }).auth);
+  if (problem !== undefined) {
+    throw new UnauthenticatedRecordError(
+      `${STATE_RECORD_TYPE.kind} ${o.metadata.name}: spec.auth: not written by a holder of the root key (${problem})`,
     );
   }
   return d;

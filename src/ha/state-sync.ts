@@ -2,7 +2,8 @@
  * Keeps the local engine in step with the KmsStateRecords in the API: the operator runtime's informer (list,
  * watch, re-list on 410) feeds events into batches; each batch is planned by sync-decisions.ts and absorbed by the
  * engine (durable in the local cache before it is visible). The first complete list also publishes what the API
- * lacks. Malformed objects are logged by name and skipped, never half-applied.
+ * lacks. Malformed objects, and objects not authenticated under the root key (docs/adr/0012), are logged by name
+ * and skipped, never half-applied.
  */
 import type { EngineCore } from '../engine/core.ts';
 import type { StoreChange } from '../engine/records.ts';
@@ -21,6 +22,7 @@ import {
   keyObjectName,
   STATE_RECORD_TYPE,
   type StateRecordObject,
+  UnauthenticatedRecordError,
 } from './state-records.ts';
 import { planEvents, planInitial, type RemoteEvent, type SyncPlan } from './sync-decisions.ts';
 
@@ -43,6 +45,11 @@ export class StateSync {
   #lastError = '';
   #ready: { promise: Promise<void>; resolve: () => void };
   readonly #badObjects = new Set<string>();
+  /** Objects refused because no root-key holder wrote them, with the reason: the shared state is unhealthy. */
+  readonly #unauthenticated = new Map<string, string>();
+  /** Events waiting for the writer key of their auth to be unwrapped, and the chain doing it. */
+  #waiting = 0;
+  #learning: Promise<void> = Promise.resolve();
   #stopPoll: () => void = () => undefined;
 
   constructor(o: StateSyncOptions) {
@@ -100,6 +107,8 @@ export class StateSync {
   health(): { ok: boolean; detail: string } {
     const h = this.#informer.health();
     if (!h.ok) return h;
+    if (this.#unauthenticated.size > 0)
+      return { ok: false, detail: `shared state: refused ${[...this.#unauthenticated.values()].join('; ')}` };
     if (this.#lastError) return { ok: false, detail: `shared state: ${this.#lastError}` };
     return { ok: true, detail: `shared state: ${h.detail}` };
   }
@@ -114,13 +123,18 @@ export class StateSync {
     await this.#draining;
   }
 
-  #onEvent(type: 'put' | 'delete', obj: StateRecordObject): void {
+  #take(type: 'put' | 'delete', obj: StateRecordObject): void {
     const name = obj.metadata.name;
     let record: DecodedRecord;
     try {
-      record = fromObject(obj);
+      record = fromObject(obj, this.#o.store.ring);
       this.#badObjects.delete(name);
+      this.#unauthenticated.delete(name);
     } catch (e) {
+      if (e instanceof UnauthenticatedRecordError) {
+        if (type === 'delete') this.#unauthenticated.delete(name);
+        else this.#unauthenticated.set(name, e.message);
+      }
       if (!this.#badObjects.has(name)) {
         this.#badObjects.add(name);
         this.#o.log.error(
@@ -132,6 +146,32 @@ export class StateSync {
     }
     this.#pending.set(name, { event: { type, record }, rv: obj.metadata.resourceVersion });
     this.#schedule();
+  }
+
+  /**
+   * Takes an event once the writer key of its auth is unwrapped (once per distinct key, docs/adr/0012). While any
+   * key is being unwrapped, every event waits on the same chain, so events are taken in the order they came.
+   */
+  #onEvent(type: 'put' | 'delete', obj: StateRecordObject): void {
+    const auth = obj.spec?.auth;
+    if (this.#waiting === 0 && this.#o.store.ring.knows(auth)) {
+      this.#take(type, obj);
+      return;
+    }
+    this.#waiting++;
+    this.#learning = this.#learning
+      .then(() => this.#o.store.ring.learn([auth]))
+      .then(
+        () => this.#take(type, obj),
+        (e: unknown) => {
+          this.#lastError = `cannot check ${obj.metadata.name}: ${describeError(e)}`;
+          this.#o.log.error({ object: obj.metadata.name, err: this.#lastError }, 'shared state: retrying');
+          setTimeout(() => this.#onEvent(type, obj), 2000).unref();
+        },
+      )
+      .finally(() => {
+        this.#waiting--;
+      });
   }
 
   #schedule(): void {
@@ -146,6 +186,7 @@ export class StateSync {
 
   async #drain(): Promise<void> {
     if (!this.#informer.hasSynced()) return;
+    await this.#learning; // the initial list is checked only once every writer key in it is unwrapped
     const batch = [...this.#pending.entries()];
     this.#pending.clear();
     const events = batch.map(([, p]) => p.event);
@@ -160,7 +201,7 @@ export class StateSync {
       const remote: DecodedRecord[] = [];
       for (const obj of this.#informer.list()) {
         try {
-          remote.push(fromObject(obj));
+          remote.push(fromObject(obj, this.#o.store.ring));
           seen.push([obj.metadata.name, obj.metadata.resourceVersion]);
         } catch {
           // Logged when it arrived.
