@@ -36,18 +36,30 @@ describe('stateRecordsRow', () => {
     });
   });
 
-  it('FAILs naming each record edited through the API, or written without auth', async () => {
+  it('FAILs naming each record edited through the API or carrying an auth made for another record', async () => {
     const [k1, k2, a] = objects as [StateRecordObject, StateRecordObject, StateRecordObject];
     const policy = { statements: [{ effect: 'Allow', principals: ['*'], actions: ['kms:*'] }] };
     const edited = { ...k1, spec: { ...k1.spec, record: { ...(k1.spec.record as object), policy } } };
-    const { auth: _auth, ...bare } = k2.spec;
-    const r = await stateRecordsRow([edited, { ...k2, spec: bare }, a], rootKey, 'kubekms');
+    const swapped = { ...k2, spec: { ...k2.spec, auth: a.spec.auth } };
+    const r = await stateRecordsRow([edited, swapped, a], rootKey, 'kubekms');
     expect(r.status).toBe('FAIL');
     expect(r.detail).toBe(
       '2 of 3 KmsStateRecords in kubekms refused: ' +
         'KmsStateRecord key-k1: spec.auth: not written by a holder of the root key (its auth does not match its content); ' +
-        'KmsStateRecord key-k2: spec.auth: not written by a holder of the root key (no auth envelope: not written by a kubekms that authenticates records)',
+        'KmsStateRecord key-k2: spec.auth: not written by a holder of the root key (its auth does not match its content)',
     );
+  });
+
+  it('warns about records without spec.auth (written before record authentication)', async () => {
+    const [k1, k2] = objects as [StateRecordObject, StateRecordObject];
+    const { auth: _auth, ...bare } = k2.spec;
+    const r = await stateRecordsRow([k1, { ...k2, spec: bare }], rootKey, 'kubekms');
+    expect(r).toEqual({
+      check: 'shared records',
+      status: 'warn',
+      detail:
+        '1 of 2 KmsStateRecords in kubekms have no spec.auth (written before ADR 0012, not authenticated): key-k2',
+    });
   });
 
   it('FAILs records whose writer key another root key wrapped', async () => {

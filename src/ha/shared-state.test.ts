@@ -46,11 +46,17 @@ afterEach(async () => {
 async function instance(
   api: FakeStateApi,
   name: string,
-  o: { cache?: MemoryKeyStore; ackTimeoutMs?: number; root?: Uint8Array } = {},
+  o: {
+    cache?: MemoryKeyStore;
+    ackTimeoutMs?: number;
+    root?: Uint8Array;
+    legacyRecords?: 'accept' | 'refuse';
+  } = {},
 ): Promise<Instance> {
   const cache = o.cache ?? new MemoryKeyStore();
   const rootKey = new ProviderLikeRootKey(nodeCrypto, o.root ?? rootBytes);
-  const shared = new SharedState({ cache, rootKey, namespace: api.namespace, api });
+  const legacy = o.legacyRecords ? { legacyRecords: o.legacyRecords } : {};
+  const shared = new SharedState({ cache, rootKey, namespace: api.namespace, api, ...legacy });
   const core = await EngineCore.open({ crypto: nodeCrypto, rootKey, store: shared.store });
   const run = await shared.run({
     core,
@@ -342,9 +348,9 @@ describe('KmsStateRecords changed without the root key (issue 17)', () => {
     expect(a.core.keys.get(keyId)!.record).toBe(before.record);
   });
 
-  it('an object without spec.auth, or with an auth copied from another record, is refused', async () => {
+  it('an object without spec.auth (with legacy records refused), or with an auth copied from another record, is refused', async () => {
     const api = new FakeStateApi();
-    const a = await instance(api, 'a');
+    const a = await instance(api, 'a', { legacyRecords: 'refuse' });
     const { keyId: k1 } = await createKey(a.core, sys, {});
     const { keyId: k2 } = await createKey(a.core, sys, { description: 'two' });
     const o1 = (await api.get(keyObjectName(k1)))!;
@@ -369,6 +375,24 @@ describe('KmsStateRecords changed without the root key (issue 17)', () => {
     );
     expect(a.core.keys.get(k1)!.record.state).toBe('Enabled');
     expect(a.core.keys.get(k2)!.record.revision).toBe(r2.revision);
+  });
+
+  it('by default, a record without spec.auth (from a kubekms before ADR 0012) is taken: the upgrade window', async () => {
+    const api = new FakeStateApi();
+    const a = await instance(api, 'a');
+    const { keyId } = await createKey(a.core, sys, {});
+    const obj = (await api.get(keyObjectName(keyId)))!;
+    const r = obj.spec.record as { description: string; revision: number };
+    const { auth: _dropped, ...bare } = obj.spec;
+    await api.replace({
+      ...obj,
+      spec: { ...bare, record: { ...r, description: 'old writer', revision: r.revision + 1 } },
+    });
+    await until(
+      () => a.core.keys.get(keyId)!.record.description === 'old writer',
+      'the legacy record to be taken',
+    );
+    expect(a.run.sync.health().ok).toBe(true);
   });
 
   it('records written by another instance under the same root key are taken', async () => {

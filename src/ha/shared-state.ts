@@ -8,6 +8,7 @@ import type { HeldVersions } from '../api/heartbeat-format.ts';
 import type { EngineCore } from '../engine/core.ts';
 import { promoteAcknowledged } from '../engine/ops-rotation.ts';
 import type { KeyStore, RootKey } from '../engine/ports.ts';
+import type { LegacyRecords } from '../keystore/record-auth-ring.ts';
 import { sleep } from '../kube/backoff.ts';
 import { loadKubeConfig } from '../kube/kubeconfig.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -22,6 +23,8 @@ export interface SharedStateOptions {
   readonly cache: KeyStore;
   /** The root key: records are authenticated under it (docs/adr/0012). */
   readonly rootKey: RootKey;
+  /** Records without spec.auth (from a kubekms before ADR 0012): accepted by default, or refused. */
+  readonly legacyRecords?: LegacyRecords;
   readonly namespace: string;
   /** kubeconfig path; '' = in-cluster or $KUBECONFIG. Ignored when `api` is given. */
   readonly kubeconfig?: string;
@@ -61,6 +64,7 @@ export class SharedState {
       cache: o.cache,
       api: this.api,
       rootKey: o.rootKey,
+      ...(o.legacyRecords ? { legacyRecords: o.legacyRecords } : {}),
       onConflict: (names) => {
         this.#sync?.refresh(names).catch(() => undefined);
       },

@@ -6,7 +6,7 @@
 import { KmsError } from '../engine/errors.ts';
 import type { KeyStore, RootKey } from '../engine/ports.ts';
 import type { StoreChange, StoreState } from '../engine/records.ts';
-import { RecordAuthRing } from '../keystore/record-auth-ring.ts';
+import { type LegacyRecords, RecordAuthRing } from '../keystore/record-auth-ring.ts';
 import { describeError, isConflict, KubeApiError } from '../kube/errors.ts';
 import type { StateApi } from './state-api.ts';
 import {
@@ -44,6 +44,8 @@ export interface SharedKeyStoreOptions {
   readonly api: StateApi;
   /** Authenticates the records this instance writes and checks those it reads (docs/adr/0012). */
   readonly rootKey: RootKey;
+  /** Records without spec.auth, from a kubekms before ADR 0012: accepted (default, the upgrade window) or refused. */
+  readonly legacyRecords?: LegacyRecords;
   readonly versions?: ResourceVersions;
   /** Told which objects another instance changed first, so that the sync can fetch them now. */
   readonly onConflict?: (names: readonly string[]) => void;
@@ -72,6 +74,7 @@ export class SharedKeyStore implements KeyStore {
   readonly #api: StateApi;
   readonly #onConflict: ((names: readonly string[]) => void) | undefined;
   readonly #rootKey: RootKey;
+  readonly #legacy: LegacyRecords;
   #ring: RecordAuthRing | undefined;
 
   constructor(o: SharedKeyStoreOptions) {
@@ -80,11 +83,12 @@ export class SharedKeyStore implements KeyStore {
     this.versions = o.versions ?? new ResourceVersions();
     this.#onConflict = o.onConflict;
     this.#rootKey = o.rootKey;
+    this.#legacy = o.legacyRecords ?? 'accept';
     this.description = `kubernetes:${o.api.namespace}/kmsstaterecords (cache: ${o.cache.description})`;
   }
 
   async open(): Promise<StoreState> {
-    this.#ring ??= await RecordAuthRing.create(this.#rootKey);
+    this.#ring ??= await RecordAuthRing.create(this.#rootKey, this.#legacy);
     return this.#cache.open();
   }
 

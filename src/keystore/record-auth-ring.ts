@@ -15,14 +15,22 @@ export interface AuthEnvelope {
   readonly auth: string;
 }
 
+/**
+ * What to do with a record that has no envelope at all (written by a kubekms from before ADR 0012): `accept` it
+ * (the upgrade window: trust on first use, as for a version 1 keystore) or `refuse` it.
+ */
+export type LegacyRecords = 'accept' | 'refuse';
+
 export class RecordAuthRing {
+  readonly legacy: LegacyRecords;
   readonly #rootKey: RootKey;
   readonly #own: RecordAuthKey;
   readonly #ownWrapped: string;
   /** Writer keys by their wrapped form: unwrapped, or `undefined` when the root key refused the blob. */
   readonly #known = new Map<string, RecordAuthKey | undefined>();
 
-  private constructor(rootKey: RootKey, own: RecordAuthKey, wrapped: Uint8Array) {
+  private constructor(rootKey: RootKey, own: RecordAuthKey, wrapped: Uint8Array, legacy: LegacyRecords) {
+    this.legacy = legacy;
     this.#rootKey = rootKey;
     this.#own = own;
     this.#ownWrapped = encodeBase64(wrapped);
@@ -30,9 +38,9 @@ export class RecordAuthRing {
   }
 
   /** A ring whose own key is new (generated and wrapped under `rootKey`). */
-  static async create(rootKey: RootKey): Promise<RecordAuthRing> {
+  static async create(rootKey: RootKey, legacy: LegacyRecords = 'accept'): Promise<RecordAuthRing> {
     const { key, wrapped } = await RecordAuthKey.generate(rootKey);
-    return new RecordAuthRing(rootKey, key, wrapped);
+    return new RecordAuthRing(rootKey, key, wrapped, legacy);
   }
 
   /** The envelope of a record this process writes. */
@@ -73,7 +81,8 @@ export class RecordAuthRing {
    * before); otherwise the reason, for an error that names the record.
    */
   problem(r: AuthenticatedRecord, envelope: unknown): string | undefined {
-    if (!isEnvelope(envelope)) return 'no auth envelope: not written by a kubekms that authenticates records';
+    if (envelope === undefined && this.legacy === 'accept') return undefined;
+    if (!isEnvelope(envelope)) return NO_ENVELOPE;
     if (!this.#known.has(envelope.recordAuthKey)) return 'its writer key was not unwrapped yet';
     const key = this.#known.get(envelope.recordAuthKey);
     if (key === undefined) return 'its writer key is not wrapped by this root key';
@@ -82,6 +91,8 @@ export class RecordAuthRing {
     return undefined;
   }
 }
+
+export const NO_ENVELOPE = 'no auth envelope: not written by a kubekms that authenticates records';
 
 function isEnvelope(e: unknown): e is AuthEnvelope {
   if (typeof e !== 'object' || e === null) return false;
