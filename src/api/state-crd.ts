@@ -48,7 +48,7 @@ export const KMS_STATE_RECORD_CRD: Schema = {
                     type: 'object',
                     description:
                       "The writer's record authentication key wrapped by the root key, and the record's HMAC " +
-                      'under it (docs/adr/0012-authenticated-records.md).',
+                      'under it (docs/adr/0013-authenticated-records.md).',
                     required: ['recordAuthKey', 'auth'],
                     properties: { recordAuthKey: { type: 'string' }, auth: { type: 'string' } },
                   },

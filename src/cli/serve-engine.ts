@@ -49,7 +49,7 @@ export async function openEngine(config: ServeConfig, log: Logger, started: Stop
   if (cache.migratedFrom !== undefined)
     log.warn(
       { keystore: cache.description, from: cache.migratedFrom },
-      'keystore records authenticated as found (docs/adr/0012)',
+      'keystore records authenticated as found (docs/adr/0013)',
     );
   const { secretsKey } = config.engine;
   let run: RunningSharedState | undefined;

@@ -58,7 +58,7 @@ describe('stateRecordsRow', () => {
       check: 'shared records',
       status: 'warn',
       detail:
-        '1 of 2 KmsStateRecords in kubekms have no spec.auth (written before ADR 0012, not authenticated): key-k2',
+        '1 of 2 KmsStateRecords in kubekms have no spec.auth (written before ADR 0013, not authenticated): key-k2',
     });
   });
 

@@ -1,6 +1,6 @@
 /**
  * The shared records check: every KmsStateRecord in the namespace decodes and is authenticated under this root
- * key (docs/adr/0012-authenticated-records.md), i.e. was written by a kubekms holding the root key, not edited
+ * key (docs/adr/0013-authenticated-records.md), i.e. was written by a kubekms holding the root key, not edited
  * through the API by someone else. Reads only; the ring's own key is never written anywhere.
  */
 import type { RootKey } from '../engine/ports.ts';
@@ -32,7 +32,7 @@ export async function stateRecordsRow(
     return row(
       'shared records',
       'warn',
-      `${legacy.length} of ${n} have no spec.auth (written before ADR 0012, not authenticated): ` +
+      `${legacy.length} of ${n} have no spec.auth (written before ADR 0013, not authenticated): ` +
         `${legacy.slice(0, SHOWN).join(', ')}${legacy.length > SHOWN ? ', …' : ''}`,
     );
   if (refused.length === 0)

@@ -377,7 +377,7 @@ describe('KmsStateRecords changed without the root key (issue 17)', () => {
     expect(a.core.keys.get(k2)!.record.revision).toBe(r2.revision);
   });
 
-  it('by default, a record without spec.auth (from a kubekms before ADR 0012) is taken: the upgrade window', async () => {
+  it('by default, a record without spec.auth (from a kubekms before ADR 0013) is taken: the upgrade window', async () => {
     const api = new FakeStateApi();
     const a = await instance(api, 'a');
     const { keyId } = await createKey(a.core, sys, {});

@@ -21,9 +21,9 @@ import { StateSync } from './state-sync.ts';
 
 export interface SharedStateOptions {
   readonly cache: KeyStore;
-  /** The root key: records are authenticated under it (docs/adr/0012). */
+  /** The root key: records are authenticated under it (docs/adr/0013). */
   readonly rootKey: RootKey;
-  /** Records without spec.auth (from a kubekms before ADR 0012): accepted by default, or refused. */
+  /** Records without spec.auth (from a kubekms before ADR 0013): accepted by default, or refused. */
   readonly legacyRecords?: LegacyRecords;
   readonly namespace: string;
   /** kubeconfig path; '' = in-cluster or $KUBECONFIG. Ignored when `api` is given. */

@@ -42,9 +42,9 @@ export class ResourceVersions {
 export interface SharedKeyStoreOptions {
   readonly cache: KeyStore;
   readonly api: StateApi;
-  /** Authenticates the records this instance writes and checks those it reads (docs/adr/0012). */
+  /** Authenticates the records this instance writes and checks those it reads (docs/adr/0013). */
   readonly rootKey: RootKey;
-  /** Records without spec.auth, from a kubekms before ADR 0012: accepted (default, the upgrade window) or refused. */
+  /** Records without spec.auth, from a kubekms before ADR 0013: accepted (default, the upgrade window) or refused. */
   readonly legacyRecords?: LegacyRecords;
   readonly versions?: ResourceVersions;
   /** Told which objects another instance changed first, so that the sync can fetch them now. */

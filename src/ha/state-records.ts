@@ -1,7 +1,7 @@
 /**
  * Engine records as KmsStateRecord objects and back: object names, the envelope, and strict decoding (the file
  * keystore's record codec). An object that does not decode, or whose `spec.auth` does not authenticate it under
- * the root key (docs/adr/0012), is reported, never half-applied.
+ * the root key (docs/adr/0013), is reported, never half-applied.
  */
 import { createHash } from 'node:crypto';
 import type { AliasRecord, GrantRecord, KeyRecord } from '../engine/records.ts';
@@ -35,7 +35,7 @@ export type DecodedRecord =
   | { readonly kind: 'Alias'; readonly record: AliasRecord }
   | { readonly kind: 'Grant'; readonly record: GrantRecord };
 
-/** An object whose `spec.auth` does not authenticate its record under the root key (docs/adr/0012). */
+/** An object whose `spec.auth` does not authenticate its record under the root key (docs/adr/0013). */
 export class UnauthenticatedRecordError extends Error {
   constructor(message: string) {
     super(message);

@@ -2,7 +2,7 @@
  * Keeps the local engine in step with the KmsStateRecords in the API: the operator runtime's informer (list,
  * watch, re-list on 410) feeds events into batches; each batch is planned by sync-decisions.ts and absorbed by the
  * engine (durable in the local cache before it is visible). The first complete list also publishes what the API
- * lacks. Malformed objects, and objects not authenticated under the root key (docs/adr/0012), are logged by name
+ * lacks. Malformed objects, and objects not authenticated under the root key (docs/adr/0013), are logged by name
  * and skipped, never half-applied.
  */
 import type { EngineCore } from '../engine/core.ts';
@@ -149,7 +149,7 @@ export class StateSync {
   }
 
   /**
-   * Takes an event once the writer key of its auth is unwrapped (once per distinct key, docs/adr/0012). While any
+   * Takes an event once the writer key of its auth is unwrapped (once per distinct key, docs/adr/0013). While any
    * key is being unwrapped, every event waits on the same chain, so events are taken in the order they came.
    */
   #onEvent(type: 'put' | 'delete', obj: StateRecordObject): void {

@@ -2,7 +2,7 @@
  * The embedded keystore: the whole state in one JSON document, `<dataDir>/keystore.json` (see
  * keystore-document.ts and docs/adr/0003-keystore-format.md), replaced atomically on every commit. Key material
  * is in it only wrapped by the root key; a root key check in the document refuses a store sealed by another key,
- * and every record is authenticated under a key wrapped by the root key (docs/adr/0012), so a record changed
+ * and every record is authenticated under a key wrapped by the root key (docs/adr/0013), so a record changed
  * without the root key is refused on open, naming it. A version 1 store (no record authentication) is migrated in
  * place on open, by one atomic replace, unless `unauthenticated: 'refuse'`.
  *
@@ -31,7 +31,7 @@ export interface FileKeyStoreOptions {
   readonly rootKey: RootKey;
   /**
    * What to do with a version 1 store, whose records are not authenticated: `migrate` (default) authenticates
-   * them as they are (trust on first use, docs/adr/0012) and rewrites the store; `refuse` refuses to open it.
+   * them as they are (trust on first use, docs/adr/0013) and rewrites the store; `refuse` refuses to open it.
    */
   readonly unauthenticated?: 'migrate' | 'refuse';
   /** File system operations; tests inject failures here. */
@@ -156,7 +156,7 @@ export class FileKeyStore implements KeyStore {
           'migrating unauthenticated stores is turned off; refusing to open it',
       );
     }
-    // Trust on first use: the records are authenticated as they are now (docs/adr/0012). One atomic replace, so
+    // Trust on first use: the records are authenticated as they are now (docs/adr/0013). One atomic replace, so
     // a crash leaves either the old version 1 file (migrated again on the next open) or the new one.
     const fresh = await RecordAuthKey.generate(this.#rootKey);
     const migrated: KeystoreDocument = {

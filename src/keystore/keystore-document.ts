@@ -8,7 +8,7 @@
  *     "keys": [{..., "auth": ...}], "aliases": [{..., "auth": ...}], "grants": [{..., "auth": ...}] }
  *
  * Version 1 is the same without recordAuthKey, seal and the auths (nothing but key material was authenticated);
- * it is still read, and FileKeyStore migrates it to version 2 (record-auth.ts, docs/adr/0012).
+ * it is still read, and FileKeyStore migrates it to version 2 (record-auth.ts, docs/adr/0013).
  *
  * Format policy: every version this code has ever written stays readable; a file with a newer formatVersion is
  * refused ("written by a newer kubekms") rather than half-understood. Adding or changing a field bumps the version.

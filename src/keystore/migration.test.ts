@@ -126,7 +126,7 @@ describe('FileKeyStore migration of version 1 stores', () => {
     expect(Buffer.compare(await readFile(file), before)).toBe(0);
   });
 
-  it('trust on first use: an edit made to a version 1 store before its first open is kept (docs/adr/0012)', async () => {
+  it('trust on first use: an edit made to a version 1 store before its first open is kept (docs/adr/0013)', async () => {
     await legacyStore();
     await writeFile(
       file,

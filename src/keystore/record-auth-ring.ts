@@ -1,6 +1,6 @@
 /**
  * Record authentication for records that several processes write to one place (KmsStateRecord objects in HA,
- * docs/adr/0012): each record carries the auth envelope `{ recordAuthKey, auth }` — the writer's record
+ * docs/adr/0013): each record carries the auth envelope `{ recordAuthKey, auth }` — the writer's record
  * authentication key wrapped by the root key, and the record's HMAC under it. A reader that holds the same root
  * key unwraps each distinct writer key once (`learn`) and then checks records synchronously (`check`). Whoever
  * cannot wrap a key under the root key cannot make an envelope that verifies.
@@ -16,7 +16,7 @@ export interface AuthEnvelope {
 }
 
 /**
- * What to do with a record that has no envelope at all (written by a kubekms from before ADR 0012): `accept` it
+ * What to do with a record that has no envelope at all (written by a kubekms from before ADR 0013): `accept` it
  * (the upgrade window: trust on first use, as for a version 1 keystore) or `refuse` it.
  */
 export type LegacyRecords = 'accept' | 'refuse';

@@ -1,5 +1,5 @@
 /**
- * Record authentication under the root of trust (docs/adr/0012-authenticated-records.md). A store has a random
+ * Record authentication under the root of trust (docs/adr/0013-authenticated-records.md). A store has a random
  * 32-byte record authentication key, kept at rest only wrapped by the root key (AAD `kubekms/record-auth-key/v1`),
  * the same way for the file and the pkcs11 provider. Every key, alias and grant record carries
  *
