@@ -28,6 +28,8 @@ export interface ServeConfig {
   };
   readonly rootKey: RootKeySection;
   readonly keystore: { readonly dataDir: string };
+  /** --shutdown-grace: on SIGTERM, how long the listeners' in-flight calls may run before they are cancelled. */
+  readonly shutdownGraceMs: number;
   readonly engine: {
     readonly arn: ArnConfig;
     readonly crypto: CryptoProviderName;
@@ -37,7 +39,6 @@ export interface ServeConfig {
   readonly kmsv2?: {
     readonly socket: SocketOptions;
     readonly apiVersion: PluginApiVersion;
-    readonly shutdownGraceMs: number;
   };
   readonly health?: Listen;
   readonly aws?: AwsSection;
@@ -71,6 +72,7 @@ export function serveConfig(f: ServeFlags, env: Env): ServeConfig {
     log: { level: f['log-level'], ...auditLogFile(f) },
     rootKey: rootKeyOptionsFromFlags(f),
     keystore: { dataDir: nonEmpty(f['data-dir'], 'data-dir') },
+    shutdownGraceMs: f['shutdown-grace'],
     engine: {
       arn: arnConfig(f),
       crypto: f['crypto-provider'],
@@ -87,7 +89,6 @@ export function serveConfig(f: ServeFlags, env: Env): ServeConfig {
               ...(f['socket-gid'] !== undefined ? { gid: f['socket-gid'] } : {}),
             },
             apiVersion: f['kmsv2-api-version'],
-            shutdownGraceMs: f['shutdown-grace'],
           },
         }
       : {}),

@@ -38,6 +38,6 @@ export async function startPlugin(
   if (!first.ok) log.error({ error: first.error }, 'kmsv2 self-test failed at start');
   deps.checks.kmsv2 = () => plugin.readiness();
   const server = await startKmsV2Server(plugin, section.socket, log, metrics);
-  deps.started.push(() => server.stop(section.shutdownGraceMs));
+  deps.started.pushListener((graceMs) => server.stop(graceMs));
   return plugin;
 }

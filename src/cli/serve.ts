@@ -39,7 +39,7 @@ function openLog(config: ServeConfig['log'], destination: NodeJS.WritableStream 
 
 export async function serve(config: ServeConfig, logDestination?: NodeJS.WritableStream): Promise<Running> {
   const log = openLog(config.log, logDestination);
-  const started = new Stoppers();
+  const started = new Stoppers(config.shutdownGraceMs);
   try {
     const { core, shared } = await openEngine(config, log, started);
     const metrics = createMetrics();
@@ -112,7 +112,7 @@ async function startAwsStep(
     region: config.engine.arn.region,
     ...(logDestination ? { logDestination } : {}),
   });
-  deps.started.push(() => aws.close());
+  deps.started.pushListener(() => aws.close());
   return aws;
 }
 

@@ -1,6 +1,6 @@
 /**
  * The KMS v2 gRPC server on a unix socket: thin handlers over KmsV2Plugin, one per RPC, each timed and counted,
- * each logging the request uid and never plaintext. SIGTERM handling lives in the CLI, which calls stop().
+ * each logging the request uid and never plaintext. SIGTERM handling lives in the CLI, which calls stop() (drain).
  */
 import {
   status as GrpcStatus,
@@ -15,7 +15,13 @@ import { grpcCodeName, toGrpcError } from './grpc-errors.ts';
 import { keyIdHash } from './key-id.ts';
 import type { KmsV2Plugin } from './plugin.ts';
 import { loadKmsV2Service } from './proto.ts';
-import { prepareSocketPath, removeSocket, restrictSocket, type SocketOptions } from './socket.ts';
+import {
+  type BoundSocket,
+  bindPrivately,
+  prepareSocketPath,
+  removeSocket,
+  type SocketOptions,
+} from './socket.ts';
 import { unixTarget } from './unix-target.ts';
 
 interface EncryptRequest {
@@ -117,30 +123,46 @@ export async function startKmsV2Server(
   const removed = await prepareSocketPath(socket.path);
   if (removed === 'removed-stale')
     log.warn({ socket: socket.path }, 'removed a stale socket left by a previous process');
-  await new Promise<void>((resolve, reject) =>
-    server.bindAsync(unixTarget(socket.path), ServerCredentials.createInsecure(), (err) =>
-      err ? reject(err) : resolve(),
-    ),
-  );
-  await restrictSocket(socket);
+  const bound = await bindPrivately(socket, async (path) => {
+    await new Promise<void>((resolve, reject) =>
+      server.bindAsync(unixTarget(path), ServerCredentials.createInsecure(), (err) =>
+        err ? reject(err) : resolve(),
+      ),
+    );
+  }).catch((e: unknown) => {
+    server.forceShutdown();
+    throw e;
+  });
   log.info({ socket: socket.path, mode: (socket.mode ?? 0o600).toString(8) }, 'kmsv2 plugin serving');
 
+  let stopped: Promise<void> | undefined;
   return {
     socketPath: socket.path,
-    async stop(graceMs = 10_000) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          server.forceShutdown();
-          resolve();
-        }, graceMs);
-        server.tryShutdown(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-      await removeSocket(socket.path);
+    stop(graceMs = 10_000) {
+      stopped ??= drain(server, socket.path, bound, graceMs);
+      return stopped;
     },
   };
+}
+
+/**
+ * Stops taking calls at once (the listener closes and every connection gets a GOAWAY: streams it has not seen
+ * are refused and the client retries elsewhere), removes the socket, lets in-flight calls finish, and cancels
+ * whatever is still running when the grace ends.
+ */
+async function drain(server: Server, path: string, bound: BoundSocket, graceMs: number): Promise<void> {
+  const done = new Promise<void>((resolve) => {
+    const timer = setTimeout(() => {
+      server.forceShutdown();
+      resolve();
+    }, graceMs);
+    server.tryShutdown(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+  await removeSocket(path, bound);
+  await done;
 }
 
 export { GrpcStatus };

@@ -1,10 +1,11 @@
 /**
  * The plugin's unix socket: create its directory, clear a stale socket left by a killed process (only if it is
- * a socket and nothing answers on it), restrict it to mode 0600 (owner and group configurable) once bound.
+ * a socket and nothing answers on it), bind it in a private directory, restrict it to its final mode (0600, owner
+ * and group configurable) and only then link it into place, so it is never reachable with a wider mode.
  */
-import { chmod, chown, lstat, mkdir, unlink } from 'node:fs/promises';
+import { chmod, chown, link, lstat, mkdir, mkdtemp, rmdir, unlink } from 'node:fs/promises';
 import { connect } from 'node:net';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 
 export interface SocketOptions {
   readonly path: string;
@@ -42,11 +43,45 @@ export async function prepareSocketPath(path: string): Promise<'fresh' | 'remove
   return 'removed-stale';
 }
 
-export async function restrictSocket(o: SocketOptions): Promise<void> {
+async function restrictSocket(o: SocketOptions): Promise<void> {
   if (o.uid !== undefined || o.gid !== undefined) await chown(o.path, o.uid ?? -1, o.gid ?? -1);
   await chmod(o.path, o.mode ?? 0o600);
 }
 
-export async function removeSocket(path: string): Promise<void> {
-  await unlink(path).catch(() => undefined);
+/** Which file the socket is, so that stop removes ours and never a successor's bound at the same path. */
+export interface BoundSocket {
+  readonly dev: number;
+  readonly ino: number;
+}
+
+/**
+ * Calls `bind` with a path in a fresh 0700 directory beside `o.path` (a umask cannot widen mkdtemp's 0700 and no
+ * other user can reach into it, whatever mode the socket gets at bind), sets the final owner and mode there, then
+ * hard-links it to `o.path` (refused if something appeared there meanwhile) and removes the private directory.
+ */
+export async function bindPrivately(
+  o: SocketOptions,
+  bind: (path: string) => Promise<void>,
+): Promise<BoundSocket> {
+  const dir = await mkdtemp(join(dirname(o.path), '.kms-'));
+  const temp = join(dir, 's');
+  try {
+    await bind(temp);
+    await restrictSocket({ ...o, path: temp });
+    await link(temp, o.path).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EEXIST') throw e;
+      throw new Error(`kms-socket: ${o.path} appeared while binding; is another kubekms starting?`);
+    });
+    const st = await lstat(o.path);
+    return { dev: st.dev, ino: st.ino };
+  } finally {
+    await unlink(temp).catch(() => undefined);
+    await rmdir(dir).catch(() => undefined);
+  }
+}
+
+/** Removes the socket at `path` if it is still the one we bound. */
+export async function removeSocket(path: string, ours: BoundSocket): Promise<void> {
+  const st = await lstat(path).catch(() => undefined);
+  if (st && st.dev === ours.dev && st.ino === ours.ino) await unlink(path).catch(() => undefined);
 }
