@@ -379,7 +379,8 @@ describe('FileKeyStore refuses stores it cannot trust, and leaves them byte-iden
 describe('FileKeyStore lock', () => {
   const lockFile = () => join(dataDir, 'keystore.lock');
   // keystore-lock.test.ts checks the boot id and start time against /proc.
-  const ourLock = () => new RegExp(`^${process.pid}\n${hostname()}\nboot=[0-9a-f-]{36}\nstart=[0-9]+\n$`);
+  const ourLock = () =>
+    new RegExp(`^${process.pid}\n${hostname()}\nboot=[0-9a-f-]{36}\npidns=[0-9]+\nstart=[0-9]+\n$`);
   const deadPid = () => spawnSync(process.execPath, ['-e', '']).pid!;
 
   it('holds keystore.lock with our pid while open and removes it on close', async () => {

@@ -4,7 +4,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +21,7 @@ const lockFile = () => join(dir, 'keystore.lock');
 
 /** Read straight from /proc, independently of process-identity.ts. */
 const thisBoot = () => readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+const thisPidns = () => /[0-9]+/.exec(readlinkSync('/proc/self/ns/pid'))![0];
 const startTicks = (pid: number) => {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
@@ -54,10 +55,10 @@ afterEach(async () => {
 });
 
 describe('keystore lock liveness', () => {
-  it('writes pid, host name, boot id and start time', async () => {
+  it('writes pid, host name, boot id, pid namespace and start time', async () => {
     const lock = await KeyStoreLock.acquire(nodeFs, dir);
     expect(await readFile(lockFile(), 'utf8')).toBe(
-      `${process.pid}\n${hostname()}\nboot=${thisBoot()}\nstart=${startTicks(process.pid)}\n`,
+      `${process.pid}\n${hostname()}\nboot=${thisBoot()}\npidns=${thisPidns()}\nstart=${startTicks(process.pid)}\n`,
     );
     await lock.release();
   });
@@ -88,6 +89,16 @@ describe('keystore lock liveness', () => {
     await takesOver();
   });
 
+  it('refuses a lock from another pid namespace on this host while it is touched, whatever its pid; takes it over 30 s after', async () => {
+    // A kubekms in a container (pid 1 there) seen from the host, or the other way round.
+    const other = String(Number(thisPidns()) + 1);
+    await writeFile(lockFile(), `1\n${hostname()}\nboot=${thisBoot()}\npidns=${other}\nstart=12345\n`);
+    expect(await acquireError()).toMatch(/another kubekms \(pid 1\) uses/);
+    const old = new Date(Date.now() - 31_000);
+    await utimes(lockFile(), old, old);
+    await takesOver();
+  });
+
   it('refuses a lock held by a live second process, and takes it over once that process is killed', async () => {
     const url = (f: string) => JSON.stringify(new URL(f, import.meta.url).href);
     child = spawn(
@@ -113,6 +124,7 @@ describe('keystore lock liveness', () => {
       pid,
       host: hostname(),
       boot: thisBoot(),
+      pidns: thisPidns(),
       start: startTicks(pid),
     });
     expect(await acquireError()).toBe(
@@ -129,20 +141,21 @@ describe('keystore lock liveness', () => {
 
 describe('lock record', () => {
   it('parses old formats, ignores unknown and malformed fields', () => {
-    expect(parseLock('42\n')).toEqual({ pid: 42, host: undefined, boot: undefined, start: undefined });
-    expect(parseLock('42\nnode-a\n')).toEqual({ pid: 42, host: 'node-a', boot: undefined, start: undefined });
+    const none = { host: undefined, boot: undefined, pidns: undefined, start: undefined };
+    expect(parseLock('42\n')).toEqual({ ...none, pid: 42 });
+    expect(parseLock('42\nnode-a\n')).toEqual({ ...none, pid: 42, host: 'node-a' });
     const boot = randomUUID();
-    expect(parseLock(`42\nnode-a\nfuture=1\nboot=${boot}\nstart=99\n`)).toEqual({
+    expect(parseLock(`42\nnode-a\nfuture=1\nboot=${boot}\npidns=4026531836\nstart=99\n`)).toEqual({
       pid: 42,
       host: 'node-a',
       boot,
+      pidns: '4026531836',
       start: 99,
     });
-    expect(parseLock('42\nnode-a\nboot=not-a-uuid\nstart=-1\n')).toEqual({
+    expect(parseLock('42\nnode-a\nboot=not-a-uuid\npidns=x\nstart=-1\n')).toEqual({
+      ...none,
       pid: 42,
       host: 'node-a',
-      boot: undefined,
-      start: undefined,
     });
     expect(parseLock('0\n')).toBeUndefined();
     expect(parseLock('garbage')).toBeUndefined();

@@ -1,17 +1,20 @@
 /**
  * The content of keystore.lock and the rule that decides whether the process it names still holds it.
  *
- * Format, one field a line: `pid`, `host`, `boot=<boot id>`, `start=<start ticks>`. Locks written before a field
- * existed (`pid` alone, `pid\nhost`) still parse; unknown `key=value` lines are ignored.
+ * Format, one field a line: `pid`, `host`, `boot=<boot id>`, `pidns=<pid namespace inode>`, `start=<start ticks>`.
+ * Locks written before a field existed (`pid` alone, `pid\nhost`) still parse; unknown `key=value` lines are
+ * ignored.
  */
 import { hostname } from 'node:os';
-import { bootId, processStart, processStartWallMs } from './process-identity.ts';
+import { bootId, pidNamespace, processStart, processStartWallMs } from './process-identity.ts';
 
 export interface LockRecord {
   readonly pid: number;
   readonly host: string | undefined;
   /** The kernel boot id when the lock was written. */
   readonly boot: string | undefined;
+  /** The pid namespace `pid` is counted in (a container has its own). */
+  readonly pidns: string | undefined;
   /** The owner's start time in ticks since boot (/proc/<pid>/stat field 22). */
   readonly start: number | undefined;
 }
@@ -32,11 +35,13 @@ export function parseLock(text: string): LockRecord | undefined {
       ?.slice(key.length + 1)
       .trim();
   const boot = field('boot');
+  const pidns = field('pidns');
   const start = field('start');
   return {
     pid: Number(pid),
     host: host ? host : undefined,
     boot: boot && /^[0-9a-f-]{36}$/.test(boot) ? boot : undefined,
+    pidns: pidns && /^[0-9]{1,20}$/.test(pidns) ? pidns : undefined,
     start: start && /^[0-9]{1,20}$/.test(start) ? Number(start) : undefined,
   };
 }
@@ -44,6 +49,7 @@ export function parseLock(text: string): LockRecord | undefined {
 export function formatLock(r: LockRecord): string {
   const lines = [String(r.pid), r.host ?? ''];
   if (r.boot !== undefined) lines.push(`boot=${r.boot}`);
+  if (r.pidns !== undefined) lines.push(`pidns=${r.pidns}`);
   if (r.start !== undefined) lines.push(`start=${r.start}`);
   return `${lines.join('\n')}\n`;
 }
@@ -54,6 +60,8 @@ export function formatLock(r: LockRecord): string {
  * - Another host (another pod or container, whose pids mean nothing here): live until 30 s after its last touch.
  * - This host, our own pid: a previous incarnation (this process would hold the lock in memory), so stale.
  * - A boot id other than this boot's: written before a reboot, so stale.
+ * - Another pid namespace (a process in another container, or on the host, sharing the data dir): its pid means
+ *   nothing here, so the touch time decides, as for another host.
  * - A start time: live only while that pid exists and started at that very tick (a reused pid starts later).
  * - No start time (a lock from an older kubekms): a process that started after the lock's last touch cannot
  *   have written or touched it, so it is not the owner.
@@ -65,6 +73,8 @@ export function isLockLive(lock: LockRecord, touchedMs: number, nowMs = Date.now
   if (lock.pid === process.pid) return false;
   const boot = bootId();
   if (lock.boot !== undefined && boot !== undefined && lock.boot !== boot) return false;
+  const pidns = pidNamespace();
+  if (lock.pidns !== undefined && pidns !== undefined && lock.pidns !== pidns) return touchedRecently;
   const start = processStart(lock.pid);
   if (start.kind === 'gone') return false;
   if (start.kind === 'unknown') return touchedRecently;

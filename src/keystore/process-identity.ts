@@ -1,9 +1,9 @@
 /**
- * Who a pid is, from what a reboot or a reused pid cannot fake (Linux /proc): the kernel's boot id and the
- * process's start time in clock ticks since boot (/proc/<pid>/stat field 22). Elsewhere (no /proc) every answer is
- * `undefined` and callers fall back to weaker evidence.
+ * Who a pid is, from what a reboot or a reused pid cannot fake (Linux /proc): the kernel's boot id, the pid
+ * namespace the pid is counted in, and the process's start time in clock ticks since boot (/proc/<pid>/stat field
+ * 22). Elsewhere (no /proc) every answer is `undefined` and callers fall back to weaker evidence.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { errorCode } from './keystore-fs.ts';
 
 /** USER_HZ: the unit of /proc start times. 100 on every architecture Node runs on (x86, arm, ppc64, s390x). */
@@ -21,6 +21,15 @@ function readProc(path: string): string | undefined {
 export function bootId(): string | undefined {
   const id = readProc('/proc/sys/kernel/random/boot_id')?.trim();
   return id && /^[0-9a-f-]{36}$/.test(id) ? id : undefined;
+}
+
+/** This process's pid namespace (the inode of /proc/self/ns/pid): pids from another one mean nothing here. */
+export function pidNamespace(): string | undefined {
+  try {
+    return /^pid:\[([0-9]{1,20})\]$/.exec(readlinkSync('/proc/self/ns/pid'))?.[1];
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -67,8 +76,18 @@ export function processStartWallMs(pid: number): number | undefined {
   return Number(btime) * 1000 + (start.ticks * 1000) / USER_HZ;
 }
 
-/** What this process writes into its lock: its pid, boot id and start time. */
-export function selfIdentity(): { pid: number; boot: string | undefined; start: number | undefined } {
+/** What this process writes into its lock: its pid, boot id, pid namespace and start time. */
+export function selfIdentity(): {
+  pid: number;
+  boot: string | undefined;
+  pidns: string | undefined;
+  start: number | undefined;
+} {
   const start = processStart(process.pid);
-  return { pid: process.pid, boot: bootId(), start: start.kind === 'started' ? start.ticks : undefined };
+  return {
+    pid: process.pid,
+    boot: bootId(),
+    pidns: pidNamespace(),
+    start: start.kind === 'started' ? start.ticks : undefined,
+  };
 }
