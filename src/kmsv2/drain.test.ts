@@ -157,7 +157,9 @@ describe('KMS v2 shutdown drain', () => {
     // Before this change, the AWS listener waited for this connection (up to its request timeout) while the
     // plugin kept serving: 1 216 KMS v2 calls accepted after SIGTERM here, no exit within grace + 5 s.
     const halfRequest = await holdHalfARequest(awsEndpoint(lines));
-    await new Promise((r) => setTimeout(r, 1_000));
+    // Under load: enough calls answered (on a busy machine that takes longer than on an idle one).
+    for (let i = 0; i < 400 && outcomes.filter((o) => o.code === 'OK').length < 100; i++)
+      await new Promise((r) => setTimeout(r, 50));
     const okBefore = outcomes.filter((o) => o.code === 'OK').length;
     const signalAt = performance.now();
     p.kill('SIGTERM');
@@ -186,7 +188,7 @@ describe('KMS v2 shutdown drain', () => {
     );
 
     expect(shutdownLine).toBeGreaterThan(0);
-    expect(okBefore).toBeGreaterThan(20); // it was under load
+    expect(okBefore).toBeGreaterThanOrEqual(100); // it was under load
     // Only calls already in flight at the signal are answered after it: at most one per outstanding call.
     expect(acceptedAfterSignal).toBeLessThanOrEqual(CLIENTS * CALLS_IN_FLIGHT_PER_CLIENT);
     // Nothing a client sent after the signal plus the time to deliver it was accepted.

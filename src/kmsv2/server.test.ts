@@ -9,7 +9,13 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { status as GrpcStatus } from '@grpc/grpc-js';
+import {
+  Client,
+  credentials,
+  status as GrpcStatus,
+  makeGenericClientConstructor,
+  type ServiceError,
+} from '@grpc/grpc-js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseFlags } from '../cli/flags.ts';
 import { type Running, serve } from '../cli/serve.ts';
@@ -18,6 +24,7 @@ import { SERVE_FLAGS } from '../cli/serve-flags.ts';
 import { disableKey, enableKey } from '../engine/ops-keys.ts';
 import { rotateKeyOnDemand } from '../engine/ops-rotation.ts';
 import { SYSTEM } from '../engine/policy.ts';
+import { loadKmsV2Service } from './proto.ts';
 import { ApiserverLikeClient } from './testing/apiserver-client.ts';
 
 let dir: string;
@@ -147,7 +154,7 @@ describe('KMS v2 plugin over its socket', () => {
     expect(await grpcCode(c.decrypt(Buffer.alloc(0), enc.keyId))).toBe('INVALID_ARGUMENT');
     expect(await grpcCode(c.decrypt(randomBytes(2000), enc.keyId))).toBe('INVALID_ARGUMENT');
     expect(await grpcCode(c.decrypt(tampered, enc.keyId))).toBe('INVALID_ARGUMENT');
-    expect(await grpcCode(c.decrypt(enc.ciphertext, otherVersion))).toBe('INVALID_ARGUMENT');
+    expect(await grpcCode(c.decrypt(enc.ciphertext, otherVersion))).toBe('NOT_FOUND');
     expect(await grpcCode(c.decrypt(enc.ciphertext, 'kubekms:00000000-0000-4000-8000-000000000000:v1'))).toBe(
       'NOT_FOUND',
     );
@@ -172,6 +179,52 @@ describe('KMS v2 plugin over its socket', () => {
     expect((await c.decrypt(enc.ciphertext, enc.keyId)).equals(seed)).toBe(true);
     expect(logs).toContain('"method":"Decrypt"');
     for (const secret of [seed.toString('base64'), seed.toString('hex')]) expect(logs).not.toContain(secret);
+  });
+
+  it('answers a malformed protobuf and an empty uid INVALID_ARGUMENT naming the field, and counts them', async () => {
+    const r = await start();
+    const raw = new Client(`unix://${socket}`, credentials.createInsecure());
+    const call = (method: string, body: Buffer) =>
+      new Promise<{ code: string; details: string }>((resolve) =>
+        raw.makeUnaryRequest(
+          `/v2.KeyManagementService/${method}`,
+          (b: Buffer) => b,
+          (b: Buffer) => b,
+          body,
+          (e) => resolve({ code: e ? (GrpcStatus[e.code] ?? '?') : 'OK', details: e?.details ?? '' }),
+        ),
+      );
+    // Field 1 (length-delimited) claims 255 bytes that are not there.
+    const truncated = Buffer.from([0x0a, 0xff, 0x01]);
+    for (const method of ['Status', 'Encrypt', 'Decrypt']) {
+      expect(await call(method, truncated)).toEqual({
+        code: 'INVALID_ARGUMENT',
+        details: `ValidationException: request: not a valid ${method}Request protobuf message`,
+      });
+    }
+    const Ctor = makeGenericClientConstructor(loadKmsV2Service(), 'KeyManagementService');
+    const typed = new Ctor(`unix://${socket}`, credentials.createInsecure()) as unknown as Record<
+      'Encrypt' | 'Decrypt',
+      (req: object, cb: (e: ServiceError | null) => void) => void
+    >;
+    const refusal = (method: 'Encrypt' | 'Decrypt', req: object) =>
+      new Promise<string>((resolve) =>
+        typed[method].call(typed, req, (e) => resolve(e ? `${GrpcStatus[e.code]} ${e.details}` : 'OK')),
+      );
+    const s = await client().status();
+    const enc = await client().encrypt(randomBytes(32), s.keyId);
+    expect(await refusal('Encrypt', { plaintext: randomBytes(32), uid: '' })).toBe(
+      'INVALID_ARGUMENT ValidationException: uid: must not be empty',
+    );
+    expect(await refusal('Decrypt', { ciphertext: enc.ciphertext, key_id: enc.keyId, uid: '' })).toBe(
+      'INVALID_ARGUMENT ValidationException: uid: must not be empty',
+    );
+    raw.close();
+    (typed as unknown as Client).close();
+    const text = await (await fetch(`http://${r.health!.address}/metrics`)).text();
+    expect(text).toMatch(/kubekms_kmsv2_requests_total\{method="Status",code="INVALID_ARGUMENT"\} 1/);
+    expect(text).toMatch(/kubekms_kmsv2_requests_total\{method="Encrypt",code="INVALID_ARGUMENT"\} 2/);
+    expect(text).toMatch(/kubekms_kmsv2_requests_total\{method="Decrypt",code="INVALID_ARGUMENT"\} 2/);
   });
 
   it('fails Status with a gRPC error while the Secrets key is disabled, and refuses Encrypt and Decrypt', async () => {

@@ -15,6 +15,7 @@ import { grpcCodeName, toGrpcError } from './grpc-errors.ts';
 import { keyIdHash } from './key-id.ts';
 import type { KmsV2Plugin } from './plugin.ts';
 import { loadKmsV2Service } from './proto.ts';
+import { checkRequest, withTolerantDecoding } from './requests.ts';
 import {
   type BoundSocket,
   bindPrivately,
@@ -50,13 +51,13 @@ export async function startKmsV2Server(
   const server = new Server({ 'grpc.max_receive_message_length': 64 * 1024 });
   let reportedKeyId = '';
 
-  function handle<Req, Res>(method: string, fn: (req: Req) => Res | Promise<Res>) {
+  function handle<Req, Res>(method: 'Status' | 'Encrypt' | 'Decrypt', fn: (req: Req) => Res | Promise<Res>) {
     return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
       const end = metrics.kmsv2Duration.startTimer({ method });
       const fail = (e: unknown) => {
         const err = toGrpcError(e);
         metrics.kmsv2Requests.inc({ method, code: grpcCodeName(err.code) });
-        const uid = (call.request as { uid?: unknown }).uid;
+        const uid = (call.request as { uid?: unknown } | undefined)?.uid;
         log.warn(
           {
             method,
@@ -73,6 +74,7 @@ export async function startKmsV2Server(
         callback(null, res);
       };
       try {
+        checkRequest(method, call.request);
         const res = fn(call.request);
         // Synchronous on the hot path; a promise only when a Decrypt must first fetch a version (HA).
         if (res instanceof Promise) {
@@ -87,7 +89,7 @@ export async function startKmsV2Server(
     };
   }
 
-  server.addService(loadKmsV2Service(), {
+  server.addService(withTolerantDecoding(loadKmsV2Service()), {
     Status: handle<Record<string, never>, { version: string; healthz: string; key_id: string }>(
       'Status',
       () => {
