@@ -8,16 +8,12 @@ import { join } from 'node:path';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { nodeCrypto } from '../crypto/node-provider.ts';
-import { EngineCore } from '../engine/core.ts';
-import { createKey } from '../engine/ops-keys.ts';
-import { rotateKey } from '../engine/ops-rotation.ts';
-import { SYSTEM } from '../engine/policy.ts';
-import { MemoryKeyStore, TestRootKey } from '../engine/testing.ts';
 import { createLogger } from '../observability/logger.ts';
 import { createMetrics } from '../observability/metrics.ts';
 import { KmsV2Plugin } from './plugin.ts';
 import { type KmsV2Server, startKmsV2Server } from './server.ts';
 import { ApiserverLikeClient } from './testing/apiserver-client.ts';
+import { staleInstance } from './testing/stale-instance.ts';
 
 let dir: string;
 const clients: ApiserverLikeClient[] = [];
@@ -44,15 +40,7 @@ const codeOf = (p: Promise<unknown>): Promise<string> =>
  * version through the HA hook, which waits for `open()`.
  */
 async function serverWithSlowFetch() {
-  const root = nodeCrypto.randomBytes(32);
-  const open = (store: MemoryKeyStore) =>
-    EngineCore.open({ crypto: nodeCrypto, rootKey: new TestRootKey(nodeCrypto, root), store });
-  const source = await open(new MemoryKeyStore());
-  const { keyId } = await createKey(source, { caller: SYSTEM }, {});
-  const staleStore = new MemoryKeyStore();
-  staleStore.keys.set(keyId, source.keys.get(keyId)!.record);
-  const stale = await open(staleStore);
-  await rotateKey(source, keyId, 'ON_DEMAND');
+  const { source, stale, keyId, catchUp } = await staleInstance();
   const seed = nodeCrypto.randomBytes(32);
   const enc = new KmsV2Plugin({ core: source, secretsKey: keyId }).encrypt(seed);
   let release = () => {};
@@ -66,7 +54,7 @@ async function serverWithSlowFetch() {
     fetchVersion: async (uuid) => {
       fetching = true;
       await gate;
-      await stale.absorb({ putKeys: [source.keys.get(uuid)!.record] });
+      await catchUp(uuid);
     },
   });
   const path = join(dir, 'kms.sock');
