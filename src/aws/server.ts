@@ -7,6 +7,7 @@
  */
 import type { Server } from 'node:http';
 import type { EngineCore } from '../engine/core.ts';
+import { SECRETS_KEY_ALIAS } from '../engine/ops-maintenance.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { AuditLog } from './audit-log.ts';
@@ -16,6 +17,7 @@ import { requestHandler } from './handle-request.ts';
 import { startListener } from './listener.ts';
 import { OPERATIONS } from './operations.ts';
 import type { Handler } from './ops/types.ts';
+import { withPluginOnlyKeys } from './plugin-only-keys.ts';
 import { MAX_BODY_BYTES } from './read-body.ts';
 import { RequestRecorder } from './request-record.ts';
 import { requestIds } from './respond.ts';
@@ -39,6 +41,11 @@ export interface AwsServerOptions {
   readonly replayBudgetPerKey?: number;
   /** The operation table; default: standalone (OPERATIONS). Cluster mode passes clusterOperations(…). */
   readonly operations?: Readonly<Record<string, Handler>>;
+  /**
+   * Keys that serve the KMS v2 plugin only (aliases, ids or ARNs): no data operation or CreateGrant on them.
+   * Default: the cluster-managed Secrets key; serve adds its --secrets-key.
+   */
+  readonly pluginOnlyKeys?: readonly string[];
   readonly now?: () => number;
   /** Test hook: sees every response body sent. */
   readonly onResponse?: (r: { operation: string; status: number; body: string }) => void;
@@ -61,7 +68,7 @@ export async function startAwsServer(o: AwsServerOptions): Promise<AwsServer> {
       ...(o.replayBudgetPerKey ? { replayBudgetPerKey: o.replayBudgetPerKey } : {}),
       ...(o.now ? { now: o.now } : {}),
     }),
-    operations: o.operations ?? OPERATIONS,
+    operations: withPluginOnlyKeys(o.operations ?? OPERATIONS, o.pluginOnlyKeys ?? [SECRETS_KEY_ALIAS]),
     maxBodyBytes: o.maxBodyBytes ?? MAX_BODY_BYTES,
     log: o.log,
     recorder: new RequestRecorder({ log: o.log, metrics: o.metrics, ...(o.audit ? { audit: o.audit } : {}) }),

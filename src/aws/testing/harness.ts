@@ -52,7 +52,12 @@ export interface Harness {
 }
 
 export async function startHarness(
-  o: { now?: () => number; replayBudgetPerKey?: number; requestTimeoutMs?: number } = {},
+  o: {
+    now?: () => number;
+    replayBudgetPerKey?: number;
+    requestTimeoutMs?: number;
+    pluginOnlyKeys?: readonly string[];
+  } = {},
 ): Promise<Harness> {
   const core = await EngineCore.open({
     crypto: nodeCrypto,
@@ -78,6 +83,7 @@ export async function startHarness(
     ...(o.now ? { now: o.now } : {}),
     ...(o.replayBudgetPerKey ? { replayBudgetPerKey: o.replayBudgetPerKey } : {}),
     ...(o.requestTimeoutMs ? { requestTimeoutMs: o.requestTimeoutMs } : {}),
+    ...(o.pluginOnlyKeys ? { pluginOnlyKeys: o.pluginOnlyKeys } : {}),
     onResponse: ({ operation, status, body }) => {
       violations.push(...validateResponse(operation, status, body));
       let type: string | undefined;
