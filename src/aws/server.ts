@@ -14,7 +14,7 @@ import type { AuditLog } from './audit-log.ts';
 import { createAuthenticator } from './authenticate.ts';
 import type { CredentialStore } from './credentials.ts';
 import { requestHandler } from './handle-request.ts';
-import { startListener } from './listener.ts';
+import { drainListener, startListener } from './listener.ts';
 import { OPERATIONS } from './operations.ts';
 import type { Handler } from './ops/types.ts';
 import { withPluginOnlyKeys } from './plugin-only-keys.ts';
@@ -38,6 +38,8 @@ export interface AwsServerOptions {
   readonly region: string;
   readonly maxBodyBytes?: number;
   readonly requestTimeoutMs?: number;
+  /** Connections the listener holds at once (default 512); more are closed as they arrive. */
+  readonly maxConnections?: number;
   readonly replayBudgetPerKey?: number;
   /** The operation table; default: standalone (OPERATIONS). Cluster mode passes clusterOperations(…). */
   readonly operations?: Readonly<Record<string, Handler>>;
@@ -55,11 +57,20 @@ export interface AwsServer {
   readonly server: Server;
   /** `http(s)://host:port` */
   readonly endpoint: string;
+  /**
+   * Shutdown: stops taking new calls at once (the listener closes, idle connections are closed, every answer
+   * from now on says `Connection: close`), lets in-flight calls finish, and cuts off what is left after
+   * `graceMs`. Resolves once every connection has ended and the audit log is flushed.
+   */
+  drain(graceMs: number): Promise<void>;
+  /** drain() with no time limit. */
   close(): Promise<void>;
 }
 
+export const DEFAULT_MAX_CONNECTIONS = 512;
+
 export async function startAwsServer(o: AwsServerOptions): Promise<AwsServer> {
-  const draining = false;
+  let draining = false;
   const handle = requestHandler({
     core: o.core,
     authenticate: createAuthenticator({
@@ -77,18 +88,18 @@ export async function startAwsServer(o: AwsServerOptions): Promise<AwsServer> {
     ...(o.onResponse ? { onResponse: o.onResponse } : {}),
   });
   const { server, endpoint } = await startListener(
-    { listen: o.listen, ...(o.tls ? { tls: o.tls } : {}), requestTimeoutMs: o.requestTimeoutMs ?? 30_000 },
+    {
+      listen: o.listen,
+      ...(o.tls ? { tls: o.tls } : {}),
+      requestTimeoutMs: o.requestTimeoutMs ?? 30_000,
+      maxConnections: o.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+    },
     handle,
   );
-  return {
-    server,
-    endpoint,
-    close: async () => {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      });
-      await o.audit?.close();
-    },
+  const drain = async (graceMs: number) => {
+    draining = true;
+    await drainListener(server, graceMs);
+    await o.audit?.close();
   };
+  return { server, endpoint, drain, close: () => drain(Number.POSITIVE_INFINITY) };
 }

@@ -13,6 +13,7 @@ import { createLogger } from '../../observability/logger.ts';
 import { createMetrics, type Metrics } from '../../observability/metrics.ts';
 import { type Credential, CredentialStore } from '../credentials.ts';
 import { validateResponse } from '../model-validate.ts';
+import type { Handler } from '../ops/types.ts';
 import { type AwsServer, startAwsServer } from '../server.ts';
 import { signHeaders } from './sign-headers.ts';
 
@@ -57,6 +58,8 @@ export async function startHarness(
     replayBudgetPerKey?: number;
     requestTimeoutMs?: number;
     pluginOnlyKeys?: readonly string[];
+    operations?: Readonly<Record<string, Handler>>;
+    maxConnections?: number;
   } = {},
 ): Promise<Harness> {
   const core = await EngineCore.open({
@@ -84,6 +87,8 @@ export async function startHarness(
     ...(o.replayBudgetPerKey ? { replayBudgetPerKey: o.replayBudgetPerKey } : {}),
     ...(o.requestTimeoutMs ? { requestTimeoutMs: o.requestTimeoutMs } : {}),
     ...(o.pluginOnlyKeys ? { pluginOnlyKeys: o.pluginOnlyKeys } : {}),
+    ...(o.operations ? { operations: o.operations } : {}),
+    ...(o.maxConnections ? { maxConnections: o.maxConnections } : {}),
     onResponse: ({ operation, status, body }) => {
       violations.push(...validateResponse(operation, status, body));
       let type: string | undefined;
