@@ -14,6 +14,7 @@ import type { AuditLog } from './audit-log.ts';
 import { createAuthenticator } from './authenticate.ts';
 import type { CredentialStore } from './credentials.ts';
 import { requestHandler } from './handle-request.ts';
+import { DEFAULT_KEY_LIMITS, type KeyLimits, withKeyLimitsOn } from './key-limits.ts';
 import { drainListener, startListener } from './listener.ts';
 import { OPERATIONS } from './operations.ts';
 import type { Handler } from './ops/types.ts';
@@ -48,6 +49,8 @@ export interface AwsServerOptions {
    * Default: the cluster-managed Secrets key; serve adds its --secrets-key.
    */
   readonly pluginOnlyKeys?: readonly string[];
+  /** The total key quota and the per-principal CreateKey rate (default DEFAULT_KEY_LIMITS). */
+  readonly keyLimits?: KeyLimits;
   readonly now?: () => number;
   /** Test hook: sees every response body sent. */
   readonly onResponse?: (r: { operation: string; status: number; body: string }) => void;
@@ -79,7 +82,7 @@ export async function startAwsServer(o: AwsServerOptions): Promise<AwsServer> {
       ...(o.replayBudgetPerKey ? { replayBudgetPerKey: o.replayBudgetPerKey } : {}),
       ...(o.now ? { now: o.now } : {}),
     }),
-    operations: withPluginOnlyKeys(o.operations ?? OPERATIONS, o.pluginOnlyKeys ?? [SECRETS_KEY_ALIAS]),
+    operations: operationTable(o),
     maxBodyBytes: o.maxBodyBytes ?? MAX_BODY_BYTES,
     log: o.log,
     recorder: new RequestRecorder({ log: o.log, metrics: o.metrics, ...(o.audit ? { audit: o.audit } : {}) }),
@@ -102,4 +105,10 @@ export async function startAwsServer(o: AwsServerOptions): Promise<AwsServer> {
     await o.audit?.close();
   };
   return { server, endpoint, drain, close: () => drain(Number.POSITIVE_INFINITY) };
+}
+
+/** The operation table with the adapter's own refusals: plugin-only keys, key creation limits. */
+function operationTable(o: AwsServerOptions): Readonly<Record<string, Handler>> {
+  const guarded = withPluginOnlyKeys(o.operations ?? OPERATIONS, o.pluginOnlyKeys ?? [SECRETS_KEY_ALIAS]);
+  return withKeyLimitsOn(guarded, o.keyLimits ?? DEFAULT_KEY_LIMITS, o.now);
 }

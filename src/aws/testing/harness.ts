@@ -12,6 +12,7 @@ import { MemoryKeyStore, TestRootKey } from '../../engine/testing.ts';
 import { createLogger } from '../../observability/logger.ts';
 import { createMetrics, type Metrics } from '../../observability/metrics.ts';
 import { type Credential, CredentialStore } from '../credentials.ts';
+import type { KeyLimits } from '../key-limits.ts';
 import { validateResponse } from '../model-validate.ts';
 import type { Handler } from '../ops/types.ts';
 import { type AwsServer, startAwsServer } from '../server.ts';
@@ -60,6 +61,7 @@ export async function startHarness(
     pluginOnlyKeys?: readonly string[];
     operations?: Readonly<Record<string, Handler>>;
     maxConnections?: number;
+    keyLimits?: KeyLimits;
   } = {},
 ): Promise<Harness> {
   const core = await EngineCore.open({
@@ -89,6 +91,7 @@ export async function startHarness(
     ...(o.pluginOnlyKeys ? { pluginOnlyKeys: o.pluginOnlyKeys } : {}),
     ...(o.operations ? { operations: o.operations } : {}),
     ...(o.maxConnections ? { maxConnections: o.maxConnections } : {}),
+    ...(o.keyLimits ? { keyLimits: o.keyLimits } : {}),
     onResponse: ({ operation, status, body }) => {
       violations.push(...validateResponse(operation, status, body));
       let type: string | undefined;
