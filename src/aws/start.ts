@@ -9,6 +9,7 @@ import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { type AuditLog, stdoutAuditLog, streamAuditLog } from './audit-log.ts';
 import { type Credential, CredentialStore, DEV_CREDENTIAL } from './credentials.ts';
+import type { KeyLimits } from './key-limits.ts';
 import type { Handler } from './ops/types.ts';
 import { type AwsServer, startAwsServer } from './server.ts';
 
@@ -20,6 +21,11 @@ export interface AwsApiConfig {
   /** --dev: add the administrator pair test/test. */
   readonly devCredential: boolean;
   readonly requestTimeoutMs: number;
+  readonly maxConnections?: number;
+  readonly replayBudgetPerKey?: number;
+  readonly keyLimits?: KeyLimits;
+  /** Keys that serve the KMS v2 plugin only (the Secrets key). */
+  readonly pluginOnlyKeys?: readonly string[];
   /** Cluster mode: the management operations that act through the custom resources in `namespace`. */
   readonly cluster?: { readonly operations: Readonly<Record<string, Handler>>; readonly namespace: string };
 }
@@ -70,6 +76,10 @@ export async function startAwsApi(config: AwsApiConfig, deps: AwsApiDeps): Promi
     metrics: deps.metrics,
     region: deps.region,
     requestTimeoutMs: config.requestTimeoutMs,
+    ...(config.maxConnections ? { maxConnections: config.maxConnections } : {}),
+    ...(config.replayBudgetPerKey ? { replayBudgetPerKey: config.replayBudgetPerKey } : {}),
+    ...(config.keyLimits ? { keyLimits: config.keyLimits } : {}),
+    ...(config.pluginOnlyKeys ? { pluginOnlyKeys: config.pluginOnlyKeys } : {}),
     ...(config.cluster ? { operations: config.cluster.operations } : {}),
   });
   deps.log.info(

@@ -19,6 +19,10 @@ export async function startAws(section: AwsSection, deps: AwsApiDeps): Promise<A
     credentials: section.credentialsFile ? await readCredentials(section.credentialsFile) : [],
     devCredential: section.devCredential,
     requestTimeoutMs: section.requestTimeoutMs,
+    maxConnections: section.maxConnections,
+    replayBudgetPerKey: section.replayBudgetPerKey,
+    keyLimits: section.keyLimits,
+    pluginOnlyKeys: section.pluginOnlyKeys,
     ...(section.cluster ? { cluster: await clusterOperations(section.cluster) } : {}),
   };
   if (config.credentials.length === 0 && !config.devCredential)

@@ -3,6 +3,7 @@
  * (HTTPS; plain HTTP only on a loopback host), --aws-credentials, the --dev administrator, the request timeout and
  * cluster mode (--aws-management). Checked here, before anything starts; the files are read when the API starts.
  */
+import { SECRETS_KEY_ALIAS } from '../engine/ops-maintenance.ts';
 import { UsageError } from './flags.ts';
 import { isLoopback, type Listen, parseListen } from './listen.ts';
 import type { ServeFlags } from './serve-config.ts';
@@ -16,6 +17,14 @@ export interface AwsSection {
   readonly requestTimeoutMs: number;
   /** Management operations act through KmsKey/KmsAlias/KmsGrant objects (needs the operator). */
   readonly cluster?: { readonly kubeconfig: string; readonly namespace: string; readonly timeoutMs: number };
+  /** Connections held at once (--aws-max-connections). */
+  readonly maxConnections: number;
+  /** Remembered signatures per access key (--aws-replay-budget). */
+  readonly replayBudgetPerKey: number;
+  /** --aws-max-keys, --aws-key-creations-per-hour. */
+  readonly keyLimits: { readonly maxKeys: number; readonly createsPerPrincipalPerHour: number };
+  /** Keys that serve the KMS v2 plugin only: the cluster-managed Secrets key and --secrets-key. */
+  readonly pluginOnlyKeys: readonly string[];
 }
 
 export function awsSection(f: ServeFlags): { aws?: AwsSection } {
@@ -45,6 +54,8 @@ export function awsSection(f: ServeFlags): { aws?: AwsSection } {
       devCredential: f.dev,
       requestTimeoutMs,
       ...clusterMode(f, requestTimeoutMs),
+      ...limits(f),
+      pluginOnlyKeys: [...new Set([SECRETS_KEY_ALIAS, f['secrets-key']])],
     },
   };
 }
@@ -64,4 +75,24 @@ function clusterMode(f: ServeFlags, requestTimeoutMs: number): Pick<AwsSection, 
       `--aws-cluster-timeout (${timeoutMs} ms) must be shorter than --aws-request-timeout (${requestTimeoutMs} ms): a request that waits longer is cut off without an answer`,
     );
   return { cluster: { kubeconfig: f.kubeconfig, namespace: f.namespace, timeoutMs } };
+}
+
+/** The listener's connection cap, the replay budget and the key creation limits: each at least 1. */
+function limits(f: ServeFlags): Pick<AwsSection, 'maxConnections' | 'replayBudgetPerKey' | 'keyLimits'> {
+  const positive = (
+    name: 'aws-max-connections' | 'aws-replay-budget' | 'aws-max-keys' | 'aws-key-creations-per-hour',
+  ) => {
+    const v = f[name];
+    if (!Number.isInteger(v) || v < 1)
+      throw new UsageError(`--${name}: must be a whole number of at least 1, got ${v}`);
+    return v;
+  };
+  return {
+    maxConnections: positive('aws-max-connections'),
+    replayBudgetPerKey: positive('aws-replay-budget'),
+    keyLimits: {
+      maxKeys: positive('aws-max-keys'),
+      createsPerPrincipalPerHour: positive('aws-key-creations-per-hour'),
+    },
+  };
 }

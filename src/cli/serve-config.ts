@@ -40,7 +40,7 @@ export interface ServeConfig {
     readonly socket: SocketOptions;
     readonly apiVersion: PluginApiVersion;
   };
-  readonly health?: Listen;
+  readonly health?: Listen & { readonly maxConnections: number };
   readonly aws?: AwsSection;
   readonly operator?: {
     readonly kubeconfig: string;
@@ -92,7 +92,14 @@ export function serveConfig(f: ServeFlags, env: Env): ServeConfig {
           },
         }
       : {}),
-    ...(f['health-listen'] ? { health: parseListen(f['health-listen'], 'health-listen') } : {}),
+    ...(f['health-listen']
+      ? {
+          health: {
+            ...parseListen(f['health-listen'], 'health-listen'),
+            maxConnections: atLeast(f['health-max-connections'], 1, 'health-max-connections', '1'),
+          },
+        }
+      : {}),
     ...awsSection(f),
     ...(operator
       ? {

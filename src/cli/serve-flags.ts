@@ -75,6 +75,12 @@ export const SERVE_FLAGS = [
     help: 'HOST:PORT of the /livez, /readyz and /metrics listener. Empty to disable.',
   },
   {
+    name: 'health-max-connections',
+    type: 'int',
+    default: 64,
+    help: 'Connections the health listener holds at once; more are closed as they arrive (descriptors stay for the plugin socket).',
+  },
+  {
     name: 'log-level',
     type: { oneOf: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] },
     default: 'info',
@@ -168,6 +174,30 @@ export const SERVE_FLAGS = [
     default: 20_000,
     defaultText: ' (default 20s)',
     help: 'Cluster mode: how long a management request waits for the operator to reconcile its object (then DependencyTimeoutException).',
+  },
+  {
+    name: 'aws-max-connections',
+    type: 'int',
+    default: 512,
+    help: 'Connections the AWS API listener holds at once; more are closed as they arrive (descriptors stay for the plugin socket).',
+  },
+  {
+    name: 'aws-replay-budget',
+    type: 'int',
+    default: 200_000,
+    help: 'Signatures the replay cache remembers per access key (about 150 bytes each); a key past it gets ThrottlingException.',
+  },
+  {
+    name: 'aws-max-keys',
+    type: 'int',
+    default: 10_000,
+    help: 'Keys the installation may hold; CreateKey through the AWS API past it is LimitExceededException.',
+  },
+  {
+    name: 'aws-key-creations-per-hour',
+    type: 'int',
+    default: 100,
+    help: 'CreateKey calls per non-admin principal per rolling hour (then LimitExceededException).',
   },
   {
     name: 'operator',

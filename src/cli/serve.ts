@@ -112,7 +112,7 @@ async function startAwsStep(
     region: config.engine.arn.region,
     ...(logDestination ? { logDestination } : {}),
   });
-  deps.started.pushListener(() => aws.close());
+  deps.started.pushListener((graceMs) => aws.drain(graceMs));
   return aws;
 }
 

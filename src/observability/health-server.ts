@@ -14,7 +14,7 @@ export interface HealthServer {
 }
 
 export async function startHealthServer(
-  listen: { host: string; port: number },
+  listen: { host: string; port: number; maxConnections?: number },
   registry: Registry,
   checks: Record<string, ReadinessCheck>,
 ): Promise<HealthServer> {
@@ -44,6 +44,8 @@ export async function startHealthServer(
   });
   server.requestTimeout = 10_000;
   server.headersTimeout = 5_000;
+  // A flood of connections is closed as it arrives instead of taking the plugin socket's descriptors.
+  server.maxConnections = listen.maxConnections ?? 64;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(listen.port, listen.host, () => resolve());
