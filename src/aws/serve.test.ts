@@ -9,7 +9,7 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { CreateKeyCommand, EncryptCommand, KMSClient } from '@aws-sdk/client-kms';
+import { CreateKeyCommand, DescribeKeyCommand, EncryptCommand, KMSClient } from '@aws-sdk/client-kms';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseFlags } from '../cli/flags.ts';
 import { type Running, serve } from '../cli/serve.ts';
@@ -95,6 +95,33 @@ describe('kubekms serve --aws-listen', () => {
     await expect(start(['--dev', '--aws-listen', 'nonsense'])).rejects.toThrow(
       /--aws-listen: expected HOST:PORT/,
     );
+  });
+
+  it('refuses limits below 1, naming the flag', async () => {
+    for (const flag of [
+      '--aws-max-connections',
+      '--aws-replay-budget',
+      '--aws-max-keys',
+      '--aws-key-creations-per-hour',
+    ]) {
+      await expect(start(['--dev', '--aws-listen', '127.0.0.1:0', flag, '0'])).rejects.toThrow(
+        new RegExp(`${flag}: must be a whole number of at least 1`),
+      );
+    }
+    await expect(
+      start(['--dev', '--health-listen', '127.0.0.1:0', '--health-max-connections', '0']),
+    ).rejects.toThrow(/--health-max-connections/);
+  });
+
+  it('the Secrets key serves the plugin only: even the dev administrator cannot use it, but sees it', async () => {
+    const r = await start(['--dev', '--aws-listen', '127.0.0.1:0']);
+    const c = client(r.aws!.endpoint, 'test', 'test');
+    await expect(
+      c.send(new EncryptCommand({ KeyId: 'alias/kubekms/secrets', Plaintext: Buffer.from('seed') })),
+    ).rejects.toThrow(/serves the KMS v2 plugin only/);
+    const d = await c.send(new DescribeKeyCommand({ KeyId: 'alias/kubekms/secrets' }));
+    expect(d.KeyMetadata?.KeyManager).toBe('AWS');
+    c.destroy();
   });
 
   it('cluster mode needs the operator and a wait shorter than the request timeout', async () => {
