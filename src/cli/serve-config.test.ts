@@ -23,7 +23,7 @@ describe('ServeConfig', () => {
       apiVersion: 'v2',
     });
     expect(c.shutdownGraceMs).toBe(10_000);
-    expect(c.health).toEqual({ host: '127.0.0.1', port: 9810 });
+    expect(c.health).toEqual({ host: '127.0.0.1', port: 9810, maxConnections: 64 });
     expect(c.rootKey).toEqual({ provider: 'file', rootKeyFile: undefined, dev: true });
     expect(c.engine).toEqual({
       arn: { partition: 'aws', region: 'us-east-1', account: '000000000000' },
@@ -56,6 +56,10 @@ describe('ServeConfig', () => {
       devCredential: true,
       requestTimeoutMs: 30_000,
       cluster: { kubeconfig: '/srv/kc', namespace: 'kubekms', timeoutMs: 20_000 },
+      maxConnections: 512,
+      replayBudgetPerKey: 200_000,
+      keyLimits: { maxKeys: 10_000, createsPerPrincipalPerHour: 100 },
+      pluginOnlyKeys: ['alias/kubekms/secrets'],
     });
     expect(c.operator).toMatchObject({ kubeconfig: '/srv/kc', namespace: 'kubekms', leaderElection: true });
     expect(c.operator?.reencrypt).toMatchObject({ resources: ['secrets'], delayMs: 600_000, qps: 50 });
