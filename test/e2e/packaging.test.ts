@@ -21,7 +21,7 @@ import {
   startControlPlane,
 } from '../controlplane/harness.ts';
 import { must } from '../packaging/exec.ts';
-import { CHART, FULL_VALUES, helmBinary, helmTemplate, kinds } from '../packaging/helm.ts';
+import { CHART, FULL_VALUES, find, helmBinary, helmTemplate, kinds, manifests } from '../packaging/helm.ts';
 import { keepLogsOnFailure } from './lifecycle.ts';
 import { createNamespace, waitFor } from './secrets.ts';
 
@@ -36,6 +36,31 @@ const temp = (prefix: string) => {
 afterAll(() => {
   for (const d of temps) rmSync(d, { recursive: true, force: true });
 });
+
+const SHOP = { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'shop' } } };
+/** The AWS API with the least a user must give: one replica, a credentials Secret, a TLS Secret, its clients. */
+const AWS = [
+  '--set',
+  'aws.enabled=true',
+  '--set',
+  'operator.replicas=1',
+  '--set',
+  'aws.credentials.existingSecret=kms-creds',
+  '--set',
+  'aws.tls.existingSecret=kms-tls',
+  '--set-json',
+  `aws.networkPolicy.allowedClients=${JSON.stringify([SHOP])}`,
+];
+/** The same with a cert-manager ClusterIssuer instead of the TLS Secret. */
+const AWS_CERT_MANAGER = [
+  ...AWS,
+  '--set',
+  'aws.tls.existingSecret=',
+  '--set',
+  'aws.tls.certManager.issuerRef.name=cluster-ca',
+  '--set',
+  'aws.tls.certManager.issuerRef.kind=ClusterIssuer',
+];
 
 describe('Dockerfile install steps from a clean clone', () => {
   it('the Dockerfile does what this test mimics, and .dockerignore keeps what it copies', () => {
@@ -127,13 +152,22 @@ describe('Helm chart', () => {
     helm = await helmBinary();
   }, 600_000);
 
-  it('carries CRDs byte-identical to crds/', () => {
-    const want = readdirSync(join(REPO_ROOT, 'crds')).sort();
-    expect(readdirSync(join(CHART, 'crds')).sort()).toEqual(want);
-    for (const f of want)
-      expect(readFileSync(join(CHART, 'crds', f), 'utf8'), f).toBe(
-        readFileSync(join(REPO_ROOT, 'crds', f), 'utf8'),
-      );
+  it('renders the CRDs of crds/ as templates, kept on uninstall unless crds.keep is false', async () => {
+    const want = readdirSync(join(REPO_ROOT, 'crds')).flatMap((f) =>
+      manifests(readFileSync(join(REPO_ROOT, 'crds', f), 'utf8')),
+    );
+    const crds = (out: string) => manifests(out).filter((d) => d.kind === 'CustomResourceDefinition');
+    const rendered = crds((await helmTemplate(helm)).stdout);
+    expect(rendered.map((c) => c.metadata.name).sort()).toEqual(want.map((c) => c.metadata.name).sort());
+    for (const c of rendered) {
+      expect(c.spec, c.metadata.name).toEqual(want.find((w) => w.metadata.name === c.metadata.name)?.spec);
+      expect(c.metadata.annotations?.['helm.sh/resource-policy']).toBe('keep');
+      expect(c.metadata.labels?.['app.kubernetes.io/managed-by']).toBe('Helm');
+    }
+    const unkept = crds((await helmTemplate(helm, ['--set', 'crds.keep=false'])).stdout);
+    expect(unkept).toHaveLength(want.length);
+    for (const c of unkept) expect(c.metadata.annotations?.['helm.sh/resource-policy']).toBeUndefined();
+    expect(crds((await helmTemplate(helm, ['--set', 'crds.enabled=false'])).stdout)).toEqual([]);
   });
 
   it('passes helm lint with the default and the full values', async () => {
@@ -148,6 +182,7 @@ describe('Helm chart', () => {
         'ClusterRole',
         'ClusterRoleBinding',
         'ConfigMap',
+        ...Array(4).fill('CustomResourceDefinition'),
         'Deployment',
         'PodDisruptionBudget',
         'Role',
@@ -190,6 +225,40 @@ describe('Helm chart', () => {
     ],
     ['a bad duration', ['--set', 'monitoring.serviceMonitor.interval=soon'], /interval/],
     ['a bad resource quantity', ['--set', 'operator.resources.requests.cpu=lots'], /cpu/],
+    ['a string where crds.keep is a boolean', ['--set', 'crds.keep=yes'], /crds\/keep/],
+    ['an ARN account that is not 12 digits', ['--set-string', 'arn.account=1234'], /arn\/account/],
+    ['a string where aws.enabled is a boolean', ['--set', 'aws.enabled=on'], /aws\/enabled/],
+    ['a port that is not a number', ['--set', 'aws.port=https'], /aws\/port/],
+    ['an unknown management mode', ['--set', 'aws.management=auto'], /aws\/management/],
+    ['a request timeout kubekms cannot parse', ['--set', 'aws.requestTimeout=1m30s'], /requestTimeout/],
+    [
+      'a bad credentials Secret name',
+      ['--set', 'aws.credentials.existingSecret=Not_A_Name'],
+      /existingSecret/,
+    ],
+    [
+      'a cert-manager duration that is no duration',
+      ['--set', 'aws.tls.certManager.duration=90d'],
+      /duration/,
+    ],
+    [
+      'an allowed client with an unknown selector',
+      ['--set-json', 'aws.networkPolicy.allowedClients=[{"podSelectors":{}}]'],
+      /allowedClients\/0/,
+    ],
+    [
+      'an allowed client that names nobody',
+      ['--set-json', 'aws.networkPolicy.allowedClients=[{}]'],
+      /allowedClients\/0/,
+    ],
+    [
+      'a selector operator Kubernetes does not know',
+      [
+        '--set-json',
+        'aws.networkPolicy.allowedClients=[{"podSelector":{"matchExpressions":[{"key":"a","operator":"Is"}]}}]',
+      ],
+      /operator/,
+    ],
   ])('refuses %s through values.schema.json', async (_what, args, message) => {
     const r = await helmTemplate(helm, args);
     expect(r.code).not.toBe(0);
@@ -206,6 +275,130 @@ describe('Helm chart', () => {
     expect(one.code, one.stderr).toBe(0);
     expect(one.stdout).toMatch(/strategy:\n(\s+#.*\n)*\s+type: Recreate\n/);
     expect((await helmTemplate(helm)).stdout).toContain('rollingUpdate: {maxUnavailable: 0, maxSurge: 1}');
+  });
+
+  it('renders no AWS API unless aws.enabled, and then no delete on the kubekms.io kinds', async () => {
+    const out = (await helmTemplate(helm)).stdout;
+    expect(manifests(out).filter((m) => m.metadata.name === 'kubekms-aws')).toEqual([]);
+    expect(out).not.toContain('--aws-listen');
+    expect(find(out, 'ClusterRole', 'kubekms-operator').rules?.flatMap((r) => r.verbs)).not.toContain(
+      'delete',
+    );
+  });
+
+  it('serves the AWS API from the operator pod: ClusterIP Service, TLS and credentials from Secrets, cluster-mode RBAC, NetworkPolicy', async () => {
+    const r = await helmTemplate(helm, AWS);
+    expect(r.code, r.stderr).toBe(0);
+    const svc = find(r.stdout, 'Service', 'kubekms-aws');
+    expect(svc.spec?.type).toBe('ClusterIP');
+    expect(svc.spec?.ports).toEqual([
+      { name: 'https', port: 443, targetPort: 'aws', protocol: 'TCP', appProtocol: 'https' },
+    ]);
+    const pod = find(r.stdout, 'Deployment', 'kubekms-operator').spec?.template?.spec;
+    const operator = pod?.containers.find((c) => c.name === 'operator');
+    expect(operator?.ports).toContainEqual({ name: 'aws', containerPort: 8443, protocol: 'TCP' });
+    expect(operator?.args).toEqual(
+      expect.arrayContaining([
+        '--aws-listen=0.0.0.0:8443',
+        '--aws-tls-cert=/etc/kubekms/aws-tls/tls.crt',
+        '--aws-tls-key=/etc/kubekms/aws-tls/tls.key',
+        '--aws-credentials=/run/kubekms-key/aws-credentials.json',
+        '--aws-management=cluster',
+        '--aws-cluster-timeout=20s',
+        '--arn-region=us-east-1',
+      ]),
+    );
+    // (YAML 1.1, as Kubernetes reads it: 0440 is octal; js-yaml would read 440.)
+    expect(r.stdout).toMatch(/secretName: kms-tls\n\s+defaultMode: 0440\n/);
+    expect(pod?.volumes).toContainEqual({
+      name: 'aws-tls',
+      secret: {
+        secretName: 'kms-tls',
+        defaultMode: 440,
+        items: [
+          { key: 'tls.crt', path: 'tls.crt' },
+          { key: 'tls.key', path: 'tls.key' },
+        ],
+      },
+    });
+    // The credentials file must be 0600 for kubekms: the init container copies it next to the root key.
+    const init = pod?.initContainers?.[0];
+    expect(JSON.parse(init?.command?.at(-1) ?? '[]')).toContainEqual([
+      '/secret-aws/credentials.json',
+      '/run/kubekms-key/aws-credentials.json',
+    ]);
+    expect(pod?.volumes?.find((v) => v.name === 'aws-credentials-secret')?.secret?.secretName).toBe(
+      'kms-creds',
+    );
+    expect(find(r.stdout, 'ClusterRole', 'kubekms-operator').rules).toContainEqual({
+      apiGroups: ['kubekms.io'],
+      resources: ['kmskeys', 'kmsaliases', 'kmsgrants'],
+      verbs: ['create', 'delete'],
+    });
+    const np = find(r.stdout, 'NetworkPolicy', 'kubekms-aws');
+    expect(np.spec?.podSelector?.matchLabels?.['app.kubernetes.io/component']).toBe('operator');
+    expect(np.spec?.ingress).toEqual([
+      { ports: [{ port: 'aws', protocol: 'TCP' }], from: [SHOP] },
+      { ports: [{ port: 'metrics', protocol: 'TCP' }] },
+    ]);
+  });
+
+  it('grants no create/delete for the AWS API with aws.management=engine', async () => {
+    const r = await helmTemplate(helm, [...AWS, '--set', 'aws.management=engine']);
+    const rules = find(r.stdout, 'ClusterRole', 'kubekms-operator').rules ?? [];
+    expect(rules.flatMap((x) => x.verbs)).not.toContain('delete');
+    expect(r.stdout).toContain('--aws-management=engine');
+    expect(r.stdout).not.toContain('--aws-cluster-timeout');
+  });
+
+  it('issues the certificate with cert-manager when the cluster serves cert-manager.io/v1', async () => {
+    const r = await helmTemplate(helm, [...AWS_CERT_MANAGER, '--api-versions', 'cert-manager.io/v1']);
+    expect(r.code, r.stderr).toBe(0);
+    const cert = find(r.stdout, 'Certificate', 'kubekms-aws');
+    expect(cert.spec?.secretName).toBe('kubekms-aws-tls');
+    expect(cert.spec?.issuerRef).toEqual({
+      name: 'cluster-ca',
+      kind: 'ClusterIssuer',
+      group: 'cert-manager.io',
+    });
+    expect(cert.spec?.dnsNames).toEqual([
+      'kubekms-aws',
+      'kubekms-aws.kubekms',
+      'kubekms-aws.kubekms.svc',
+      'kubekms-aws.kubekms.svc.cluster.local',
+    ]);
+    const pod = find(r.stdout, 'Deployment', 'kubekms-operator').spec?.template?.spec;
+    expect(pod?.volumes?.find((v) => v.name === 'aws-tls')?.secret?.secretName).toBe('kubekms-aws-tls');
+  });
+
+  it.each([
+    ['two replicas', ['--set', 'operator.replicas=2'], /aws\.enabled: needs operator\.replicas 1/],
+    ['no replica', ['--set', 'operator.replicas=0'], /aws\.enabled: needs operator\.replicas 1/],
+    [
+      'no credentials',
+      ['--set', 'aws.credentials.existingSecret='],
+      /aws\.credentials\.existingSecret: required/,
+    ],
+    ['no TLS', ['--set', 'aws.tls.existingSecret='], /aws\.tls: required with aws\.enabled/],
+    [
+      'two TLS sources',
+      ['--set', 'aws.tls.certManager.issuerRef.name=ca'],
+      /aws\.tls: give either existingSecret or certManager\.issuerRef\.name, not both/,
+    ],
+    [
+      'a cert-manager issuer without cert-manager',
+      ['--set', 'aws.tls.existingSecret=', '--set', 'aws.tls.certManager.issuerRef.name=ca'],
+      /aws\.tls\.certManager: the cluster does not serve cert-manager\.io\/v1/,
+    ],
+    [
+      'a NetworkPolicy that lets nobody in',
+      ['--set-json', 'aws.networkPolicy.allowedClients=[]'],
+      /aws\.networkPolicy\.allowedClients: name who may connect/,
+    ],
+  ])('refuses the AWS API with %s, naming the value', async (_what, args, message) => {
+    const r = await helmTemplate(helm, [...AWS, ...args]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(message);
   });
 });
 
@@ -231,9 +424,11 @@ describe('on a real kube-apiserver 1.36', () => {
     await cp.apiserver.kubectl([
       'apply',
       '-f',
-      join(CHART, 'crds'),
+      join(REPO_ROOT, 'crds'),
       '-f',
       join(REPO_ROOT, 'test', 'packaging', 'monitoring-crds.yaml'),
+      '-f',
+      join(REPO_ROOT, 'test', 'packaging', 'cert-manager-crds.yaml'),
     ]);
     await cp.apiserver.kubectl(['wait', '--for=condition=Established', 'crd', '--all', '--timeout=60s']);
     for (const ns of ['kubekms', 'monitoring']) await createNamespace(cp.apiserver, ns);
@@ -245,6 +440,10 @@ describe('on a real kube-apiserver 1.36', () => {
     ['default values', [] as string[]],
     ['default values, Prometheus operator present', ['--api-versions', 'monitoring.coreos.com/v1']],
     ['full values', ['-f', FULL_VALUES]],
+    [
+      'the AWS API with a cert-manager Certificate',
+      [...AWS_CERT_MANAGER, '--api-versions', 'cert-manager.io/v1'],
+    ],
   ])('accepts every object the chart renders with %s (dry-run=server)', async (_what, args) => {
     const r = await helmTemplate(helm, args);
     expect(r.code, r.stderr).toBe(0);
