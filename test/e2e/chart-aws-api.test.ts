@@ -1,0 +1,238 @@
+/**
+ * The AWS API as the chart deploys it (issue 19 item 1), against a real kube-apiserver 1.36: `helm install` with
+ * aws.enabled, then the operator pod the API server stores, run locally by test/packaging/pod-runner.ts with its
+ * ServiceAccount's token — so the chart's args, Secrets, init container and RBAC are what is tested. The AWS SDK
+ * talks HTTPS to it with the certificate from the TLS Secret; management goes through KmsKey/KmsAlias objects.
+ */
+
+import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { Agent } from 'node:https';
+import { join } from 'node:path';
+import {
+  CreateAliasCommand,
+  CreateKeyCommand,
+  DecryptCommand,
+  DeleteAliasCommand,
+  EncryptCommand,
+  KMSClient,
+  ScheduleKeyDeletionCommand,
+} from '@aws-sdk/client-kms';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type ControlPlane,
+  createRunDir,
+  freePort,
+  type ManagedProcess,
+  spawnManaged,
+  startControlPlane,
+} from '../controlplane/harness.ts';
+import { must } from '../packaging/exec.ts';
+import { CHART, helmBinary } from '../packaging/helm.ts';
+import { type LocalPod, localPod } from '../packaging/pod-runner.ts';
+import { keepLogsOnFailure } from './lifecycle.ts';
+import { createNamespace, waitFor } from './secrets.ts';
+
+keepLogsOnFailure();
+
+const NS = 'kubekms';
+let cp: ControlPlane;
+let dir: string;
+let pod: LocalPod;
+let operator: ManagedProcess;
+let kms: KMSClient;
+let ports: { metrics: number; aws: number };
+
+const kubectl = (args: readonly string[], input?: string) =>
+  cp.apiserver.kubectl(args, input === undefined ? {} : { input });
+
+/** A self-signed certificate for the Service's name and 127.0.0.1 (the client trusts exactly it). */
+async function serverCertificate(): Promise<{ cert: string; key: string }> {
+  const cert = join(dir, 'aws-tls.crt');
+  const key = join(dir, 'aws-tls.key');
+  await must('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-days',
+    '1',
+    '-subj',
+    '/CN=kubekms-aws.kubekms.svc',
+    '-addext',
+    'subjectAltName=DNS:kubekms-aws.kubekms.svc,IP:127.0.0.1',
+    '-keyout',
+    key,
+    '-out',
+    cert,
+  ]);
+  return { cert, key };
+}
+
+/** A kubeconfig for the chart's ServiceAccount (what the pod's projected token would give it). */
+async function serviceAccountKubeconfig(): Promise<string> {
+  const token = (await kubectl(['create', 'token', 'kubekms', '-n', NS, '--duration', '2h'])).trim();
+  const path = join(dir, 'sa.kubeconfig');
+  writeFileSync(
+    path,
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [
+        { name: 'c', cluster: { server: cp.apiserver.url, 'certificate-authority': cp.pki.caCert } },
+      ],
+      users: [{ name: 'sa', user: { token } }],
+      contexts: [{ name: 'sa', context: { cluster: 'c', user: 'sa', namespace: NS } }],
+      'current-context': 'sa',
+    }),
+    { mode: 0o600 },
+  );
+  return path;
+}
+
+beforeAll(async () => {
+  const helm = await helmBinary();
+  dir = createRunDir('kubekms-chaws-');
+  cp = await startControlPlane({ version: '1.36', dir, plugin: false });
+  for (const ns of [NS, 'shop']) await createNamespace(cp.apiserver, ns);
+  ports = { metrics: await freePort(), aws: await freePort() };
+  const tls = await serverCertificate();
+  const creds = join(dir, 'credentials.json');
+  writeFileSync(
+    creds,
+    JSON.stringify({
+      credentials: [
+        {
+          accessKeyId: 'AKIAOPS',
+          secretAccessKey: 'ops-secret',
+          principal: 'system:serviceaccount:kms:ops',
+          admin: true,
+        },
+      ],
+    }),
+  );
+  const rootKey = join(dir, 'root.key');
+  writeFileSync(rootKey, Buffer.alloc(32, 7));
+  await kubectl([
+    'create',
+    'secret',
+    'generic',
+    'kubekms-root-key',
+    '-n',
+    NS,
+    `--from-file=root.key=${rootKey}`,
+  ]);
+  await kubectl(['create', 'secret', 'tls', 'kms-tls', '-n', NS, `--cert=${tls.cert}`, `--key=${tls.key}`]);
+  await kubectl([
+    'create',
+    'secret',
+    'generic',
+    'kms-creds',
+    '-n',
+    NS,
+    `--from-file=credentials.json=${creds}`,
+  ]);
+  await must(helm, [
+    '--kubeconfig',
+    cp.kubeconfigPath,
+    'install',
+    'kubekms',
+    CHART,
+    '-n',
+    NS,
+    '--set',
+    'operator.replicas=1',
+    '--set',
+    `metrics.port=${ports.metrics}`,
+    '--set',
+    'aws.enabled=true',
+    '--set',
+    `aws.port=${ports.aws}`,
+    '--set',
+    'aws.credentials.existingSecret=kms-creds',
+    '--set',
+    'aws.tls.existingSecret=kms-tls',
+    '--set-json',
+    'aws.networkPolicy.allowedClients=[{"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"shop"}}}]',
+  ]);
+  pod = await localPod(cp.apiserver, NS, 'kubekms-operator');
+  for (const c of pod.spec.initContainers ?? []) {
+    const [file, ...args] = pod.argv(c);
+    await must(file!, args);
+  }
+  const [file, ...args] = pod.argv(pod.spec.containers[0]!);
+  operator = spawnManaged(dir, 'kubekms-operator', file!, [
+    ...args,
+    `--kubeconfig=${await serviceAccountKubeconfig()}`,
+  ]);
+  await waitFor(
+    'the operator pod to be ready',
+    async () => {
+      const r = await fetch(`http://127.0.0.1:${ports.metrics}/readyz`).catch(() => undefined);
+      return r?.status === 200 ? true : undefined;
+    },
+    90_000,
+    250,
+  );
+  kms = new KMSClient({
+    endpoint: `https://127.0.0.1:${ports.aws}`,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'AKIAOPS', secretAccessKey: 'ops-secret' },
+    maxAttempts: 1,
+    requestHandler: { httpsAgent: new Agent({ ca: readFileSync(tls.cert) }) },
+  });
+}, 600_000);
+
+afterAll(async () => {
+  kms?.destroy();
+  await operator?.stop();
+  await cp?.stop();
+  if (pod) rmSync(pod.root, { recursive: true, force: true });
+});
+
+describe('the AWS API from the chart', () => {
+  it('gets its credentials file as a 0600 copy (the Secret volume itself is group-readable)', () => {
+    const copy = join(pod.root, 'root-key', 'aws-credentials.json');
+    expect(statSync(copy).mode & 0o777).toBe(0o600);
+    expect(statSync(join(pod.root, 'aws-credentials-secret', 'credentials.json')).mode & 0o777).toBe(0o440);
+  });
+
+  it('refuses plain HTTP: the listener speaks TLS only', async () => {
+    const r = await fetch(`http://127.0.0.1:${ports.aws}/`, { method: 'POST' }).catch((e: unknown) => e);
+    expect(r).toBeInstanceOf(Error);
+  });
+
+  it('creates a key as a KmsKey in the release namespace and encrypts and decrypts with it over HTTPS', async () => {
+    const key = await kms.send(new CreateKeyCommand({ Description: 'from the chart' }));
+    const keyId = key.KeyMetadata?.KeyId;
+    expect(keyId).toMatch(/^[0-9a-f-]{36}$/);
+    const objects = JSON.parse(await kubectl(['get', 'kmskeys', '-n', NS, '-o', 'json'])) as {
+      items: { metadata: { name: string }; status?: { keyId?: string } }[];
+    };
+    expect(objects.items.map((o) => o.status?.keyId)).toContain(keyId);
+    const enc = await kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('chart secret') }));
+    const dec = await kms.send(new DecryptCommand({ CiphertextBlob: enc.CiphertextBlob }));
+    expect(Buffer.from(dec.Plaintext ?? []).toString()).toBe('chart secret');
+  });
+
+  it('creates and deletes aliases and schedules key deletion through objects (the chart grants create and delete)', async () => {
+    const key = await kms.send(new CreateKeyCommand({}));
+    const keyId = key.KeyMetadata!.KeyId!;
+    await kms.send(new CreateAliasCommand({ AliasName: 'alias/chart', TargetKeyId: keyId }));
+    expect(
+      await kubectl(['get', 'kmsaliases', '-n', NS, '-o', 'jsonpath={.items[*].spec.aliasName}']),
+    ).toContain('alias/chart');
+    await kms.send(new DeleteAliasCommand({ AliasName: 'alias/chart' }));
+    await waitFor(
+      'the KmsAlias to be gone',
+      async () =>
+        (await kubectl(['get', 'kmsaliases', '-n', NS, '-o', 'name'])).trim() === '' ? true : undefined,
+      30_000,
+      250,
+    );
+    const del = await kms.send(new ScheduleKeyDeletionCommand({ KeyId: keyId, PendingWindowInDays: 7 }));
+    expect(del.KeyState).toBe('PendingDeletion');
+  });
+});
