@@ -2,7 +2,7 @@
  * The AWS API as the chart deploys it (issue 19 item 1), against a real kube-apiserver 1.36: `helm install` with
  * aws.enabled, then the operator pod the API server stores, run locally by test/packaging/pod-runner.ts with its
  * ServiceAccount's token — so the chart's args, Secrets, init container and RBAC are what is tested. The AWS SDK
- * talks HTTPS to it with the certificate from the TLS Secret; management goes through KmsKey/KmsAlias objects.
+ * talks HTTPS to it, trusting only the CA of the certificate in the TLS Secret; management goes through KmsKey/KmsAlias objects.
  */
 
 import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -45,32 +45,6 @@ let ports: { metrics: number; aws: number };
 const kubectl = (args: readonly string[], input?: string) =>
   cp.apiserver.kubectl(args, input === undefined ? {} : { input });
 
-/** A self-signed certificate for the Service's name and 127.0.0.1 (the client trusts exactly it). */
-async function serverCertificate(): Promise<{ cert: string; key: string }> {
-  const cert = join(dir, 'aws-tls.crt');
-  const key = join(dir, 'aws-tls.key');
-  await must('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-days',
-    '1',
-    '-subj',
-    '/CN=kubekms-aws.kubekms.svc',
-    '-addext',
-    'subjectAltName=DNS:kubekms-aws.kubekms.svc,IP:127.0.0.1',
-    '-keyout',
-    key,
-    '-out',
-    cert,
-  ]);
-  return { cert, key };
-}
-
 /** A kubeconfig for the chart's ServiceAccount (what the pod's projected token would give it). */
 async function serviceAccountKubeconfig(): Promise<string> {
   const token = (await kubectl(['create', 'token', 'kubekms', '-n', NS, '--duration', '2h'])).trim();
@@ -98,7 +72,8 @@ beforeAll(async () => {
   cp = await startControlPlane({ version: '1.36', dir, plugin: false });
   for (const ns of [NS, 'shop']) await createNamespace(cp.apiserver, ns);
   ports = { metrics: await freePort(), aws: await freePort() };
-  const tls = await serverCertificate();
+  // A certificate from the test CA for 127.0.0.1 (the API server's own serves): the client trusts that CA only.
+  const tls = { cert: cp.pki.serverCert, key: cp.pki.serverKey };
   const creds = join(dir, 'credentials.json');
   writeFileSync(
     creds,
@@ -181,7 +156,7 @@ beforeAll(async () => {
     region: 'us-east-1',
     credentials: { accessKeyId: 'AKIAOPS', secretAccessKey: 'ops-secret' },
     maxAttempts: 1,
-    requestHandler: { httpsAgent: new Agent({ ca: readFileSync(tls.cert) }) },
+    requestHandler: { httpsAgent: new Agent({ ca: readFileSync(cp.pki.caCert) }) },
   });
 }, 600_000);
 
