@@ -75,19 +75,13 @@ beforeAll(async () => {
   // A certificate from the test CA for 127.0.0.1 (the API server's own serves): the client trusts that CA only.
   const tls = { cert: cp.pki.serverCert, key: cp.pki.serverKey };
   const creds = join(dir, 'credentials.json');
-  writeFileSync(
-    creds,
-    JSON.stringify({
-      credentials: [
-        {
-          accessKeyId: 'AKIAOPS',
-          secretAccessKey: 'ops-secret',
-          principal: 'system:serviceaccount:kms:ops',
-          admin: true,
-        },
-      ],
-    }),
-  );
+  const admin = {
+    accessKeyId: 'AKIACHART',
+    secretAccessKey: 'chart-secret',
+    principal: 'chart-admin',
+    admin: true,
+  };
+  writeFileSync(creds, JSON.stringify({ credentials: [admin] }));
   const rootKey = join(dir, 'root.key');
   writeFileSync(rootKey, Buffer.alloc(32, 7));
   await kubectl([
@@ -154,7 +148,7 @@ beforeAll(async () => {
   kms = new KMSClient({
     endpoint: `https://127.0.0.1:${ports.aws}`,
     region: 'us-east-1',
-    credentials: { accessKeyId: 'AKIAOPS', secretAccessKey: 'ops-secret' },
+    credentials: { accessKeyId: 'AKIACHART', secretAccessKey: 'chart-secret' },
     maxAttempts: 1,
     requestHandler: { httpsAgent: new Agent({ ca: readFileSync(cp.pki.caCert) }) },
   });
