@@ -144,7 +144,9 @@ beforeAll(async () => {
     },
     90_000,
     250,
-  );
+  ).catch((e: unknown) => {
+    throw new Error(`${String(e)}\n${readFileSync(operator.logPath, 'utf8').slice(-3000)}`);
+  });
   kms = new KMSClient({
     endpoint: `https://127.0.0.1:${ports.aws}`,
     region: 'us-east-1',

@@ -52,16 +52,15 @@ export async function localPod(api: Apiserver, ns: string, deployment: string): 
     root,
     spec,
     argv(c) {
+      // One pass over every mount path (longest first), so a rewritten path is never rewritten again.
       const mounts = [...(c.volumeMounts ?? [])].sort((a, b) => b.mountPath.length - a.mountPath.length);
+      const dirOf = new Map(mounts.map((m) => [m.mountPath, join(root, m.name)]));
+      const paths = mounts.map((m) => regexpQuote(m.mountPath)).join('|');
+      const pattern = new RegExp(`(^|[="'\\s,[])(${paths})(?=/|$|["'\\s,\\]])`, 'g');
       const local = (s: string) =>
-        mounts.reduce(
-          (acc, m) =>
-            acc.replace(
-              new RegExp(`(^|[="'\\s,[])${regexpQuote(m.mountPath)}(?=/|$|["'\\s,\\]])`, 'g'),
-              `$1${join(root, m.name)}`,
-            ),
-          s,
-        );
+        mounts.length === 0
+          ? s
+          : s.replace(pattern, (_m, pre: string, path: string) => pre + dirOf.get(path));
       const argv = c.command
         ? [...c.command, ...(c.args ?? [])]
         : ['node', join(REPO_ROOT, 'src', 'cli', 'main.ts'), 'serve', ...(c.args ?? [])];
