@@ -41,6 +41,8 @@ let pod: LocalPod;
 let operator: ManagedProcess;
 let kms: KMSClient;
 let ports: { metrics: number; aws: number };
+/** What `helm install` printed (NOTES.txt). */
+let notes: string;
 
 const kubectl = (args: readonly string[], input?: string) =>
   cp.apiserver.kubectl(args, input === undefined ? {} : { input });
@@ -103,7 +105,7 @@ beforeAll(async () => {
     NS,
     `--from-file=credentials.json=${creds}`,
   ]);
-  await must(helm, [
+  notes = await must(helm, [
     '--kubeconfig',
     cp.kubeconfigPath,
     'install',
@@ -168,6 +170,10 @@ describe('the AWS API from the chart', () => {
     const copy = join(pod.root, 'root-key', 'aws-credentials.json');
     expect(statSync(copy).mode & 0o777).toBe(0o600);
     expect(statSync(join(pod.root, 'aws-credentials-secret', 'credentials.json')).mode & 0o777).toBe(0o440);
+  });
+
+  it('tells the user the endpoint and the region in the install notes', () => {
+    expect(notes).toContain('AWS_ENDPOINT_URL_KMS=https://kubekms-aws.kubekms.svc AWS_REGION=us-east-1');
   });
 
   it('refuses plain HTTP: the listener speaks TLS only', async () => {
