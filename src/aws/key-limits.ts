@@ -48,7 +48,7 @@ export function withKeyLimits(createKey: Handler, limits: KeyLimits, now: () => 
   const log = new CreationLog();
   let inFlight = 0;
   return async (c) => {
-    const held = c.core.keys.size + inFlight;
+    const held = c.core.counts().keys + inFlight;
     if (held >= limits.maxKeys) {
       throw new KmsError(
         'LimitExceededException',

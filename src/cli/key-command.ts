@@ -64,12 +64,12 @@ export const keyRotate: CommandModule = {
 
 function listKeys(core: EngineCore, io: Io): void {
   const aliases = new Map<string, string[]>();
-  for (const a of core.aliases.values())
+  for (const a of core.allAliases())
     aliases.set(a.targetKeyId, [...(aliases.get(a.targetKeyId) ?? []), a.aliasName]);
   io.out(
     'KEY ID                                STATE      SPEC               USAGE                VERSION  ALIASES\n',
   );
-  for (const { record: r } of core.keys.values()) {
+  for (const r of core.allKeys()) {
     io.out(
       `${r.keyId}  ${r.state.padEnd(9)}  ${r.keySpec.padEnd(17)}  ${r.keyUsage.padEnd(19)}  v${String(r.primaryVersion).padEnd(6)}  ${(aliases.get(r.keyId) ?? []).join(',')}\n`,
     );
@@ -98,14 +98,19 @@ async function withEngine(flags: KeyFlags, body: (core: EngineCore) => Promise<v
   const store: KeyStore = shared ? shared.store : new FileKeyStore({ dataDir, rootKey });
   let stopShared = async () => {};
   try {
-    const core = await EngineCore.open({ crypto: selectCryptoProvider('node'), rootKey, store, arn });
+    const core = await EngineCore.open({
+      crypto: selectCryptoProvider('node'),
+      rootKey,
+      store,
+      arn,
+      ...(shared ? { rotationGate: shared.rotationGate('', flags['rotation-ack-timeout']) } : {}),
+    });
     if (shared) {
       const run = await shared.run({
         core,
         log,
         instance: '',
         keyId: () => '',
-        ackTimeoutMs: flags['rotation-ack-timeout'],
         initialWaitMs: 0,
         heartbeat: false,
       });

@@ -44,8 +44,15 @@ export async function openEngine(config: ServeConfig, log: Logger, started: Stop
   if (shared) store = shared.store;
   started.push(() => store.close());
   const crypto = selectCryptoProvider(config.engine.crypto);
-  const core = await EngineCore.open({ crypto, rootKey, store, arn: config.engine.arn });
-  log.info({ keystore: store.description, keys: core.keys.size, crypto: crypto.name }, 'keystore opened');
+  const gate = shared && config.sharedState;
+  const core = await EngineCore.open({
+    crypto,
+    rootKey,
+    store,
+    arn: config.engine.arn,
+    ...(gate ? { rotationGate: shared.rotationGate(gate.instance, gate.ackTimeoutMs) } : {}),
+  });
+  log.info({ keystore: store.description, keys: core.counts().keys, crypto: crypto.name }, 'keystore opened');
   if (cache.migratedFrom !== undefined)
     log.warn(
       { keystore: cache.description, from: cache.migratedFrom },
@@ -54,13 +61,12 @@ export async function openEngine(config: ServeConfig, log: Logger, started: Stop
   const { secretsKey } = config.engine;
   let run: RunningSharedState | undefined;
   if (shared && ha && config.sharedState) {
-    const { instance, ackTimeoutMs, initialWaitMs } = config.sharedState;
+    const { instance, initialWaitMs } = config.sharedState;
     const r = await shared.run({
       core,
       log,
       instance,
       keyId: () => currentKeyId(core, secretsKey),
-      ackTimeoutMs,
       initialWaitMs,
     });
     run = r;

@@ -43,7 +43,7 @@ export async function serve(config: ServeConfig, logDestination?: NodeJS.Writabl
   try {
     const { core, shared } = await openEngine(config, log, started);
     const metrics = createMetrics();
-    registerKeyMetrics(metrics.registry, () => core.keys.values());
+    registerKeyMetrics(metrics.registry, () => core.allKeys().map((record) => ({ record })));
     const checks: Record<string, ReadinessCheck> = {};
     if (shared) checks.sharedState = () => shared.run.health();
     const secretsKey = config.engine.secretsKey;

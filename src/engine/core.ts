@@ -17,7 +17,7 @@ import {
 } from './identifiers.ts';
 import { checkKeyRecord } from './keyset.ts';
 import { authorize, type Caller, type KeyAction } from './policy.ts';
-import type { Clock, CryptoProvider, KeyStore, RootKey } from './ports.ts';
+import type { Clock, CryptoProvider, KeyStore, RootKey, RotationGate } from './ports.ts';
 import { systemClock } from './ports.ts';
 import {
   type AliasRecord,
@@ -47,16 +47,12 @@ export interface EngineOptions {
   readonly store: KeyStore;
   readonly clock?: Clock;
   readonly arn?: ArnConfig;
+  /** When key state is shared between instances: rotations stage, wait at this gate, and promote. */
+  readonly rotationGate?: RotationGate;
 }
 
 /** Listeners learn about committed changes (metrics, audit, the KMS v2 plugin's key_id). */
 export type ChangeListener = (change: StoreChange) => void;
-
-/**
- * Between the two phases of a rotation (HA, docs/adr/0009-shared-key-state.md): resolves true once every live
- * instance holds `version` of `keyId`, false when it gave up waiting (the version then stays staged).
- */
-export type RotationGate = (keyId: string, version: number) => Promise<boolean>;
 
 export class EngineCore {
   readonly crypto: CryptoProvider;
@@ -64,14 +60,16 @@ export class EngineCore {
   readonly store: KeyStore;
   readonly clock: Clock;
   readonly arn: ArnConfig;
+  /** Set when key state is shared between instances: rotations then stage, wait here, and promote. */
+  readonly rotationGate: RotationGate | undefined;
 
-  readonly keys = new Map<string, LoadedKey>();
-  readonly aliases = new Map<string, AliasRecord>();
-  readonly grants = new Map<string, GrantRecord>();
+  // Private: every change goes through mutate/absorb, every read through the named queries below. TypeScript
+  // `private` rather than `#`: a dry-run view (aws/cluster/dry-run.ts) is an object whose prototype is the core.
+  private readonly keyMap = new Map<string, LoadedKey>();
+  private readonly aliasMap = new Map<string, AliasRecord>();
+  private readonly grantMap = new Map<string, GrantRecord>();
   readonly #listeners: ChangeListener[] = [];
   #queue: Promise<unknown> = Promise.resolve();
-  /** Set when key state is shared between instances: rotations then stage, wait here, and promote. */
-  rotationGate: RotationGate | undefined;
 
   private constructor(o: EngineOptions) {
     this.crypto = o.crypto;
@@ -79,6 +77,7 @@ export class EngineCore {
     this.store = o.store;
     this.clock = o.clock ?? systemClock;
     this.arn = o.arn ?? DEFAULT_ARN_CONFIG;
+    this.rotationGate = o.rotationGate;
   }
 
   /** Opens the store and unwraps every key version with the root key. */
@@ -87,10 +86,10 @@ export class EngineCore {
     const state = await o.store.open();
     for (const r of state.keys) {
       checkKeyRecord(r);
-      core.keys.set(r.keyId, { record: r, material: await core.unwrapAll(r) });
+      core.keyMap.set(r.keyId, { record: r, material: await core.unwrapAll(r) });
     }
-    for (const a of state.aliases) core.aliases.set(a.aliasName, a);
-    for (const g of state.grants) core.grants.set(g.grantId, g);
+    for (const a of state.aliases) core.aliasMap.set(a.aliasName, a);
+    for (const g of state.grants) core.grantMap.set(g.grantId, g);
     return core;
   }
 
@@ -100,6 +99,64 @@ export class EngineCore {
       m.set(v.version, await this.rootKey.unwrap(v.wrappedMaterial, keyMaterialAad(r.keyId, v.version)));
     }
     return m;
+  }
+
+  /** The record of a key by its canonical id (no alias or ARN parsing), or undefined. */
+  findKey(keyId: string): KeyRecord | undefined {
+    return this.keyMap.get(keyId)?.record;
+  }
+
+  /** The key with its material, by canonical id: for engine operations, never handed to adapters. */
+  loadedKey(keyId: string): LoadedKey | undefined {
+    return this.keyMap.get(keyId);
+  }
+
+  /** True when this instance can decrypt with `version` of `keyId` (its material is unwrapped here). */
+  holdsVersion(keyId: string, version: number): boolean {
+    return this.keyMap.get(keyId)?.material.has(version) ?? false;
+  }
+
+  /** The highest version of `keyId` this instance holds material for; 0 for an unknown key. */
+  highestHeldVersion(keyId: string): number {
+    let top = 0;
+    for (const v of this.keyMap.get(keyId)?.material.keys() ?? []) if (v > top) top = v;
+    return top;
+  }
+
+  /** Every key record, a snapshot (safe to mutate the engine while iterating). */
+  allKeys(): KeyRecord[] {
+    return Array.from(this.keyMap.values(), (k) => k.record);
+  }
+
+  findAlias(aliasName: string): AliasRecord | undefined {
+    return this.aliasMap.get(aliasName);
+  }
+
+  /** The key id an alias points to, or undefined when there is no such alias. */
+  aliasTarget(aliasName: string): string | undefined {
+    return this.aliasMap.get(aliasName)?.targetKeyId;
+  }
+
+  allAliases(): AliasRecord[] {
+    return [...this.aliasMap.values()];
+  }
+
+  findGrant(grantId: string): GrantRecord | undefined {
+    return this.grantMap.get(grantId);
+  }
+
+  findGrantByToken(grantToken: string): GrantRecord | undefined {
+    for (const g of this.grantMap.values()) if (g.grantToken === grantToken) return g;
+    return undefined;
+  }
+
+  allGrants(): GrantRecord[] {
+    return [...this.grantMap.values()];
+  }
+
+  /** How many keys, aliases and grants the engine holds (for logs and health). */
+  counts(): { keys: number; aliases: number; grants: number } {
+    return { keys: this.keyMap.size, aliases: this.aliasMap.size, grants: this.grantMap.size };
   }
 
   onChange(listener: ChangeListener): void {
@@ -118,26 +175,26 @@ export class EngineCore {
   resolve(value: unknown, field = 'KeyId'): LoadedKey {
     // Fast path: a canonical key id (the common case on hot paths) needs no parsing.
     if (typeof value === 'string') {
-      const direct = this.keys.get(value);
+      const direct = this.keyMap.get(value);
       if (direct) return direct;
     }
     const ref: KeyRef = parseKeyRef(value, this.arn, field);
     let keyId: string;
     if (ref.kind === 'alias') {
-      const alias = this.aliases.get(ref.aliasName);
+      const alias = this.aliasMap.get(ref.aliasName);
       if (!alias) throw notFound(`Alias ${aliasArn(this.arn, ref.aliasName)}`);
       keyId = alias.targetKeyId;
     } else {
       keyId = ref.keyId;
     }
-    const key = this.keys.get(keyId);
+    const key = this.keyMap.get(keyId);
     if (!key) throw new KmsError('NotFoundException', `Key '${this.arnOf(keyId)}' does not exist`);
     return key;
   }
 
   grantsOf(keyId: string): GrantRecord[] {
     const out: GrantRecord[] = [];
-    for (const g of this.grants.values()) if (g.keyId === keyId) out.push(g);
+    for (const g of this.grantMap.values()) if (g.keyId === keyId) out.push(g);
     return out;
   }
 
@@ -146,7 +203,7 @@ export class EngineCore {
     if (ctx.caller.kind === 'system') return;
     if (ctx.grantTokens) {
       for (const t of ctx.grantTokens) {
-        if (![...this.grants.values()].some((g) => g.grantToken === t)) {
+        if (!this.findGrantByToken(t)) {
           throw new KmsError(
             'InvalidGrantTokenException',
             'GrantTokens: a grant token is not valid',
@@ -155,7 +212,7 @@ export class EngineCore {
         }
       }
     }
-    const grants = this.grants.size === 0 ? [] : this.grantsOf(key.keyId);
+    const grants = this.grantMap.size === 0 ? [] : this.grantsOf(key.keyId);
     if (authorize(ctx.caller, action, key.policy, grants, ec) === 'allow') return;
     throw new KmsError(
       'AccessDeniedException',
@@ -209,7 +266,7 @@ export class EngineCore {
       const material = new Map<string, Map<number, SecretBytes>>();
       for (const r of change.putKeys ?? []) {
         checkKeyRecord(r);
-        const held = this.keys.get(r.keyId)?.material;
+        const held = this.keyMap.get(r.keyId)?.material;
         const m = new Map<number, SecretBytes>();
         for (const v of r.versions) {
           if (held?.has(v.version)) continue;
@@ -227,21 +284,21 @@ export class EngineCore {
 
   private apply(change: StoreChange, material?: ReadonlyMap<string, ReadonlyMap<number, SecretBytes>>): void {
     for (const r of change.putKeys ?? []) {
-      const prev = this.keys.get(r.keyId);
+      const prev = this.keyMap.get(r.keyId);
       const m = new Map(prev?.material ?? []);
       for (const [v, s] of material?.get(r.keyId) ?? []) m.set(v, s);
       // Material first, record second: a version is decryptable before any record names it primary.
-      this.keys.set(r.keyId, { record: r, material: m });
+      this.keyMap.set(r.keyId, { record: r, material: m });
     }
     for (const id of change.deleteKeys ?? []) {
-      const prev = this.keys.get(id);
+      const prev = this.keyMap.get(id);
       if (prev) for (const s of prev.material.values()) s.wipe();
-      this.keys.delete(id);
+      this.keyMap.delete(id);
     }
-    for (const a of change.putAliases ?? []) this.aliases.set(a.aliasName, a);
-    for (const n of change.deleteAliases ?? []) this.aliases.delete(n);
-    for (const g of change.putGrants ?? []) this.grants.set(g.grantId, g);
-    for (const id of change.deleteGrants ?? []) this.grants.delete(id);
+    for (const a of change.putAliases ?? []) this.aliasMap.set(a.aliasName, a);
+    for (const n of change.deleteAliases ?? []) this.aliasMap.delete(n);
+    for (const g of change.putGrants ?? []) this.grantMap.set(g.grantId, g);
+    for (const id of change.deleteGrants ?? []) this.grantMap.delete(id);
   }
 }
 

@@ -24,7 +24,7 @@ export async function createAlias(
 ): Promise<void> {
   const name = aliasNameFor(ctx, aliasName);
   await core.mutate(async () => {
-    if (core.aliases.has(name))
+    if (core.findAlias(name))
       throw new KmsError(
         'AlreadyExistsException',
         `An alias with the name ${aliasArn(core.arn, name)} already exists`,
@@ -46,9 +46,9 @@ export async function updateAlias(
 ): Promise<void> {
   const name = aliasNameFor(ctx, aliasName);
   await core.mutate(async () => {
-    const alias = core.aliases.get(name);
+    const alias = core.findAlias(name);
     if (!alias) throw notFound(`Alias ${aliasArn(core.arn, name)}`);
-    const current = core.keys.get(alias.targetKeyId)?.record;
+    const current = core.findKey(alias.targetKeyId);
     const { record: target } = core.resolve(targetKeyId, 'TargetKeyId');
     if (current) core.authorize(ctx, current, 'kms:UpdateAlias');
     core.authorize(ctx, target, 'kms:UpdateAlias');
@@ -71,9 +71,9 @@ export async function updateAlias(
 export async function deleteAlias(core: EngineCore, ctx: RequestContext, aliasName: unknown): Promise<void> {
   const name = aliasNameFor(ctx, aliasName);
   await core.mutate(async () => {
-    const alias = core.aliases.get(name);
+    const alias = core.findAlias(name);
     if (!alias) throw notFound(`Alias ${aliasArn(core.arn, name)}`);
-    const target = core.keys.get(alias.targetKeyId)?.record;
+    const target = core.findKey(alias.targetKeyId);
     if (target) core.authorize(ctx, target, 'kms:DeleteAlias');
     return { change: { deleteAliases: [name] }, result: undefined };
   });
@@ -97,7 +97,7 @@ export function listAliases(
   const l = optionalInt(limit, 'Limit', 1, 100) ?? 50;
   const m = optionalString(marker, 'Marker', 1, 1024);
   const keyId = keyRef === undefined || keyRef === null ? undefined : core.resolve(keyRef).record.keyId;
-  const all = [...core.aliases.values()].filter((a) => keyId === undefined || a.targetKeyId === keyId);
+  const all = core.allAliases().filter((a) => keyId === undefined || a.targetKeyId === keyId);
   const page = paginate(all, (a) => a.aliasName, l, m);
   return {
     ...page,

@@ -205,7 +205,7 @@ export function decryptWith(
     );
   }
   const parsed = parseCiphertext(blob);
-  const key = core.keys.get(parsed.keyId);
+  const key = core.loadedKey(parsed.keyId);
   if (!key) throw invalidCiphertext();
   if (named && named.record.keyId !== parsed.keyId) {
     throw new KmsError(

@@ -246,7 +246,7 @@ export function listRetirableGrants(
   }
   const l = optionalInt(input.limit, 'Limit', 1, 100) ?? 50;
   const m = optionalString(input.marker, 'Marker', 1, 1024);
-  const all = [...core.grants.values()].filter((g) => g.retiringPrincipal === principal);
+  const all = core.allGrants().filter((g) => g.retiringPrincipal === principal);
   const page = paginate(all, (g) => g.grantId, l, m);
   return { ...page, items: page.items.map(listed) };
 }
@@ -261,13 +261,13 @@ export async function retireGrant(
     let grant: GrantRecord | undefined;
     if (input.grantToken !== undefined && input.grantToken !== null) {
       const token = requireString(input.grantToken, 'GrantToken', 1, 8192);
-      grant = [...core.grants.values()].find((g) => g.grantToken === token);
+      grant = core.findGrantByToken(token);
       if (!grant)
         throw new KmsError('InvalidGrantTokenException', 'GrantToken: not a valid grant token', 'GrantToken');
     } else {
       const { record: key } = core.resolve(input.keyId);
       const id = requireString(input.grantId, 'GrantId', 1, 128);
-      grant = core.grants.get(id);
+      grant = core.findGrant(id);
       if (!grant || grant.keyId !== key.keyId)
         throw new KmsError('InvalidGrantIdException', 'GrantId: no such grant on this key', 'GrantId');
     }
@@ -296,7 +296,7 @@ export async function revokeGrant(
     const { record: key } = core.resolve(keyRef);
     core.authorize(ctx, key, 'kms:RevokeGrant');
     const id = requireString(grantId, 'GrantId', 1, 128);
-    const grant = core.grants.get(id);
+    const grant = core.findGrant(id);
     if (!grant || grant.keyId !== key.keyId)
       throw new KmsError('InvalidGrantIdException', 'GrantId: no such grant on this key', 'GrantId');
     return { change: { deleteGrants: [id] }, result: undefined };

@@ -125,7 +125,12 @@ export function listKeys(
 ): Page<KeyListEntry> {
   const l = optionalInt(limit, 'Limit', 1, 1000) ?? 100;
   const m = optionalString(marker, 'Marker', 1, 1024);
-  const page = paginate([...core.keys.keys()], (id) => id, l, m);
+  const page = paginate(
+    core.allKeys().map((r) => r.keyId),
+    (id) => id,
+    l,
+    m,
+  );
   return { ...page, items: page.items.map((id) => ({ keyId: id, keyArn: core.arnOf(id) })) };
 }
 

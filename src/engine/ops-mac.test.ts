@@ -40,7 +40,7 @@ beforeEach(async () => {
 
 /** White box: the unwrapped material of a version, held only in the engine's memory (never exported). */
 const materialOf = (keyId: string, version: number): Uint8Array =>
-  core.keys.get(keyId)!.material.get(version)!.unsafeBytes();
+  core.loadedKey(keyId)!.material.get(version)!.unsafeBytes();
 
 describe('GenerateMac / VerifyMac', () => {
   for (const [spec, alg, nodeHash, length] of SPECS) {

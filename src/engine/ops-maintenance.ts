@@ -20,15 +20,13 @@ export async function runMaintenance(core: EngineCore): Promise<MaintenanceRepor
   const now = core.clock.now();
   const rotated: string[] = [];
   const destroyed: string[] = [];
-  for (const { record } of [...core.keys.values()]) {
+  for (const record of core.allKeys()) {
     if (isRotationDue(record, now)) {
       await rotateKey(core, record.keyId, 'AUTOMATIC');
       rotated.push(record.keyId);
     }
   }
-  const due = [...core.keys.values()]
-    .map((k) => k.record)
-    .filter((r) => r.state === 'PendingDeletion' && r.deletionDate! <= now);
+  const due = core.allKeys().filter((r) => r.state === 'PendingDeletion' && r.deletionDate! <= now);
   for (const r of due) {
     await destroyKey(core, r);
     destroyed.push(r.keyId);
@@ -41,7 +39,8 @@ export function destroyKey(core: EngineCore, r: KeyRecord): Promise<void> {
   return core.mutate(async () => ({
     change: {
       deleteKeys: [r.keyId],
-      deleteAliases: [...core.aliases.values()]
+      deleteAliases: core
+        .allAliases()
         .filter((a) => a.targetKeyId === r.keyId)
         .map((a) => a.aliasName),
       deleteGrants: core.grantsOf(r.keyId).map((g) => g.grantId),
@@ -59,8 +58,8 @@ export async function ensureClusterKey(
   alias: string,
   description: string,
 ): Promise<string> {
-  const existing = core.aliases.get(alias);
-  if (existing && core.keys.has(existing.targetKeyId)) return existing.targetKeyId;
+  const existing = core.findAlias(alias);
+  if (existing && core.findKey(existing.targetKeyId)) return existing.targetKeyId;
   const meta = await createKey(core, { caller: SYSTEM }, { description }, 'CLUSTER');
   if (existing) {
     await core.mutate(async () => ({

@@ -159,7 +159,7 @@ export async function promoteAcknowledged(
   acknowledged: (keyId: string, version: number) => boolean,
 ): Promise<string[]> {
   const promoted: string[] = [];
-  for (const { record } of [...core.keys.values()]) {
+  for (const record of core.allKeys()) {
     const v = stagedVersion(record);
     if (v === undefined || record.state !== 'Enabled' || !acknowledged(record.keyId, v)) continue;
     await promoteRotation(core, record.keyId, v);

@@ -96,6 +96,12 @@ export interface KeyStore {
   close(): Promise<void>;
 }
 
+/**
+ * Between the two phases of a rotation (HA, docs/adr/0009-shared-key-state.md): resolves true once every live
+ * instance holds `version` of `keyId`, false when it gave up waiting (the version then stays staged).
+ */
+export type RotationGate = (keyId: string, version: number) => Promise<boolean>;
+
 export interface Clock {
   /** Milliseconds since the epoch. */
   now(): number;

@@ -14,7 +14,7 @@ export async function ensureSharedClusterKey(
   alias: string,
   description: string,
 ): Promise<string> {
-  const before = new Set(core.keys.keys());
+  const before = new Set(core.allKeys().map((r) => r.keyId));
   try {
     return await ensureClusterKey(core, alias, description);
   } catch (e) {
@@ -26,12 +26,12 @@ export async function ensureSharedClusterKey(
       throw e;
     }
     await sync.refresh([aliasObjectName(alias)]);
-    const winner = core.aliases.get(alias);
+    const winner = core.findAlias(alias);
     if (!winner) throw e;
-    if (!core.keys.has(winner.targetKeyId)) await sync.refresh([keyObjectName(winner.targetKeyId)]);
-    if (!core.keys.has(winner.targetKeyId)) throw e;
-    for (const [id, k] of [...core.keys]) {
-      if (!before.has(id) && id !== winner.targetKeyId) await destroyKey(core, k.record);
+    if (!core.findKey(winner.targetKeyId)) await sync.refresh([keyObjectName(winner.targetKeyId)]);
+    if (!core.findKey(winner.targetKeyId)) throw e;
+    for (const r of core.allKeys()) {
+      if (!before.has(r.keyId) && r.keyId !== winner.targetKeyId) await destroyKey(core, r);
     }
     return winner.targetKeyId;
   }

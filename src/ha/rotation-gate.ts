@@ -12,7 +12,7 @@ import {
   isLive,
   readHeartbeat,
 } from '../api/heartbeat-format.ts';
-import type { RotationGate } from '../engine/core.ts';
+import type { RotationGate } from '../engine/ports.ts';
 import { sleep } from '../kube/backoff.ts';
 import type { StateApi } from './state-api.ts';
 

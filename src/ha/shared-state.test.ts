@@ -57,13 +57,17 @@ async function instance(
   const rootKey = new ProviderLikeRootKey(nodeCrypto, o.root ?? rootBytes);
   const legacy = o.legacyRecords ? { legacyRecords: o.legacyRecords } : {};
   const shared = new SharedState({ cache, rootKey, namespace: api.namespace, api, ...legacy });
-  const core = await EngineCore.open({ crypto: nodeCrypto, rootKey, store: shared.store });
+  const core = await EngineCore.open({
+    crypto: nodeCrypto,
+    rootKey,
+    store: shared.store,
+    rotationGate: shared.rotationGate(name, o.ackTimeoutMs ?? 5_000),
+  });
   const run = await shared.run({
     core,
     log,
     instance: name,
     keyId: () => '',
-    ackTimeoutMs: o.ackTimeoutMs ?? 5_000,
     initialWaitMs: 1_000,
   });
   running.push(run);
@@ -85,8 +89,8 @@ describe('shared key state between instances', () => {
     const b = await instance(api, 'b');
     const { keyId } = await createKey(a.core, sys, { description: 'shared' });
     expect(api.objects.has(keyObjectName(keyId))).toBe(true);
-    await until(() => b.core.keys.has(keyId), 'b to see the key');
-    expect(b.cache.keys.get(keyId)?.revision).toBe(a.core.keys.get(keyId)?.record.revision);
+    await until(() => b.core.findKey(keyId) !== undefined, 'b to see the key');
+    expect(b.cache.keys.get(keyId)?.revision).toBe(a.core.findKey(keyId)?.revision);
     const ct = encrypt(a.core, sys, { keyId, plaintext: bytes('hello') });
     expect(
       new TextDecoder().decode(
@@ -100,14 +104,14 @@ describe('shared key state between instances', () => {
     const a = await instance(api, 'a');
     const b = await instance(api, 'b');
     const { keyId } = await createKey(a.core, sys, {});
-    await until(() => b.core.keys.has(keyId), 'b to see the key');
+    await until(() => b.core.findKey(keyId) !== undefined, 'b to see the key');
     const rotated = await rotateKey(a.core, keyId, 'ON_DEMAND');
     expect(rotated.primaryVersion).toBe(2);
     // b held version 2 before a promoted it: its heartbeat says so.
-    expect(b.core.keys.get(keyId)?.material.has(2)).toBe(true);
+    expect(b.core.holdsVersion(keyId, 2)).toBe(true);
     const lease = api.leases.get('kubekms-instance-b');
     expect(JSON.parse(lease?.metadata.annotations?.['kubekms.io/held-versions'] ?? '{}')[keyId]).toBe(2);
-    await until(() => b.core.keys.get(keyId)?.record.primaryVersion === 2, 'b to see the promotion');
+    await until(() => b.core.findKey(keyId)?.primaryVersion === 2, 'b to see the promotion');
     const ct = encrypt(b.core, sys, { keyId, plaintext: bytes('v2') });
     expect(decrypt(a.core, sys, { ciphertextBlob: ct.ciphertextBlob }).keyId).toContain(keyId);
   });
@@ -142,7 +146,7 @@ describe('shared key state between instances', () => {
       },
     });
     expect(await a.run.promoteAcknowledged()).toEqual([keyId]);
-    expect(a.core.keys.get(keyId)?.record.primaryVersion).toBe(2);
+    expect(a.core.findKey(keyId)?.primaryVersion).toBe(2);
   });
 
   it('an expired heartbeat does not hold a rotation back', async () => {
@@ -165,11 +169,11 @@ describe('shared key state between instances', () => {
     const a = await instance(api, 'a');
     const b = await instance(api, 'b');
     const { keyId } = await createKey(a.core, sys, {});
-    await until(() => b.core.keys.has(keyId), 'b to see the key');
+    await until(() => b.core.findKey(keyId) !== undefined, 'b to see the key');
     api.down = false;
     // b misses a's change (as if its watch lagged): write through the API behind b's back.
     await disableKey(a.core, sys, keyId);
-    const stale = b.core.keys.get(keyId)!.record;
+    const stale = b.core.findKey(keyId)!;
     b.shared.store.versions.forget(keyObjectName(keyId));
     b.shared.store.versions.observe(keyObjectName(keyId), '1');
     const e = await b.core
@@ -181,8 +185,8 @@ describe('shared key state between instances', () => {
     expect(e).toBeInstanceOf(KmsError);
     expect((e as KmsError).code).toBe('KMSInternalException');
     expect((e as KmsError).message).toMatch(/changed by another kubekms instance/);
-    await until(() => b.core.keys.get(keyId)?.record.state === 'Disabled', 'b to take a’s change');
-    expect(b.core.keys.get(keyId)?.record.description).not.toBe('b');
+    await until(() => b.core.findKey(keyId)?.state === 'Disabled', 'b to take a’s change');
+    expect(b.core.findKey(keyId)?.description).not.toBe('b');
   });
 
   it('with the API down, management fails with DependencyTimeoutException and changes nothing; crypto works', async () => {
@@ -195,7 +199,7 @@ describe('shared key state between instances', () => {
     expect((e as KmsError).code).toBe('DependencyTimeoutException');
     expect((e as KmsError).message).toMatch(/Kubernetes API is unreachable/);
     expect(a.cache.commits).toBe(before);
-    expect(a.core.keys.size).toBe(1);
+    expect(a.core.counts().keys).toBe(1);
     const ct = encrypt(a.core, sys, { keyId, plaintext: bytes('x') });
     expect(decrypt(a.core, sys, { ciphertextBlob: ct.ciphertextBlob }).keyId).toContain(keyId);
   });
@@ -207,7 +211,7 @@ describe('shared key state between instances', () => {
     // Someone else holds the alias object already.
     await createAlias(a.core, sys, 'alias/taken', keyId);
     const other = await instance(api, 'other', { cache: new MemoryKeyStore() });
-    await until(() => other.core.aliases.has('alias/taken'), 'other to see the alias');
+    await until(() => other.core.findAlias('alias/taken') !== undefined, 'other to see the alias');
     const aliasRv = api.objects.get(aliasObjectName('alias/taken'))?.metadata.resourceVersion;
     other.shared.store.versions.forget(aliasObjectName('alias/taken'));
     const fresh = await createKey(other.core, sys, {});
@@ -219,7 +223,7 @@ describe('shared key state between instances', () => {
           putAliases: [{ aliasName: 'alias/taken', targetKeyId: fresh.keyId, createdAt: 1, updatedAt: 1 }],
           putKeys: [
             {
-              ...other.core.keys.get(fresh.keyId)!.record,
+              ...other.core.findKey(fresh.keyId)!,
               keyId: '00000000-0000-4000-8000-000000000001',
               revision: 1,
             },
@@ -248,8 +252,8 @@ describe('shared key state between instances', () => {
     expect(api.objects.has(aliasObjectName(SECRETS_KEY_ALIAS))).toBe(true);
     // A new node with an empty cache joins and serves the same Secrets key.
     const b = await instance(api, 'b');
-    expect(b.core.aliases.get(SECRETS_KEY_ALIAS)?.targetKeyId).toBe(id);
-    expect(b.core.keys.get(id)?.material.has(1)).toBe(true);
+    expect(b.core.findAlias(SECRETS_KEY_ALIAS)?.targetKeyId).toBe(id);
+    expect(b.core.holdsVersion(id, 1)).toBe(true);
   });
 
   it('an empty cache waits for the API instead of inventing a Secrets key', async () => {
@@ -265,7 +269,7 @@ describe('shared key state between instances', () => {
     api.down = false;
     const i = await p;
     expect(i.run.sync.isReady()).toBe(true);
-    expect(i.core.keys.size).toBe(0);
+    expect(i.core.counts().keys).toBe(0);
   }, 20_000);
 
   it('two instances racing to create the cluster Secrets key end up with one', async () => {
@@ -279,8 +283,8 @@ describe('shared key state between instances', () => {
     expect(ia).toBe(ib);
     await until(
       () =>
-        a.core.keys.size === 1 &&
-        b.core.keys.size === 1 &&
+        a.core.counts().keys === 1 &&
+        b.core.counts().keys === 1 &&
         [...api.objects.keys()].filter((n) => n.startsWith('key-')).length === 1,
       'the losing key to be dropped everywhere',
     );
@@ -292,7 +296,7 @@ describe('shared key state between instances', () => {
     const { keyId } = await createKey(a.core, sys, {});
     await api.delete(keyObjectName(keyId));
     await until(() => api.objects.has(keyObjectName(keyId)), 'the key to be published again');
-    expect(a.core.keys.has(keyId)).toBe(true);
+    expect(a.core.findKey(keyId)).toBeDefined();
   });
 
   it('a record under another root key is refused, and does not hold up the records that came with it', async () => {
@@ -310,8 +314,8 @@ describe('shared key state between instances', () => {
     // Both in one batch: the good one is taken, the foreign one is reported.
     await copy(foreign, foreignKey);
     await copy(friend, goodKey);
-    await until(() => a.core.keys.has(goodKey), 'the good record to be taken');
-    expect(a.core.keys.has(foreignKey)).toBe(false);
+    await until(() => a.core.findKey(goodKey) !== undefined, 'the good record to be taken');
+    expect(a.core.findKey(foreignKey)).toBeUndefined();
     expect(a.run.sync.health()).toEqual({
       ok: false,
       detail: expect.stringContaining(keyObjectName(foreignKey)),
@@ -328,7 +332,7 @@ describe('KmsStateRecords changed without the root key (issue 17)', () => {
     const api = new FakeStateApi();
     const a = await instance(api, 'a');
     const { keyId } = await createKey(a.core, sys, {});
-    const before = a.core.keys.get(keyId)!;
+    const before = a.core.findKey(keyId)!;
     const name = keyObjectName(keyId);
     const obj = (await api.get(name))!;
     const record = obj.spec.record as { policy: { statements: unknown[] }; revision: number };
@@ -345,7 +349,7 @@ describe('KmsStateRecords changed without the root key (issue 17)', () => {
         `KmsStateRecord ${name}: spec\\.auth: not written by a holder of the root key \\(its auth does not match`,
       ),
     );
-    expect(a.core.keys.get(keyId)!.record).toBe(before.record);
+    expect(a.core.findKey(keyId)).toBe(before);
   });
 
   it('an object without spec.auth (with legacy records refused), or with an auth copied from another record, is refused', async () => {
@@ -373,8 +377,8 @@ describe('KmsStateRecords changed without the root key (issue 17)', () => {
         ),
       'both refusals',
     );
-    expect(a.core.keys.get(k1)!.record.state).toBe('Enabled');
-    expect(a.core.keys.get(k2)!.record.revision).toBe(r2.revision);
+    expect(a.core.findKey(k1)!.state).toBe('Enabled');
+    expect(a.core.findKey(k2)!.revision).toBe(r2.revision);
   });
 
   it('by default, a record without spec.auth (from a kubekms before ADR 0013) is taken: the upgrade window', async () => {
@@ -388,10 +392,7 @@ describe('KmsStateRecords changed without the root key (issue 17)', () => {
       ...obj,
       spec: { ...bare, record: { ...r, description: 'old writer', revision: r.revision + 1 } },
     });
-    await until(
-      () => a.core.keys.get(keyId)!.record.description === 'old writer',
-      'the legacy record to be taken',
-    );
+    await until(() => a.core.findKey(keyId)!.description === 'old writer', 'the legacy record to be taken');
     expect(a.run.sync.health().ok).toBe(true);
   });
 
@@ -400,7 +401,7 @@ describe('KmsStateRecords changed without the root key (issue 17)', () => {
     const a = await instance(api, 'a');
     const b = await instance(api, 'b');
     const { keyId } = await createKey(b.core, sys, {});
-    await until(() => a.core.keys.has(keyId), 'the key to reach a');
+    await until(() => a.core.findKey(keyId) !== undefined, 'the key to reach a');
     expect(a.run.sync.health().ok).toBe(true);
   });
 });

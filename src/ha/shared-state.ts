@@ -7,7 +7,7 @@
 import type { HeldVersions } from '../api/heartbeat-format.ts';
 import type { EngineCore } from '../engine/core.ts';
 import { promoteAcknowledged } from '../engine/ops-rotation.ts';
-import type { KeyStore, RootKey } from '../engine/ports.ts';
+import type { KeyStore, RootKey, RotationGate } from '../engine/ports.ts';
 import type { LegacyRecords } from '../keystore/record-auth-ring.ts';
 import { sleep } from '../kube/backoff.ts';
 import { loadKubeConfig } from '../kube/kubeconfig.ts';
@@ -37,7 +37,6 @@ export interface RunOptions {
   readonly instance: string;
   /** The key_id this instance's plugin reports, for its heartbeat ('' without a plugin). */
   readonly keyId: () => string;
-  readonly ackTimeoutMs: number;
   /** With state in the local cache: how long to wait for a first sync before serving anyway. */
   readonly initialWaitMs: number;
   /** false for a one-shot command, which is not an instance and holds nothing after it exits. Default true. */
@@ -71,6 +70,11 @@ export class SharedState {
     });
   }
 
+  /** The engine's rotation gate (its `rotationGate` option): waits until every live instance holds a version. */
+  rotationGate(instance: string, ackTimeoutMs: number): RotationGate {
+    return heartbeatGate({ api: this.api, instance, timeoutMs: ackTimeoutMs });
+  }
+
   async run(o: RunOptions): Promise<RunningSharedState> {
     const { core, log } = o;
     const sync = new StateSync({ core, api: this.api, store: this.store, log });
@@ -84,7 +88,8 @@ export class SharedState {
     });
     core.onChange(() => heartbeat.poke());
     sync.start();
-    const empty = core.keys.size === 0 && core.aliases.size === 0;
+    const counts = core.counts();
+    const empty = counts.keys === 0 && counts.aliases === 0;
     if (empty) {
       log.info(
         { namespace: this.api.namespace },
@@ -99,7 +104,6 @@ export class SharedState {
       if (!synced) log.warn('shared state: Kubernetes API not reachable yet; serving from the local cache');
     }
     if (o.heartbeat !== false) heartbeat.start();
-    core.rotationGate = heartbeatGate({ api: this.api, instance: o.instance, timeoutMs: o.ackTimeoutMs });
     return {
       sync,
       heartbeat,
@@ -114,7 +118,6 @@ export class SharedState {
         return promoteAcknowledged(core, (keyId, v) => acknowledged(hb, o.instance, keyId, v, now));
       },
       async stop() {
-        core.rotationGate = undefined;
         await heartbeat.stop();
         await sync.stop();
       },
@@ -124,10 +127,9 @@ export class SharedState {
 
 export function heldVersions(core: EngineCore): HeldVersions {
   const out: Record<string, number> = {};
-  for (const [id, k] of core.keys) {
-    let top = 0;
-    for (const v of k.material.keys()) if (v > top) top = v;
-    if (top > 0) out[id] = top;
+  for (const { keyId } of core.allKeys()) {
+    const top = core.highestHeldVersion(keyId);
+    if (top > 0) out[keyId] = top;
   }
   return out;
 }

@@ -191,7 +191,6 @@ export class StateSync {
     this.#pending.clear();
     const events = batch.map(([, p]) => p.event);
     const core = this.#o.core;
-    const view = { keys: core.keys, aliases: core.aliases, grants: core.grants };
     let plan: SyncPlan;
     const initial = !this.#initialDone;
     // A write must carry the resourceVersion of the state the engine decided on, never a newer one it has not
@@ -207,10 +206,10 @@ export class StateSync {
           // Logged when it arrived.
         }
       }
-      plan = planInitial(view, remote, (this.#o.now ?? Date.now)());
+      plan = planInitial(core, remote, (this.#o.now ?? Date.now)());
     } else {
       if (events.length === 0) return;
-      plan = planEvents(view, events);
+      plan = planEvents(core, events);
       for (const [name, p] of batch) seen.push([name, p.event.type === 'delete' ? undefined : p.rv]);
     }
     try {
@@ -237,10 +236,7 @@ export class StateSync {
       if (failed.size === 0) this.#lastError = '';
       if (initial) {
         this.#initialDone = true;
-        this.#o.log.info(
-          { keys: core.keys.size, aliases: core.aliases.size, grants: core.grants.size },
-          'shared state: in sync with the Kubernetes API',
-        );
+        this.#o.log.info(core.counts(), 'shared state: in sync with the Kubernetes API');
         this.#ready.resolve();
       }
     } catch (e) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AliasRecord, GrantRecord, KeyRecord } from '../engine/records.ts';
-import { planEvents, planInitial } from './sync-decisions.ts';
+import { type LocalView, planEvents, planInitial } from './sync-decisions.ts';
 
 const key = (id: string, o: Partial<KeyRecord> = {}): KeyRecord => ({
   keyId: id,
@@ -33,10 +33,17 @@ const grant = (id: string): GrantRecord => ({
   operations: ['Decrypt'],
   createdAt: 1,
 });
-const view = (keys: KeyRecord[] = [], aliases: AliasRecord[] = [], grants: GrantRecord[] = []) => ({
-  keys: new Map(keys.map((r) => [r.keyId, { record: r }])),
-  aliases: new Map(aliases.map((a) => [a.aliasName, a])),
-  grants: new Map(grants.map((g) => [g.grantId, g])),
+const view = (
+  keys: KeyRecord[] = [],
+  aliases: AliasRecord[] = [],
+  grants: GrantRecord[] = [],
+): LocalView => ({
+  findKey: (id) => keys.find((r) => r.keyId === id),
+  findAlias: (name) => aliases.find((a) => a.aliasName === name),
+  findGrant: (id) => grants.find((g) => g.grantId === id),
+  allKeys: () => keys,
+  allAliases: () => aliases,
+  allGrants: () => grants,
 });
 
 describe('planEvents', () => {

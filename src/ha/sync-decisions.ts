@@ -5,10 +5,14 @@
 import type { AliasRecord, GrantRecord, KeyRecord, StoreChange } from '../engine/records.ts';
 import type { DecodedRecord } from './state-records.ts';
 
+/** What the sync asks of the local engine (EngineCore answers it). */
 export interface LocalView {
-  readonly keys: ReadonlyMap<string, { readonly record: KeyRecord }>;
-  readonly aliases: ReadonlyMap<string, AliasRecord>;
-  readonly grants: ReadonlyMap<string, GrantRecord>;
+  findKey(keyId: string): KeyRecord | undefined;
+  findAlias(aliasName: string): AliasRecord | undefined;
+  findGrant(grantId: string): GrantRecord | undefined;
+  allKeys(): readonly KeyRecord[];
+  allAliases(): readonly AliasRecord[];
+  allGrants(): readonly GrantRecord[];
 }
 
 export interface RemoteEvent {
@@ -70,7 +74,7 @@ function decide(local: LocalView, e: RemoteEvent, b: Builder): void {
   const d = e.record;
   switch (d.kind) {
     case 'Key': {
-      const mine = local.keys.get(d.record.keyId)?.record;
+      const mine = local.findKey(d.record.keyId);
       if (e.type === 'put') {
         if (!mine || d.record.revision > mine.revision) b.putKeys.push(d.record);
         else if (d.record.revision < mine.revision)
@@ -89,14 +93,14 @@ function decide(local: LocalView, e: RemoteEvent, b: Builder): void {
       return;
     }
     case 'Alias': {
-      const mine = local.aliases.get(d.record.aliasName);
+      const mine = local.findAlias(d.record.aliasName);
       if (e.type === 'put') {
         if (!mine || !sameAlias(mine, d.record)) b.putAliases.push(d.record);
       } else if (mine) b.deleteAliases.push(mine.aliasName);
       return;
     }
     case 'Grant': {
-      const mine = local.grants.get(d.record.grantId);
+      const mine = local.findGrant(d.record.grantId);
       if (e.type === 'put') {
         if (!mine || !sameGrant(mine, d.record)) b.putGrants.push(d.record);
       } else if (mine) b.deleteGrants.push(mine.grantId);
@@ -128,7 +132,7 @@ export function planInitial(local: LocalView, remote: readonly DecodedRecord[], 
     );
   }
   const seed = remote.length === 0;
-  for (const { record } of local.keys.values()) {
+  for (const record of local.allKeys()) {
     if (seen.Key.has(record.keyId)) continue;
     if (
       record.state === 'PendingDeletion' &&
@@ -141,12 +145,12 @@ export function planInitial(local: LocalView, remote: readonly DecodedRecord[], 
       if (!seed) b.notes.push(`key ${record.keyId}: missing from the API; published again`);
     }
   }
-  for (const a of local.aliases.values()) {
+  for (const a of local.allAliases()) {
     if (seen.Alias.has(a.aliasName)) continue;
     if (seed) b.republish.push({ kind: 'Alias', record: a });
     else b.deleteAliases.push(a.aliasName);
   }
-  for (const g of local.grants.values()) {
+  for (const g of local.allGrants()) {
     if (seen.Grant.has(g.grantId)) continue;
     if (seed) b.republish.push({ kind: 'Grant', record: g });
     else b.deleteGrants.push(g.grantId);

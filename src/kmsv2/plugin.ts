@@ -154,7 +154,7 @@ export class KmsV2Plugin {
     const fetch = this.#fetchVersion;
     if (!fetch) return undefined;
     const id = parseKeyId(keyId);
-    if (!id || this.#core.keys.get(id.keyUuid)?.material.has(id.version)) return undefined;
+    if (!id || this.#core.holdsVersion(id.keyUuid, id.version)) return undefined;
     return fetch(id.keyUuid, id.version).catch(() => undefined);
   }
 
@@ -168,7 +168,7 @@ export class KmsV2Plugin {
     if (ciphertext.length === 0) throw validation('ciphertext', 'must not be empty');
     if (ciphertext.length > ENCRYPT_CIPHERTEXT_MAX) throw invalidCiphertext();
     const id = parseKeyId(keyId);
-    if (!id || !this.#core.keys.get(id.keyUuid)?.material.has(id.version)) {
+    if (!id || !this.#core.holdsVersion(id.keyUuid, id.version)) {
       throw new KmsError(
         'NotFoundException',
         `key_id: ${JSON.stringify(keyId.slice(0, 128))} is not a key_id this plugin issued`,

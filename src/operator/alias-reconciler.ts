@@ -20,17 +20,17 @@ export async function reconcileAlias(ctx: OperatorContext, key: string): Promise
   const o = ctx.aliases.get(namespace, name);
   if (!o) return {};
   const core = ctx.core;
-  const engineAlias = core.aliases.get(o.spec.aliasName);
+  const engineAlias = core.findAlias(o.spec.aliasName);
   const plan = planAlias({
     object: o,
     claimants: ctx.aliases.list().filter((a) => a.spec.aliasName === o.spec.aliasName),
     target: resolveAliasTarget(
       o,
       (n) => ctx.keys.get(namespace, n),
-      (id) => core.keys.get(id)?.record,
+      (id) => core.findKey(id),
     ),
     engineAlias,
-    currentTarget: engineAlias ? core.keys.get(engineAlias.targetKeyId)?.record : undefined,
+    currentTarget: engineAlias ? core.findKey(engineAlias.targetKeyId) : undefined,
   });
   if (plan.kind === 'release') {
     if (plan.deleteEngineAlias) {

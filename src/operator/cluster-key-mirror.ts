@@ -48,8 +48,8 @@ export function mirrorDrift(
 }
 
 export async function reconcileMirror(ctx: OperatorContext): Promise<ReconcileResult> {
-  const alias = ctx.core.aliases.get(SECRETS_KEY_ALIAS);
-  const r = alias ? ctx.core.keys.get(alias.targetKeyId)?.record : undefined;
+  const target = ctx.core.aliasTarget(SECRETS_KEY_ALIAS);
+  const r = target ? ctx.core.findKey(target) : undefined;
   if (!r) return {};
   const want = mirrorSpec(r);
   let o = ctx.keys.get(ctx.namespace, mirrorName);

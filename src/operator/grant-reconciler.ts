@@ -29,8 +29,8 @@ export async function reconcileGrant(ctx: OperatorContext, key: string): Promise
   const plan = planGrant({
     object: o,
     keyObject,
-    key: keyId ? core.keys.get(keyId)?.record : undefined,
-    grant: grantId ? core.grants.get(grantId) : undefined,
+    key: keyId ? core.findKey(keyId) : undefined,
+    grant: grantId ? core.findGrant(grantId) : undefined,
   });
   const grantee = principalName(o.spec.grantee, namespace);
   if (plan.kind === 'release') {

@@ -38,10 +38,10 @@ const iso = (ms: number | undefined) => (ms === undefined ? '' : new Date(ms).to
 /** The engine key of a KmsKey: by status.keyId, else by the owner tag (a create whose status write was lost). */
 export function findKeyRecord(core: EngineCore, o: KmsKey): KeyRecord | undefined {
   const id = o.status?.keyId;
-  if (id) return core.keys.get(id)?.record;
+  if (id) return core.findKey(id);
   const owner = ownerOf(o);
   let found: KeyRecord | undefined;
-  for (const { record } of core.keys.values()) {
+  for (const record of core.allKeys()) {
     if (record.tags[OWNER_TAG] !== owner || record.keyManager !== 'CUSTOMER') continue;
     if (
       !found ||
@@ -126,7 +126,7 @@ export async function reconcileKey(ctx: OperatorContext, key: string): Promise<R
       break;
     }
     // Steps take their record from the engine, so later steps see earlier ones.
-    if (record) record = ctx.core.keys.get(record.keyId)?.record ?? record;
+    if (record) record = ctx.core.findKey(record.keyId) ?? record;
   }
 
   const prev = o.status?.currentVersion;
@@ -166,7 +166,7 @@ async function runStep(
       rotationPeriodDays: d.rotation.periodDays,
     });
     ev('KeyCreated', 'Create', `created ${d.keySpec} ${d.keyUsage} key ${meta.keyId}`, meta.keyId);
-    return core.keys.get(meta.keyId)?.record;
+    return core.findKey(meta.keyId);
   }
   if (!r) return r;
   const id = r.keyId;
@@ -202,7 +202,7 @@ async function runStep(
       break;
     case 'enableRotation': {
       await enableKeyRotation(core, ctxSystem, id, step.periodDays);
-      const next = core.keys.get(id)?.record.rotation.nextRotationAt;
+      const next = core.findKey(id)?.rotation.nextRotationAt;
       ev(
         'RotationEnabled',
         'Update',
@@ -253,7 +253,7 @@ async function runStep(
       ev('KeyDestroyed', 'Destroy', `key ${id}: deletion window ended, key material destroyed`);
       return undefined;
   }
-  return core.keys.get(id)?.record;
+  return core.findKey(id);
 }
 
 function releasedEvent(

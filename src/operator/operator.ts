@@ -218,7 +218,7 @@ export class Operator {
           dependents(k);
         }
       }
-      const secrets = this.#o.core.aliases.get(SECRETS_KEY_ALIAS)?.targetKeyId;
+      const secrets = this.#o.core.aliasTarget(SECRETS_KEY_ALIAS);
       if (secrets && touched.has(secrets)) keyC.enqueue(`${ctx.namespace}/${mirrorName}`);
       for (const n of [...(c.putAliases ?? []).map((a) => a.aliasName), ...(c.deleteAliases ?? [])])
         sameName(n);

@@ -69,7 +69,7 @@ describe.each(ROOT_KEY_PROVIDERS)('engine with the %s root key', (name) => {
     stores.splice(stores.indexOf(first.store), 1);
 
     const { core: again } = await start();
-    expect(again.keys.size).toBe(4);
+    expect(again.counts().keys).toBe(4);
     expect(
       text(decrypt(again, sys, { ciphertextBlob: v1.ciphertextBlob, encryptionContext: ec }).plaintext),
     ).toBe('under v1');

@@ -71,7 +71,7 @@ afterAll(async () => {
   for (const op of operators) await op.kill();
 });
 
-const customerKeys = () => [...core.keys.values()].filter((k) => k.record.keyManager === 'CUSTOMER');
+const customerKeys = () => core.allKeys().filter((r) => r.keyManager === 'CUSTOMER');
 
 describe('leader election between two operator instances', () => {
   let a: Operator;
@@ -160,14 +160,14 @@ describe('leader election between two operator instances', () => {
     ]);
     await waitGone(cp.apiserver, 'kmskey', 'apps', 'gone');
     await waitEvent(cp.apiserver, 'apps', 'gone', 'DeletionCancelled');
-    expect(core.keys.get(keyId)?.record.state).toBe('Disabled');
+    expect(core.findKey(keyId)?.state).toBe('Disabled');
 
     await apply(cp.apiserver, kmsKey('apps', 'gone', '{deletionWindowDays: 7}'));
     const back = await waitReady(cp.apiserver, 'kmskey', 'apps', 'gone');
     expect(back.status?.keyId).toBe(keyId);
     await waitEvent(cp.apiserver, 'apps', 'gone', 'KeyAdopted');
     await waitEvent(cp.apiserver, 'apps', 'gone', 'KeyEnabled');
-    expect(core.keys.get(keyId)?.record.state).toBe('Enabled');
+    expect(core.findKey(keyId)?.state).toBe('Enabled');
   });
 
   it('a crashed leader is replaced within the lease duration; the new leader reconciles', async () => {

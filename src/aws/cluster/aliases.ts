@@ -36,7 +36,7 @@ export const createAlias =
       d,
       `KmsAlias ${owner.namespace}/${name}`,
       { type: KMS_ALIAS, namespace: owner.namespace, name, generation: 1 },
-      () => (c.core.aliases.get(alias.aliasName)?.targetKeyId === target.keyId ? true : undefined),
+      () => (c.core.aliasTarget(alias.aliasName) === target.keyId ? true : undefined),
     );
     return { keyArn: c.core.arnOf(target.keyId) };
   };
@@ -64,7 +64,7 @@ export const updateAlias =
     });
     const generation = updated.metadata.generation ?? 0;
     await until(d, `KmsAlias ${ns}/${name}`, { type: KMS_ALIAS, namespace: ns, name, generation }, () =>
-      c.core.aliases.get(alias.aliasName)?.targetKeyId === target.keyId ? true : undefined,
+      c.core.aliasTarget(alias.aliasName) === target.keyId ? true : undefined,
     );
     return { keyArn: c.core.arnOf(target.keyId) };
   };
@@ -80,7 +80,7 @@ export const deleteAlias =
     if (!alias || claimants.length === 0) return standalone('DeleteAlias')(c);
     for (const a of claimants) await d.api.delete(KMS_ALIAS, a.metadata.namespace ?? '', a.metadata.name);
     await until(d, `delete ${alias.aliasName}`, undefined, () =>
-      c.core.aliases.has(alias.aliasName) ? undefined : true,
+      c.core.findAlias(alias.aliasName) ? undefined : true,
     );
     return {};
   };

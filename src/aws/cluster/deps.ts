@@ -39,5 +39,4 @@ export const preflightOf = (name: string, c: OpContext): Promise<Preflight<OpRes
   preflight(c.core, (core) => standalone(name)({ ...c, core }));
 
 /** The engine's record of a key, when it holds the key. */
-export const recordOf = (core: EngineCore, keyId: string): KeyRecord | undefined =>
-  core.keys.get(keyId)?.record;
+export const recordOf = (core: EngineCore, keyId: string): KeyRecord | undefined => core.findKey(keyId);

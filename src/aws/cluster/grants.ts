@@ -24,7 +24,7 @@ export const createGrant =
     const g = await until(d, `KmsGrant ${owner.namespace}/${name}`, ref, async () => {
       const obj = await d.api.get<KmsGrant>(KMS_GRANT, owner.namespace, name);
       const id = obj?.status?.grantId;
-      return id ? c.core.grants.get(id) : undefined;
+      return id ? c.core.findGrant(id) : undefined;
     });
     return { keyArn: c.core.arnOf(key.keyId), body: { GrantToken: g.grantToken, GrantId: g.grantId } };
   };
@@ -36,14 +36,14 @@ export const grantRemoval =
     const pre = await preflightOf(name, c);
     if (pre.kind === 'done') return pre.result;
     const grantId = pre.change.deleteGrants?.[0];
-    const grant = grantId ? c.core.grants.get(grantId) : undefined;
+    const grant = grantId ? c.core.findGrant(grantId) : undefined;
     const all = grant ? await d.api.list<KmsGrant>(KMS_GRANT) : [];
     const holder = all.find((x) => x.status?.grantId === grantId);
     if (!grant || !holder) return standalone(name)(c);
     const ns = holder.metadata.namespace ?? '';
     await d.api.delete(KMS_GRANT, ns, holder.metadata.name);
     await until(d, `KmsGrant ${ns}/${holder.metadata.name}`, undefined, () =>
-      c.core.grants.has(grant.grantId) ? undefined : true,
+      c.core.findGrant(grant.grantId) ? undefined : true,
     );
     return { keyArn: c.core.arnOf(grant.keyId) };
   };

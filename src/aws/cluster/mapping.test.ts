@@ -70,7 +70,7 @@ describe('preflight (a dry run of the standalone operation)', () => {
     expect(r?.keySpec).toBe('HMAC_256');
     expect(r?.description).toBe('d');
     expect(r?.policy.statements[0]?.principals).toEqual(['system:serviceaccount:apps:alice']);
-    expect(core.keys.size).toBe(0);
+    expect(core.counts().keys).toBe(0);
     expect(store.commits).toBe(0);
   });
 
@@ -400,7 +400,7 @@ describe('cluster-mode waits', () => {
     });
     expect(Date.now() - t0).toBeLessThan(3000);
     expect([...objects.keys()]).toEqual(['kubekms/aws-x1']);
-    expect(core.keys.size).toBe(0);
+    expect(core.counts().keys).toBe(0);
   });
 
   it('an object the operator refuses: KMSInternalException with its reason, without waiting out the timeout', async () => {

@@ -103,13 +103,13 @@ export const ListRetirableGrants: Handler = (c) => {
 function namedGrant(c: OpContext): GrantRecord {
   const { core, input } = c;
   if (input.GrantToken !== undefined) {
-    const g = [...core.grants.values()].find((x) => x.grantToken === input.GrantToken);
+    const g = typeof input.GrantToken === 'string' ? core.findGrantByToken(input.GrantToken) : undefined;
     if (!g)
       throw new KmsError('InvalidGrantTokenException', 'GrantToken: not a valid grant token', 'GrantToken');
     return g;
   }
   const key = core.resolve(input.KeyId);
-  const g = typeof input.GrantId === 'string' ? core.grants.get(input.GrantId) : undefined;
+  const g = typeof input.GrantId === 'string' ? core.findGrant(input.GrantId) : undefined;
   if (!g || g.keyId !== key.record.keyId) {
     throw new KmsError('InvalidGrantIdException', 'GrantId: no such grant on this key', 'GrantId');
   }

@@ -16,13 +16,13 @@ export async function staleInstance() {
   const source = await open(new MemoryKeyStore());
   const { keyId } = await createKey(source, { caller: SYSTEM }, {});
   const staleStore = new MemoryKeyStore();
-  staleStore.keys.set(keyId, source.keys.get(keyId)!.record);
+  staleStore.keys.set(keyId, source.findKey(keyId)!);
   const stale = await open(staleStore);
   await rotateKey(source, keyId, 'ON_DEMAND');
   return {
     source,
     stale,
     keyId,
-    catchUp: (keyUuid: string) => stale.absorb({ putKeys: [source.keys.get(keyUuid)!.record] }),
+    catchUp: (keyUuid: string) => stale.absorb({ putKeys: [source.findKey(keyUuid)!] }),
   };
 }
