@@ -28,8 +28,6 @@ const REASON_OF: Readonly<Record<ErrorCode, string>> = {
   KMSInternalException: 'EngineError',
 };
 
-const TRANSIENT: ReadonlySet<ErrorCode> = new Set(['DependencyTimeoutException', 'KMSInternalException']);
-
 export interface Refusal {
   readonly reason: string;
   readonly message: string;
@@ -43,7 +41,7 @@ export function refusalOf(e: unknown): Refusal {
     return {
       reason: REASON_OF[e.code],
       message: `${e.code}: ${e.message}`,
-      terminal: !TRANSIENT.has(e.code),
+      terminal: e.kind === 'user' || e.kind === 'conflict',
     };
   }
   return { reason: 'EngineError', message: e instanceof Error ? e.message : String(e), terminal: false };

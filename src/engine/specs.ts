@@ -55,7 +55,6 @@ export const MESSAGE_TYPES = ['RAW', 'DIGEST'] as const;
 export type MessageType = (typeof MESSAGE_TYPES)[number];
 
 export const DATA_KEY_SPECS = ['AES_256', 'AES_128'] as const;
-export type DataKeySpec = (typeof DATA_KEY_SPECS)[number];
 
 export const DATA_KEY_PAIR_SPECS = [
   'RSA_2048',

@@ -60,17 +60,6 @@ export function optionalString(
   return value === undefined || value === null ? undefined : requireString(value, field, min, max, pattern);
 }
 
-export function requireStringList(value: unknown, field: string, maxItems: number, maxLen: number): string[] {
-  if (!Array.isArray(value)) throw validation(field, 'must be a list of strings');
-  if (value.length > maxItems) throw validation(field, `must have at most ${maxItems} items`);
-  return value.map((v, i) => requireString(v, `${field}[${i}]`, 1, maxLen));
-}
-
-export function requireBoolean(value: unknown, field: string): boolean {
-  if (typeof value !== 'boolean') throw validation(field, 'must be a boolean');
-  return value;
-}
-
 export function checkGrantTokens(value: unknown): readonly string[] {
   if (value === undefined || value === null) return [];
   if (!Array.isArray(value)) throw validation('GrantTokens', 'must be a list of strings');

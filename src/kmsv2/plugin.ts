@@ -2,7 +2,7 @@
  * The KMS v2 plugin's behaviour, independent of gRPC: Status from memory, Encrypt with the primary version of
  * the Secrets key, Decrypt by key_id. The grpc-js wiring is in server.ts; each RPC maps onto one method here.
  *
- * Health (docs/adr/0004-kmsv2-status-semantics.md):
+ * Health (docs/adr/0004-kmsv2-status-and-key-id.md):
  * - the Secrets key is missing, Disabled or PendingDeletion → Status fails with a gRPC error, so the apiserver
  *   stops extending its write window (a non-ok healthz alone would not: kubernetes#138950);
  * - the key is usable but the last self-test (an Encrypt+Decrypt round trip of the current version) failed or

@@ -30,8 +30,6 @@ export interface ResourceType {
   readonly kind: string;
 }
 
-export const apiVersionOf = (r: ResourceType): string => (r.group ? `${r.group}/${r.version}` : r.version);
-
 /** `namespace/name`, the work-queue key of a namespaced object. */
 export const keyOf = (o: KubeObject): string => `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
 

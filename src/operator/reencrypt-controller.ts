@@ -18,10 +18,6 @@ import { runPass } from './reencrypt-pass.ts';
 import { RateLimiter } from './reencrypt-rate.ts';
 import { statusMergePatch } from './status-patch.ts';
 
-/** 3 min write-expiry of the old seed + 1 min Status poll + 6 min margin (≥ 5 min as the Kubernetes docs advise). */
-export const DEFAULT_REENCRYPT_DELAY_MS = 10 * 60_000;
-export const DEFAULT_REENCRYPT_QPS = 50;
-
 export interface ReencryptOptions {
   /** The key that wraps Secrets (`--secrets-key`): alias, id or ARN. */
   readonly secretsKey: string;
