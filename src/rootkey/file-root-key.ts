@@ -31,15 +31,26 @@ export class FileRootKey implements RootKey {
   readonly description: string;
   readonly #key: KeyObject;
 
-  private constructor(path: string, keyBytes: Uint8Array) {
+  private constructor(label: string, keyBytes: Uint8Array) {
     const fingerprint = createHash('sha256')
       .update(FINGERPRINT_LABEL)
       .update(keyBytes)
       .digest()
       .subarray(0, 8);
-    this.description = `file:${path} (fingerprint ${fingerprint.toString('hex')})`;
+    this.description = `${label} (fingerprint ${fingerprint.toString('hex')})`;
     this.#key = createSecretKey(keyBytes);
     keyBytes.fill(0);
+  }
+
+  /**
+   * A root key of the same format from 32 secret bytes that are not in a file (a key derived from a backup's
+   * escrow passphrase). Takes the bytes and wipes them; `label` starts the description.
+   */
+  static fromSecret(label: string, key: SecretBytes): FileRootKey {
+    if (key.length !== ROOT_KEY_BYTES) throw new RootKeyError(`rootkey: ${label}: not a 32-byte key`);
+    const root = new FileRootKey(label, Uint8Array.from(key.unsafeBytes()));
+    key.wipe();
+    return root;
   }
 
   /**
@@ -69,7 +80,7 @@ export class FileRootKey implements RootKey {
         `rootkey: root key file ${path} holds an all-zero key; generate it from a random source`,
       );
     }
-    return new FileRootKey(path, parsed);
+    return new FileRootKey(`file:${path}`, parsed);
   }
 
   /**
@@ -97,7 +108,7 @@ export class FileRootKey implements RootKey {
       await unlink(path).catch(() => {});
       throw new RootKeyError(`rootkey: cannot write root key file ${path}: ${errorCode(e)}`, { cause: e });
     }
-    return new FileRootKey(path, key);
+    return new FileRootKey(`file:${path}`, key);
   }
 
   async wrap(plaintext: SecretBytes, aad: Uint8Array): Promise<Uint8Array> {
