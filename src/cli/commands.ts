@@ -25,7 +25,7 @@ export interface Command {
   readonly summary: string;
   readonly usage: string;
   readonly description: string;
-  /** A runnable command; a group (`key`, `rootkey`) has subcommands instead. */
+  /** A runnable command; a group (`key`, `rootkey`) has subcommands instead, or both (`backup`: run when flags follow). */
   readonly load?: () => Promise<CommandModule>;
   readonly subcommands?: readonly Command[];
 }
@@ -148,7 +148,49 @@ const DOCTOR: Command = {
   load: () => import('./doctor-command.ts').then((m) => m.doctorCommand),
 };
 
-export const COMMANDS: readonly Command[] = [SERVE, KEY, STATIC_POD, REENCRYPT, ROOTKEY, DOCTOR];
+const BACKUP: Command = {
+  name: 'backup',
+  summary: 'write a checked backup of the local keystore (--out FILE); backup verify FILE checks one',
+  usage:
+    'Usage: kubekms backup --out FILE [--escrow-passphrase-file F] [flags]\n       kubekms backup verify FILE [flags]',
+  description:
+    'Copies the local keystore to a new file after checking every record and unwrapping every key version; safe\n' +
+    'while serve runs. Key material stays wrapped by the root key, or with --escrow-passphrase-file (or\n' +
+    'KUBEKMS_ESCROW_PASSPHRASE) is re-wrapped under a key derived from the passphrase (scrypt), for storage away\n' +
+    'from the HSM or key file. See docs/disaster-recovery.md.',
+  load: () => import('./backup-command.ts').then((m) => m.backupCreate),
+  subcommands: [
+    {
+      name: 'backup verify',
+      summary: 'check a backup: every record authenticated, every key version unwraps',
+      usage: 'Usage: kubekms backup verify FILE [--escrow-passphrase-file F] [root key flags]',
+      description:
+        'Checks a backup file under its sealing key: the root key (root key flags, as serve) or the escrow passphrase.',
+      load: () => import('./backup-command.ts').then((m) => m.backupVerify),
+    },
+  ],
+};
+
+const RESTORE: Command = {
+  name: 'restore',
+  summary: 'restore a backup into an empty data dir',
+  usage: 'Usage: kubekms restore FILE --data-dir DIR [--escrow-passphrase-file F] [root key flags]',
+  description:
+    'Checks the backup in full and writes it as the keystore of an empty data dir (a non-empty one is refused),\n' +
+    'sealed under the given root key; an escrow backup is re-wrapped under it. See docs/disaster-recovery.md.',
+  load: () => import('./backup-command.ts').then((m) => m.restoreCommand),
+};
+
+export const COMMANDS: readonly Command[] = [
+  SERVE,
+  KEY,
+  STATIC_POD,
+  REENCRYPT,
+  ROOTKEY,
+  DOCTOR,
+  BACKUP,
+  RESTORE,
+];
 
 /** The command `words` name (`['key', 'rotate']`), or a usage error naming the unknown word. */
 export function findCommand(words: readonly string[]): Command {

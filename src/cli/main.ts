@@ -27,7 +27,7 @@ function route(argv: readonly string[]): { command: Command; rest: readonly stri
   while (command.subcommands) {
     const word = argv[i];
     if (word === undefined || word.startsWith('-')) {
-      if (word !== undefined && isHelp(word)) return { command, rest: argv.slice(i) };
+      if ((word !== undefined && isHelp(word)) || command.load) return { command, rest: argv.slice(i) };
       throw new UsageError(`${command.name}: missing subcommand (try 'kubekms help ${command.name}')`);
     }
     command = findCommand([...command.name.split(' '), word]);

@@ -3,8 +3,8 @@
  * root key file) or from the environment variable KUBEKMS_PKCS11_PIN. The PIN is never logged and never appears
  * in an error message.
  */
-import { readFile, stat } from 'node:fs/promises';
 import { RootKeyError } from './errors.ts';
+import { readSecretLine } from './secret-file.ts';
 
 export const PIN_ENV = 'KUBEKMS_PKCS11_PIN';
 const MAX_PIN_BYTES = 256;
@@ -22,30 +22,6 @@ export async function readPkcs11Pin(
   );
 }
 
-async function readPinFile(path: string): Promise<string> {
-  const info = await stat(path).catch((e: unknown) => {
-    throw new RootKeyError(`rootkey: cannot read PIN file ${path}: ${errorCode(e)}`, { cause: e });
-  });
-  if (!info.isFile()) throw new RootKeyError(`rootkey: PIN file ${path} is not a regular file`);
-  const mode = info.mode & 0o777;
-  if ((mode & 0o077) !== 0) {
-    throw new RootKeyError(
-      `rootkey: PIN file ${path} has mode 0${mode.toString(8)}, so group or others can access it; ` +
-        `run chmod 600 ${path}`,
-    );
-  }
-  if (info.size > MAX_PIN_BYTES)
-    throw new RootKeyError(`rootkey: PIN file ${path} holds ${info.size} bytes; a PIN has at most 256`);
-  const content = await readFile(path, 'utf8').catch((e: unknown) => {
-    throw new RootKeyError(`rootkey: cannot read PIN file ${path}: ${errorCode(e)}`, { cause: e });
-  });
-  const pin = content.replace(/\r?\n$/, '');
-  if (pin === '') throw new RootKeyError(`rootkey: PIN file ${path} is empty`);
-  if (/[\r\n]/.test(pin)) throw new RootKeyError(`rootkey: PIN file ${path} holds more than one line`);
-  return pin;
-}
-
-function errorCode(e: unknown): string {
-  if (e instanceof Error && 'code' in e && typeof e.code === 'string') return e.code;
-  return e instanceof Error ? e.message : String(e);
+function readPinFile(path: string): Promise<string> {
+  return readSecretLine(path, 'PIN file', MAX_PIN_BYTES);
 }

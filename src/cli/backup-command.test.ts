@@ -1,0 +1,124 @@
+/** `kubekms backup`, `backup verify` and `restore` as processes: exit codes, messages, files. */
+import { spawnSync } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FileKeyStore } from '../keystore/file-keystore.ts';
+import { alias, fullGrant, fullKey, minimalKey } from '../keystore/testdata/sample-records.ts';
+import { FileRootKey } from '../rootkey/file-root-key.ts';
+
+const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
+const PASSPHRASE = 'an escrow passphrase for the vault';
+
+let dir: string;
+let dataDir: string;
+let keyFile: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'kubekms-backup-cli-'));
+  dataDir = join(dir, 'data');
+  keyFile = join(dir, 'root.key');
+  const rootKey = await FileRootKey.create(keyFile);
+  await FileRootKey.create(join(dir, 'offsite.key'));
+  const store = new FileKeyStore({ dataDir, rootKey });
+  await store.open();
+  await store.commit({
+    putKeys: [await fullKey(rootKey, 'k1'), await minimalKey(rootKey, 'k2')],
+    putAliases: [alias('alias/kubekms/secrets', 'k2')],
+    putGrants: [fullGrant('g1', 'k1')],
+  });
+  await store.close();
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const run = (args: string[], env: Record<string, string> = {}) => {
+  const r = spawnSync(process.execPath, [MAIN, ...args], {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH ?? '', ...env },
+    timeout: 60_000,
+  });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+};
+const SUMMARY =
+  '2 keys \\(4 versions\\), 1 alias, 1 grant, generation 1, taken \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z, sealed by';
+
+describe('kubekms backup / restore', () => {
+  it('backs up under the root key, never overwrites, and verifies', async () => {
+    const out = join(dir, 'b1.json');
+    const b = run(['backup', '--out', out, '--data-dir', dataDir, '--root-key-file', keyFile]);
+    expect(b).toMatchObject({ code: 0, err: '' });
+    expect(b.out).toMatch(new RegExp(`^backup written to ${out}: ${SUMMARY} the root key\\n$`));
+    expect((await stat(out)).mode & 0o777).toBe(0o600);
+    const again = run(['backup', '--out', out, '--data-dir', dataDir, '--root-key-file', keyFile]);
+    expect(again).toMatchObject({
+      code: 1,
+      err: `kubekms: backup: cannot create ${out}: it exists; never overwritten\n`,
+    });
+    const v = run(['backup', 'verify', out, '--root-key-file', keyFile]);
+    expect(v.out).toMatch(
+      new RegExp(`^backup ${out}: ok: ${SUMMARY} the root key; every record authenticated`),
+    );
+    expect(v.code).toBe(0);
+  });
+
+  it('escrow: backs up under a passphrase, verifies and restores under another root key without the first', async () => {
+    const out = join(dir, 'b2.json');
+    const env = { KUBEKMS_ESCROW_PASSPHRASE: PASSPHRASE };
+    expect(run(['backup', '--out', out, '--data-dir', dataDir, '--root-key-file', keyFile], env).code).toBe(
+      0,
+    );
+    const v = run(['backup', 'verify', out], env);
+    expect(v.out).toMatch(new RegExp(`^backup ${out}: ok: ${SUMMARY} an escrow passphrase \\(scrypt\\)`));
+    const pass = join(dir, 'pass');
+    await writeFile(pass, `${PASSPHRASE}\n`, { mode: 0o600 });
+    const target = join(dir, 'restored');
+    const offsite = join(dir, 'offsite.key');
+    const r = run([
+      'restore',
+      out,
+      '--data-dir',
+      target,
+      '--root-key-file',
+      offsite,
+      '--escrow-passphrase-file',
+      pass,
+    ]);
+    expect(r.err).toBe('');
+    expect(r.out).toMatch(new RegExp(`^restored ${out} into ${target}: ${SUMMARY} an escrow passphrase`));
+    expect(r.code).toBe(0);
+    const store = new FileKeyStore({ dataDir: target, rootKey: await FileRootKey.load(offsite) });
+    const state = await store.open();
+    await store.close();
+    expect(state.keys.map((k) => k.keyId)).toEqual(['k1', 'k2']);
+  });
+
+  it('refuses a data dir that is not empty, a missing --out, a wrong passphrase, --dev', async () => {
+    const out = join(dir, 'b3.json');
+    expect(run(['backup', '--out', out, '--data-dir', dataDir, '--root-key-file', keyFile]).code).toBe(0);
+    const busy = join(dir, 'busy');
+    await mkdir(busy);
+    await writeFile(join(busy, 'notes'), 'x');
+    const r = run(['restore', out, '--data-dir', busy, '--root-key-file', keyFile]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/restore: data dir .*busy is not empty \(it holds notes\)/);
+    expect(await readdir(busy)).toEqual(['notes']);
+    expect(run(['backup', '--data-dir', dataDir, '--root-key-file', keyFile])).toMatchObject({
+      code: 2,
+      err: 'kubekms: backup: --out FILE is required\n',
+    });
+    expect(run(['restore', out, '--data-dir', join(dir, 'x'), '--dev']).code).toBe(2);
+    const escrowed = join(dir, 'b4.json');
+    const env = { KUBEKMS_ESCROW_PASSPHRASE: PASSPHRASE };
+    expect(
+      run(['backup', '--out', escrowed, '--data-dir', dataDir, '--root-key-file', keyFile], env).code,
+    ).toBe(0);
+    const wrong = run(['backup', 'verify', escrowed], {
+      KUBEKMS_ESCROW_PASSPHRASE: 'a different passphrase',
+    });
+    expect(wrong).toMatchObject({ code: 1 });
+    expect(wrong.err).toMatch(/wrong escrow passphrase \(or the backup was altered\)/);
+  });
+});
