@@ -187,7 +187,7 @@ function journalStore(n: number): Result {
     p99: pct(times, 0.99),
     openMs,
     bytes,
-    extra: `compaction ${compactMs.toFixed(0)} ms`,
+    extra: `${count} records; compaction ${compactMs.toFixed(0)} ms`,
   };
 }
 
