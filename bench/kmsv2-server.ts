@@ -4,11 +4,11 @@
  * `noop` is a grpc-js server on the same proto answering with fixed responses: the baseline.
  */
 import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { loadKmsV2Service } from '../src/api/kmsv2-proto.ts';
 import { parseFlags } from '../src/cli/flags.ts';
 import { serve } from '../src/cli/serve.ts';
 import { serveConfig } from '../src/cli/serve-config.ts';
 import { SERVE_FLAGS } from '../src/cli/serve-flags.ts';
-import { loadKmsV2Service } from '../src/kmsv2/proto.ts';
 
 const [mode, socket, dataDir] = process.argv.slice(2);
 if (!socket || !dataDir || (mode !== 'kubekms' && mode !== 'noop')) {

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { credentials, makeGenericClientConstructor, type ServiceError } from '@grpc/grpc-js';
-import { loadKmsV2Service } from '../src/kmsv2/proto.ts';
+import { loadKmsV2Service } from '../src/api/kmsv2-proto.ts';
 import { fmt, type LoadResult, runLoad } from './lib/load.ts';
 
 const seconds = Number(process.argv[2] ?? 3);

@@ -4,7 +4,7 @@
  * client in src/kmsv2/testing/ has no deadline and throws on the first oddity, which would hide the details.
  */
 import { type Client, credentials, makeGenericClientConstructor, type ServiceError } from '@grpc/grpc-js';
-import { loadKmsV2Service } from '../kmsv2/proto.ts';
+import { loadKmsV2Service } from '../api/kmsv2-proto.ts';
 import { unixTarget } from '../kmsv2/unix-target.ts';
 
 export interface StatusAnswer {

@@ -11,7 +11,7 @@ import { parseFlags } from '../cli/flags.ts';
 import { type Running, serve } from '../cli/serve.ts';
 import { serveConfig } from '../cli/serve-config.ts';
 import { SERVE_FLAGS } from '../cli/serve-flags.ts';
-import type { KubeGet, KubeResponse } from '../kube/http-get.ts';
+import type { KubeGet, KubeResponse } from '../kube/raw-http.ts';
 import { FileRootKey } from '../rootkey/file-root-key.ts';
 import { ProviderFixtures } from '../rootkey/testing/providers.ts';
 import type { CheckRow } from './report.ts';

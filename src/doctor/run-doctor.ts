@@ -17,8 +17,8 @@ import type { RootKey } from '../engine/ports.ts';
 import { SecretBytes } from '../engine/secret.ts';
 import type { StateRecordObject } from '../ha/state-records.ts';
 import { inspectKeystore } from '../keystore/inspect.ts';
-import { type KubeGet, type KubeResponse, kubeGetter } from '../kube/http-get.ts';
 import type { KubeConfig } from '../kube/kubeconfig.ts';
+import { type KubeGet, type KubeResponse, kubeGetter } from '../kube/raw-http.ts';
 import { clockSkewRow } from './clock-skew.ts';
 import {
   analyzeEncryptionConfig,

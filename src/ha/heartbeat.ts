@@ -15,10 +15,11 @@ import {
   KEY_ID_ANNOTATION,
 } from '../api/heartbeat-format.ts';
 import { sleep } from '../kube/backoff.ts';
+import type { Lease } from '../kube/client.ts';
 import { microTime } from '../kube/client.ts';
 import { describeError } from '../kube/errors.ts';
 import type { Logger } from '../observability/logger.ts';
-import type { HeartbeatLease, StateApi } from './state-api.ts';
+import type { StateApi } from './state-api.ts';
 
 export interface HeartbeatOptions {
   readonly api: StateApi;
@@ -87,7 +88,7 @@ export class Heartbeat {
   async renew(): Promise<void> {
     const { api, instance } = this.#o;
     const name = heartbeatLeaseName(instance);
-    const body = (resourceVersion?: string): HeartbeatLease => ({
+    const body = (resourceVersion?: string): Lease => ({
       metadata: {
         name,
         namespace: api.namespace,

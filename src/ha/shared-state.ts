@@ -10,13 +10,13 @@ import { promoteAcknowledged } from '../engine/ops-rotation.ts';
 import type { KeyStore, RootKey, RotationGate } from '../engine/ports.ts';
 import type { LegacyRecords } from '../keystore/record-auth-ring.ts';
 import { sleep } from '../kube/backoff.ts';
+import { nodeKubeClient } from '../kube/client-node.ts';
 import { loadKubeConfig } from '../kube/kubeconfig.ts';
 import type { Logger } from '../observability/logger.ts';
 import { Heartbeat } from './heartbeat.ts';
 import { acknowledged, heartbeatGate, readHeartbeats } from './rotation-gate.ts';
 import { SharedKeyStore } from './shared-store.ts';
-import type { StateApi } from './state-api.ts';
-import { nodeStateApi } from './state-api-node.ts';
+import { type StateApi, stateApiOver } from './state-api.ts';
 import { StateSync } from './state-sync.ts';
 
 export interface SharedStateOptions {
@@ -58,7 +58,7 @@ export class SharedState {
   #sync: StateSync | undefined;
 
   constructor(o: SharedStateOptions) {
-    this.api = o.api ?? nodeStateApi(loadKubeConfig(o.kubeconfig ?? ''), o.namespace);
+    this.api = o.api ?? stateApiOver(nodeKubeClient(loadKubeConfig(o.kubeconfig ?? '')), o.namespace);
     this.store = new SharedKeyStore({
       cache: o.cache,
       api: this.api,

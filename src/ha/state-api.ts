@@ -1,32 +1,25 @@
 /**
  * The shared state's port to the Kubernetes API: KmsStateRecord objects of one namespace, and the heartbeat
- * Leases. `state-api-node.ts` implements it on @kubernetes/client-node; `testing.ts` has an in-memory fake.
- * Errors are KubeApiError (operator runtime) for API answers, anything else for network failures.
+ * Leases. `stateApiOver` binds the kube client's small interfaces to the namespace; `testing.ts` has an in-memory
+ * fake. Errors are KubeApiError for API answers, anything else for network failures.
  */
-import type { ListResult, WatchEventType, WatchHandle } from '../kube/client.ts';
-import type { StateRecordObject } from './state-records.ts';
-
-export interface HeartbeatLease {
-  readonly metadata: {
-    readonly name: string;
-    readonly namespace?: string;
-    readonly resourceVersion?: string;
-    readonly labels?: Readonly<Record<string, string>>;
-    readonly annotations?: Readonly<Record<string, string>>;
-  };
-  readonly spec: {
-    readonly holderIdentity?: string;
-    readonly leaseDurationSeconds?: number;
-    readonly renewTime?: string;
-  };
-}
+import type {
+  Lease,
+  Leases,
+  ListResult,
+  ObjectReader,
+  ObjectWriter,
+  WatchCallback,
+  WatchHandle,
+} from '../kube/client.ts';
+import { STATE_RECORD_TYPE, type StateRecordObject } from './state-records.ts';
 
 export interface StateApi {
   readonly namespace: string;
   list(): Promise<ListResult<StateRecordObject>>;
   watch(
     resourceVersion: string,
-    onEvent: (type: WatchEventType, object: StateRecordObject) => void,
+    onEvent: WatchCallback<StateRecordObject>,
     onDone: (err?: unknown) => void,
   ): Promise<WatchHandle>;
   get(name: string): Promise<StateRecordObject | undefined>;
@@ -36,8 +29,26 @@ export interface StateApi {
   /** DELETE with a resourceVersion precondition when one is given; 404 is not an error. */
   delete(name: string, resourceVersion?: string): Promise<void>;
 
-  listLeases(labelSelector: string): Promise<readonly HeartbeatLease[]>;
-  getLease(name: string): Promise<HeartbeatLease | undefined>;
-  createLease(lease: HeartbeatLease): Promise<HeartbeatLease>;
-  replaceLease(lease: HeartbeatLease): Promise<HeartbeatLease>;
+  listLeases(labelSelector: string): Promise<readonly Lease[]>;
+  getLease(name: string): Promise<Lease | undefined>;
+  createLease(lease: Lease): Promise<Lease>;
+  replaceLease(lease: Lease): Promise<Lease>;
+}
+
+/** The StateApi of `namespace` on a Kubernetes client. */
+export function stateApiOver(client: ObjectReader & ObjectWriter & Leases, namespace: string): StateApi {
+  const t = STATE_RECORD_TYPE;
+  return {
+    namespace,
+    list: () => client.list<StateRecordObject>(t, namespace),
+    watch: (rv, onEvent, onDone) => client.watch(t, rv, onEvent, onDone, namespace),
+    get: (name) => client.get<StateRecordObject>(t, namespace, name),
+    create: (body) => client.create(t, namespace, body),
+    replace: (body) => client.replace(t, namespace, body),
+    delete: (name, resourceVersion) => client.delete(t, namespace, name, resourceVersion),
+    listLeases: (labelSelector) => client.listLeases(namespace, labelSelector),
+    getLease: (name) => client.getLease(namespace, name),
+    createLease: (lease) => client.createLease(lease),
+    replaceLease: (lease) => client.replaceLease(lease),
+  };
 }

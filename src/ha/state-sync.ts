@@ -7,10 +7,8 @@
  */
 import type { EngineCore } from '../engine/core.ts';
 import type { StoreChange } from '../engine/records.ts';
-import type { KubeClient, ListResult, WatchEventType, WatchHandle } from '../kube/client.ts';
 import { describeError } from '../kube/errors.ts';
 import { Informer } from '../kube/informer.ts';
-import type { KubeObject } from '../kube/objects.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { SharedKeyStore } from './shared-store.ts';
 import type { StateApi } from './state-api.ts';
@@ -54,22 +52,7 @@ export class StateSync {
 
   constructor(o: StateSyncOptions) {
     this.#o = o;
-    const api = o.api;
-    const client: Pick<KubeClient, 'list' | 'watch'> = {
-      list: <T extends KubeObject>() => api.list() as unknown as Promise<ListResult<T>>,
-      watch: <T extends KubeObject>(
-        _t: unknown,
-        rv: string,
-        onEvent: (type: WatchEventType, object: T) => void,
-        onDone: (err?: unknown) => void,
-      ): Promise<WatchHandle> =>
-        api.watch(
-          rv,
-          onEvent as unknown as (type: WatchEventType, object: StateRecordObject) => void,
-          onDone,
-        ),
-    };
-    this.#informer = new Informer<StateRecordObject>({ client, type: STATE_RECORD_TYPE, log: o.log });
+    this.#informer = new Informer<StateRecordObject>({ source: o.api, type: STATE_RECORD_TYPE, log: o.log });
     this.#informer.on((event, obj) => this.#onEvent(event === 'delete' ? 'delete' : 'put', obj));
     let resolve!: () => void;
     const promise = new Promise<void>((r) => {

@@ -3,9 +3,9 @@
  * one counter, 409 on create of an existing object and on a stale replace or delete precondition, watches that
  * see every later change in order. `down` makes every call fail like a refused connection.
  */
-import type { ListResult, WatchEventType, WatchHandle } from '../kube/client.ts';
+import type { Lease, ListResult, WatchEventType, WatchHandle } from '../kube/client.ts';
 import { KubeApiError } from '../kube/errors.ts';
-import type { HeartbeatLease, StateApi } from './state-api.ts';
+import type { StateApi } from './state-api.ts';
 import type { StateRecordObject } from './state-records.ts';
 
 type Watcher = (type: WatchEventType, o: StateRecordObject) => void;
@@ -13,7 +13,7 @@ type Watcher = (type: WatchEventType, o: StateRecordObject) => void;
 export class FakeStateApi implements StateApi {
   readonly namespace: string;
   readonly objects = new Map<string, StateRecordObject>();
-  readonly leases = new Map<string, HeartbeatLease>();
+  readonly leases = new Map<string, Lease>();
   readonly #watchers = new Set<Watcher>();
   #rv = 0;
   down = false;
@@ -97,7 +97,7 @@ export class FakeStateApi implements StateApi {
     this.#emit('DELETED', this.#stamp(cur));
   }
 
-  async listLeases(labelSelector: string): Promise<readonly HeartbeatLease[]> {
+  async listLeases(labelSelector: string): Promise<readonly Lease[]> {
     this.#check('listLeases');
     const [k, v] = labelSelector.split('=');
     return [...this.leases.values()]
@@ -105,13 +105,13 @@ export class FakeStateApi implements StateApi {
       .map((l) => structuredClone(l));
   }
 
-  async getLease(name: string): Promise<HeartbeatLease | undefined> {
+  async getLease(name: string): Promise<Lease | undefined> {
     this.#check('getLease');
     const l = this.leases.get(name);
     return l ? structuredClone(l) : undefined;
   }
 
-  async createLease(lease: HeartbeatLease): Promise<HeartbeatLease> {
+  async createLease(lease: Lease): Promise<Lease> {
     this.#check('createLease');
     if (this.leases.has(lease.metadata.name)) throw new KubeApiError(409, 'AlreadyExists', 'exists');
     const l = this.#stamp(structuredClone(lease));
@@ -119,7 +119,7 @@ export class FakeStateApi implements StateApi {
     return structuredClone(l);
   }
 
-  async replaceLease(lease: HeartbeatLease): Promise<HeartbeatLease> {
+  async replaceLease(lease: Lease): Promise<Lease> {
     this.#check('replaceLease');
     const cur = this.leases.get(lease.metadata.name);
     if (!cur) throw new KubeApiError(404, 'NotFound', 'no lease');

@@ -9,12 +9,12 @@ import {
   type ServerUnaryCall,
   type sendUnaryData,
 } from '@grpc/grpc-js';
+import { loadKmsV2Service } from '../api/kmsv2-proto.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { grpcCodeName, toGrpcError } from './grpc-errors.ts';
 import { keyIdHash } from './key-id.ts';
 import type { KmsV2Plugin } from './plugin.ts';
-import { loadKmsV2Service } from './proto.ts';
 import { checkRequest, withTolerantDecoding } from './requests.ts';
 import {
   type BoundSocket,

@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
-import type { KubeClient, WatchEventType } from './client.ts';
+import type { WatchEventType } from './client.ts';
 import { KubeApiError } from './errors.ts';
-import { Informer, type InformerEvent } from './informer.ts';
+import { Informer, type InformerEvent, type ListWatch } from './informer.ts';
 import type { KubeObject, ResourceType } from './objects.ts';
 
 const TYPE: ResourceType = { group: 'kubekms.io', version: 'v1alpha1', plural: 'kmskeys', kind: 'KmsKey' };
@@ -19,17 +19,17 @@ interface Watch {
 function fakeApi(lists: ({ items: KubeObject[]; resourceVersion: string } | Error)[]) {
   const watches: Watch[] = [];
   let listCalls = 0;
-  const client = {
+  const client: ListWatch<KubeObject> = {
     async list() {
       const r = lists[Math.min(listCalls++, lists.length - 1)]!;
       if (r instanceof Error) throw r;
       return r;
     },
-    async watch(_t: ResourceType, rv: string, emit: Watch['emit'], done: Watch['done']) {
+    async watch(rv: string, emit: Watch['emit'], done: Watch['done']) {
       watches.push({ rv, emit, done });
       return { stop() {} };
     },
-  } as unknown as KubeClient;
+  };
   return { client, watches, listCalls: () => listCalls };
 }
 
@@ -42,7 +42,7 @@ function record(i: Informer<KubeObject>) {
 describe('Informer', () => {
   it('lists, then watches from the list resourceVersion; events update the cache', async () => {
     const api = fakeApi([{ items: [obj('a', '5')], resourceVersion: '10' }]);
-    const i = new Informer<KubeObject>({ client: api.client, type: TYPE });
+    const i = new Informer<KubeObject>({ source: api.client, type: TYPE });
     const seen = record(i);
     i.start();
     await vi.waitFor(() => expect(api.watches).toHaveLength(1));
@@ -69,7 +69,7 @@ describe('Informer', () => {
       { items: [obj('a', '1'), obj('b', '2')], resourceVersion: '2' },
       { items: [obj('a', '7'), obj('c', '8')], resourceVersion: '9' },
     ]);
-    const i = new Informer<KubeObject>({ client: api.client, type: TYPE });
+    const i = new Informer<KubeObject>({ source: api.client, type: TYPE });
     const seen = record(i);
     i.start();
     await vi.waitFor(() => expect(api.watches).toHaveLength(1));
@@ -91,7 +91,7 @@ describe('Informer', () => {
         new KubeApiError(503, 'ServiceUnavailable', 'starting'),
         { items: [], resourceVersion: '1' },
       ]);
-      const i = new Informer<KubeObject>({ client: api.client, type: TYPE, unhealthyAfterMs: 1000 });
+      const i = new Informer<KubeObject>({ source: api.client, type: TYPE, unhealthyAfterMs: 1000 });
       i.start();
       await vi.advanceTimersByTimeAsync(0);
       expect(i.hasSynced()).toBe(false);

@@ -7,15 +7,38 @@
  */
 import type { Logger } from 'pino';
 import { backoffDelay, sleep } from './backoff.ts';
-import type { KubeClient, WatchEventType } from './client.ts';
+import type { ListResult, ObjectReader, WatchCallback, WatchEventType, WatchHandle } from './client.ts';
 import { describeError, isGone, KubeApiError } from './errors.ts';
 import { type KubeObject, keyOf, type ResourceType } from './objects.ts';
 
 export type InformerEvent = 'add' | 'update' | 'delete';
 export type InformerHandler<T> = (event: InformerEvent, obj: T, old: T | undefined) => void;
 
-export interface InformerOptions {
-  readonly client: Pick<KubeClient, 'list' | 'watch'>;
+/** What an informer lists and watches: one resource type (in one namespace or all), bound. */
+export interface ListWatch<T> {
+  list(): Promise<ListResult<T>>;
+  watch(
+    resourceVersion: string,
+    onEvent: WatchCallback<T>,
+    onDone: (err?: unknown) => void,
+  ): Promise<WatchHandle>;
+}
+
+/** The ListWatch of `type` on a client, in `namespace` or all namespaces. */
+export function listWatch<T extends KubeObject>(
+  client: ObjectReader,
+  type: ResourceType,
+  namespace?: string,
+): ListWatch<T> {
+  return {
+    list: () => client.list<T>(type, namespace),
+    watch: (rv, onEvent, onDone) => client.watch<T>(type, rv, onEvent, onDone, namespace),
+  };
+}
+
+export interface InformerOptions<T> {
+  readonly source: ListWatch<T>;
+  /** The type listed (its plural names the informer in logs and health). */
   readonly type: ResourceType;
   readonly log?: Logger;
   /** How long an informer may stay in error before health() fails. Default 2 minutes. */
@@ -24,7 +47,7 @@ export interface InformerOptions {
 
 export class Informer<T extends KubeObject> {
   readonly type: ResourceType;
-  readonly #o: InformerOptions;
+  readonly #o: InformerOptions<T>;
   readonly #cache = new Map<string, T>();
   readonly #handlers: InformerHandler<T>[] = [];
   #rv = '';
@@ -35,7 +58,7 @@ export class Informer<T extends KubeObject> {
   #watch: { stop(): void } | undefined;
   #loop: Promise<void> | undefined;
 
-  constructor(o: InformerOptions) {
+  constructor(o: InformerOptions<T>) {
     this.type = o.type;
     this.#o = o;
   }
@@ -124,7 +147,7 @@ export class Informer<T extends KubeObject> {
   }
 
   async #relist(): Promise<void> {
-    const r = await this.#o.client.list<T>(this.type);
+    const r = await this.#o.source.list();
     const seen = new Set<string>();
     for (const obj of r.items) {
       const k = keyOf(obj);
@@ -195,7 +218,7 @@ export class Informer<T extends KubeObject> {
           this.#upsert(k, obj);
         }
       };
-      this.#o.client.watch<T>(this.type, this.#rv, onEvent, finish).then(
+      this.#o.source.watch(this.#rv, onEvent, finish).then(
         (h) => {
           this.#watch = h;
           if (settled) h.stop();

@@ -28,7 +28,7 @@ import { Controller, type Reconcile } from '../kube/controller.ts';
 import { type ControllerMetrics, controllerMetrics } from '../kube/controller-metrics.ts';
 import { describeError } from '../kube/errors.ts';
 import { EventRecorder } from '../kube/events.ts';
-import { Informer } from '../kube/informer.ts';
+import { Informer, listWatch } from '../kube/informer.ts';
 import { type KubeConfig, loadKubeConfig } from '../kube/kubeconfig.ts';
 import { LeaderElector } from '../kube/leader-election.ts';
 import { keyOf } from '../kube/objects.ts';
@@ -120,9 +120,9 @@ export class Operator {
 
   #wire(client: KubeClient, kc?: KubeConfig): void {
     const log = this.#log;
-    const keys = new Informer<KmsKey>({ client, type: KMS_KEY, log });
-    const aliases = new Informer<KmsAlias>({ client, type: KMS_ALIAS, log });
-    const grants = new Informer<KmsGrant>({ client, type: KMS_GRANT, log });
+    const keys = new Informer<KmsKey>({ source: listWatch(client, KMS_KEY), type: KMS_KEY, log });
+    const aliases = new Informer<KmsAlias>({ source: listWatch(client, KMS_ALIAS), type: KMS_ALIAS, log });
+    const grants = new Informer<KmsGrant>({ source: listWatch(client, KMS_GRANT), type: KMS_GRANT, log });
     const recorder = new EventRecorder({
       client,
       reportingController: REPORTING_CONTROLLER,

@@ -1,11 +1,9 @@
 /**
- * The Kubernetes calls cluster mode makes on kubekms.io objects (get, list, create, merge patch, delete), on
- * @kubernetes/client-node, with the operator's error normalization. Kept separate from the operator's KubeClient
- * port, which has no delete.
+ * The Kubernetes calls cluster mode makes on kubekms.io objects (get, list, create, merge patch, delete): the
+ * kube client's object reader and writer, narrowed to what the cluster operations use.
  */
-import { CustomObjectsApi } from '@kubernetes/client-node';
+import type { ObjectReader, ObjectWriter } from '../../kube/client.ts';
 import { nodeKubeClient } from '../../kube/client-node.ts';
-import { isNotFound, normalizeKubeError } from '../../kube/errors.ts';
 import { loadKubeConfig } from '../../kube/kubeconfig.ts';
 import type { KubeObject, ResourceType } from '../../kube/objects.ts';
 
@@ -41,27 +39,16 @@ export function clusterApiFromKubeconfig(path: string): ClusterApi {
 }
 
 function load(path: string): ClusterApi {
-  const kc = loadKubeConfig(path);
-  const client = nodeKubeClient(kc);
-  const custom = kc.makeApiClient(CustomObjectsApi);
+  return clusterApiOver(nodeKubeClient(loadKubeConfig(path)));
+}
+
+/** The ClusterApi on a Kubernetes client's object reader and writer. */
+export function clusterApiOver(client: ObjectReader & ObjectWriter): ClusterApi {
   return {
     get: (t, ns, name) => client.get(t, ns, name),
     list: async <T extends KubeObject>(t: ResourceType) => (await client.list<T>(t)).items,
     create: (t, ns, body) => client.create(t, ns, body),
     patch: (t, ns, name, body) => client.patch(t, ns, name, body, { patchType: 'merge' }),
-    async delete(t, namespace, name) {
-      try {
-        await custom.deleteNamespacedCustomObject({
-          group: t.group,
-          version: t.version,
-          plural: t.plural,
-          namespace,
-          name,
-        });
-      } catch (e) {
-        const err = normalizeKubeError(e);
-        if (!isNotFound(err)) throw err;
-      }
-    },
+    delete: (t, ns, name) => client.delete(t, ns, name),
   };
 }

@@ -6,8 +6,8 @@
 
 import { randomUUID } from 'node:crypto';
 import { type Client, credentials, makeGenericClientConstructor, type ServiceError } from '@grpc/grpc-js';
+import { loadKmsV2Service } from '../../api/kmsv2-proto.ts';
 import { isFullyQualifiedDomainName } from '../annotations.ts';
-import { loadKmsV2Service } from '../proto.ts';
 import { unixTarget } from '../unix-target.ts';
 
 export type AuthorityStyle = 'localhost' | 'socket-path';

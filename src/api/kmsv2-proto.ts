@@ -1,5 +1,7 @@
-/** Loads the KMS v2 service definition from proto/kmsv2.proto (shipped with the package). */
-
+/**
+ * The KMS v2 gRPC service definition, loaded from proto/kmsv2.proto (shipped with the package): served by kmsv2/,
+ * called by the doctor.
+ */
 import { fileURLToPath } from 'node:url';
 import { loadPackageDefinition, type ServiceDefinition } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
