@@ -41,107 +41,117 @@ const byRegistry = new WeakMap<Registry, ControllerMetrics>();
 export function controllerMetrics(registry: Registry): ControllerMetrics {
   const existing = byRegistry.get(registry);
   if (existing) return existing;
-  const registers = [registry];
+  const mk = makers(registry);
   const queues = new Set<QueueStats>();
   const m: ControllerMetrics = {
     queues,
-    reconcileTotal: new Counter({
-      name: 'controller_runtime_reconcile_total',
-      help: 'Total number of reconciliations per controller',
-      labelNames: ['controller', 'result'] as const,
-      registers,
-    }),
-    reconcileErrors: new Counter({
-      name: 'controller_runtime_reconcile_errors_total',
-      help: 'Total number of reconciliation errors per controller',
-      labelNames: ['controller'] as const,
-      registers,
-    }),
-    terminalReconcileErrors: new Counter({
-      name: 'controller_runtime_terminal_reconcile_errors_total',
-      help: 'Total number of terminal reconciliation errors per controller',
-      labelNames: ['controller'] as const,
-      registers,
-    }),
-    reconcileTime: new Histogram({
-      name: 'controller_runtime_reconcile_time_seconds',
-      help: 'Length of time per reconciliation per controller',
-      labelNames: ['controller'] as const,
-      buckets: RECONCILE_BUCKETS,
-      registers,
-    }),
-    maxConcurrentReconciles: new Gauge({
-      name: 'controller_runtime_max_concurrent_reconciles',
-      help: 'Maximum number of concurrent reconciles per controller',
-      labelNames: ['controller'] as const,
-      registers,
-    }),
-    activeWorkers: new Gauge({
-      name: 'controller_runtime_active_workers',
-      help: 'Number of currently used workers per controller',
-      labelNames: ['controller'] as const,
-      registers,
-    }),
-    depth: new Gauge({
-      name: 'workqueue_depth',
-      help: 'Current depth of workqueue',
-      labelNames: ['name', 'controller'] as const,
-      registers,
-    }),
-    adds: new Counter({
-      name: 'workqueue_adds_total',
-      help: 'Total number of adds handled by workqueue',
-      labelNames: ['name', 'controller'] as const,
-      registers,
-    }),
-    retries: new Counter({
-      name: 'workqueue_retries_total',
-      help: 'Total number of retries handled by workqueue',
-      labelNames: ['name', 'controller'] as const,
-      registers,
-    }),
-    queueDuration: new Histogram({
-      name: 'workqueue_queue_duration_seconds',
-      help: 'How long in seconds an item stays in workqueue before being requested',
-      labelNames: ['name', 'controller'] as const,
-      buckets: QUEUE_BUCKETS,
-      registers,
-    }),
-    workDuration: new Histogram({
-      name: 'workqueue_work_duration_seconds',
-      help: 'How long in seconds processing an item from workqueue takes',
-      labelNames: ['name', 'controller'] as const,
-      buckets: QUEUE_BUCKETS,
-      registers,
-    }),
-    leaderStatus: new Gauge({
-      name: 'leader_election_master_status',
-      help: 'Gauge of if the reporting system is master of the relevant lease, 0 indicates backup, 1 indicates master',
-      labelNames: ['name'] as const,
-      registers,
-    }),
+    ...reconcileMetrics(mk),
+    ...queueMetrics(mk, queues),
+    leaderStatus: mk.gauge(
+      'leader_election_master_status',
+      'Gauge of if the reporting system is master of the relevant lease, 0 indicates backup, 1 indicates master',
+      ['name'],
+    ),
   };
-  new Gauge({
-    name: 'workqueue_unfinished_work_seconds',
-    help: 'How many seconds of work has been done that is in progress and has not been observed by work_duration',
-    labelNames: ['name', 'controller'] as const,
-    registers,
-    collect() {
-      for (const q of queues) this.set({ name: q.name, controller: q.name }, q.unfinishedWorkSeconds());
-    },
-  });
-  new Gauge({
-    name: 'workqueue_longest_running_processor_seconds',
-    help: 'How many seconds has the longest running processor for workqueue been running',
-    labelNames: ['name', 'controller'] as const,
-    registers,
-    collect() {
-      for (const q of queues)
-        this.set({ name: q.name, controller: q.name }, q.longestRunningProcessorSeconds());
-    },
-  });
   byRegistry.set(registry, m);
   return m;
+}
+
+type Makers = ReturnType<typeof makers>;
+
+function makers(registry: Registry) {
+  const registers = [registry];
+  return {
+    counter: <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
+      new Counter<L>({ name, help, labelNames, registers }),
+    gauge: <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
+      new Gauge<L>({ name, help, labelNames, registers }),
+    histogram: <L extends string>(name: string, help: string, labelNames: readonly L[], buckets: number[]) =>
+      new Histogram<L>({ name, help, labelNames, buckets, registers }),
+    /** A gauge read from the queues at scrape time. */
+    queueGauge: (name: string, help: string, read: (q: QueueStats) => number, queues: Set<QueueStats>) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['name', 'controller'] as const,
+        registers,
+        collect() {
+          for (const q of queues) this.set({ name: q.name, controller: q.name }, read(q));
+        },
+      }),
+  };
+}
+
+/** controller_runtime_*: reconciles per controller. */
+function reconcileMetrics(mk: Makers) {
+  const c = ['controller'] as const;
+  return {
+    reconcileTotal: mk.counter(
+      'controller_runtime_reconcile_total',
+      'Total number of reconciliations per controller',
+      ['controller', 'result'] as const,
+    ),
+    reconcileErrors: mk.counter(
+      'controller_runtime_reconcile_errors_total',
+      'Total number of reconciliation errors per controller',
+      c,
+    ),
+    terminalReconcileErrors: mk.counter(
+      'controller_runtime_terminal_reconcile_errors_total',
+      'Total number of terminal reconciliation errors per controller',
+      c,
+    ),
+    reconcileTime: mk.histogram(
+      'controller_runtime_reconcile_time_seconds',
+      'Length of time per reconciliation per controller',
+      c,
+      RECONCILE_BUCKETS,
+    ),
+    maxConcurrentReconciles: mk.gauge(
+      'controller_runtime_max_concurrent_reconciles',
+      'Maximum number of concurrent reconciles per controller',
+      c,
+    ),
+    activeWorkers: mk.gauge(
+      'controller_runtime_active_workers',
+      'Number of currently used workers per controller',
+      c,
+    ),
+  };
+}
+
+/** workqueue_*: one queue per controller, named after it. */
+function queueMetrics(mk: Makers, queues: Set<QueueStats>) {
+  const q = ['name', 'controller'] as const;
+  mk.queueGauge(
+    'workqueue_unfinished_work_seconds',
+    'How many seconds of work has been done that is in progress and has not been observed by work_duration',
+    (x) => x.unfinishedWorkSeconds(),
+    queues,
+  );
+  mk.queueGauge(
+    'workqueue_longest_running_processor_seconds',
+    'How many seconds has the longest running processor for workqueue been running',
+    (x) => x.longestRunningProcessorSeconds(),
+    queues,
+  );
+  return {
+    depth: mk.gauge('workqueue_depth', 'Current depth of workqueue', q),
+    adds: mk.counter('workqueue_adds_total', 'Total number of adds handled by workqueue', q),
+    retries: mk.counter('workqueue_retries_total', 'Total number of retries handled by workqueue', q),
+    queueDuration: mk.histogram(
+      'workqueue_queue_duration_seconds',
+      'How long in seconds an item stays in workqueue before being requested',
+      q,
+      QUEUE_BUCKETS,
+    ),
+    workDuration: mk.histogram(
+      'workqueue_work_duration_seconds',
+      'How long in seconds processing an item from workqueue takes',
+      q,
+      QUEUE_BUCKETS,
+    ),
+  };
 }
 
 /** Pre-initializes every label pair to 0 so that rate() works from the first scrape. */

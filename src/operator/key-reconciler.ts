@@ -144,32 +144,69 @@ export async function reconcileKey(ctx: OperatorContext, key: string): Promise<R
   return plan.requeueAfterMs !== undefined ? { requeueAfterMs: plan.requeueAfterMs } : {};
 }
 
+type Step = Exclude<KeyStep, { kind: 'addFinalizer' | 'release' }>;
+type SettingsStep = Extract<
+  Step,
+  { kind: 'enable' | 'disable' | 'setDescription' | 'putPolicy' | 'tag' | 'untag' }
+>;
+type LifecycleStep = Exclude<Step, SettingsStep | { kind: 'create' }>;
+type RecordEvent = (reason: string, action: string, note: string, keyId?: string) => void;
+
+/** Every settings kind, checked by the compiler against SettingsStep. */
+const SETTINGS: Readonly<Record<SettingsStep['kind'], true>> = {
+  enable: true,
+  disable: true,
+  setDescription: true,
+  putPolicy: true,
+  tag: true,
+  untag: true,
+};
+const isSettings = (s: Step): s is SettingsStep => s.kind in SETTINGS;
+
 /** Performs one step in the engine and records its Event; returns the key's record afterwards. */
 async function runStep(
   ctx: OperatorContext,
   o: KmsKey,
   d: DesiredKey,
-  step: Exclude<KeyStep, { kind: 'addFinalizer' | 'release' }>,
+  step: Step,
   r: KeyRecord | undefined,
 ): Promise<KeyRecord | undefined> {
-  const core = ctx.core;
-  const ev = (reason: string, action: string, note: string, keyId = r?.keyId ?? '') =>
+  const ev: RecordEvent = (reason, action, note, keyId = r?.keyId ?? '') =>
     emit(ctx, KMS_KEY, o, { reason, action, note, audit: { keyId } });
-  if (step.kind === 'create') {
-    const meta = await createKey(core, ctxSystem, {
-      keySpec: d.keySpec,
-      keyUsage: d.keyUsage,
-      description: d.description,
-      policy: d.policy,
-      tags: Object.entries(d.tags).map(([tagKey, tagValue]) => ({ tagKey, tagValue })),
-      enableRotation: d.rotation.enabled,
-      rotationPeriodDays: d.rotation.periodDays,
-    });
-    ev('KeyCreated', 'Create', `created ${d.keySpec} ${d.keyUsage} key ${meta.keyId}`, meta.keyId);
-    return core.findKey(meta.keyId);
-  }
+  if (step.kind === 'create') return createStep(ctx, d, ev);
   if (!r) return r;
-  const id = r.keyId;
+  if (isSettings(step)) await settingsStep(ctx, r.keyId, step, ev);
+  else await lifecycleStep(ctx, r, step, ev);
+  return step.kind === 'destroy' ? undefined : ctx.core.findKey(r.keyId);
+}
+
+async function createStep(
+  ctx: OperatorContext,
+  d: DesiredKey,
+  ev: RecordEvent,
+): Promise<KeyRecord | undefined> {
+  const core = ctx.core;
+  const meta = await createKey(core, ctxSystem, {
+    keySpec: d.keySpec,
+    keyUsage: d.keyUsage,
+    description: d.description,
+    policy: d.policy,
+    tags: Object.entries(d.tags).map(([tagKey, tagValue]) => ({ tagKey, tagValue })),
+    enableRotation: d.rotation.enabled,
+    rotationPeriodDays: d.rotation.periodDays,
+  });
+  ev('KeyCreated', 'Create', `created ${d.keySpec} ${d.keyUsage} key ${meta.keyId}`, meta.keyId);
+  return core.findKey(meta.keyId);
+}
+
+/** enable, disable, description, policy and tags. */
+async function settingsStep(
+  ctx: OperatorContext,
+  id: string,
+  step: SettingsStep,
+  ev: RecordEvent,
+): Promise<void> {
+  const core = ctx.core;
   switch (step.kind) {
     case 'enable':
       await enableKey(core, ctxSystem, id);
@@ -200,6 +237,19 @@ async function runStep(
       await untagResource(core, ctxSystem, id, step.keys);
       ev('TagsUpdated', 'Update', `tags removed from key ${id}: ${step.keys.join(', ')}`);
       break;
+  }
+}
+
+/** Rotation (automatic and on demand), deletion scheduled or cancelled, and destruction. */
+async function lifecycleStep(
+  ctx: OperatorContext,
+  r: KeyRecord,
+  step: LifecycleStep,
+  ev: RecordEvent,
+): Promise<void> {
+  const core = ctx.core;
+  const id = r.keyId;
+  switch (step.kind) {
     case 'enableRotation': {
       await enableKeyRotation(core, ctxSystem, id, step.periodDays);
       const next = core.findKey(id)?.rotation.nextRotationAt;
@@ -251,9 +301,8 @@ async function runStep(
     case 'destroy':
       await destroyKey(core, r);
       ev('KeyDestroyed', 'Destroy', `key ${id}: deletion window ended, key material destroyed`);
-      return undefined;
+      break;
   }
-  return core.findKey(id);
 }
 
 function releasedEvent(

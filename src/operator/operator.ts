@@ -15,7 +15,6 @@ import {
   type KmsAlias,
   type KmsGrant,
   type KmsKey,
-  OWNER_TAG,
   REPORTING_CONTROLLER,
 } from '../api/kinds.ts';
 import type { EngineCore } from '../engine/core.ts';
@@ -24,22 +23,18 @@ import type { StoreChange } from '../engine/records.ts';
 import { backoffDelay, sleep } from '../kube/backoff.ts';
 import type { KubeClient } from '../kube/client.ts';
 import { nodeKubeClient } from '../kube/client-node.ts';
-import { Controller, type Reconcile } from '../kube/controller.ts';
+import type { Controller } from '../kube/controller.ts';
 import { type ControllerMetrics, controllerMetrics } from '../kube/controller-metrics.ts';
 import { describeError } from '../kube/errors.ts';
 import { EventRecorder } from '../kube/events.ts';
 import { Informer, listWatch } from '../kube/informer.ts';
 import { type KubeConfig, loadKubeConfig } from '../kube/kubeconfig.ts';
 import { LeaderElector } from '../kube/leader-election.ts';
-import { keyOf } from '../kube/objects.ts';
-import { reconcileAlias } from './alias-reconciler.ts';
-import { mirrorName } from './cluster-key-mirror.ts';
 import type { OperatorContext } from './context.ts';
-import { reconcileGrant } from './grant-reconciler.ts';
-import { reconcileKey } from './key-reconciler.ts';
 import { ReencryptController, type ReencryptOptions } from './reencrypt-controller.ts';
 import { httpReencryptApi } from './reencrypt-http.ts';
 import { reencryptMetrics } from './reencrypt-metrics.ts';
+import { engineChangeRouter, makeControllers, routeInformerEvents, startResync } from './routing.ts';
 
 export interface OperatorOptions {
   readonly core: EngineCore;
@@ -118,25 +113,46 @@ export class Operator {
     }
   }
 
+  /** Builds the caches, controllers and routes on a client, starts the informers, and joins the election. */
   #wire(client: KubeClient, kc?: KubeConfig): void {
+    const ctx = this.#context(client);
+    const cs = makeControllers(ctx, { workers: this.#o.workers ?? 2, metrics: this.#metrics });
+    this.#ctx = ctx;
+    this.#controllers = [cs.key, cs.alias, cs.grant];
+    this.#reencrypt = this.#reencryptController(ctx, kc);
+    routeInformerEvents(ctx, cs, () => this.#maybeStartControllers());
+    this.#engineChange = engineChangeRouter(
+      ctx,
+      cs,
+      () => this.#o.core.aliasTarget(SECRETS_KEY_ALIAS),
+      () => this.#reencrypt?.nudge(),
+    );
+    for (const i of [ctx.keys, ctx.aliases, ctx.grants]) i.start();
+    this.#resync = startResync(ctx, cs, this.#o.resyncPeriodMs ?? 10 * 3_600_000);
+    this.#elect(client);
+    // Informers sync in the background; the first synced event starts the controllers if this instance leads.
+    const informers = [ctx.keys, ctx.aliases, ctx.grants];
+    void Promise.all(informers.map((i) => waitSynced(i, this.#abort.signal))).then(() =>
+      this.#maybeStartControllers(),
+    );
+  }
+
+  /** The informers, the Event recorder and the state every reconciler shares. */
+  #context(client: KubeClient): OperatorContext {
     const log = this.#log;
-    const keys = new Informer<KmsKey>({ source: listWatch(client, KMS_KEY), type: KMS_KEY, log });
-    const aliases = new Informer<KmsAlias>({ source: listWatch(client, KMS_ALIAS), type: KMS_ALIAS, log });
-    const grants = new Informer<KmsGrant>({ source: listWatch(client, KMS_GRANT), type: KMS_GRANT, log });
-    const recorder = new EventRecorder({
-      client,
-      reportingController: REPORTING_CONTROLLER,
-      reportingInstance: this.identity,
-      log,
-    });
-    const ctx: OperatorContext = {
+    return {
       core: this.#o.core,
       client,
-      recorder,
+      recorder: new EventRecorder({
+        client,
+        reportingController: REPORTING_CONTROLLER,
+        reportingInstance: this.identity,
+        log,
+      }),
       log,
-      keys,
-      aliases,
-      grants,
+      keys: new Informer<KmsKey>({ source: listWatch(client, KMS_KEY), type: KMS_KEY, log }),
+      aliases: new Informer<KmsAlias>({ source: listWatch(client, KMS_ALIAS), type: KMS_ALIAS, log }),
+      grants: new Informer<KmsGrant>({ source: listWatch(client, KMS_GRANT), type: KMS_GRANT, log }),
       namespace: this.#o.namespace,
       rotateNowHandled: new Map(),
       lastReady: new Map(),
@@ -144,114 +160,39 @@ export class Operator {
         ? { deletionWindowOverrideMs: this.#o.deletionWindowOverrideMs }
         : {}),
     };
-    this.#ctx = ctx;
-    const controller = (name: string, reconcile: Reconcile, listKeys: () => string[]) =>
-      new Controller({
-        name,
-        reconcile,
-        listKeys,
-        workers: this.#o.workers ?? 2,
-        log,
-        ...(this.#metrics ? { metrics: this.#metrics } : {}),
-      });
-    const keyC = controller(
-      'kmskey',
-      (k) => reconcileKey(ctx, k),
-      () => [...keys.list().map(keyOf), `${ctx.namespace}/${mirrorName}`],
-    );
-    const aliasC = controller(
-      'kmsalias',
-      (k) => reconcileAlias(ctx, k),
-      () => aliases.list().map(keyOf),
-    );
-    const grantC = controller(
-      'kmsgrant',
-      (k) => reconcileGrant(ctx, k),
-      () => grants.list().map(keyOf),
-    );
-    this.#controllers = [keyC, aliasC, grantC];
+  }
+
+  /** The re-encryption controller when configured (its API from the options, else from the kubeconfig). */
+  #reencryptController(ctx: OperatorContext, kc: KubeConfig | undefined): ReencryptController | undefined {
     const re = this.#o.reencrypt;
-    const reApi = re?.api ?? (kc ? httpReencryptApi(kc) : undefined);
-    if (re && reApi)
-      this.#reencrypt = new ReencryptController(
-        ctx,
-        reApi,
-        re,
-        this.#o.registry ? reencryptMetrics(this.#o.registry) : undefined,
-      );
+    const api = re?.api ?? (kc ? httpReencryptApi(kc) : undefined);
+    if (!re || !api) return undefined;
+    return new ReencryptController(
+      ctx,
+      api,
+      re,
+      this.#o.registry ? reencryptMetrics(this.#o.registry) : undefined,
+    );
+  }
 
-    const dependents = (k: KmsKey) => {
-      const ns = k.metadata.namespace;
-      const id = k.status?.keyId;
-      for (const a of aliases.list()) {
-        if (a.metadata.namespace !== ns) continue;
-        if (a.spec.targetKeyRef?.name === k.metadata.name || (id && a.spec.targetKeyId === id))
-          aliasC.enqueue(keyOf(a));
-      }
-      for (const g of grants.list()) {
-        if (g.metadata.namespace === ns && g.spec.keyRef.name === k.metadata.name) grantC.enqueue(keyOf(g));
-      }
-    };
-    const sameName = (name: string) => {
-      for (const a of aliases.list()) if (a.spec.aliasName === name) aliasC.enqueue(keyOf(a));
-    };
-    keys.on((_e, k) => {
-      keyC.enqueue(keyOf(k));
-      dependents(k);
-      this.#maybeStartControllers();
-    });
-    aliases.on((_e, a, old) => {
-      aliasC.enqueue(keyOf(a));
-      sameName(a.spec.aliasName);
-      if (old && old.spec.aliasName !== a.spec.aliasName) sameName(old.spec.aliasName);
-    });
-    grants.on((_e, g) => grantC.enqueue(keyOf(g)));
-    this.#engineChange = (c) => {
-      const touched = new Set([...(c.putKeys ?? []).map((r) => r.keyId), ...(c.deleteKeys ?? [])]);
-      const owners = new Set((c.putKeys ?? []).map((r) => r.tags[OWNER_TAG]).filter((x) => x !== undefined));
-      for (const k of keys.list()) {
-        if (
-          (k.status?.keyId && touched.has(k.status.keyId)) ||
-          owners.has(`${k.metadata.namespace}/${k.metadata.name}`)
-        ) {
-          keyC.enqueue(keyOf(k));
-          dependents(k);
-        }
-      }
-      const secrets = this.#o.core.aliasTarget(SECRETS_KEY_ALIAS);
-      if (secrets && touched.has(secrets)) keyC.enqueue(`${ctx.namespace}/${mirrorName}`);
-      for (const n of [...(c.putAliases ?? []).map((a) => a.aliasName), ...(c.deleteAliases ?? [])])
-        sameName(n);
-      const grantIds = new Set([...(c.putGrants ?? []).map((g) => g.grantId), ...(c.deleteGrants ?? [])]);
-      for (const g of grants.list())
-        if (g.status?.grantId && grantIds.has(g.status.grantId)) grantC.enqueue(keyOf(g));
-      if (touched.size > 0) this.#reencrypt?.nudge();
-    };
-
-    for (const i of [keys, aliases, grants]) i.start();
-    const resyncMs = this.#o.resyncPeriodMs ?? 10 * 3_600_000;
-    this.#resync = setInterval(() => {
-      for (const k of keys.list()) keyC.enqueue(keyOf(k));
-      for (const a of aliases.list()) aliasC.enqueue(keyOf(a));
-      for (const g of grants.list()) grantC.enqueue(keyOf(g));
-    }, resyncMs);
-    this.#resync.unref();
-
+  /** Leads at once without leader election; else runs for the Lease once kubekms's namespace exists. */
+  #elect(client: KubeClient): void {
     if (this.#o.leaderElection === false) {
       this.#leading = true;
       this.#maybeStartControllers();
       return;
     }
-    this.#elector = new LeaderElector({
+    const o = this.#o;
+    const elector = new LeaderElector({
       client,
-      namespace: this.#o.namespace,
-      name: this.#o.leaseName ?? 'kubekms-operator',
+      namespace: o.namespace,
+      name: o.leaseName ?? 'kubekms-operator',
       identity: this.identity,
-      log,
+      log: this.#log,
       ...(this.#metrics ? { metrics: this.#metrics } : {}),
-      ...(this.#o.leaseDurationMs !== undefined ? { leaseDurationMs: this.#o.leaseDurationMs } : {}),
-      ...(this.#o.renewDeadlineMs !== undefined ? { renewDeadlineMs: this.#o.renewDeadlineMs } : {}),
-      ...(this.#o.retryPeriodMs !== undefined ? { retryPeriodMs: this.#o.retryPeriodMs } : {}),
+      ...(o.leaseDurationMs !== undefined ? { leaseDurationMs: o.leaseDurationMs } : {}),
+      ...(o.renewDeadlineMs !== undefined ? { renewDeadlineMs: o.renewDeadlineMs } : {}),
+      ...(o.retryPeriodMs !== undefined ? { retryPeriodMs: o.retryPeriodMs } : {}),
       onStartedLeading: () => {
         this.#leading = true;
         this.#maybeStartControllers();
@@ -261,14 +202,10 @@ export class Operator {
         await Promise.all([...this.#controllers.map((c) => c.stop()), this.#reencrypt?.stop()]);
       },
     });
-    const elector = this.#elector;
+    this.#elector = elector;
     void this.#ensureNamespace(client).then(() => {
       if (!this.#stopped) elector.start();
     });
-    // Informers sync in the background; the first synced event starts the controllers if this instance leads.
-    void Promise.all([keys, aliases, grants].map((i) => waitSynced(i, this.#abort.signal))).then(() =>
-      this.#maybeStartControllers(),
-    );
   }
 
   #engineChange: ((c: StoreChange) => void) | undefined;

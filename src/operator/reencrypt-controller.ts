@@ -14,7 +14,7 @@ import { emit, type OperatorContext } from './context.ts';
 import type { ReencryptApi } from './reencrypt-api.ts';
 import { passOutcome, planReencryption, remaining } from './reencrypt-decisions.ts';
 import type { ReencryptMetrics } from './reencrypt-metrics.ts';
-import { runPass } from './reencrypt-pass.ts';
+import { type PassResult, runPass } from './reencrypt-pass.ts';
 import { RateLimiter } from './reencrypt-rate.ts';
 import { statusMergePatch } from './status-patch.ts';
 
@@ -38,6 +38,15 @@ interface CurrentKey {
   readonly keyId: string;
   readonly version: number;
   readonly createdAt: number;
+}
+
+/** The KmsKey a pass reports on (as read when the pass began) and the key version it re-encrypts to. */
+interface PassTarget {
+  readonly fresh: KmsKey;
+  readonly ns: string;
+  readonly name: string;
+  readonly keyId: string;
+  readonly version: number;
 }
 
 export class ReencryptController {
@@ -141,59 +150,70 @@ export class ReencryptController {
       }
       return plan.until - Date.now();
     }
-    const target = { ns, name };
-    const s0 = plan.status;
-    if (plan.resumed) {
+    const at: PassTarget = { fresh, ns, name, keyId: key.keyId, version: key.version };
+    await this.#announce(at, plan.status, plan.resumed);
+    const result = await this.#pass(at, plan.status, signal);
+    if (!result.stopped) await this.#finish(at, result.status);
+    return 0;
+  }
+
+  /** Records the start (status and Event) or, for a resumed pass, says so. */
+  async #announce(at: PassTarget, s0: ReencryptionStatus, resumed: boolean): Promise<void> {
+    const resources = this.#o.resources.join(', ');
+    if (resumed) {
       this.#ctx.log.info(
         { keyVersion: s0.keyVersion, done: s0.done, total: s0.total },
         'reencrypt: resuming',
       );
       this.#event(
-        fresh,
+        at.fresh,
         'Normal',
         'ReencryptionResumed',
         'Resume',
-        `resuming re-encryption to version ${s0.keyVersion} at ${s0.done + s0.skipped + s0.failed} of ${s0.total} (${this.#o.resources.join(', ')})`,
-        key.keyId,
+        `resuming re-encryption to version ${s0.keyVersion} at ${s0.done + s0.skipped + s0.failed} of ${s0.total} (${resources})`,
+        at.keyId,
       );
-    } else {
-      await this.#write(ns, name, s0, {
-        status: 'False',
-        reason: 'InProgress',
-        message: `re-encrypting ${this.#o.resources.join(', ')} to version ${s0.keyVersion}`,
-      });
-      this.#event(
-        fresh,
-        'Normal',
-        'ReencryptionStarted',
-        'Reencrypt',
-        `re-encrypting ${this.#o.resources.join(', ')} to key version ${s0.keyVersion} (${key.keyId})`,
-        key.keyId,
-      );
+      return;
     }
-    const limiter = new RateLimiter({ qps: this.#o.qps });
+    await this.#write(at.ns, at.name, s0, {
+      status: 'False',
+      reason: 'InProgress',
+      message: `re-encrypting ${resources} to version ${s0.keyVersion}`,
+    });
+    this.#event(
+      at.fresh,
+      'Normal',
+      'ReencryptionStarted',
+      'Reencrypt',
+      `re-encrypting ${resources} to key version ${s0.keyVersion} (${at.keyId})`,
+      at.keyId,
+    );
+  }
+
+  /** Runs the pass from `s0`, persisting progress after every page; stops when the primary version moves. */
+  #pass(at: PassTarget, s0: ReencryptionStatus, signal: AbortSignal): Promise<PassResult> {
     const m = this.#metrics;
-    const result = await runPass(s0, {
+    return runPass(s0, {
       api: this.#api,
       resources: this.#o.resources,
-      limiter,
+      limiter: new RateLimiter({ qps: this.#o.qps }),
       signal,
       ...(this.#o.pageSize !== undefined ? { pageSize: this.#o.pageSize } : {}),
       ...(this.#o.concurrency !== undefined ? { concurrency: this.#o.concurrency } : {}),
-      shouldStop: () => this.#current()?.version !== key.version,
+      shouldStop: () => this.#current()?.version !== at.version,
       onObject: (r) => m?.objects.inc({ result: r }),
       onPage: async (s) => {
         m?.remaining.set(remaining(s));
-        await this.#write(target.ns, target.name, s);
+        await this.#write(at.ns, at.name, s);
       },
       onUnknownResource: (res) =>
         this.#event(
-          fresh,
+          at.fresh,
           'Warning',
           'ReencryptionResourceUnknown',
           'Reencrypt',
           `resource ${JSON.stringify(res)} is not served by the API server (or cannot be listed and updated); skipped`,
-          key.keyId,
+          at.keyId,
         ),
       onFailure: (o, err) =>
         this.#ctx.log.warn(
@@ -201,24 +221,22 @@ export class ReencryptController {
           'reencrypt: object failed',
         ),
     });
-    if (result.stopped) return 0;
-    const out = passOutcome(result.status);
-    const final: ReencryptionStatus = {
-      ...result.status,
-      phase: out.phase,
-      finishedAt: new Date().toISOString(),
-    };
-    await this.#write(ns, name, final, out.condition);
-    m?.remaining.set(0);
+  }
+
+  /** Records the outcome of a finished pass: status, condition and Event. */
+  async #finish(at: PassTarget, status: ReencryptionStatus): Promise<void> {
+    const out = passOutcome(status);
+    const final: ReencryptionStatus = { ...status, phase: out.phase, finishedAt: new Date().toISOString() };
+    await this.#write(at.ns, at.name, final, out.condition);
+    this.#metrics?.remaining.set(0);
     this.#event(
-      fresh,
+      at.fresh,
       out.phase === 'Completed' ? 'Normal' : 'Warning',
       out.phase === 'Completed' ? 'ReencryptionCompleted' : 'ReencryptionFailed',
       'Reencrypt',
       out.condition.message,
-      key.keyId,
+      at.keyId,
     );
-    return 0;
   }
 
   #event(
