@@ -5,7 +5,7 @@
  */
 import { type Client, credentials, makeGenericClientConstructor, type ServiceError } from '@grpc/grpc-js';
 import { loadKmsV2Service } from '../api/kmsv2-proto.ts';
-import { unixTarget } from '../kmsv2/unix-target.ts';
+import { unixTarget } from '../api/unix-target.ts';
 
 export interface StatusAnswer {
   readonly version: string;

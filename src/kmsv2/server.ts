@@ -10,6 +10,7 @@ import {
   type sendUnaryData,
 } from '@grpc/grpc-js';
 import { loadKmsV2Service } from '../api/kmsv2-proto.ts';
+import { unixTarget } from '../api/unix-target.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { grpcCodeName, toGrpcError } from './grpc-errors.ts';
@@ -23,7 +24,6 @@ import {
   removeSocket,
   type SocketOptions,
 } from './socket.ts';
-import { unixTarget } from './unix-target.ts';
 
 interface EncryptRequest {
   plaintext: Buffer;

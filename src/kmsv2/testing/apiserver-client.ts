@@ -7,8 +7,8 @@
 import { randomUUID } from 'node:crypto';
 import { type Client, credentials, makeGenericClientConstructor, type ServiceError } from '@grpc/grpc-js';
 import { loadKmsV2Service } from '../../api/kmsv2-proto.ts';
+import { unixTarget } from '../../api/unix-target.ts';
 import { isFullyQualifiedDomainName } from '../annotations.ts';
-import { unixTarget } from '../unix-target.ts';
 
 export type AuthorityStyle = 'localhost' | 'socket-path';
 
