@@ -1,7 +1,8 @@
 /**
- * kubekms.io/v1alpha1: the TypeScript shapes of KmsKey, KmsAlias and KmsGrant, and the names every part of the
- * operator shares. The CRD schemas (crd-schemas.ts) are the validating source; these types only describe.
+ * kubekms.io/v1alpha1: the TypeScript shapes of KmsKey, KmsAlias, KmsGrant and KmsStateRecord, and the names
+ * every part of kubekms shares. The CRD schemas (crd-schemas.ts) are the validating source; these types only describe.
  */
+import type { JsonValue } from '../keystore/record-codec.ts';
 import type { KubeObject, ResourceType } from '../kube/objects.ts';
 import type { Condition } from './conditions.ts';
 
@@ -21,6 +22,14 @@ export const KMS_GRANT: ResourceType = {
   version: VERSION,
   plural: 'kmsgrants',
   kind: 'KmsGrant',
+};
+
+/** kubekms's own records of the shared key state (HA): not user objects, written by kubekms instances only. */
+export const KMS_STATE_RECORD: ResourceType = {
+  group: GROUP,
+  version: VERSION,
+  plural: 'kmsstaterecords',
+  kind: 'KmsStateRecord',
 };
 
 /** One finalizer for all three kinds: the engine side is cleaned up before the object goes. */
@@ -153,4 +162,16 @@ export interface ReencryptionStatus {
   readonly continue?: string;
   /** Configured resources the API server does not serve (reported, skipped). */
   readonly unknownResources?: readonly string[];
+}
+
+export type StateRecordKind = 'Key' | 'Alias' | 'Grant';
+
+/** One key, alias or grant of the shared key state: `record` as the file keystore encodes it. */
+export interface KmsStateRecord extends KubeObject {
+  readonly spec: {
+    readonly kind: StateRecordKind;
+    readonly record: JsonValue;
+    /** Authenticates the record under the root key (docs/adr/0013-authenticated-records.md). */
+    readonly auth?: unknown;
+  };
 }

@@ -13,9 +13,9 @@ import {
   INSTANCE_LABEL_VALUE,
   readHeartbeat,
 } from '../api/heartbeat-format.ts';
+import type { KmsStateRecord } from '../api/kinds.ts';
 import type { RootKey } from '../engine/ports.ts';
 import { SecretBytes } from '../engine/secret.ts';
-import type { StateRecordObject } from '../ha/state-records.ts';
 import { inspectKeystore } from '../keystore/inspect.ts';
 import type { KubeConfig } from '../kube/kubeconfig.ts';
 import { type KubeGet, type KubeResponse, kubeGetter } from '../kube/raw-http.ts';
@@ -227,7 +227,7 @@ async function sharedRecordsRow(
   if (typeof r === 'string') return row('shared records', 'FAIL', `listing KmsStateRecords: ${r}`);
   if (r.status !== 200) return row('shared records', 'FAIL', `GET ${path}: HTTP ${r.status}`);
   try {
-    const items = (JSON.parse(r.body) as { items?: StateRecordObject[] }).items ?? [];
+    const items = (JSON.parse(r.body) as { items?: KmsStateRecord[] }).items ?? [];
     return await stateRecordsRow(items, rootKey, namespace);
   } catch (e) {
     return row('shared records', 'FAIL', `checking KmsStateRecords: ${message(e)}`);

@@ -2,8 +2,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { KmsStateRecord } from '../api/kinds.ts';
 import type { RootKey } from '../engine/ports.ts';
-import { type StateRecordObject, toObject } from '../ha/state-records.ts';
+import { toObject } from '../ha/state-records.ts';
 import { RecordAuthRing } from '../keystore/record-auth-ring.ts';
 import { alias, minimalKey } from '../keystore/testdata/sample-records.ts';
 import { FileRootKey } from '../rootkey/file-root-key.ts';
@@ -11,7 +12,7 @@ import { stateRecordsRow } from './state-records-check.ts';
 
 let dir: string;
 let rootKey: RootKey;
-let objects: StateRecordObject[];
+let objects: KmsStateRecord[];
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'kubekms-doctor-records-'));
   rootKey = await FileRootKey.create(join(dir, 'root.key'));
@@ -37,7 +38,7 @@ describe('stateRecordsRow', () => {
   });
 
   it('FAILs naming each record edited through the API or carrying an auth made for another record', async () => {
-    const [k1, k2, a] = objects as [StateRecordObject, StateRecordObject, StateRecordObject];
+    const [k1, k2, a] = objects as [KmsStateRecord, KmsStateRecord, KmsStateRecord];
     const policy = { statements: [{ effect: 'Allow', principals: ['*'], actions: ['kms:*'] }] };
     const edited = { ...k1, spec: { ...k1.spec, record: { ...(k1.spec.record as object), policy } } };
     const swapped = { ...k2, spec: { ...k2.spec, auth: a.spec.auth } };
@@ -51,7 +52,7 @@ describe('stateRecordsRow', () => {
   });
 
   it('warns about records without spec.auth (written before record authentication)', async () => {
-    const [k1, k2] = objects as [StateRecordObject, StateRecordObject];
+    const [k1, k2] = objects as [KmsStateRecord, KmsStateRecord];
     const { auth: _auth, ...bare } = k2.spec;
     const r = await stateRecordsRow([k1, { ...k2, spec: bare }], rootKey, 'kubekms');
     expect(r).toEqual({

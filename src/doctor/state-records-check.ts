@@ -3,15 +3,17 @@
  * key (docs/adr/0013-authenticated-records.md), i.e. was written by a kubekms holding the root key, not edited
  * through the API by someone else. Reads only; the ring's own key is never written anywhere.
  */
+
+import type { KmsStateRecord } from '../api/kinds.ts';
 import type { RootKey } from '../engine/ports.ts';
-import { fromObject, type StateRecordObject, UnauthenticatedRecordError } from '../ha/state-records.ts';
+import { fromObject, UnauthenticatedRecordError } from '../ha/state-records.ts';
 import { RecordAuthRing } from '../keystore/record-auth-ring.ts';
 import { type CheckRow, row } from './report.ts';
 
 const SHOWN = 3;
 
 export async function stateRecordsRow(
-  items: readonly StateRecordObject[],
+  items: readonly KmsStateRecord[],
   rootKey: RootKey,
   namespace: string,
 ): Promise<CheckRow> {

@@ -3,29 +3,18 @@
  * Leases. `stateApiOver` binds the kube client's small interfaces to the namespace; `testing.ts` has an in-memory
  * fake. Errors are KubeApiError for API answers, anything else for network failures.
  */
-import type {
-  Lease,
-  Leases,
-  ListResult,
-  ObjectReader,
-  ObjectWriter,
-  WatchCallback,
-  WatchHandle,
-} from '../kube/client.ts';
-import { STATE_RECORD_TYPE, type StateRecordObject } from './state-records.ts';
 
-export interface StateApi {
+import { KMS_STATE_RECORD, type KmsStateRecord } from '../api/kinds.ts';
+import type { Lease, Leases, ObjectReader, ObjectWriter } from '../kube/client.ts';
+import type { ListWatch } from '../kube/informer.ts';
+
+/** The records of one namespace (listed and watched as an informer's source) and its heartbeat Leases. */
+export interface StateApi extends ListWatch<KmsStateRecord> {
   readonly namespace: string;
-  list(): Promise<ListResult<StateRecordObject>>;
-  watch(
-    resourceVersion: string,
-    onEvent: WatchCallback<StateRecordObject>,
-    onDone: (err?: unknown) => void,
-  ): Promise<WatchHandle>;
-  get(name: string): Promise<StateRecordObject | undefined>;
-  create(body: StateRecordObject): Promise<StateRecordObject>;
+  get(name: string): Promise<KmsStateRecord | undefined>;
+  create(body: KmsStateRecord): Promise<KmsStateRecord>;
   /** PUT with `metadata.resourceVersion`: 409 when another instance wrote the object first. */
-  replace(body: StateRecordObject): Promise<StateRecordObject>;
+  replace(body: KmsStateRecord): Promise<KmsStateRecord>;
   /** DELETE with a resourceVersion precondition when one is given; 404 is not an error. */
   delete(name: string, resourceVersion?: string): Promise<void>;
 
@@ -37,12 +26,12 @@ export interface StateApi {
 
 /** The StateApi of `namespace` on a Kubernetes client. */
 export function stateApiOver(client: ObjectReader & ObjectWriter & Leases, namespace: string): StateApi {
-  const t = STATE_RECORD_TYPE;
+  const t = KMS_STATE_RECORD;
   return {
     namespace,
-    list: () => client.list<StateRecordObject>(t, namespace),
+    list: () => client.list<KmsStateRecord>(t, namespace),
     watch: (rv, onEvent, onDone) => client.watch(t, rv, onEvent, onDone, namespace),
-    get: (name) => client.get<StateRecordObject>(t, namespace, name),
+    get: (name) => client.get<KmsStateRecord>(t, namespace, name),
     create: (body) => client.create(t, namespace, body),
     replace: (body) => client.replace(t, namespace, body),
     delete: (name, resourceVersion) => client.delete(t, namespace, name, resourceVersion),

@@ -4,6 +4,7 @@
  * the root key (docs/adr/0013), is reported, never half-applied.
  */
 import { createHash } from 'node:crypto';
+import { KMS_STATE_RECORD, type KmsStateRecord } from '../api/kinds.ts';
 import type { AliasRecord, GrantRecord, KeyRecord } from '../engine/records.ts';
 import type { RecordAuthRing } from '../keystore/record-auth-ring.ts';
 import {
@@ -13,23 +14,7 @@ import {
   encodeAliasRecord,
   encodeGrantRecord,
   encodeKeyRecord,
-  type JsonValue,
 } from '../keystore/record-codec.ts';
-import type { KubeObject, ResourceType } from '../kube/objects.ts';
-
-export const STATE_RECORD_TYPE: ResourceType = {
-  group: 'kubekms.io',
-  version: 'v1alpha1',
-  plural: 'kmsstaterecords',
-  kind: 'KmsStateRecord',
-};
-
-export type RecordKind = 'Key' | 'Alias' | 'Grant';
-
-export interface StateRecordObject extends KubeObject {
-  readonly spec: { readonly kind: RecordKind; readonly record: JsonValue; readonly auth?: unknown };
-}
-
 export type DecodedRecord =
   | { readonly kind: 'Key'; readonly record: KeyRecord }
   | { readonly kind: 'Alias'; readonly record: AliasRecord }
@@ -65,7 +50,7 @@ export function toObject(
   ring: RecordAuthRing,
   namespace: string,
   resourceVersion?: string,
-): StateRecordObject {
+): KmsStateRecord {
   const record =
     d.kind === 'Key'
       ? encodeKeyRecord(d.record)
@@ -73,8 +58,8 @@ export function toObject(
         ? encodeAliasRecord(d.record)
         : encodeGrantRecord(d.record);
   return {
-    apiVersion: `${STATE_RECORD_TYPE.group}/${STATE_RECORD_TYPE.version}`,
-    kind: STATE_RECORD_TYPE.kind,
+    apiVersion: `${KMS_STATE_RECORD.group}/${KMS_STATE_RECORD.version}`,
+    kind: KMS_STATE_RECORD.kind,
     metadata: {
       name: objectNameOf(d),
       namespace,
@@ -90,8 +75,8 @@ export function toObject(
  * Error when the object's name does not match its record (a record cannot hide under another key's name) or when
  * `spec.auth` does not authenticate it (`ring.learn` must have seen the object's `spec.auth` before).
  */
-export function fromObject(o: StateRecordObject, ring: RecordAuthRing): DecodedRecord {
-  const path = `${STATE_RECORD_TYPE.kind} ${o.metadata.name}: spec.record`;
+export function fromObject(o: KmsStateRecord, ring: RecordAuthRing): DecodedRecord {
+  const path = `${KMS_STATE_RECORD.kind} ${o.metadata.name}: spec.record`;
   const spec = (o as { spec?: { kind?: unknown; record?: unknown } }).spec;
   let d: DecodedRecord;
   switch (spec?.kind) {
@@ -106,19 +91,19 @@ export function fromObject(o: StateRecordObject, ring: RecordAuthRing): DecodedR
       break;
     default:
       throw new Error(
-        `${STATE_RECORD_TYPE.kind} ${o.metadata.name}: spec.kind: expected Key, Alias or Grant, got ${JSON.stringify(spec?.kind)}`,
+        `${KMS_STATE_RECORD.kind} ${o.metadata.name}: spec.kind: expected Key, Alias or Grant, got ${JSON.stringify(spec?.kind)}`,
       );
   }
   const want = objectNameOf(d);
   if (want !== o.metadata.name) {
     throw new Error(
-      `${STATE_RECORD_TYPE.kind} ${o.metadata.name}: metadata.name: its record belongs in ${want}`,
+      `${KMS_STATE_RECORD.kind} ${o.metadata.name}: metadata.name: its record belongs in ${want}`,
     );
   }
   const problem = ring.problem(d, (spec as { auth?: unknown }).auth);
   if (problem !== undefined) {
     throw new UnauthenticatedRecordError(
-      `${STATE_RECORD_TYPE.kind} ${o.metadata.name}: spec.auth: not written by a holder of the root key (${problem})`,
+      `${KMS_STATE_RECORD.kind} ${o.metadata.name}: spec.auth: not written by a holder of the root key (${problem})`,
     );
   }
   return d;

@@ -1,10 +1,11 @@
 /**
- * Keeps the local engine in step with the KmsStateRecords in the API: the operator runtime's informer (list,
+ * Keeps the local engine in step with the KmsStateRecords in the API: the kube room's informer (list,
  * watch, re-list on 410) feeds events into batches; each batch is planned by sync-decisions.ts and absorbed by the
  * engine (durable in the local cache before it is visible). The first complete list also publishes what the API
  * lacks. Malformed objects, and objects not authenticated under the root key (docs/adr/0013), are logged by name
  * and skipped, never half-applied.
  */
+import { KMS_STATE_RECORD, type KmsStateRecord } from '../api/kinds.ts';
 import type { EngineCore } from '../engine/core.ts';
 import type { StoreChange } from '../engine/records.ts';
 import { describeError } from '../kube/errors.ts';
@@ -18,8 +19,6 @@ import {
   fromObject,
   grantObjectName,
   keyObjectName,
-  STATE_RECORD_TYPE,
-  type StateRecordObject,
   UnauthenticatedRecordError,
 } from './state-records.ts';
 import { planEvents, planInitial, type RemoteEvent, type SyncPlan } from './sync-decisions.ts';
@@ -34,7 +33,7 @@ export interface StateSyncOptions {
 
 export class StateSync {
   readonly #o: StateSyncOptions;
-  readonly #informer: Informer<StateRecordObject>;
+  readonly #informer: Informer<KmsStateRecord>;
   /** Object name → its latest event and resourceVersion, until absorbed. */
   readonly #pending = new Map<string, { event: RemoteEvent; rv: string | undefined }>();
   #initialDone = false;
@@ -52,7 +51,7 @@ export class StateSync {
 
   constructor(o: StateSyncOptions) {
     this.#o = o;
-    this.#informer = new Informer<StateRecordObject>({ source: o.api, type: STATE_RECORD_TYPE, log: o.log });
+    this.#informer = new Informer<KmsStateRecord>({ source: o.api, type: KMS_STATE_RECORD, log: o.log });
     this.#informer.on((event, obj) => this.#onEvent(event === 'delete' ? 'delete' : 'put', obj));
     let resolve!: () => void;
     const promise = new Promise<void>((r) => {
@@ -106,7 +105,7 @@ export class StateSync {
     await this.#draining;
   }
 
-  #take(type: 'put' | 'delete', obj: StateRecordObject): void {
+  #take(type: 'put' | 'delete', obj: KmsStateRecord): void {
     const name = obj.metadata.name;
     let record: DecodedRecord;
     try {
@@ -135,7 +134,7 @@ export class StateSync {
    * Takes an event once the writer key of its auth is unwrapped (once per distinct key, docs/adr/0013). While any
    * key is being unwrapped, every event waits on the same chain, so events are taken in the order they came.
    */
-  #onEvent(type: 'put' | 'delete', obj: StateRecordObject): void {
+  #onEvent(type: 'put' | 'delete', obj: KmsStateRecord): void {
     const auth = obj.spec?.auth;
     if (this.#waiting === 0 && this.#o.store.ring.knows(auth)) {
       this.#take(type, obj);

@@ -3,16 +3,17 @@
  * one counter, 409 on create of an existing object and on a stale replace or delete precondition, watches that
  * see every later change in order. `down` makes every call fail like a refused connection.
  */
+
+import type { KmsStateRecord } from '../api/kinds.ts';
 import type { Lease, ListResult, WatchEventType, WatchHandle } from '../kube/client.ts';
 import { KubeApiError } from '../kube/errors.ts';
 import type { StateApi } from './state-api.ts';
-import type { StateRecordObject } from './state-records.ts';
 
-type Watcher = (type: WatchEventType, o: StateRecordObject) => void;
+type Watcher = (type: WatchEventType, o: KmsStateRecord) => void;
 
 export class FakeStateApi implements StateApi {
   readonly namespace: string;
-  readonly objects = new Map<string, StateRecordObject>();
+  readonly objects = new Map<string, KmsStateRecord>();
   readonly leases = new Map<string, Lease>();
   readonly #watchers = new Set<Watcher>();
   #rv = 0;
@@ -33,11 +34,11 @@ export class FakeStateApi implements StateApi {
     return { ...o, metadata: { ...o.metadata, resourceVersion: String(++this.#rv) } };
   }
 
-  #emit(type: WatchEventType, o: StateRecordObject): void {
+  #emit(type: WatchEventType, o: KmsStateRecord): void {
     for (const w of this.#watchers) w(type, structuredClone(o));
   }
 
-  async list(): Promise<ListResult<StateRecordObject>> {
+  async list(): Promise<ListResult<KmsStateRecord>> {
     this.#check('list');
     return {
       items: [...this.objects.values()].map((o) => structuredClone(o)),
@@ -47,7 +48,7 @@ export class FakeStateApi implements StateApi {
 
   async watch(
     _rv: string,
-    onEvent: (type: WatchEventType, object: StateRecordObject) => void,
+    onEvent: (type: WatchEventType, object: KmsStateRecord) => void,
     onDone: (err?: unknown) => void,
   ): Promise<WatchHandle> {
     this.#check('watch');
@@ -60,13 +61,13 @@ export class FakeStateApi implements StateApi {
     };
   }
 
-  async get(name: string): Promise<StateRecordObject | undefined> {
+  async get(name: string): Promise<KmsStateRecord | undefined> {
     this.#check('get');
     const o = this.objects.get(name);
     return o ? structuredClone(o) : undefined;
   }
 
-  async create(body: StateRecordObject): Promise<StateRecordObject> {
+  async create(body: KmsStateRecord): Promise<KmsStateRecord> {
     this.#check(`create ${body.metadata.name}`);
     if (this.objects.has(body.metadata.name)) throw new KubeApiError(409, 'AlreadyExists', 'already exists');
     const o = this.#stamp(structuredClone(body));
@@ -75,7 +76,7 @@ export class FakeStateApi implements StateApi {
     return structuredClone(o);
   }
 
-  async replace(body: StateRecordObject): Promise<StateRecordObject> {
+  async replace(body: KmsStateRecord): Promise<KmsStateRecord> {
     this.#check(`replace ${body.metadata.name}`);
     const cur = this.objects.get(body.metadata.name);
     if (!cur) throw new KubeApiError(404, 'NotFound', 'not found');

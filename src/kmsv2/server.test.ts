@@ -17,6 +17,7 @@ import {
   type ServiceError,
 } from '@grpc/grpc-js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { loadKmsV2Service } from '../api/kmsv2-proto.ts';
 import { parseFlags } from '../cli/flags.ts';
 import { type Running, serve } from '../cli/serve.ts';
 import { serveConfig } from '../cli/serve-config.ts';
@@ -24,7 +25,6 @@ import { SERVE_FLAGS } from '../cli/serve-flags.ts';
 import { disableKey, enableKey } from '../engine/ops-keys.ts';
 import { rotateKeyOnDemand } from '../engine/ops-rotation.ts';
 import { SYSTEM } from '../engine/policy.ts';
-import { loadKmsV2Service } from './proto.ts';
 import { ApiserverLikeClient } from './testing/apiserver-client.ts';
 
 let dir: string;

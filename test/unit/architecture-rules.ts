@@ -36,7 +36,7 @@ export const MAY_IMPORT: Readonly<Record<Room, readonly Room[]>> = {
   keystore: ['engine', 'rootkey'],
   observability: ['engine'],
   kube: [],
-  api: ['engine', 'kube'],
+  api: ['engine', 'keystore', 'kube'],
   kmsv2: SHARED,
   aws: SHARED,
   operator: SHARED,
