@@ -10,7 +10,7 @@ export const features = {
   sharedState: async () => ({
     ...(await import('../ha/shared-state.ts')),
     ...(await import('../ha/bootstrap.ts')),
-    ...(await import('../ha/state-records.ts')),
+    ...(await import('../api/state-records.ts')),
     ...(await import('../ha/ephemeral-store.ts')),
   }),
   /** --operator: the controllers of KmsKey, KmsAlias and KmsGrant. */

@@ -5,8 +5,8 @@
  */
 
 import type { KmsStateRecord } from '../api/kinds.ts';
+import { fromObject, UnauthenticatedRecordError } from '../api/state-records.ts';
 import type { RootKey } from '../engine/ports.ts';
-import { fromObject, UnauthenticatedRecordError } from '../ha/state-records.ts';
 import { RecordAuthRing } from '../keystore/record-auth-ring.ts';
 import { type CheckRow, row } from './report.ts';
 

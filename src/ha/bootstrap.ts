@@ -2,10 +2,11 @@
  * The cluster-managed Secrets key on a shared state: created by whichever instance gets there first. A racing
  * instance loses the alias (409), drops the key it created (never used: nothing served it) and takes the winner's.
  */
+
+import { aliasObjectName, keyObjectName } from '../api/state-records.ts';
 import type { EngineCore } from '../engine/core.ts';
 import { KmsError } from '../engine/errors.ts';
 import { destroyKey, ensureClusterKey } from '../engine/ops-maintenance.ts';
-import { aliasObjectName, keyObjectName } from './state-records.ts';
 import type { StateSync } from './state-sync.ts';
 
 export async function ensureSharedClusterKey(

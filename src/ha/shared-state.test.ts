@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { aliasObjectName, keyObjectName } from '../api/state-records.ts';
 import { nodeCrypto } from '../crypto/node-provider.ts';
 import { EngineCore } from '../engine/core.ts';
 import { KmsError } from '../engine/errors.ts';
@@ -14,7 +15,6 @@ import { createLogger } from '../observability/logger.ts';
 import { RootKeyMismatchError } from '../rootkey/errors.ts';
 import { ensureSharedClusterKey } from './bootstrap.ts';
 import { type RunningSharedState, SharedState } from './shared-state.ts';
-import { aliasObjectName, keyObjectName } from './state-records.ts';
 import { FakeStateApi } from './testing.ts';
 
 const sys = { caller: SYSTEM };

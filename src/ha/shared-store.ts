@@ -3,12 +3,7 @@
  * the local file keystore a cache. `open` reads only the cache, so an instance starts with no API; `commit` writes
  * the API first (optimistic concurrency on resourceVersion) and then the cache; `absorb` writes only the cache.
  */
-import { KmsError } from '../engine/errors.ts';
-import type { KeyStore, RootKey } from '../engine/ports.ts';
-import type { StoreChange, StoreState } from '../engine/records.ts';
-import { type LegacyRecords, RecordAuthRing } from '../keystore/record-auth-ring.ts';
-import { describeError, isConflict, KubeApiError } from '../kube/errors.ts';
-import type { StateApi } from './state-api.ts';
+
 import {
   aliasObjectName,
   type DecodedRecord,
@@ -16,7 +11,13 @@ import {
   keyObjectName,
   objectNameOf,
   toObject,
-} from './state-records.ts';
+} from '../api/state-records.ts';
+import { KmsError } from '../engine/errors.ts';
+import type { KeyStore, RootKey } from '../engine/ports.ts';
+import type { StoreChange, StoreState } from '../engine/records.ts';
+import { type LegacyRecords, RecordAuthRing } from '../keystore/record-auth-ring.ts';
+import { describeError, isConflict, KubeApiError } from '../kube/errors.ts';
+import type { StateApi } from './state-api.ts';
 
 /** The last resourceVersion seen per object, from our own writes and from the watch. */
 export class ResourceVersions {

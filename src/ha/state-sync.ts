@@ -6,13 +6,6 @@
  * and skipped, never half-applied.
  */
 import { KMS_STATE_RECORD, type KmsStateRecord } from '../api/kinds.ts';
-import type { EngineCore } from '../engine/core.ts';
-import type { StoreChange } from '../engine/records.ts';
-import { describeError } from '../kube/errors.ts';
-import { Informer } from '../kube/informer.ts';
-import type { Logger } from '../observability/logger.ts';
-import type { SharedKeyStore } from './shared-store.ts';
-import type { StateApi } from './state-api.ts';
 import {
   aliasObjectName,
   type DecodedRecord,
@@ -20,7 +13,14 @@ import {
   grantObjectName,
   keyObjectName,
   UnauthenticatedRecordError,
-} from './state-records.ts';
+} from '../api/state-records.ts';
+import type { EngineCore } from '../engine/core.ts';
+import type { StoreChange } from '../engine/records.ts';
+import { describeError } from '../kube/errors.ts';
+import { Informer } from '../kube/informer.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { SharedKeyStore } from './shared-store.ts';
+import type { StateApi } from './state-api.ts';
 import { planEvents, planInitial, type RemoteEvent, type SyncPlan } from './sync-decisions.ts';
 
 export interface StateSyncOptions {

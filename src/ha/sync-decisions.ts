@@ -2,8 +2,9 @@
  * Pure decisions of the shared-state sync (docs/adr/0009-shared-key-state.md): what a batch of records seen in the
  * API changes locally, and what local records must be published back. No I/O; tested with tables.
  */
+
+import type { DecodedRecord } from '../api/state-records.ts';
 import type { AliasRecord, GrantRecord, KeyRecord, StoreChange } from '../engine/records.ts';
-import type { DecodedRecord } from './state-records.ts';
 
 /** What the sync asks of the local engine (EngineCore answers it). */
 export interface LocalView {

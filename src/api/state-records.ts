@@ -4,7 +4,6 @@
  * the root key (docs/adr/0013), is reported, never half-applied.
  */
 import { createHash } from 'node:crypto';
-import { KMS_STATE_RECORD, type KmsStateRecord } from '../api/kinds.ts';
 import type { AliasRecord, GrantRecord, KeyRecord } from '../engine/records.ts';
 import type { RecordAuthRing } from '../keystore/record-auth-ring.ts';
 import {
@@ -15,6 +14,7 @@ import {
   encodeGrantRecord,
   encodeKeyRecord,
 } from '../keystore/record-codec.ts';
+import { KMS_STATE_RECORD, type KmsStateRecord } from './kinds.ts';
 export type DecodedRecord =
   | { readonly kind: 'Key'; readonly record: KeyRecord }
   | { readonly kind: 'Alias'; readonly record: AliasRecord }
