@@ -307,16 +307,24 @@ export class SigV4Verifier {
         'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.',
       );
     }
-    checkReplay(this.#o.replay, a, signedAt, now);
+    // Remembered as a fresh 44-character string: a.signature is a slice that would keep the whole
+    // Authorization header alive for the 5 to 10 minutes the cache holds it (389 → about 180 bytes an entry).
+    checkReplay(this.#o.replay, a, given.toString('base64'), signedAt, now);
     return a.accessKeyId;
   }
 }
 
 /** A verified signature is used once (per access key; a key whose replay budget is full is throttled). */
-function checkReplay(replay: ReplayCache, a: AuthorizationParts, signedAt: number, now: number): void {
+function checkReplay(
+  replay: ReplayCache,
+  a: AuthorizationParts,
+  signature: string,
+  signedAt: number,
+  now: number,
+): void {
   // Clients that sign a per-call id never send the same signature twice; botocore may, within one second.
   const grace = a.signedHeaders.includes('amz-sdk-invocation-id') ? 0 : REPEAT_GRACE_MS;
-  switch (replay.check(a.accessKeyId, a.signature, signedAt, now, grace)) {
+  switch (replay.check(a.accessKeyId, signature, signedAt, now, grace)) {
     case 'fresh':
     case 'repeat':
       return;

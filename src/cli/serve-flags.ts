@@ -185,7 +185,7 @@ export const SERVE_FLAGS = [
     name: 'aws-replay-budget',
     type: 'int',
     default: 200_000,
-    help: 'Signatures the replay cache remembers per access key (about 150 bytes each); a key past it gets ThrottlingException.',
+    help: 'Signatures the replay cache remembers per access key (about 180 bytes each); a key past it gets ThrottlingException.',
   },
   {
     name: 'aws-max-keys',
