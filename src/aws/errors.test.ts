@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ERROR_CODES, KmsError } from '../engine/errors.ts';
+import { ERROR_CODES, ERROR_KIND, KmsError } from '../engine/errors.ts';
 import { AwsError, ENGINE_STATUS, PROTOCOL_ERROR_CODES, PROTOCOL_STATUS, toHttpError } from './errors.ts';
 
 describe('AWS error mapping', () => {
@@ -9,6 +9,11 @@ describe('AWS error mapping', () => {
     expect(Object.keys(PROTOCOL_STATUS).sort()).toEqual([...PROTOCOL_ERROR_CODES].sort());
     const engine = new Set<string>(ERROR_CODES);
     expect(PROTOCOL_ERROR_CODES.filter((c) => engine.has(c))).toEqual([]);
+  });
+
+  it("agrees with the engine's error kinds: 4xx for the caller's and conflicts, 503 unavailable, 500 internal", () => {
+    const byKind = { user: 400, conflict: 400, unavailable: 503, internal: 500 } as const;
+    for (const c of ERROR_CODES) expect(`${c} ${ENGINE_STATUS[c]}`).toBe(`${c} ${byKind[ERROR_KIND[c]]}`);
   });
 
   it('answers only retryable server faults with 5xx, and hides unexpected errors', () => {
