@@ -92,7 +92,7 @@ describe('AWS API drain', () => {
     expect(outcomes.filter((o) => typeof o.status === 'number' && o.status !== 200)).toEqual([]);
     // The call in flight when the drain began finished, and told its client to close the connection.
     expect(await inFlight).toMatchObject({ status: 200, connection: 'close' });
-    expect(drained).toBeLessThan(1_000);
+    expect(drained).toBeLessThan(2_500); // the in-flight call takes 150 ms; the grace is 5 s
     expect((await call(endpoint, new Agent(), 'TrentService.ListKeys')).status).toBe('ECONNREFUSED');
   });
 
@@ -102,7 +102,7 @@ describe('AWS API drain', () => {
     await sleep(100);
     const started = performance.now();
     await h.server.drain(300);
-    expect(performance.now() - started).toBeLessThan(1_300);
+    expect(performance.now() - started).toBeLessThan(3_000); // the call would take 5 s
     expect((await pending).status).toBe('ECONNRESET');
   });
 });
