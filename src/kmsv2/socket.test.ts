@@ -120,6 +120,18 @@ describe('KMS v2 socket permissions', () => {
     expect(await readdir(dir)).toEqual(['kms.sock']);
   });
 
+  it('removes a private bind directory a killed start left more than a minute ago, and keeps a fresh one', async () => {
+    const { mkdir, utimes } = await import('node:fs/promises');
+    for (const name of ['.kms-OLD123', '.kms-NEW456']) {
+      await mkdir(join(dir, name), { mode: 0o700 });
+      await writeFile(join(dir, name, 's'), '');
+    }
+    const old = new Date(Date.now() - 61_000);
+    await utimes(join(dir, '.kms-OLD123'), old, old);
+    await (await start(await plugin())).stop(0);
+    expect(await readdir(dir)).toEqual(['.kms-NEW456']);
+  });
+
   it('a stopping server leaves alone the socket a successor bound at the same path', async () => {
     const p = await plugin();
     const old = await start(p);

@@ -3,7 +3,7 @@
  * a socket and nothing answers on it), bind it in a private directory, restrict it to its final mode (0600, owner
  * and group configurable) and only then link it into place, so it is never reachable with a wider mode.
  */
-import { chmod, chown, link, lstat, mkdir, mkdtemp, rmdir, unlink } from 'node:fs/promises';
+import { chmod, chown, link, lstat, mkdir, mkdtemp, readdir, rmdir, unlink } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 
@@ -29,6 +29,7 @@ function answers(path: string, timeoutMs = 1000): Promise<boolean> {
 
 export async function prepareSocketPath(path: string): Promise<'fresh' | 'removed-stale'> {
   await mkdir(dirname(path), { recursive: true, mode: 0o750 });
+  await removeLeftoverBindDirs(dirname(path));
   let st: Awaited<ReturnType<typeof lstat>>;
   try {
     st = await lstat(path);
@@ -41,6 +42,18 @@ export async function prepareSocketPath(path: string): Promise<'fresh' | 'remove
   if (await answers(path)) throw new Error(`kms-socket: another process is serving on ${path}`);
   await unlink(path);
   return 'removed-stale';
+}
+
+/** A start killed while binding leaves its private directory behind; one untouched for a minute is removed. */
+async function removeLeftoverBindDirs(dir: string): Promise<void> {
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    if (!/^\.kms-[A-Za-z0-9]{6}$/.test(name)) continue;
+    const leftover = join(dir, name);
+    const st = await lstat(leftover).catch(() => undefined);
+    if (!st?.isDirectory() || Date.now() - st.mtimeMs < 60_000) continue;
+    await unlink(join(leftover, 's')).catch(() => undefined);
+    await rmdir(leftover).catch(() => undefined);
+  }
 }
 
 async function restrictSocket(o: SocketOptions): Promise<void> {
