@@ -38,7 +38,7 @@ interface DecryptRequest {
 
 export interface KmsV2Server {
   readonly socketPath: string;
-  /** Stops accepting calls, lets in-flight calls finish (up to `graceMs`), then removes the socket. */
+  /** Stops taking calls and removes the socket at once, lets in-flight calls finish, cancels them at `graceMs`. */
   stop(graceMs?: number): Promise<void>;
 }
 
