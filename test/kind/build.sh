@@ -16,6 +16,8 @@
 set -Eeuo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=../controlplane/build-lib.sh
+source "$root/test/controlplane/build-lib.sh"
 T0=$(date +%s)
 BIN="$KIND_CACHE/bin"
 mkdir -p "$BIN"
@@ -60,19 +62,6 @@ build_kind_nopriv() {
 build_kind_stock() { GOBIN="$OUT" "$GO" install "sigs.k8s.io/kind@$KIND_V"; }
 
 # --- Kubernetes and friends from Go modules (local mode) -------------------------------------------------------
-kube_ldflags() {
-  local kv="$1" minor ld="-s -w" p
-  minor=$(echo "$kv" | cut -d. -f2)
-  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-    ld="$ld -X $p.gitVersion=$kv -X $p.gitMajor=1 -X $p.gitMinor=$minor"
-    ld="$ld -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
-  done
-  echo "$ld"
-}
-build_kube() { # $1: command name; uses the committed wrapper module test/kind/go/kube (-mod=readonly)
-  (cd "$here/go/kube" && CGO_ENABLED=0 "$GO" build -mod=readonly -trimpath -tags=selinux,notest \
-    -ldflags "all=$(kube_ldflags "$KIND_KUBE_V")" -o "$OUT/$1" "k8s.io/kubernetes/cmd/$1")
-}
 build_coredns() { CGO_ENABLED=0 GOBIN="$OUT" "$GO" install -trimpath -ldflags "-s -w" "github.com/coredns/coredns@$COREDNS_V"; }
 build_crictl() { CGO_ENABLED=0 GOBIN="$OUT" "$GO" install -trimpath -ldflags "-s -w" "sigs.k8s.io/cri-tools/cmd/crictl@$CRICTL_V"; }
 build_pause() { gcc -Os -static -o "$OUT/pause" "$here/node/pause.c" && strip "$OUT/pause"; }
@@ -183,21 +172,26 @@ build_node_image() { # $1 base tag, $2 node tag
 }
 
 local_stack() {
-  local hash base node c pid bg=()
+  local hash base node pid bg=()
   hash=$(files_hash "$here/versions.sh" "$here/node/"*) # bump NODE_IMAGE_REV in versions.sh when the recipe changes
   base="kubekms-kind/base:$KIND_V-$DEBIAN_SUITE-$hash"
   node="kubekms-kind/node:$KIND_KUBE_V-$hash"
   # The debootstrap steps are mostly I/O: they run in the background while Go compiles.
   if ! have_image "$node" && ! have_image "$base"; then build_base_image "$base" & bg+=($!); fi
   seed_node_base & bg+=($!)
-  go_tool "kube-$KIND_KUBE_V" kubeadm build_kube kubeadm
-  for c in kubelet kube-controller-manager kube-scheduler kube-proxy; do go_tool "kube-$KIND_KUBE_V" "$c" build_kube "$c"; done
+  # kube-apiserver, kubectl and etcd: the control-plane suite's cached builds (no-ops on a hit). First, so that
+  # the packages they share with the node binaries are compiled once.
+  bash "$root/test/controlplane/build.sh" kube-v1.36 etcd >&2
+  # The node's Kubernetes binaries in one `go build` from the committed wrapper module test/kind/go/kube
+  # (-mod=readonly); it pins the same dependency versions as test/controlplane/kube-v1.36, so the packages that
+  # build compiled are build-cache hits here.
+  cached_build "$BIN/kube-$KIND_KUBE_V" "$here/go/kube" selinux,notest "$(kube_ldflags "$KIND_KUBE_V")" \
+    kubeadm:k8s.io/kubernetes/cmd/kubeadm kubelet:k8s.io/kubernetes/cmd/kubelet \
+    kube-controller-manager:k8s.io/kubernetes/cmd/kube-controller-manager \
+    kube-scheduler:k8s.io/kubernetes/cmd/kube-scheduler kube-proxy:k8s.io/kubernetes/cmd/kube-proxy >&2
   go_tool "coredns-$COREDNS_V" coredns build_coredns
   go_tool "crictl-$CRICTL_V" crictl build_crictl
   go_tool pause pause build_pause
-  # kube-apiserver, kubectl and etcd: the control-plane suite's cached builds (no-ops on a hit).
-  bash "$root/test/controlplane/build.sh" kube-v1.36 >&2
-  bash "$root/test/controlplane/build.sh" etcd >&2
   for pid in "${bg[@]}"; do wait "$pid"; done
   if ! have_image "$node"; then
     local s; s=$(date +%s)
