@@ -4,7 +4,7 @@
  * online on the key state that HA instances share through the Kubernetes API (a rotation is staged, acknowledged
  * by every live instance, then promoted), and needs the same root of trust as the instances.
  */
-import { selectCryptoProvider } from '../crypto/provider.ts';
+import { nodeCrypto } from '../crypto/node-provider.ts';
 import { EngineCore } from '../engine/core.ts';
 import { validateArnConfig } from '../engine/identifiers.ts';
 import { rotateKey, stagedVersion } from '../engine/ops-rotation.ts';
@@ -99,7 +99,7 @@ async function withEngine(flags: KeyFlags, body: (core: EngineCore) => Promise<v
   let stopShared = async () => {};
   try {
     const core = await EngineCore.open({
-      crypto: selectCryptoProvider('node'),
+      crypto: nodeCrypto,
       rootKey,
       store,
       arn,

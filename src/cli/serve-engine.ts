@@ -3,7 +3,6 @@
  * its cache), load the engine, and make sure the Secrets key exists. Needs no Kubernetes API without
  * --shared-state (invariant 1).
  */
-import { selectCryptoProvider } from '../crypto/provider.ts';
 import { EngineCore } from '../engine/core.ts';
 import { ensureClusterKey, SECRETS_KEY_ALIAS } from '../engine/ops-maintenance.ts';
 import type { KeyStore } from '../engine/ports.ts';
@@ -43,7 +42,7 @@ export async function openEngine(config: ServeConfig, log: Logger, started: Stop
       : undefined;
   if (shared) store = shared.store;
   started.push(() => store.close());
-  const crypto = selectCryptoProvider(config.engine.crypto);
+  const crypto = await features.crypto(config.engine.crypto);
   const gate = shared && config.sharedState;
   const core = await EngineCore.open({
     crypto,

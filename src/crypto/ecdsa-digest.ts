@@ -4,18 +4,28 @@
  * Signatures are DER; verification accepts only canonical DER and both low and high S, like OpenSSL.
  */
 import type { KeyObject } from 'node:crypto';
+import { createRequire } from 'node:module';
 import type { ECDSA } from '@noble/curves/abstract/weierstrass.js';
-import { p256, p384, p521 } from '@noble/curves/nist.js';
-import { secp256k1 } from '@noble/curves/secp256k1.js';
 import type { EccKeySpec } from '../engine/specs.ts';
 import type { ParsedKey } from './key-cache.ts';
 
-const CURVES: Readonly<Record<EccKeySpec, ECDSA>> = {
-  ECC_NIST_P256: p256,
-  ECC_NIST_P384: p384,
-  ECC_NIST_P521: p521,
-  ECC_SECG_P256K1: secp256k1,
-};
+const require = createRequire(import.meta.url);
+let curves: Readonly<Record<EccKeySpec, ECDSA>> | undefined;
+
+/** The curves, loaded on the first DIGEST-mode call (they cost ~10 MB resident; the KMS v2 plugin never signs). */
+function curve(spec: EccKeySpec): ECDSA {
+  if (!curves) {
+    const nist = require('@noble/curves/nist.js') as typeof import('@noble/curves/nist.js');
+    const k1 = require('@noble/curves/secp256k1.js') as typeof import('@noble/curves/secp256k1.js');
+    curves = {
+      ECC_NIST_P256: nist.p256,
+      ECC_NIST_P384: nist.p384,
+      ECC_NIST_P521: nist.p521,
+      ECC_SECG_P256K1: k1.secp256k1,
+    };
+  }
+  return curves[spec];
+}
 
 function jwkField(key: KeyObject, field: 'x' | 'y' | 'd'): Buffer {
   const value = key.export({ format: 'jwk' })[field];
@@ -36,7 +46,7 @@ function publicPoint(key: KeyObject): Uint8Array {
 
 export function ecdsaSignDigest(spec: EccKeySpec, privateKey: ParsedKey, digest: Uint8Array): Uint8Array {
   privateKey.raw ??= Uint8Array.from(jwkField(privateKey.key, 'd'));
-  return CURVES[spec].sign(digest, privateKey.raw, { prehash: false, format: 'der' });
+  return curve(spec).sign(digest, privateKey.raw, { prehash: false, format: 'der' });
 }
 
 export function ecdsaVerifyDigest(
@@ -46,11 +56,11 @@ export function ecdsaVerifyDigest(
   signature: Uint8Array,
 ): boolean {
   publicKey.raw ??= publicPoint(publicKey.key);
-  const curve = CURVES[spec];
+  const c = curve(spec);
   try {
-    const canonical = curve.Signature.fromBytes(signature, 'der').toBytes('der');
+    const canonical = c.Signature.fromBytes(signature, 'der').toBytes('der');
     if (!Buffer.from(canonical).equals(signature)) return false;
-    return curve.verify(signature, digest, publicKey.raw, { prehash: false, lowS: false, format: 'der' });
+    return c.verify(signature, digest, publicKey.raw, { prehash: false, lowS: false, format: 'der' });
   } catch {
     return false;
   }

@@ -1,0 +1,141 @@
+/**
+ * Start-up and idle memory of `kubekms serve` (issue 21): time from exec to the first 200 from /readyz (or /livez
+ * where readiness needs an API that is not there), and resident memory after a few idle seconds, for plugin-only
+ * serve on an existing keystore, with --aws-listen, and with --operator (its API unreachable: what it loads and
+ * holds, not what it reconciles). The baseline, measured in the same run, is a bare Node process that serves one
+ * HTTP endpoint. Each figure is the median of --runs starts.
+ *
+ *   node bench/startup.ts [--runs 5] [--idle 5s] [--entry src|dist]
+ *
+ * `--entry dist` runs the built dist/cli/main.js (npm run build) as the container image does; the default runs
+ * src/cli/main.ts as scripts/kubekms does (Node strips the types as it loads).
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { get } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const { values: opts } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '5' },
+    idle: { type: 'string', default: '5' },
+    entry: { type: 'string', default: 'src' },
+  },
+});
+const RUNS = Number(opts.runs);
+const IDLE_MS = Number.parseFloat(opts.idle) * 1000;
+const MAIN = fileURLToPath(
+  new URL(opts.entry === 'dist' ? '../dist/cli/main.js' : '../src/cli/main.ts', import.meta.url),
+);
+
+const BARE = `require('node:http').createServer((q, s) => s.end('ok')).listen(Number(process.argv[1]), '127.0.0.1');`;
+
+interface Sample {
+  readonly readyMs: number;
+  readonly rssMiB: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function httpOk(url: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = get(url, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('error', () => resolve(false));
+    req.setTimeout(1000, () => req.destroy());
+  });
+}
+
+async function rssMiB(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1]) / 1024;
+}
+
+let nextPort = 19_900 + Math.floor(Math.random() * 500);
+
+/** Starts `args`, polls `path` on its port until 200, idles, reads RSS, stops it. */
+async function sample(args: (port: number) => string[], path: string): Promise<Sample> {
+  const port = nextPort++;
+  const started = performance.now();
+  const child = spawn(process.execPath, args(port), { stdio: ['ignore', 'ignore', 'inherit'] });
+  try {
+    const deadline = started + 60_000;
+    while (!(await httpOk(`http://127.0.0.1:${port}${path}`))) {
+      if (performance.now() > deadline || child.exitCode !== null)
+        throw new Error(`${args(port).join(' ')}: never ready`);
+      await sleep(5);
+    }
+    const readyMs = performance.now() - started;
+    await sleep(IDLE_MS);
+    return { readyMs, rssMiB: await rssMiB(child.pid!) };
+  } finally {
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+  }
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function scenario(name: string, args: (port: number) => string[], path: string): Promise<Sample> {
+  const samples: Sample[] = [];
+  for (let i = 0; i < RUNS; i++) samples.push(await sample(args, path));
+  const s = { readyMs: median(samples.map((x) => x.readyMs)), rssMiB: median(samples.map((x) => x.rssMiB)) };
+  console.log(
+    `${name.padEnd(34)} ${path.padEnd(7)} ${(s.readyMs / 1000).toFixed(3).padStart(6)} s   ${s.rssMiB.toFixed(0).padStart(4)} MiB   (${samples.map((x) => (x.readyMs / 1000).toFixed(2)).join(' ')})`,
+  );
+  return s;
+}
+
+const dir = await mkdtemp(join(tmpdir(), 'kubekms-startup-'));
+try {
+  const data = join(dir, 'data');
+  const kubeconfig = join(dir, 'kubeconfig');
+  await writeFile(
+    kubeconfig,
+    'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]\n' +
+      'users: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n',
+  );
+  const serve = (extra: string[]) => (port: number) => [
+    MAIN,
+    'serve',
+    '--dev',
+    '--data-dir',
+    data,
+    '--kms-socket',
+    join(dir, 'kms.sock'),
+    '--health-listen',
+    `127.0.0.1:${port}`,
+    '--log-level',
+    'warn',
+    ...extra,
+  ];
+  // The keystore exists before the timed runs (a restart, as on a control-plane node).
+  await sample(serve([]), '/readyz');
+  console.log(
+    `node ${process.version}, ${RUNS} runs each, RSS after ${IDLE_MS / 1000} s idle, entry ${opts.entry}`,
+  );
+  console.log(
+    `${'scenario'.padEnd(34)} ${'until'.padEnd(7)} ${'exec→ok'.padStart(8)}   ${'RSS'.padStart(8)}`,
+  );
+  const bare = await scenario('bare node (one HTTP endpoint)', (port) => ['-e', BARE, String(port)], '/');
+  const plugin = await scenario('serve, plugin only', serve([]), '/readyz');
+  const aws = await scenario('serve --aws-listen', serve(['--aws-listen', '127.0.0.1:0']), '/readyz');
+  const operator = await scenario(
+    'serve --operator (API unreachable)',
+    serve(['--operator', '--kubeconfig', kubeconfig]),
+    '/livez',
+  );
+  console.log(
+    `\nplugin only: /readyz ${(plugin.readyMs / 1000).toFixed(3)} s (target ≤ 0.4 s; bare node ${(bare.readyMs / 1000).toFixed(3)} s), ` +
+      `idle RSS ${plugin.rssMiB.toFixed(0)} MiB (target ≤ 80; bare node ${bare.rssMiB.toFixed(0)}); ` +
+      `--aws-listen ${aws.rssMiB.toFixed(0)} MiB; --operator ${operator.rssMiB.toFixed(0)} MiB (target ≤ 150)`,
+  );
+} finally {
+  await rm(dir, { recursive: true, force: true });
+}
