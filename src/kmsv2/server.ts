@@ -17,6 +17,7 @@ import { grpcCodeName, toGrpcError } from './grpc-errors.ts';
 import { keyIdHash } from './key-id.ts';
 import type { KmsV2Plugin } from './plugin.ts';
 import { checkRequest, withTolerantDecoding } from './requests.ts';
+import { KMS_V2_SERVICE } from './service.ts';
 import {
   type BoundSocket,
   bindPrivately,
@@ -89,7 +90,7 @@ export async function startKmsV2Server(
     };
   }
 
-  server.addService(withTolerantDecoding(loadKmsV2Service()), {
+  server.addService(withTolerantDecoding(KMS_V2_SERVICE), {
     Status: handle<Record<string, never>, { version: string; healthz: string; key_id: string }>(
       'Status',
       () => {

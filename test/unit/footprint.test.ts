@@ -72,7 +72,15 @@ describe('serve loads only what is on', () => {
     const packages = new Set(loaded.map(packageOf).filter((p) => p !== undefined));
     const rooms = new Set(loaded.map(srcRoomOf).filter((r) => r !== undefined));
     expect(packages).toContain('@grpc/grpc-js'); // the hook sees packages: this is what the plugin needs
-    for (const p of ['@kubernetes/client-node', 'pkcs11js', 'js-yaml', '@noble/curves', '@noble/ciphers'])
+    for (const p of [
+      '@kubernetes/client-node',
+      'pkcs11js',
+      'js-yaml',
+      'protobufjs',
+      '@grpc/proto-loader',
+      '@noble/curves',
+      '@noble/ciphers',
+    ])
       expect(packages).not.toContain(p);
     expect(rooms).toContain('kmsv2');
     for (const r of ['kube', 'api', 'operator', 'ha', 'aws', 'doctor']) expect(rooms).not.toContain(r);
