@@ -5,10 +5,11 @@
  * holds, not what it reconciles). The baseline, measured in the same run, is a bare Node process that serves one
  * HTTP endpoint. Each figure is the median of --runs starts.
  *
- *   node bench/startup.ts [--runs 5] [--idle 5s] [--entry src|dist]
+ *   node bench/startup.ts [--runs 5] [--idle 5] [--entry src|dist] [--before OTHER/dist/cli/main.js]
  *
  * `--entry dist` runs the built dist/cli/main.js (npm run build) as the container image does; the default runs
- * src/cli/main.ts as scripts/kubekms does (Node strips the types as it loads).
+ * src/cli/main.ts as scripts/kubekms does (Node strips the types as it loads). `--before` also runs another
+ * checkout's CLI (a commit to compare with), interleaved run by run with this one so load hits both alike.
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -23,6 +24,7 @@ const { values: opts } = parseArgs({
     runs: { type: 'string', default: '5' },
     idle: { type: 'string', default: '5' },
     entry: { type: 'string', default: 'src' },
+    before: { type: 'string' },
   },
 });
 const RUNS = Number(opts.runs);
@@ -30,6 +32,13 @@ const IDLE_MS = Number.parseFloat(opts.idle) * 1000;
 const MAIN = fileURLToPath(
   new URL(opts.entry === 'dist' ? '../dist/cli/main.js' : '../src/cli/main.ts', import.meta.url),
 );
+/** The CLIs measured: this checkout, and the one to compare with. */
+const MAINS: readonly (readonly [string, string])[] = opts.before
+  ? [
+      ['before', opts.before],
+      ['after', MAIN],
+    ]
+  : [['', MAIN]];
 
 const BARE = `require('node:http').createServer((q, s) => s.end('ok')).listen(Number(process.argv[1]), '127.0.0.1');`;
 
@@ -82,14 +91,24 @@ async function sample(args: (port: number) => string[], path: string): Promise<S
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-async function scenario(name: string, args: (port: number) => string[], path: string): Promise<Sample> {
-  const samples: Sample[] = [];
-  for (let i = 0; i < RUNS; i++) samples.push(await sample(args, path));
-  const s = { readyMs: median(samples.map((x) => x.readyMs)), rssMiB: median(samples.map((x) => x.rssMiB)) };
-  console.log(
-    `${name.padEnd(34)} ${path.padEnd(7)} ${(s.readyMs / 1000).toFixed(3).padStart(6)} s   ${s.rssMiB.toFixed(0).padStart(4)} MiB   (${samples.map((x) => (x.readyMs / 1000).toFixed(2)).join(' ')})`,
-  );
-  return s;
+type Args = (main: string) => (port: number) => string[];
+
+/** The figures of this checkout (the last CLI measured). */
+const thisCheckout = (xs: readonly Sample[]): Sample => xs[xs.length - 1]!;
+
+/** Median figures of one scenario for each CLI, the CLIs taking turns run by run. */
+async function scenario(name: string, args: Args, path: string): Promise<Sample[]> {
+  const samples: Sample[][] = MAINS.map(() => []);
+  for (let i = 0; i < RUNS; i++)
+    for (const [j, [, main]] of MAINS.entries()) samples[j]!.push(await sample(args(main), path));
+  return MAINS.map(([label], j) => {
+    const xs = samples[j]!;
+    const s = { readyMs: median(xs.map((x) => x.readyMs)), rssMiB: median(xs.map((x) => x.rssMiB)) };
+    console.log(
+      `${`${name}${label ? ` (${label})` : ''}`.padEnd(43)} ${path.padEnd(7)} ${(s.readyMs / 1000).toFixed(3).padStart(6)} s   ${s.rssMiB.toFixed(0).padStart(4)} MiB   (${xs.map((x) => (x.readyMs / 1000).toFixed(2)).join(' ')})`,
+    );
+    return s;
+  });
 }
 
 const dir = await mkdtemp(join(tmpdir(), 'kubekms-startup-'));
@@ -101,35 +120,44 @@ try {
     'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]\n' +
       'users: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n',
   );
-  const serve = (extra: string[]) => (port: number) => [
-    MAIN,
-    'serve',
-    '--dev',
-    '--data-dir',
-    data,
-    '--kms-socket',
-    join(dir, 'kms.sock'),
-    '--health-listen',
-    `127.0.0.1:${port}`,
-    '--log-level',
-    'warn',
-    ...extra,
-  ];
+  const serve =
+    (extra: string[]): Args =>
+    (main) =>
+    (port) => [
+      main,
+      'serve',
+      '--dev',
+      '--data-dir',
+      data,
+      '--kms-socket',
+      join(dir, 'kms.sock'),
+      '--health-listen',
+      `127.0.0.1:${port}`,
+      '--log-level',
+      'warn',
+      ...extra,
+    ];
   // The keystore exists before the timed runs (a restart, as on a control-plane node).
-  await sample(serve([]), '/readyz');
+  await sample(serve([])(MAIN), '/readyz');
   console.log(
     `node ${process.version}, ${RUNS} runs each, RSS after ${IDLE_MS / 1000} s idle, entry ${opts.entry}`,
   );
   console.log(
     `${'scenario'.padEnd(34)} ${'until'.padEnd(7)} ${'exec→ok'.padStart(8)}   ${'RSS'.padStart(8)}`,
   );
-  const bare = await scenario('bare node (one HTTP endpoint)', (port) => ['-e', BARE, String(port)], '/');
-  const plugin = await scenario('serve, plugin only', serve([]), '/readyz');
-  const aws = await scenario('serve --aws-listen', serve(['--aws-listen', '127.0.0.1:0']), '/readyz');
-  const operator = await scenario(
-    'serve --operator (API unreachable)',
-    serve(['--operator', '--kubeconfig', kubeconfig]),
-    '/livez',
+  const bare = thisCheckout(
+    await scenario('bare node (one HTTP endpoint)', () => (port) => ['-e', BARE, String(port)], '/'),
+  );
+  const plugin = thisCheckout(await scenario('serve, plugin only', serve([]), '/readyz'));
+  const aws = thisCheckout(
+    await scenario('serve --aws-listen', serve(['--aws-listen', '127.0.0.1:0']), '/readyz'),
+  );
+  const operator = thisCheckout(
+    await scenario(
+      'serve --operator (API unreachable)',
+      serve(['--operator', '--kubeconfig', kubeconfig]),
+      '/livez',
+    ),
   );
   console.log(
     `\nplugin only: /readyz ${(plugin.readyMs / 1000).toFixed(3)} s (target ≤ 0.4 s; bare node ${(bare.readyMs / 1000).toFixed(3)} s), ` +
