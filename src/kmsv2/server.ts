@@ -9,7 +9,6 @@ import {
   type ServerUnaryCall,
   type sendUnaryData,
 } from '@grpc/grpc-js';
-import { loadKmsV2Service } from '../api/kmsv2-proto.ts';
 import { unixTarget } from '../api/unix-target.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';

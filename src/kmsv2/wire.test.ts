@@ -6,7 +6,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { loadKmsV2Service } from './proto.ts';
+import { loadKmsV2Service } from '../api/kmsv2-proto.ts';
 import { KMS_V2_SERVICE } from './service.ts';
 
 const reference = loadKmsV2Service();

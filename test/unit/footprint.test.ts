@@ -83,7 +83,7 @@ describe('serve loads only what is on', () => {
     ])
       expect(packages).not.toContain(p);
     expect(rooms).toContain('kmsv2');
-    for (const r of ['kube', 'api', 'operator', 'ha', 'aws', 'doctor']) expect(rooms).not.toContain(r);
+    for (const r of ['kube', 'operator', 'ha', 'aws', 'doctor']) expect(rooms).not.toContain(r);
   });
 
   it('--aws-listen loads the AWS API but still not the Kubernetes client', { timeout: 120_000 }, async () => {
