@@ -136,6 +136,7 @@ describe('kubekms doctor on a real control plane', () => {
       'instance a',
       'instance b',
       'instances',
+      'shared records',
       'encryption config: own state',
       'encryption config: secrets',
     ]);
@@ -148,6 +149,7 @@ describe('kubekms doctor on a real control plane', () => {
       /sealed by this root key, .*1 key, 1 alias, 0 grants, in use by pid \d+; Secrets key/,
     );
     expect(d.rows.get('api')).toMatch(/\(Kubernetes v1\.36\.\d+\); KmsStateRecord CRD served$/);
+    expect(d.rows.get('shared records')).toMatch(/every one written by a root key holder$/);
     expect(d.rows.get('encryption config: own state')).toBe(
       'ok kmsstaterecords.kubekms.io → identity (rule resources[0] (kmsstaterecords.kubekms.io))',
     );
