@@ -17,7 +17,10 @@ const usage = (argv: string[]): string => {
 describe('ServeConfig', () => {
   it('plugin only by default: no AWS, operator or shared-state section', () => {
     const c = config(['--dev', '--data-dir', 'data', '--kms-socket', 'run/kms.sock']);
-    expect(c.keystore).toEqual({ dataDir: '/srv/data' });
+    expect(c.keystore).toEqual({ dataDir: '/srv/data', requireAuthenticated: false });
+    expect(
+      config(['--dev'], { KUBEKMS_REQUIRE_AUTHENTICATED_RECORDS: 'true' }).keystore.requireAuthenticated,
+    ).toBe(true);
     expect(c.kmsv2).toEqual({
       socket: { path: '/srv/run/kms.sock', mode: 0o600 },
       apiVersion: 'v2',

@@ -27,7 +27,7 @@ export interface ServeConfig {
     readonly file?: { readonly path: string; readonly maxBytes: number; readonly maxFiles: number };
   };
   readonly rootKey: RootKeySection;
-  readonly keystore: { readonly dataDir: string };
+  readonly keystore: { readonly dataDir: string; readonly requireAuthenticated: boolean };
   /** --shutdown-grace: on SIGTERM, how long the listeners' in-flight calls may run before they are cancelled. */
   readonly shutdownGraceMs: number;
   readonly engine: {
@@ -71,7 +71,10 @@ export function serveConfig(f: ServeFlags, env: Env): ServeConfig {
   return {
     log: { level: f['log-level'], ...auditLogFile(f) },
     rootKey: rootKeyOptionsFromFlags(f),
-    keystore: { dataDir: nonEmpty(f['data-dir'], 'data-dir') },
+    keystore: {
+      dataDir: nonEmpty(f['data-dir'], 'data-dir'),
+      requireAuthenticated: f['require-authenticated-records'],
+    },
     shutdownGraceMs: f['shutdown-grace'],
     engine: {
       arn: arnConfig(f),

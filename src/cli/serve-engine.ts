@@ -25,9 +25,13 @@ export interface OpenedEngine {
 }
 
 export async function openEngine(config: ServeConfig, log: Logger, started: Stoppers): Promise<OpenedEngine> {
-  const { dataDir } = config.keystore;
+  const { dataDir, requireAuthenticated } = config.keystore;
   const rootKey = await openRootKey({ ...config.rootKey, dataDir, log });
-  const cache = new FileKeyStore({ dataDir, rootKey });
+  const cache = new FileKeyStore({
+    dataDir,
+    rootKey,
+    unauthenticated: requireAuthenticated ? 'refuse' : 'migrate',
+  });
   let store: KeyStore = cache;
   const ha = config.sharedState ? await features.sharedState() : undefined;
   // HA: the Kubernetes API holds the shared key state and the local keystore is its cache (docs/ha.md).
@@ -36,6 +40,7 @@ export async function openEngine(config: ServeConfig, log: Logger, started: Stop
       ? new ha.SharedState({
           cache,
           rootKey,
+          legacyRecords: requireAuthenticated ? 'refuse' : 'accept',
           namespace: config.sharedState.namespace,
           kubeconfig: config.sharedState.kubeconfig,
         })

@@ -12,6 +12,12 @@ export const SERVE_FLAGS = [
     help: 'Directory of the local keystore (created mode 0700).',
   },
   {
+    name: 'require-authenticated-records',
+    type: 'boolean',
+    default: false,
+    help: 'Refuse key state whose records are not authenticated under the root key: a keystore from before ADR 0013 (else migrated as found) and, with --shared-state, KmsStateRecords without spec.auth (else accepted). Turn on once every node has been upgraded and has started once.',
+  },
+  {
     name: 'root-key-file',
     type: 'path',
     help: 'Root key: a file of 32 random bytes (raw, hex or base64), mode 0600. Wraps every key at rest.',
