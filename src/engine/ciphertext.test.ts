@@ -3,7 +3,16 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { nobleCrypto } from '../crypto/noble-provider.ts';
 import { nodeCrypto } from '../crypto/node-provider.ts';
-import { CIPHERTEXT_OVERHEAD, ciphertextAad, encodeHeader, parseCiphertext } from './ciphertext.ts';
+import {
+  CIPHERTEXT_FORMAT_KMSV2,
+  CIPHERTEXT_FORMAT_V1,
+  CIPHERTEXT_OVERHEAD,
+  type CiphertextFormat,
+  ciphertextAad,
+  encodeHeader,
+  HEADER_BYTES,
+  parseCiphertext,
+} from './ciphertext.ts';
 import { encodeEncryptionContext } from './encryption-context.ts';
 import { KmsError } from './errors.ts';
 import { SecretBytes } from './secret.ts';
@@ -18,11 +27,10 @@ interface Golden {
   ciphertext: string;
 }
 
-const golden: Golden[] = JSON.parse(
-  readFileSync(new URL('./testdata/ciphertext-v1-golden.json', import.meta.url), 'utf8'),
-);
+const goldenOf = (format: CiphertextFormat): Golden[] =>
+  JSON.parse(readFileSync(new URL(`./testdata/ciphertext-v${format}-golden.json`, import.meta.url), 'utf8'));
 
-describe('ciphertext format v1', () => {
+describe('ciphertext formats 1 and 2', () => {
   it('round-trips the header', () => {
     const h = encodeHeader('0b9d6c1e-8f3a-4c2b-9d7e-1a2b3c4d5e6f', 7);
     const blob = new Uint8Array([...h, ...new Uint8Array(28)]);
@@ -32,20 +40,37 @@ describe('ciphertext format v1', () => {
     expect(p.sealed.length).toBe(28);
   });
 
-  it('decrypts every committed golden vector with both crypto providers', () => {
-    expect(golden.length).toBeGreaterThanOrEqual(4);
-    for (const g of golden) {
-      const p = parseCiphertext(Buffer.from(g.ciphertext, 'base64'));
-      expect(p.keyId).toBe(g.keyId);
-      expect(p.keyVersion).toBe(g.keyVersion);
-      const aad = ciphertextAad(p.header, encodeEncryptionContext(g.encryptionContext));
-      for (const provider of [nodeCrypto, nobleCrypto]) {
-        const pt = provider.aesGcmOpen(new SecretBytes(Buffer.from(g.key, 'hex')), p.sealed, aad);
-        expect(pt && Buffer.from(pt).toString('base64'), `${g.description} (${provider.name})`).toBe(
-          g.plaintext,
+  it.each([CIPHERTEXT_FORMAT_V1, CIPHERTEXT_FORMAT_KMSV2] as const)(
+    'decrypts every committed golden vector of format %i with both crypto providers',
+    (format) => {
+      const golden = goldenOf(format);
+      expect(golden.length).toBeGreaterThanOrEqual(format === 1 ? 4 : 2);
+      for (const g of golden) {
+        const blob = Buffer.from(g.ciphertext, 'base64');
+        const p = parseCiphertext(blob, [format]);
+        expect(p.format).toBe(format);
+        expect(p.keyId).toBe(g.keyId);
+        expect(p.keyVersion).toBe(g.keyVersion);
+        const aad = ciphertextAad(
+          blob.subarray(0, HEADER_BYTES),
+          encodeEncryptionContext(g.encryptionContext),
         );
+        for (const provider of [nodeCrypto, nobleCrypto]) {
+          const pt = provider.aesGcmOpen(new SecretBytes(Buffer.from(g.key, 'hex')), p.sealed, aad);
+          expect(pt && Buffer.from(pt).toString('base64'), `${g.description} (${provider.name})`).toBe(
+            g.plaintext,
+          );
+        }
       }
-    }
+    },
+  );
+
+  it('parses only the formats asked for: format 2 (KMS v2) is not an AWS API blob, nor format 1 a KMS v2 one', () => {
+    const v2 = Buffer.from(goldenOf(CIPHERTEXT_FORMAT_KMSV2)[0]!.ciphertext, 'base64');
+    const v1 = Buffer.from(goldenOf(CIPHERTEXT_FORMAT_V1)[0]!.ciphertext, 'base64');
+    expect(() => parseCiphertext(v2)).toThrow('invalid ciphertext');
+    expect(() => parseCiphertext(v1, [CIPHERTEXT_FORMAT_KMSV2])).toThrow('invalid ciphertext');
+    expect(parseCiphertext(v1, [CIPHERTEXT_FORMAT_V1, CIPHERTEXT_FORMAT_KMSV2]).format).toBe(1);
   });
 
   it('gives InvalidCiphertextException and nothing else for arbitrary bytes (property)', () => {

@@ -1,8 +1,8 @@
 /**
- * The symmetric ciphertext blob (format v1), specified in docs/ciphertext-format.md:
+ * The symmetric ciphertext blob, specified in docs/ciphertext-format.md:
  *
  *   offset  size  field
- *   0       1     format version, 0x01
+ *   0       1     format: 0x01 (AWS API; KMS v2 before format 2) or 0x02 (KMS v2 plugin)
  *   1       16    key id (the UUID's 16 bytes)
  *   17      4     key version, unsigned big-endian
  *   21      12    AES-GCM nonce (random)
@@ -10,25 +10,27 @@
  *   33+n    16    GCM tag
  *
  * AAD = bytes 0..20 (the header) || canonical encryption context. The header is authenticated, so a blob
- * cannot be moved to another key or version. Overhead: 49 bytes.
+ * cannot be moved to another key or version, nor to the other API: the format byte is the blob's domain
+ * (docs/adr/0012-ciphertext-domains.md). Overhead: 49 bytes.
  */
 import { invalidCiphertext } from './errors.ts';
 
+/** Made by the AWS API (Encrypt, GenerateDataKey*, ReEncrypt); also every KMS v2 blob made before format 2. */
 export const CIPHERTEXT_FORMAT_V1 = 0x01;
+/** Made by the KMS v2 plugin: same layout, its own domain. */
+export const CIPHERTEXT_FORMAT_KMSV2 = 0x02;
+export type CiphertextFormat = typeof CIPHERTEXT_FORMAT_V1 | typeof CIPHERTEXT_FORMAT_KMSV2;
+
 export const HEADER_BYTES = 21;
 export const NONCE_BYTES = 12;
 export const TAG_BYTES = 16;
 export const CIPHERTEXT_OVERHEAD = HEADER_BYTES + NONCE_BYTES + TAG_BYTES;
 
-export interface CiphertextHeader {
+export interface ParsedCiphertext {
+  readonly format: CiphertextFormat;
   readonly keyId: string;
   readonly keyVersion: number;
-}
-
-export interface ParsedCiphertext extends CiphertextHeader {
-  /** Bytes 0..20, to be authenticated as the first part of the AAD. */
-  readonly header: Uint8Array;
-  /** nonce || ciphertext || tag. */
+  /** nonce || ciphertext || tag. The header (bytes 0..20) is rebuilt from the key's cache for the AAD. */
   readonly sealed: Uint8Array;
 }
 
@@ -48,23 +50,56 @@ export function bytesToUuid(b: Uint8Array): string {
   return `${h(0)}${h(1)}${h(2)}${h(3)}-${h(4)}${h(5)}-${h(6)}${h(7)}-${h(8)}${h(9)}-${h(10)}${h(11)}${h(12)}${h(13)}${h(14)}${h(15)}`;
 }
 
-export function encodeHeader(keyId: string, keyVersion: number): Uint8Array {
+export function encodeHeader(
+  keyId: string,
+  keyVersion: number,
+  format: CiphertextFormat = CIPHERTEXT_FORMAT_V1,
+): Uint8Array {
   const h = new Uint8Array(HEADER_BYTES);
-  h[0] = CIPHERTEXT_FORMAT_V1;
+  h[0] = format;
   h.set(uuidToBytes(keyId), 1);
   new DataView(h.buffer).setUint32(17, keyVersion);
   return h;
 }
 
-/** Parses a blob. Anything that is not a well-formed v1 blob is InvalidCiphertextException, nothing more. */
-export function parseCiphertext(blob: Uint8Array): ParsedCiphertext {
-  if (blob.length < CIPHERTEXT_OVERHEAD || blob[0] !== CIPHERTEXT_FORMAT_V1) throw invalidCiphertext();
-  const header = blob.subarray(0, HEADER_BYTES);
-  const keyVersion = ((blob[17]! << 24) | (blob[18]! << 16) | (blob[19]! << 8) | blob[20]!) >>> 0;
+/**
+ * The last key ids seen in blobs, raw bytes → id string: a Decrypt under a recent key reuses one string (already
+ * hashed by the key map) instead of building a new one. Key ids are not secret.
+ */
+const recentIds: { bytes: Uint8Array; id: string }[] = [];
+let nextSlot = 0;
+
+function keyIdAt(blob: Uint8Array): string {
+  outer: for (const e of recentIds) {
+    for (let i = 0; i < 16; i++) if (e.bytes[i] !== blob[i + 1]) continue outer;
+    return e.id;
+  }
+  const bytes = blob.slice(1, 17);
+  const id = bytesToUuid(bytes);
+  recentIds[nextSlot] = { bytes, id };
+  nextSlot = (nextSlot + 1) % 16;
+  return id;
+}
+
+/** The key version of a blob at least HEADER_BYTES long (0 is never a valid version). */
+const versionAt = (blob: Uint8Array): number =>
+  ((blob[17]! << 24) | (blob[18]! << 16) | (blob[19]! << 8) | blob[20]!) >>> 0;
+
+/**
+ * Parses a blob of one of `formats`. Anything else is InvalidCiphertextException, nothing more: a wrong length,
+ * version 0, or a format byte of another domain.
+ */
+export function parseCiphertext(
+  blob: Uint8Array,
+  formats: readonly CiphertextFormat[] = [CIPHERTEXT_FORMAT_V1],
+): ParsedCiphertext {
+  const format = blob[0] as CiphertextFormat;
+  if (blob.length < CIPHERTEXT_OVERHEAD || !formats.includes(format)) throw invalidCiphertext();
+  const keyVersion = versionAt(blob);
   if (keyVersion === 0) throw invalidCiphertext();
   return {
-    header,
-    keyId: bytesToUuid(blob.subarray(1, 17)),
+    format,
+    keyId: keyIdAt(blob),
     keyVersion,
     sealed: blob.subarray(HEADER_BYTES),
   };

@@ -222,7 +222,7 @@ export class EngineCore {
 
   /** State first, then usage (invariant 5): Disabled, PendingDeletion, PendingImport refuse crypto. */
   requireUsable(key: KeyRecord, usage: KeyUsage): void {
-    requireEnabled(key, this.arnOf(key.keyId));
+    if (key.state !== 'Enabled') requireEnabled(key, this.arnOf(key.keyId));
     if (key.keyUsage !== usage) {
       throw new KmsError(
         'InvalidKeyUsageException',

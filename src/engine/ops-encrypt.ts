@@ -3,14 +3,11 @@
  * (ciphertext.ts); RSA keys use plain RSAES-OAEP, which callers may also produce offline with GetPublicKey.
  */
 
-import { ciphertextAad, encodeHeader, parseCiphertext } from './ciphertext.ts';
+import { CIPHERTEXT_FORMAT_V1, type CiphertextFormat, parseCiphertext } from './ciphertext.ts';
 import type { EngineCore, LoadedKey, RequestContext } from './core.ts';
-import {
-  type EncryptionContext,
-  encodeEncryptionContext,
-  parseEncryptionContext,
-} from './encryption-context.ts';
+import { type EncryptionContext, parseEncryptionContext } from './encryption-context.ts';
 import { invalidCiphertext, KmsError, validation } from './errors.ts';
+import { aadOf, headerOf } from './headers.ts';
 import type { KeyRecord } from './records.ts';
 import { SecretBytes } from './secret.ts';
 import {
@@ -52,48 +49,22 @@ export interface DecryptOutput {
   readonly encryptionAlgorithm: EncryptionAlgorithm;
 }
 
-const headerCache = new WeakMap<KeyRecord, Uint8Array>();
-const emptyAadCache = new WeakMap<Uint8Array, Uint8Array>();
-
-function isEmptyContext(ec: EncryptionContext): boolean {
-  for (const _ in ec) return false;
-  return true;
-}
-
-/** header || encoding of the empty context, computed once per primary header. */
-function emptyContextAad(header: Uint8Array): Uint8Array {
-  let aad = emptyAadCache.get(header);
-  if (!aad) {
-    aad = ciphertextAad(header, encodeEncryptionContext({}));
-    emptyAadCache.set(header, aad);
-  }
-  return aad;
-}
-
-function primaryHeader(r: KeyRecord): Uint8Array {
-  let h = headerCache.get(r);
-  if (!h) {
-    h = encodeHeader(r.keyId, r.primaryVersion);
-    headerCache.set(r, h);
-  }
-  return h;
-}
-
-/** Seals with the primary version. The caller has checked authorization, state and usage. */
+/**
+ * Seals with the primary version, as a blob of `format` (the AWS API's by default). The caller has checked
+ * authorization, state and usage.
+ */
 export function sealSymmetric(
   core: EngineCore,
   key: LoadedKey,
   plaintext: Uint8Array,
   ec: EncryptionContext,
+  format: CiphertextFormat = CIPHERTEXT_FORMAT_V1,
 ): Uint8Array {
   const r = key.record;
-  const header = primaryHeader(r);
   const material = key.material.get(r.primaryVersion);
   if (!material) throw new KmsError('KMSInternalException', 'primary key material is not loaded');
-  const aad = isEmptyContext(ec)
-    ? emptyContextAad(header)
-    : ciphertextAad(header, encodeEncryptionContext(ec));
-  return core.crypto.aesGcmSeal(material, plaintext, aad, header);
+  const header = headerOf(r, r.primaryVersion, format);
+  return core.crypto.aesGcmSeal(material, plaintext, aadOf(header, ec), header.bytes);
 }
 
 function rsaAlgorithm(
@@ -219,11 +190,8 @@ export function decryptWith(
   if (r.keySpec !== 'SYMMETRIC_DEFAULT') throw invalidCiphertext();
   const material = key.material.get(parsed.keyVersion);
   if (!material) throw invalidCiphertext();
-  const pt = core.crypto.aesGcmOpen(
-    material,
-    parsed.sealed,
-    ciphertextAad(parsed.header, encodeEncryptionContext(ec)),
-  );
+  const aad = aadOf(headerOf(r, parsed.keyVersion, parsed.format), ec);
+  const pt = core.crypto.aesGcmOpen(material, parsed.sealed, aad);
   if (!pt) throw invalidCiphertext();
   return {
     plaintext: new SecretBytes(pt),

@@ -14,11 +14,38 @@ export function formatKeyId(keyUuid: string, version: number): string {
   return `kubekms:${keyUuid}:v${version}`;
 }
 
-export function parseKeyId(keyId: string): { keyUuid: string; version: number } | undefined {
+export function parseKeyId(keyId: string): KeyIdParts | undefined {
   const m = RE.exec(keyId);
   if (!m || !isKeyUuid(m[1]!)) return undefined;
   const version = Number(m[2]);
   return version <= 0xffffffff ? { keyUuid: m[1]!, version } : undefined;
+}
+
+export interface KeyIdParts {
+  readonly keyUuid: string;
+  readonly version: number;
+}
+
+/**
+ * parseKeyId with memory: the apiserver sends the same few key_ids over and over, so each is parsed once. Bounded:
+ * past `max` distinct strings (junk from a misbehaving client) it starts over.
+ */
+export class KeyIdCache {
+  readonly #parsed = new Map<string, KeyIdParts | undefined>();
+  readonly #max: number;
+
+  constructor(max = 64) {
+    this.#max = max;
+  }
+
+  parse(keyId: string): KeyIdParts | undefined {
+    const hit = this.#parsed.get(keyId);
+    if (hit !== undefined || this.#parsed.has(keyId)) return hit;
+    const parts = parseKeyId(keyId);
+    if (this.#parsed.size >= this.#max) this.#parsed.clear();
+    this.#parsed.set(keyId, parts);
+    return parts;
+  }
 }
 
 /** SHA-256 of the key_id, hex: what metrics and logs may carry (as the apiserver itself does). */

@@ -10,14 +10,13 @@
  * - otherwise healthz is "ok".
  */
 
-import { parseCiphertext } from '../engine/ciphertext.ts';
+import { CIPHERTEXT_OVERHEAD } from '../engine/ciphertext.ts';
 import type { EngineCore, LoadedKey } from '../engine/core.ts';
 import { invalidCiphertext, KmsError, validation } from '../engine/errors.ts';
-import { decrypt, encrypt } from '../engine/ops-encrypt.ts';
-import { SYSTEM } from '../engine/policy.ts';
+import { isFormat1, openForPlugin, sealForPlugin } from '../engine/ops-kmsv2.ts';
 import { constantTimeEqual } from '../engine/secret.ts';
 import { checkAnnotations } from './annotations.ts';
-import { formatKeyId, parseKeyId } from './key-id.ts';
+import { formatKeyId, KeyIdCache } from './key-id.ts';
 
 export type PluginApiVersion = 'v2' | 'v2beta1';
 
@@ -42,7 +41,6 @@ export interface StatusResult {
 }
 
 export const ENCRYPT_CIPHERTEXT_MAX = 1024;
-const ctx = { caller: SYSTEM };
 
 export class KmsV2Plugin {
   readonly #core: EngineCore;
@@ -52,6 +50,7 @@ export class KmsV2Plugin {
   readonly #now: () => number;
   readonly #fetchVersion: ((keyUuid: string, version: number) => Promise<void>) | undefined;
   #lastSelfTest = { keyId: '', at: 0, ok: false, error: 'no self-test yet' };
+  readonly #keyIds = new KeyIdCache();
 
   constructor(o: PluginOptions) {
     this.#core = o.core;
@@ -124,28 +123,20 @@ export class KmsV2Plugin {
     annotations: Record<string, Uint8Array>;
   } {
     if (plaintext.length === 0) throw validation('plaintext', 'must not be empty');
-    const key = this.#usableKey();
-    const out = encrypt(this.#core, ctx, { keyId: key.record.keyId, plaintext });
-    if (out.ciphertextBlob.length > ENCRYPT_CIPHERTEXT_MAX) {
+    if (plaintext.length > ENCRYPT_CIPHERTEXT_MAX - CIPHERTEXT_OVERHEAD) {
       throw validation(
         'plaintext',
-        `wrapped size ${out.ciphertextBlob.length} would exceed the apiserver's 1024-byte limit`,
+        `wrapped size ${plaintext.length + CIPHERTEXT_OVERHEAD} would exceed the apiserver's 1024-byte limit`,
       );
     }
+    const keyUuid = this.#usableKey().record.keyId;
+    const out = sealForPlugin(this.#core, keyUuid, plaintext);
     const annotations: Record<string, Uint8Array> = {};
     const problem = checkAnnotations(annotations);
     if (problem) throw new KmsError('KMSInternalException', problem);
-    return {
-      ciphertext: out.ciphertextBlob,
-      keyId: formatKeyId(key.record.keyId, out.keyVersion),
-      annotations,
-    };
+    return { ciphertext: out.ciphertext, keyId: formatKeyId(keyUuid, out.keyVersion), annotations };
   }
 
-  /**
-   * Decrypts only what the named key_id wrapped: an unknown key_id is refused, the ciphertext must carry the same
-   * key and version, and kubekms never emits annotations, so any are a mismatch.
-   */
   /**
    * A promise when `keyId` names a version this instance does not hold and a fetch hook is configured (the
    * Decrypt then waits for it); undefined otherwise, which keeps the common path synchronous.
@@ -153,11 +144,16 @@ export class KmsV2Plugin {
   fetchMissing(keyId: string): Promise<void> | undefined {
     const fetch = this.#fetchVersion;
     if (!fetch) return undefined;
-    const id = parseKeyId(keyId);
+    const id = this.#keyIds.parse(keyId);
     if (!id || this.#core.holdsVersion(id.keyUuid, id.version)) return undefined;
     return fetch(id.keyUuid, id.version).catch(() => undefined);
   }
 
+  /**
+   * Decrypts only what the named key_id wrapped: an unknown key_id is refused, the ciphertext must be of the
+   * plugin's domain and carry the same key and version, and kubekms never emits annotations, so any are a
+   * mismatch.
+   */
   decrypt(
     ciphertext: Uint8Array,
     keyId: string,
@@ -167,17 +163,29 @@ export class KmsV2Plugin {
     if (uid.length === 0) throw validation('uid', 'must not be empty');
     if (ciphertext.length === 0) throw validation('ciphertext', 'must not be empty');
     if (ciphertext.length > ENCRYPT_CIPHERTEXT_MAX) throw invalidCiphertext();
-    const id = parseKeyId(keyId);
+    const id = this.#keyIds.parse(keyId);
     if (!id || !this.#core.holdsVersion(id.keyUuid, id.version)) {
       throw new KmsError(
         'NotFoundException',
         `key_id: ${JSON.stringify(keyId.slice(0, 128))} is not a key_id this plugin issued`,
       );
     }
-    if (Object.keys(annotations).length > 0) throw invalidCiphertext();
-    const header = parseCiphertext(ciphertext);
-    if (header.keyId !== id.keyUuid || header.keyVersion !== id.version) throw invalidCiphertext();
-    const out = decrypt(this.#core, ctx, { ciphertextBlob: ciphertext, keyId: id.keyUuid });
-    return out.plaintext.unsafeBytes();
+    for (const _ in annotations) throw invalidCiphertext();
+    const format1 = isFormat1(ciphertext) && this.#opensFormat1(id.keyUuid);
+    return openForPlugin(this.#core, ciphertext, id.keyUuid, id.version, format1);
+  }
+
+  /**
+   * Format 1 blobs are the plugin's own from before format 2, or the AWS API's: they open only under a key the AWS
+   * API cannot use for data operations, the Secrets key served now or a cluster-managed key
+   * (docs/adr/0012-ciphertext-domains.md).
+   */
+  #opensFormat1(keyUuid: string): boolean {
+    if (this.#core.findKey(keyUuid)?.keyManager === 'CLUSTER') return true;
+    try {
+      return this.#core.resolve(this.#secretsKey, 'secrets-key').record.keyId === keyUuid;
+    } catch {
+      return false;
+    }
   }
 }
