@@ -13,6 +13,7 @@ import {
   createCipheriv,
   createDecipheriv,
   createHmac,
+  createSecretKey,
   generateKeyPairSync,
   type KeyObject,
   sign as nodeSign,
@@ -55,10 +56,11 @@ const sys = { caller: SYSTEM };
 const symKey = (await createKey(core, sys, {})).keyId;
 const hmacKey = (await createKey(core, sys, { keySpec: 'HMAC_256' })).keyId;
 
-// The raw side: one AES-256 key, and an AAD as long as the engine's (21-byte header + 4-byte empty context).
-const aesKey = randomBytes(32);
+// The raw side: one AES-256 key, and an AAD as long as the engine's (21-byte header + 4-byte empty context). Keys
+// are KeyObjects made once, the fastest way to hand a key to node:crypto (and what the engine's provider does).
+const aesKey = createSecretKey(randomBytes(32));
 const aad = randomBytes(25);
-const hmacBytes = randomBytes(32);
+const hmacBytes = createSecretKey(randomBytes(32));
 
 function rawSeal(plaintext: Uint8Array): { iv: Buffer; ct: Buffer; tag: Buffer } {
   const iv = randomBytes(12);

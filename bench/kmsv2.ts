@@ -2,11 +2,13 @@
  * KMS v2 plugin throughput and latency through the unix socket, against a no-op grpc-js server on the same kind
  * of socket, measured in the same run: `node bench/kmsv2.ts [seconds-per-point]`.
  * Each server runs in its own process; this process is the client (one grpc-js channel, like kube-apiserver).
+ * Besides ops/s it reports each server's own CPU time per call (from /proc/PID/stat), which a busy machine
+ * disturbs far less than throughput: "cpu ratio" is no-op CPU / kubekms CPU per call.
  */
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { credentials, makeGenericClientConstructor, type ServiceError } from '@grpc/grpc-js';
@@ -16,6 +18,26 @@ import { fmt, type LoadResult, runLoad } from './lib/load.ts';
 const seconds = Number(process.argv[2] ?? 3);
 const CONCURRENCY = [1, 16, 64];
 const dir = mkdtempSync(join(tmpdir(), 'kubekms-bench-'));
+
+/** User + system CPU of a process in ms (clock ticks of 10 ms, as Linux reports them). */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+type Point = LoadResult & { readonly cpuUsPerCall: number };
+
+/** runLoad, plus the server's CPU per call (warm-up calls included on both sides of the division). */
+async function measure(pid: number, call: () => Promise<unknown>, concurrency: number): Promise<Point> {
+  let calls = 0;
+  const counted = () => {
+    calls++;
+    return call();
+  };
+  const before = cpuMs(pid);
+  const r = await runLoad(counted, concurrency, seconds * 1000);
+  return { ...r, cpuUsPerCall: ((cpuMs(pid) - before) * 1000) / calls };
+}
 
 type Unary = (req: object, cb: (e: ServiceError | null, r: Record<string, unknown>) => void) => void;
 
@@ -55,10 +77,12 @@ async function measureServer(mode: 'kubekms' | 'noop') {
     ciphertext: Buffer;
     key_id: string;
   };
-  const results: Record<string, LoadResult[]> = { Encrypt: [], Decrypt: [] };
+  const results: Record<string, Point[]> = { Encrypt: [], Decrypt: [] };
+  const pid = child.pid!;
   for (const n of CONCURRENCY) {
     results.Decrypt!.push(
-      await runLoad(
+      await measure(
+        pid,
         () =>
           c.call('Decrypt', {
             ciphertext: enc.ciphertext,
@@ -67,15 +91,10 @@ async function measureServer(mode: 'kubekms' | 'noop') {
             annotations: {},
           }),
         n,
-        seconds * 1000,
       ),
     );
     results.Encrypt!.push(
-      await runLoad(
-        () => c.call('Encrypt', { plaintext: randomBytes(32), uid: randomUUID() }),
-        n,
-        seconds * 1000,
-      ),
+      await measure(pid, () => c.call('Encrypt', { plaintext: randomBytes(32), uid: randomUUID() }), n),
     );
   }
   c.close();
@@ -90,15 +109,15 @@ rmSync(dir, { recursive: true, force: true });
 
 console.log(`KMS v2 over a unix socket, ${seconds} s per point, Node ${process.version}`);
 console.log(
-  '| method | concurrency | no-op ops/s | kubekms ops/s | ratio | kubekms p50 ms | kubekms p99 ms | no-op p99 ms |',
+  '| method | concurrency | no-op ops/s | kubekms ops/s | ratio | kubekms p50 ms | kubekms p99 ms | no-op p99 ms | no-op CPU µs/call | kubekms CPU µs/call | cpu ratio |',
 );
-console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
+console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const method of ['Decrypt', 'Encrypt'] as const) {
   for (let i = 0; i < CONCURRENCY.length; i++) {
     const a = noop[method]![i]!;
     const b = kubekms[method]![i]!;
     console.log(
-      `| ${method} | ${a.concurrency} | ${fmt(a.opsPerSec)} | ${fmt(b.opsPerSec)} | ${fmt(b.opsPerSec / a.opsPerSec, 2)} | ${fmt(b.p50Ms, 3)} | ${fmt(b.p99Ms, 3)} | ${fmt(a.p99Ms, 3)} |`,
+      `| ${method} | ${a.concurrency} | ${fmt(a.opsPerSec)} | ${fmt(b.opsPerSec)} | ${fmt(b.opsPerSec / a.opsPerSec, 2)} | ${fmt(b.p50Ms, 3)} | ${fmt(b.p99Ms, 3)} | ${fmt(a.p99Ms, 3)} | ${fmt(a.cpuUsPerCall)} | ${fmt(b.cpuUsPerCall)} | ${fmt(a.cpuUsPerCall / b.cpuUsPerCall, 2)} |`,
     );
   }
 }

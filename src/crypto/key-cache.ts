@@ -1,11 +1,11 @@
 /**
- * Parsed key caches, so repeated sign/verify/decrypt does not re-parse DER. Private keys are cached per
+ * Parsed key caches, so repeated sign/verify/decrypt does not re-parse DER. Private and secret keys are cached per
  * SecretBytes object (a WeakMap: the entry lives exactly as long as the engine keeps the secret); public keys in
  * a bounded LRU keyed by their DER bytes. Each entry remembers the spec it was last checked against.
  *
  * Wiping a SecretBytes does not evict its parsed key: callers must not use a secret after wiping it anyway.
  */
-import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import type { SecretBytes } from '../engine/secret.ts';
 import type { AsymmetricKeySpec } from '../engine/specs.ts';
 import { bufferView } from './bytes.ts';
@@ -20,6 +20,17 @@ export interface ParsedKey {
 }
 
 const PUBLIC_CACHE_MAX = 1024;
+const secretKeys = new WeakMap<SecretBytes, KeyObject>();
+
+/** A secret (AES or HMAC) key as a KeyObject, made once per SecretBytes. */
+export function secretKeyOf(secret: SecretBytes): KeyObject {
+  let key = secretKeys.get(secret);
+  if (key === undefined) {
+    key = createSecretKey(secret.unsafeBytes());
+    secretKeys.set(secret, key);
+  }
+  return key;
+}
 const privateKeys = new WeakMap<SecretBytes, ParsedKey>();
 const publicKeys = new Map<string, ParsedKey>();
 

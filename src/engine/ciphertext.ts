@@ -11,7 +11,7 @@
  *
  * AAD = bytes 0..20 (the header) || canonical encryption context. The header is authenticated, so a blob
  * cannot be moved to another key or version, nor to the other API: the format byte is the blob's domain
- * (docs/adr/0012-ciphertext-domains.md). Overhead: 49 bytes.
+ * (docs/adr/0017-ciphertext-domains.md). Overhead: 49 bytes.
  */
 import { invalidCiphertext } from './errors.ts';
 

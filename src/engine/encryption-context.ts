@@ -19,8 +19,10 @@ const utf8 = new TextEncoder();
 const EMPTY = new Uint8Array([0, 0, 0, 0]);
 
 /** Checks the shape of a context that came from outside (any JSON value) and returns it typed. */
+const NO_CONTEXT: EncryptionContext = Object.freeze({});
+
 export function parseEncryptionContext(value: unknown, field = 'EncryptionContext'): EncryptionContext {
-  if (value === undefined || value === null) return {};
+  if (value === undefined || value === null) return NO_CONTEXT;
   if (typeof value !== 'object' || Array.isArray(value))
     throw validation(field, 'must be a map of string to string');
   const out: Record<string, string> = {};

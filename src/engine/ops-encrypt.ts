@@ -201,20 +201,13 @@ export function decryptWith(
   };
 }
 
+const DECRYPT_FIELDS = { key: 'KeyId', alg: 'EncryptionAlgorithm' } as const;
+
 export function decrypt(core: EngineCore, ctx: RequestContext, input: DecryptInput): DecryptOutput {
   const blob = requireBytes(input.ciphertextBlob, 'CiphertextBlob', 1, LIMITS.ciphertextMax);
   const ec = parseEncryptionContext(input.encryptionContext);
   const alg = optionalEnum(input.encryptionAlgorithm, 'EncryptionAlgorithm', ENCRYPTION_ALGORITHMS);
-  return decryptWith(
-    core,
-    ctx,
-    blob,
-    input.keyId,
-    ec,
-    alg,
-    { key: 'KeyId', alg: 'EncryptionAlgorithm' },
-    'kms:Decrypt',
-  );
+  return decryptWith(core, ctx, blob, input.keyId, ec, alg, DECRYPT_FIELDS, 'kms:Decrypt');
 }
 
 export interface ReEncryptInput {

@@ -1,5 +1,5 @@
 /**
- * Encrypt and Decrypt in the KMS v2 plugin's domain (docs/adr/0012-ciphertext-domains.md): blobs of format 2,
+ * Encrypt and Decrypt in the KMS v2 plugin's domain (docs/adr/0017-ciphertext-domains.md): blobs of format 2,
  * which the AWS API never opens, under the empty encryption context. The plugin names the key and version it
  * expects (from the apiserver's key_id), so Decrypt compares the blob's header bytes with them instead of parsing
  * an id out of the blob. Format 1 blobs (written by the plugin before format 2) open only when the caller says so.

@@ -178,7 +178,7 @@ export class KmsV2Plugin {
   /**
    * Format 1 blobs are the plugin's own from before format 2, or the AWS API's: they open only under a key the AWS
    * API cannot use for data operations, the Secrets key served now or a cluster-managed key
-   * (docs/adr/0012-ciphertext-domains.md).
+   * (docs/adr/0017-ciphertext-domains.md).
    */
   #opensFormat1(keyUuid: string): boolean {
     if (this.#core.findKey(keyUuid)?.keyManager === 'CLUSTER') return true;

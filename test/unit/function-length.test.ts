@@ -7,7 +7,7 @@ import { isChecked, REPO_ROOT, sourceFiles } from './architecture-rules.ts';
 
 const MAX_LINES = 100;
 /** Functions still being split elsewhere (`file name`): each must still be too long, so the list only shrinks. */
-const KNOWN: readonly string[] = ['src/kmsv2/server.ts startKmsV2Server'];
+const KNOWN: readonly string[] = [];
 
 interface LongFunction {
   readonly where: string;
