@@ -147,6 +147,26 @@ const SIGNING_CASES = SPECS.flatMap((spec) =>
   SIGNING_ALGORITHMS_BY_SPEC[spec]!.map((alg) => [spec, alg] as const),
 );
 
+describe('RSA signature length (RFC 8017 8.2.2 step 1)', () => {
+  it('refuses a signature with its leading zero byte removed, which OpenSSL alone would accept', () => {
+    const { privateKey, publicKey } = pairOf('RSA_2048');
+    let msg: Uint8Array = new Uint8Array(0);
+    let signature: Uint8Array = new Uint8Array(0);
+    const alg = 'RSASSA_PSS_SHA_256'; // OpenSSL's PSS verify left-pads a short signature; PKCS#1 v1.5's does not
+    for (let i = 0; i < 20_000; i++) {
+      msg = new TextEncoder().encode(`message ${i}`);
+      signature = crypto.sign('RSA_2048', alg, privateKey, msg, 'RAW');
+      if (signature[0] === 0) break;
+    }
+    expect(signature[0]).toBe(0);
+    expect(nodeAccepts(publicKey, alg, msg, signature.subarray(1))).toBe(true);
+    expect(crypto.verify('RSA_2048', alg, publicKey, msg, 'RAW', signature)).toBe(true);
+    expect(crypto.verify('RSA_2048', alg, publicKey, msg, 'RAW', signature.subarray(1))).toBe(false);
+    const digest = crypto.digest(HASH_OF_SIGNING[alg]!, msg);
+    expect(crypto.verify('RSA_2048', alg, publicKey, digest, 'DIGEST', signature.subarray(1))).toBe(false);
+  });
+});
+
 describe('sign and verify', () => {
   it.each(SIGNING_CASES)(
     '%s %s: RAW round trip, node:crypto agrees, wrong message and tampering fail',

@@ -91,6 +91,15 @@ export function signMessage(
     : rsaPkcs1SignDigest(parsed.key, hash, message);
 }
 
+/**
+ * RFC 8017 (8.1.2, 8.2.2) step 1: an RSA signature is exactly k octets. OpenSSL left-pads a shorter one, so a
+ * signature with a leading zero byte would also verify with that byte removed — refused here.
+ */
+function hasModulusLength(parsed: ParsedKey, signature: Uint8Array): boolean {
+  const bits = parsed.key.asymmetricKeyDetails?.modulusLength;
+  return bits === undefined || signature.length === Math.ceil(bits / 8);
+}
+
 export function verifyMessage(
   spec: AsymmetricKeySpec,
   algorithm: SigningAlgorithm,
@@ -103,6 +112,7 @@ export function verifyMessage(
   const parsed = publicKeyOf(publicKey, spec);
   const data = bufferView(message);
   const sig = bufferView(signature);
+  if (!isEccSpec(spec) && !hasModulusLength(parsed, signature)) return false;
   if (algorithm === 'ED25519_PH_SHA_512') {
     return ed25519phVerify(parsed, messageType === 'RAW' ? sha512(message) : message, signature);
   }
