@@ -10,8 +10,8 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { Agent, get } from 'node:http';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { Agent } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +25,7 @@ import {
   KMSClient,
 } from '@aws-sdk/client-kms';
 import { ApiserverLikeClient } from '../src/kmsv2/testing/apiserver-client.ts';
+import { httpOk, rssMiB, sleep } from './lib/process.ts';
 
 const { values: opts } = parseArgs({
   options: {
@@ -39,7 +40,6 @@ const DURATION_MS = Number(opts.minutes) * 60_000;
 const MAIN = fileURLToPath(
   new URL(opts.entry === 'src' ? '../src/cli/main.ts' : '../dist/cli/main.js', import.meta.url),
 );
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function freePort(): Promise<number> {
   const s = createServer().listen(0, '127.0.0.1');
@@ -48,17 +48,6 @@ async function freePort(): Promise<number> {
   await new Promise((r) => s.close(r));
   return port;
 }
-
-const ok = (url: string) =>
-  new Promise<boolean>((resolve) => {
-    get(url, (res) => {
-      res.resume();
-      resolve(res.statusCode === 200);
-    }).on('error', () => resolve(false));
-  });
-
-const rssMiB = async (pid: number) =>
-  Number(/VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'))?.[1]) / 1024;
 
 /** Least-squares slope of y over x. */
 function slope(points: readonly (readonly [number, number])[]): number {
@@ -125,7 +114,7 @@ const server = spawn(
   { stdio: ['ignore', 'ignore', 'inherit'] },
 );
 try {
-  while (!(await ok(`http://127.0.0.1:${health}/readyz`))) await sleep(50);
+  while (!(await httpOk(`http://127.0.0.1:${health}/readyz`))) await sleep(50);
   const pid = server.pid!;
   const aws = new KMSClient({
     endpoint: `http://127.0.0.1:${awsPort}`,

@@ -12,12 +12,12 @@
  * checkout's CLI (a commit to compare with), interleaved run by run with this one so load hits both alike.
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { get } from 'node:http';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { httpOk, rssMiB, sleep } from './lib/process.ts';
 
 const { values: opts } = parseArgs({
   options: {
@@ -45,24 +45,6 @@ const BARE = `require('node:http').createServer((q, s) => s.end('ok')).listen(Nu
 interface Sample {
   readonly readyMs: number;
   readonly rssMiB: number;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function httpOk(url: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const req = get(url, (res) => {
-      res.resume();
-      resolve(res.statusCode === 200);
-    });
-    req.on('error', () => resolve(false));
-    req.setTimeout(1000, () => req.destroy());
-  });
-}
-
-async function rssMiB(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1]) / 1024;
 }
 
 let nextPort = 19_900 + Math.floor(Math.random() * 500);
