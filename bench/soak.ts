@@ -6,11 +6,14 @@
  * samples; a leak shows as a steady positive slope), p50/p99 per API, the error count, and RSS after the load
  * stops and the process idles for --idle seconds.
  *
- *   node bench/soak.ts [--minutes 10] [--kmsv2 8] [--aws 32] [--idle 30] [--entry dist|src]
+ *   node bench/soak.ts [--minutes 10] [--kmsv2 8] [--aws 32] [--aws-keys 8] [--idle 30] [--entry dist|src]
+ *
+ * The AWS workers share --aws-keys access keys (administrators, from a credentials file): each key has its own
+ * replay budget (ADR 0012, 200 000 signatures per 5 minutes), which one key at full speed exhausts.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { Agent } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -33,6 +36,7 @@ const { values: opts } = parseArgs({
     kmsv2: { type: 'string', default: '8' },
     aws: { type: 'string', default: '32' },
     idle: { type: 'string', default: '30' },
+    'aws-keys': { type: 'string', default: '8' },
     entry: { type: 'string', default: 'dist' },
   },
 });
@@ -94,6 +98,14 @@ async function loop(workers: number, until: number, call: () => Promise<unknown>
 const dir = await mkdtemp(join(tmpdir(), 'kubekms-soak-'));
 const [health, awsPort] = [await freePort(), await freePort()];
 const socket = join(dir, 'kms.sock');
+const KEYS = Array.from({ length: Number(opts['aws-keys']) }, (_, i) => ({
+  accessKeyId: `SOAK${String(i).padStart(4, '0')}`,
+  secretAccessKey: randomBytes(20).toString('hex'),
+  principal: `system:serviceaccount:soak:worker-${i}`,
+  admin: true,
+}));
+const credentialsFile = join(dir, 'credentials.json');
+await writeFile(credentialsFile, JSON.stringify({ credentials: KEYS }), { mode: 0o600 });
 const server = spawn(
   process.execPath,
   [
@@ -108,6 +120,8 @@ const server = spawn(
     `127.0.0.1:${health}`,
     '--aws-listen',
     `127.0.0.1:${awsPort}`,
+    '--aws-credentials',
+    credentialsFile,
     '--log-level',
     'warn',
   ],
@@ -116,14 +130,20 @@ const server = spawn(
 try {
   while (!(await httpOk(`http://127.0.0.1:${health}/readyz`))) await sleep(50);
   const pid = server.pid!;
-  const aws = new KMSClient({
-    endpoint: `http://127.0.0.1:${awsPort}`,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-    maxAttempts: 1,
-    requestHandler: { httpAgent: new Agent({ keepAlive: true, maxSockets: 256 }) },
-  });
-  const keyId = (await aws.send(new CreateKeyCommand({ Description: 'soak' }))).KeyMetadata!.KeyId!;
+  const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+  const clients = KEYS.map(
+    (k) =>
+      new KMSClient({
+        endpoint: `http://127.0.0.1:${awsPort}`,
+        region: 'us-east-1',
+        credentials: { accessKeyId: k.accessKeyId, secretAccessKey: k.secretAccessKey },
+        maxAttempts: 1,
+        requestHandler: { httpAgent: agent },
+      }),
+  );
+  let turn = 0;
+  const nextClient = () => clients[turn++ % clients.length]!;
+  const keyId = (await nextClient().send(new CreateKeyCommand({ Description: 'soak' }))).KeyMetadata!.KeyId!;
   const kms = new ApiserverLikeClient(socket);
   const samples: [number, number][] = [];
   const start = Date.now();
@@ -138,6 +158,7 @@ try {
       await kms.decrypt(e.ciphertext, e.keyId, e.annotations);
     }),
     loop(Number(opts.aws), until, async () => {
+      const aws = nextClient();
       const dk = await aws.send(new GenerateDataKeyCommand({ KeyId: keyId, KeySpec: 'AES_256' }));
       const enc = await aws.send(
         new EncryptCommand({ KeyId: keyId, Plaintext: randomBytes(64), EncryptionContext: context }),
@@ -151,11 +172,11 @@ try {
   await sleep(Number(opts.idle) * 1000);
   const afterIdle = await rssMiB(pid);
   kms.close();
-  aws.destroy();
+  for (const c of clients) c.destroy();
   const warm = samples.slice(Math.floor(samples.length * 0.2));
   const rss = samples.map(([, y]) => y);
   console.log(
-    `soak ${opts.minutes} min, node ${process.version}, entry ${opts.entry}: KMS v2 ${opts.kmsv2} workers (Encrypt+Decrypt), AWS ${opts.aws} workers (GenerateDataKey+Encrypt+Decrypt+Decrypt)`,
+    `soak ${opts.minutes} min, node ${process.version}, entry ${opts.entry}: KMS v2 ${opts.kmsv2} workers (Encrypt+Decrypt), AWS ${opts.aws} workers on ${KEYS.length} access keys (GenerateDataKey+Encrypt+Decrypt+Decrypt)`,
   );
   console.log(`KMS v2 round trips: ${percentiles(v2.latencies)}, errors ${v2.errors} ${v2.firstError}`);
   console.log(
