@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { LeaderElector } from './leader-election.ts';
+import type { Lease } from './client.ts';
+import { type LeaderElectionOptions, LeaderElector } from './leader-election.ts';
 import { FakeLeases } from './testing.ts';
 
 function setup() {
@@ -7,7 +8,7 @@ function setup() {
   let t = Date.UTC(2026, 0, 1);
   const clock = { now: () => t, advance: (ms: number) => (t += ms) };
   const log: string[] = [];
-  const make = (identity: string, client = api) =>
+  const make = (identity: string, client: LeaderElectionOptions['client'] = api) =>
     new LeaderElector({
       client,
       namespace: 'kubekms',
@@ -114,5 +115,58 @@ describe('LeaderElector (15 s / 10 s / 2 s, fake clock)', () => {
     expect(a.isLeader).toBe(false);
     await b.tick();
     expect(b.isLeader).toBe(true);
+  });
+
+  it('stop() releases the lease even when a renewal in flight moved its resourceVersion', async () => {
+    const { api, make } = setup();
+    let hold: (() => void) | undefined;
+    // The renewal reaches the API server (the lease's resourceVersion moves) but its answer is late.
+    const slowAnswers = {
+      getLease: (ns: string, n: string) => api.getLease(ns, n),
+      createLease: (l: Lease) => api.createLease(l),
+      async replaceLease(l: Lease) {
+        const written = await api.replaceLease(l);
+        if (hold === undefined) await new Promise<void>((r) => (hold = r));
+        return written;
+      },
+    };
+    const a = make('a', slowAnswers);
+    const b = make('b');
+    await a.tick(); // creates the lease (no replace)
+    await b.tick();
+    const renewing = a.tick(); // renew in flight: the server has it, a does not know yet
+    await new Promise((r) => setImmediate(r));
+    await a.stop();
+    hold?.();
+    await renewing;
+    expect(api.leases.get('kubekms/kubekms-operator')!.spec.holderIdentity).toBeUndefined();
+    await b.tick();
+    expect(b.isLeader).toBe(true);
+  });
+
+  it('a controller shutdown slower than the step-down grace does not keep the lease', async () => {
+    const api = new FakeLeases();
+    let finish: (() => void) | undefined;
+    const a = new LeaderElector({
+      client: api,
+      namespace: 'kubekms',
+      name: 'kubekms-operator',
+      identity: 'a',
+      stepDownGraceMs: 20,
+      onStartedLeading: () => undefined,
+      onStoppedLeading: () => new Promise<void>((r) => (finish = r)),
+    });
+    await a.tick();
+    const stopping = a.stop();
+    await new Promise((r) => setTimeout(r, 100));
+    // Released within the grace although the controllers are still winding down; stop() waits for them.
+    expect(api.leases.get('kubekms/kubekms-operator')!.spec.holderIdentity).toBeUndefined();
+    let stopped = false;
+    void stopping.then(() => (stopped = true));
+    await new Promise((r) => setImmediate(r));
+    expect(stopped).toBe(false);
+    finish?.();
+    await stopping;
+    expect(stopped).toBe(true);
   });
 });

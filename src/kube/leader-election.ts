@@ -21,6 +21,11 @@ export interface LeaderElectionOptions {
   readonly leaseDurationMs?: number;
   readonly renewDeadlineMs?: number;
   readonly retryPeriodMs?: number;
+  /**
+   * On stop(), how long the lease stays held while onStoppedLeading winds the controllers down (default: lease
+   * duration − renew deadline, the margin a partitioned leader gets before a successor may take over).
+   */
+  readonly stepDownGraceMs?: number;
   readonly now?: () => number;
   readonly onStartedLeading: () => void;
   readonly onStoppedLeading: () => Promise<void>;
@@ -34,6 +39,7 @@ export class LeaderElector {
   readonly #leaseMs: number;
   readonly #renewDeadlineMs: number;
   readonly #retryMs: number;
+  readonly #stepDownGraceMs: number;
   readonly #now: () => number;
   #leading = false;
   #lastRenew = 0;
@@ -50,6 +56,7 @@ export class LeaderElector {
     this.#leaseMs = o.leaseDurationMs ?? 15_000;
     this.#renewDeadlineMs = o.renewDeadlineMs ?? 10_000;
     this.#retryMs = o.retryPeriodMs ?? 2_000;
+    this.#stepDownGraceMs = o.stepDownGraceMs ?? Math.max(0, this.#leaseMs - this.#renewDeadlineMs);
     this.#now = o.now ?? Date.now;
     o.metrics?.leaderStatus.set({ name: o.name }, 0);
   }
@@ -77,18 +84,39 @@ export class LeaderElector {
     })();
   }
 
-  /** Stops the loop; a leader steps down and (by default) releases the lease so a successor takes over at once. */
+  /**
+   * Stops the loop; a leader steps down and (by default) releases the lease so a successor takes over at once.
+   * The step-down (onStoppedLeading) gets at most the step-down grace before the lease is released: a slow
+   * controller shutdown must not turn a graceful handover into a lease-duration outage.
+   */
   async stop(opts: { release?: boolean } = {}): Promise<void> {
     this.#abort.abort();
     this.#tickId++;
     await this.#loop;
     this.#loop = undefined;
     if (!this.#leading) return;
-    await this.#stepDown('stopping');
-    if (opts.release !== false && this.#lease) {
+    const steppedDown = this.#stepDown('stopping');
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.#stepDownGraceMs);
+    });
+    await Promise.race([steppedDown, grace]);
+    clearTimeout(timer);
+    if (opts.release !== false) await this.#release();
+    await steppedDown;
+  }
+
+  /**
+   * Gives the lease up: no holder, a 1 s duration. A renewal still in flight when stop() began may have moved the
+   * lease's resourceVersion past the one we hold, so a conflict reads the lease again and retries while it is ours.
+   */
+  async #release(): Promise<void> {
+    const c = this.#o.client;
+    const started = this.#now();
+    for (let attempt = 0; attempt < 3 && this.#lease; attempt++) {
       const now = this.#now();
       try {
-        await this.#o.client.replaceLease({
+        await c.replaceLease({
           metadata: this.#lease.metadata,
           spec: {
             leaseDurationSeconds: 1,
@@ -97,9 +125,22 @@ export class LeaderElector {
             leaseTransitions: this.#lease.spec.leaseTransitions ?? 0,
           },
         });
-        this.#o.log?.info({ lease: this.#o.name }, 'leader election: lease released');
+        this.#o.log?.info(
+          { lease: this.#o.name, ms: this.#now() - started },
+          'leader election: lease released',
+        );
+        return;
       } catch (e) {
+        const fresh = isConflict(e)
+          ? await c.getLease(this.#o.namespace, this.#o.name).catch(() => undefined)
+          : undefined;
+        if (fresh?.spec.holderIdentity === this.identity) {
+          this.#lease = fresh;
+          continue;
+        }
+        if (isConflict(e) && fresh) return; // someone else holds it already
         this.#o.log?.warn({ lease: this.#o.name, err: describeError(e) }, 'leader election: release failed');
+        return;
       }
     }
   }

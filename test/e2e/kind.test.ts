@@ -17,6 +17,7 @@
  *      the wrong type is refused by values.schema.json.
  * One cluster for the whole file, deleted afterwards (KUBEKMS_KIND_KEEP=1 keeps it for debugging).
  */
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -349,6 +350,10 @@ describe('the Helm chart with default values (docs/install.md, On kind)', () => 
     expect(pods).toContain(leader);
     const other = pods.find((p) => p !== leader);
     expect(other).toBeDefined();
+    // The old leader's own account of its shutdown (SIGTERM → step down → lease released), printed below.
+    const logs = spawn('kubectl', ['-n', NS, 'logs', '-f', '--since=1s', leader], { cwd: k.dir, env: k.env });
+    let said = '';
+    logs.stdout.on('data', (d: Buffer) => (said += d.toString()));
     const t0 = Date.now();
     await k.mustKubectl(['-n', NS, 'delete', 'pod', leader, '--wait=false']);
     const next = await poll(
@@ -361,7 +366,11 @@ describe('the Helm chart with default values (docs/install.md, On kind)', () => 
       250,
     );
     const took = Date.now() - t0;
-    console.log(`leader handover: ${leader} -> ${next} in ${took} ms (lease ${duration} s)`);
+    logs.kill();
+    const shutdown = said.split('\n').filter((l) => /leader election|shutting down|"stopped"/.test(l));
+    console.log(
+      `leader handover: ${leader} -> ${next} in ${took} ms (lease ${duration} s)\n${shutdown.join('\n')}`,
+    );
     expect(next).toBe(other);
     expect(took).toBeLessThan(duration * 1000);
     // The new leader reconciles. (A key the old leader created is not in the new leader's emptyDir keystore: with
