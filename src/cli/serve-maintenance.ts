@@ -28,6 +28,11 @@ export function startMaintenance(
         for (const id of r.rotated) log.info({ keyId: id, event: 'KeyRotated' }, 'key rotated automatically');
         for (const id of r.destroyed)
           log.info({ keyId: id, event: 'KeyDeleted' }, 'key destroyed after its deletion window');
+        for (const v of r.destroyedVersions)
+          log.info(
+            { ...v, event: 'VersionDestroyed' },
+            'retired key version destroyed after its waiting period',
+          );
       },
       (e: unknown) => log.error({ err: message(e) }, 'maintenance failed'),
     );

@@ -26,6 +26,7 @@ import {
   keyMaterialAad,
   type StoreChange,
 } from './records.ts';
+import { RetiredUseLog } from './retired-uses.ts';
 import type { SecretBytes } from './secret.ts';
 import type { KeyUsage } from './specs.ts';
 
@@ -62,6 +63,8 @@ export class EngineCore {
   readonly arn: ArnConfig;
   /** Set when key state is shared between instances: rotations then stage, wait here, and promote. */
   readonly rotationGate: RotationGate | undefined;
+  /** Decrypts under retired versions: the last use of each, and who hears of every one (metrics, audit). */
+  readonly retiredUses = new RetiredUseLog();
 
   // Private: every change goes through mutate/absorb, every read through the named queries below. TypeScript
   // `private` rather than `#`: a dry-run view (aws/cluster/dry-run.ts) is an object whose prototype is the core.
@@ -287,6 +290,13 @@ export class EngineCore {
       const prev = this.keyMap.get(r.keyId);
       const m = new Map(prev?.material ?? []);
       for (const [v, s] of material?.get(r.keyId) ?? []) m.set(v, s);
+      // A version the record no longer lists was destroyed (ops-retirement.ts): its material goes too.
+      for (const [v, s] of m) {
+        if (!r.versions.some((x) => x.version === v)) {
+          s.wipe();
+          m.delete(v);
+        }
+      }
       // Material first, record second: a version is decryptable before any record names it primary.
       this.keyMap.set(r.keyId, { record: r, material: m });
     }

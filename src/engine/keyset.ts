@@ -24,6 +24,10 @@ export function checkKeyRecord(r: KeyRecord): void {
     if (v.wrappedMaterial.length === 0) fail(`version ${v.version} has no material`);
     if (isAsymmetricSpec(r.keySpec) !== (v.publicKey !== undefined))
       fail(`version ${v.version} public key mismatch`);
+    if (v.retiredAt === undefined && (v.destroyAt !== undefined || v.lastUsedAt !== undefined))
+      fail(`version ${v.version} has retirement fields but is not retired`);
+    if (v.retiredAt !== undefined && v.version >= r.primaryVersion)
+      fail(`version ${v.version} is retired but not below the primary version`);
   }
   if (!r.versions.some((v) => v.version === r.primaryVersion)) fail('primary version is not a version');
   if ((r.state === 'PendingDeletion') !== (r.deletionDate !== undefined))

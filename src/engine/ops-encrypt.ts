@@ -8,6 +8,7 @@ import type { EngineCore, LoadedKey, RequestContext } from './core.ts';
 import { type EncryptionContext, parseEncryptionContext } from './encryption-context.ts';
 import { invalidCiphertext, KmsError, validation } from './errors.ts';
 import { aadOf, headerOf } from './headers.ts';
+import { checkDecryptVersion } from './ops-retirement.ts';
 import type { KeyRecord } from './records.ts';
 import { SecretBytes } from './secret.ts';
 import {
@@ -190,6 +191,7 @@ export function decryptWith(
   if (r.keySpec !== 'SYMMETRIC_DEFAULT') throw invalidCiphertext();
   const material = key.material.get(parsed.keyVersion);
   if (!material) throw invalidCiphertext();
+  checkDecryptVersion(core, r, parsed.keyVersion);
   const aad = aadOf(headerOf(r, parsed.keyVersion, parsed.format), ec);
   const pt = core.crypto.aesGcmOpen(material, parsed.sealed, aad);
   if (!pt) throw invalidCiphertext();

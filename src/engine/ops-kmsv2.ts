@@ -14,6 +14,7 @@ import type { EngineCore } from './core.ts';
 import { invalidCiphertext, KmsError } from './errors.ts';
 import { headerOf, sameKeyAndVersion } from './headers.ts';
 import { sealSymmetric } from './ops-encrypt.ts';
+import { checkDecryptVersion } from './ops-retirement.ts';
 import type { KeyRecord } from './records.ts';
 
 const NO_CONTEXT = {};
@@ -64,6 +65,7 @@ export function openForPlugin(
   if (r.keySpec !== 'SYMMETRIC_DEFAULT') throw invalidCiphertext();
   const material = key.material.get(version);
   if (!material) throw invalidCiphertext();
+  checkDecryptVersion(core, r, version);
   const header = headerOf(r, version, format);
   if (!sameKeyAndVersion(blob, header)) throw invalidCiphertext();
   const pt = core.crypto.aesGcmOpen(material, blob.subarray(HEADER_BYTES), header.emptyContextAad);

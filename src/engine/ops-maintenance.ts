@@ -1,10 +1,11 @@
 /**
  * Housekeeping that time drives: automatic rotations that are due, and destruction of keys whose deletion
- * window has ended (with their aliases and grants). Also the cluster-managed keys kubekms creates for itself.
+ * window has ended (with their aliases and grants), and of retired versions whose waiting period has ended. Also the cluster-managed keys kubekms creates for itself.
  */
 import type { EngineCore } from './core.ts';
 import { createAlias } from './ops-aliases.ts';
 import { createKey } from './ops-keys.ts';
+import { destroyDueVersions, persistRetiredUses } from './ops-retirement.ts';
 import { isRotationDue, rotateKey } from './ops-rotation.ts';
 import { SYSTEM } from './policy.ts';
 import type { KeyRecord } from './records.ts';
@@ -14,6 +15,8 @@ export const SECRETS_KEY_ALIAS = 'alias/kubekms/secrets';
 export interface MaintenanceReport {
   readonly rotated: string[];
   readonly destroyed: string[];
+  /** Retired versions whose destruction waiting period ended, destroyed now. */
+  readonly destroyedVersions: { keyId: string; version: number }[];
 }
 
 export async function runMaintenance(core: EngineCore): Promise<MaintenanceReport> {
@@ -31,7 +34,9 @@ export async function runMaintenance(core: EngineCore): Promise<MaintenanceRepor
     await destroyKey(core, r);
     destroyed.push(r.keyId);
   }
-  return { rotated, destroyed };
+  await persistRetiredUses(core);
+  const destroyedVersions = await destroyDueVersions(core);
+  return { rotated, destroyed, destroyedVersions };
 }
 
 /** Destroys a key's material for good, with its aliases and grants, in one commit. */

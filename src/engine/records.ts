@@ -20,6 +20,21 @@ export interface KeyVersionRecord {
   readonly publicKey?: Uint8Array;
   /** How the version came to be; absent for the first version. */
   readonly rotationType?: RotationType;
+  /**
+   * Epoch ms at which the version was retired (a verified re-encryption left nothing under it): it still
+   * decrypts, every use is reported, and the key's retiredVersions policy may refuse it (ops-retirement.ts).
+   */
+  readonly retiredAt?: number;
+  /** The last decrypt under this retired version that kubekms recorded (epoch ms; written lazily). */
+  readonly lastUsedAt?: number;
+  /** Set on a retired version scheduled for destruction: refused from now, destroyed at this epoch ms. */
+  readonly destroyAt?: number;
+}
+
+/** What happens to retired versions (spec.retiredVersions on a KmsKey). */
+export interface RetiredVersionsPolicy {
+  /** Decrypt under a retired version is refused once this long has passed since its retirement or last use. */
+  readonly disableDecryptAfterMs?: number;
 }
 
 export interface RotationConfig {
@@ -46,6 +61,8 @@ export interface KeyRecord {
   readonly primaryVersion: number;
   readonly policy: KeyPolicy;
   readonly tags: Readonly<Record<string, string>>;
+  /** Absent: retired versions always decrypt (and every use is still reported). */
+  readonly retiredVersions?: RetiredVersionsPolicy;
   /** Increases with every change of this record; lets replicated stores detect lost updates. */
   readonly revision: number;
 }

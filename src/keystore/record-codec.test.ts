@@ -229,3 +229,29 @@ function version(k: Obj, i: number): Obj {
 function statement(k: Obj, i: number): Obj {
   return ((k.policy as Obj).statements as Obj[])[i]!;
 }
+
+describe('record codec: retired versions (additive fields)', () => {
+  it('round-trips retiredAt, lastUsedAt, destroyAt and the retiredVersions policy; old records stay as they were', () => {
+    const retired: KeyRecord = {
+      ...full,
+      versions: [
+        {
+          ...full.versions[0]!,
+          retiredAt: 1_750_000_000_000,
+          lastUsedAt: 1_750_000_100_000,
+          destroyAt: 1_760_000_000_000,
+        },
+        ...full.versions.slice(1),
+      ],
+      retiredVersions: { disableDecryptAfterMs: 604_800_000 },
+    };
+    const json = viaText(encodeKeyRecord(retired)) as Obj;
+    expect(decodeKeyRecord(json, 'keys[0]')).toEqual(retired);
+    expect(JSON.stringify(viaText(encodeKeyRecord(full)))).not.toMatch(/retired|lastUsedAt|destroyAt/);
+    const bad = clone(json);
+    (bad.retiredVersions as Obj).disableDecryptAfterMs = -1;
+    expect(decodeError(() => decodeKeyRecord(bad, 'keys[0]'))).toMatch(
+      /keys\[0\]\.retiredVersions\.disableDecryptAfterMs/,
+    );
+  });
+});

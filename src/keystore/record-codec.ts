@@ -50,9 +50,20 @@ const KEY_FIELDS = [
   'primaryVersion',
   'policy',
   'tags',
+  'retiredVersions',
   'revision',
 ] as const;
-const VERSION_FIELDS = ['version', 'createdAt', 'wrappedMaterial', 'publicKey', 'rotationType'] as const;
+const VERSION_FIELDS = [
+  'version',
+  'createdAt',
+  'wrappedMaterial',
+  'publicKey',
+  'rotationType',
+  'retiredAt',
+  'lastUsedAt',
+  'destroyAt',
+] as const;
+const RETIRED_POLICY_FIELDS = ['disableDecryptAfterMs'] as const;
 const ROTATION_FIELDS = ['enabled', 'periodDays', 'nextRotationAt'] as const;
 const POLICY_FIELDS = ['statements'] as const;
 const STATEMENT_FIELDS = ['sid', 'effect', 'principals', 'actions'] as const;
@@ -97,6 +108,9 @@ export function encodeKeyRecord(r: KeyRecord): JsonValue {
   out.primaryVersion = r.primaryVersion;
   out.policy = { statements: r.policy.statements.map(encodeStatement) };
   out.tags = { ...r.tags };
+  if (r.retiredVersions?.disableDecryptAfterMs !== undefined) {
+    out.retiredVersions = { disableDecryptAfterMs: r.retiredVersions.disableDecryptAfterMs };
+  }
   out.revision = r.revision;
   return out;
 }
@@ -109,6 +123,9 @@ function encodeVersion(v: KeyVersionRecord): JsonValue {
   };
   putOptional(out, 'publicKey', v.publicKey && encodeBase64(v.publicKey));
   putOptional(out, 'rotationType', v.rotationType);
+  putOptional(out, 'retiredAt', v.retiredAt);
+  putOptional(out, 'lastUsedAt', v.lastUsedAt);
+  putOptional(out, 'destroyAt', v.destroyAt);
   return out;
 }
 
@@ -195,6 +212,8 @@ export function decodeKeyRecord(value: unknown, path: string): KeyRecord {
   }
   const policy = decodePolicy(o.object('policy', POLICY_FIELDS));
   const tags = o.stringMap('tags');
+  const retired = o.optionalObject('retiredVersions', RETIRED_POLICY_FIELDS);
+  const disableDecryptAfterMs = retired?.optionalInteger('disableDecryptAfterMs', 0);
   const revision = o.integer('revision', 0);
   return {
     keyId,
@@ -211,6 +230,7 @@ export function decodeKeyRecord(value: unknown, path: string): KeyRecord {
     primaryVersion,
     policy,
     tags,
+    ...(disableDecryptAfterMs !== undefined ? { retiredVersions: { disableDecryptAfterMs } } : {}),
     revision,
   };
 }
@@ -229,12 +249,18 @@ function decodeVersion(value: unknown, path: string): KeyVersionRecord {
   const wrappedMaterial = o.bytes('wrappedMaterial', { nonEmpty: true });
   const publicKey = o.optionalBytes('publicKey', { nonEmpty: true });
   const rotationType = o.optionalOneOf('rotationType', ROTATION_TYPES);
+  const retiredAt = o.optionalInteger('retiredAt', 0);
+  const lastUsedAt = o.optionalInteger('lastUsedAt', 0);
+  const destroyAt = o.optionalInteger('destroyAt', 0);
   return {
     version,
     createdAt,
     wrappedMaterial,
     ...(publicKey !== undefined ? { publicKey } : {}),
     ...(rotationType !== undefined ? { rotationType } : {}),
+    ...(retiredAt !== undefined ? { retiredAt } : {}),
+    ...(lastUsedAt !== undefined ? { lastUsedAt } : {}),
+    ...(destroyAt !== undefined ? { destroyAt } : {}),
   };
 }
 
