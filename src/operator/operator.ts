@@ -1,8 +1,8 @@
 /**
- * The operator: three informers (kept warm on every instance), three controllers (run only by the leader),
- * Lease leader election, the Event recorder, and the wiring between them and the engine. It starts in the
- * background and never blocks or fails `kubekms serve`: the KMS v2 plugin does not depend on the Kubernetes API
- * (invariant 1), so a missing API only shows in readiness() until it answers.
+ * The operator: three informers (kept warm on every instance, which also serve the objects' status metrics),
+ * three controllers (run only by the leader), Lease leader election, the Event recorder, and the wiring between
+ * them and the engine. It starts in the background and never blocks or fails `kubekms serve`: the KMS v2 plugin
+ * does not depend on the Kubernetes API (invariant 1), so a missing API only shows in readiness() until it answers.
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -35,6 +35,7 @@ import { ReencryptController, type ReencryptOptions } from './reencrypt-controll
 import { httpReencryptApi } from './reencrypt-http.ts';
 import { reencryptMetrics } from './reencrypt-metrics.ts';
 import { engineChangeRouter, makeControllers, routeInformerEvents, startResync } from './routing.ts';
+import { registerStatusMetrics } from './status-metrics.ts';
 
 export interface OperatorOptions {
   readonly core: EngineCore;
@@ -80,6 +81,8 @@ export class Operator {
     this.identity = o.identity ?? `${hostname()}_${randomUUID().slice(0, 8)}`;
     this.#log = o.log.child({ component: 'operator' });
     this.#metrics = o.registry ? controllerMetrics(o.registry) : undefined;
+    // Every instance serves the objects' status series, leader or not (docs/metrics.md says why).
+    if (o.registry) registerStatusMetrics(o.registry, () => this.#ctx);
     o.core.onChange((c) => this.#onEngineChange(c));
   }
 
