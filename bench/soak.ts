@@ -7,6 +7,10 @@
  * stops and the process idles for --idle seconds.
  *
  *   node bench/soak.ts [--minutes 10] [--kmsv2 8] [--aws 32] [--aws-keys 8] [--idle 30] [--entry dist|src]
+ *                      [--heap-snapshots]
+ *
+ * --heap-snapshots: the server writes a V8 heap snapshot (after a full GC) before the load and after the idle
+ * period; the report adds the live heap of each and the kinds of objects that grew most between them.
  *
  * The AWS workers share --aws-keys access keys (administrators, from a credentials file): each key has its own
  * replay budget (ADR 0012, 200 000 signatures per 5 minutes), which one key at full speed exhausts.
@@ -28,6 +32,7 @@ import {
   KMSClient,
 } from '@aws-sdk/client-kms';
 import { ApiserverLikeClient } from '../src/kmsv2/testing/apiserver-client.ts';
+import { growth, type HeapSummary, takeSnapshot, totalBytes } from './lib/heap-snapshot.ts';
 import { httpOk, rssMiB, sleep } from './lib/process.ts';
 
 const { values: opts } = parseArgs({
@@ -38,6 +43,7 @@ const { values: opts } = parseArgs({
     idle: { type: 'string', default: '30' },
     'aws-keys': { type: 'string', default: '8' },
     entry: { type: 'string', default: 'dist' },
+    'heap-snapshots': { type: 'boolean', default: false },
   },
 });
 const DURATION_MS = Number(opts.minutes) * 60_000;
@@ -109,6 +115,7 @@ await writeFile(credentialsFile, JSON.stringify({ credentials: KEYS }), { mode: 
 const server = spawn(
   process.execPath,
   [
+    ...(opts['heap-snapshots'] ? ['--heapsnapshot-signal=SIGUSR2'] : []),
     MAIN,
     'serve',
     '--dev',
@@ -125,7 +132,7 @@ const server = spawn(
     '--log-level',
     'warn',
   ],
-  { stdio: ['ignore', 'ignore', 'inherit'] },
+  { stdio: ['ignore', 'ignore', 'inherit'], cwd: dir },
 );
 try {
   while (!(await httpOk(`http://127.0.0.1:${health}/readyz`))) await sleep(50);
@@ -145,6 +152,9 @@ try {
   const nextClient = () => clients[turn++ % clients.length]!;
   const keyId = (await nextClient().send(new CreateKeyCommand({ Description: 'soak' }))).KeyMetadata!.KeyId!;
   const kms = new ApiserverLikeClient(socket);
+  const heapBefore: HeapSummary | undefined = opts['heap-snapshots']
+    ? await takeSnapshot(pid, dir)
+    : undefined;
   const samples: [number, number][] = [];
   const start = Date.now();
   const until = start + DURATION_MS;
@@ -171,6 +181,7 @@ try {
   const afterLoad = await rssMiB(pid);
   await sleep(Number(opts.idle) * 1000);
   const afterIdle = await rssMiB(pid);
+  const heapAfter = heapBefore ? await takeSnapshot(pid, dir) : undefined;
   kms.close();
   for (const c of clients) c.destroy();
   const warm = samples.slice(Math.floor(samples.length * 0.2));
@@ -194,6 +205,13 @@ try {
       return inMinute.length ? Math.max(...inMinute).toFixed(0) : '-';
     }).join(' ')}`,
   );
+  if (heapBefore && heapAfter) {
+    const mib = (h: HeapSummary) => (totalBytes(h) / 2 ** 20).toFixed(1);
+    console.log(
+      `live heap MiB (after a full GC): before load ${mib(heapBefore)}, after idle ${mib(heapAfter)}`,
+    );
+    console.log(`grew most:\n${growth(heapBefore, heapAfter).join('\n')}`);
+  }
 } finally {
   const exited = new Promise((r) => server.once('exit', r));
   server.kill('SIGTERM');

@@ -25,7 +25,7 @@ export function createAuthenticator(o: AuthenticatorOptions): Authenticate {
   const verifier = new SigV4Verifier({
     secretOf: (id) => o.credentials.get(id)?.secretAccessKey,
     region: o.region,
-    replay: new ReplayCache(o.replayBudgetPerKey ?? 200_000, MAX_SKEW_MS),
+    replay: new ReplayCache(o.replayBudgetPerKey ?? 200_000, MAX_SKEW_MS, o.now),
     ...(o.now ? { now: o.now } : {}),
   });
   return (req, headers, body) => {

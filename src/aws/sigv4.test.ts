@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ReplayCache } from './replay-cache.ts';
 import {
   canonicalQuery,
@@ -172,5 +172,34 @@ describe('ReplayCache', () => {
     expect(c.check('A', 'y', 3_000, 3_000)).toBe('fresh'); // the clock went back 7 s
     expect(c.check('A', 'z', 10_500, 10_500)).toBe('fresh');
     expect(c.size('A')).toBe(2); // y expired
+  });
+
+  it('gives back the memory of a key that went quiet: the next call of any key, or the idle sweep, drops it', () => {
+    let clock = 1_000_000;
+    const c = new ReplayCache(1000, 1000, () => clock);
+    for (let i = 0; i < 500; i++) expect(c.check('quiet', `q${i}`, clock, clock)).toBe('fresh');
+    expect(c.check('busy', 'b0', clock, clock)).toBe('fresh');
+    clock += 2_500;
+    expect(c.check('busy', 'b1', clock, clock)).toBe('fresh');
+    expect(c.size('quiet')).toBe(0); // swept although 'quiet' made no call
+    expect(c.keyCount).toBe(1);
+    clock += 2_500;
+    c.sweep(); // what the idle timer does
+    expect(c.size()).toBe(0);
+    expect(c.keyCount).toBe(0);
+  });
+
+  it('sweeps on its own while it remembers anything, and stops its timer when empty', async () => {
+    vi.useFakeTimers({ now: 5_000_000 });
+    try {
+      const c = new ReplayCache(10, 1000);
+      expect(c.check('A', 'a', Date.now(), Date.now())).toBe('fresh');
+      expect(vi.getTimerCount()).toBe(1);
+      await vi.advanceTimersByTimeAsync(3_000);
+      expect(c.size()).toBe(0);
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
