@@ -1,0 +1,68 @@
+/**
+ * The metrics catalogue against the code: every metric kubekms registers is in docs/metrics.md (a `kubekms_` one as
+ * a table row with its type), and every `kubekms_` name that the catalogue, docs/monitoring.md, the chart's alert
+ * rules or its dashboard use is registered — so none of them names a metric that does not exist.
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { controllerMetrics } from '../../src/kube/controller-metrics.ts';
+import { registerKeyMetrics } from '../../src/observability/key-metrics.ts';
+import { createMetrics } from '../../src/observability/metrics.ts';
+import { reencryptMetrics } from '../../src/operator/reencrypt-metrics.ts';
+import { registerStatusMetrics } from '../../src/operator/status-metrics.ts';
+
+const read = (path: string): string => readFileSync(new URL(`../../${path}`, import.meta.url), 'utf8');
+
+/** Every metric of `serve --operator` except prom-client's process defaults, by name → type. */
+async function registered(): Promise<Map<string, string>> {
+  const { registry } = createMetrics({ processMetrics: false });
+  registerKeyMetrics(registry, () => []);
+  reencryptMetrics(registry);
+  controllerMetrics(registry);
+  registerStatusMetrics(registry, () => undefined);
+  const json = await registry.getMetricsAsJSON();
+  return new Map(json.map((m) => [m.name, String(m.type)]));
+}
+
+/** Table rows of a markdown file: first cell without backticks → second cell. */
+function rows(md: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of md.split('\n')) {
+    if (!line.startsWith('|')) continue;
+    const cells = line.split('|').map((c) => c.trim());
+    out.set(cells[1]!.replaceAll('`', ''), cells[2] ?? '');
+  }
+  return out;
+}
+
+/** The `kubekms_` metric names a text uses (histogram series folded into their metric). */
+function kubekmsNames(text: string): Set<string> {
+  return new Set(
+    [...text.matchAll(/\bkubekms_[a-z0-9_]*[a-z0-9]/g)].map((m) => m[0].replace(/_(bucket|count|sum)$/, '')),
+  );
+}
+
+describe('docs/metrics.md and the registry', () => {
+  it('lists every registered metric, a kubekms_ one in a table row with its type', async () => {
+    const doc = read('docs/metrics.md');
+    const table = rows(doc);
+    const names = await registered();
+    expect(names.size).toBeGreaterThan(20);
+    for (const [name, type] of names) {
+      if (name.startsWith('kubekms_')) expect({ name, type: table.get(name) }).toEqual({ name, type });
+      else expect(doc, name).toMatch(new RegExp(`\`${name}[\`{]`));
+    }
+  });
+
+  it.each([
+    'docs/metrics.md',
+    'docs/monitoring.md',
+    'charts/kubekms/files/alerts.rules.yaml',
+    'charts/kubekms/files/alerts.test.yaml',
+    'charts/kubekms/files/dashboard.json',
+  ])('%s names only registered kubekms_ metrics', async (path) => {
+    const names = await registered();
+    const unknown = [...kubekmsNames(read(path))].filter((n) => !names.has(n));
+    expect(unknown).toEqual([]);
+  });
+});
