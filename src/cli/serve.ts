@@ -11,6 +11,7 @@ import { type HealthServer, type ReadinessCheck, startHealthServer } from '../ob
 import { registerKeyMetrics } from '../observability/key-metrics.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { createMetrics, type Metrics } from '../observability/metrics.ts';
+import { reportRetiredUses } from '../observability/retired-uses.ts';
 import { RotatingFile } from '../observability/rotating-file.ts';
 import type { Operator } from '../operator/operator.ts';
 import { features } from './features.ts';
@@ -44,6 +45,7 @@ export async function serve(config: ServeConfig, logDestination?: NodeJS.Writabl
     const { core, shared } = await openEngine(config, log, started);
     const metrics = createMetrics();
     registerKeyMetrics(metrics.registry, () => core.allKeys().map((record) => ({ record })));
+    reportRetiredUses(core, metrics.registry, log);
     const checks: Record<string, ReadinessCheck> = {};
     if (shared) checks.sharedState = () => shared.run.health();
     const secretsKey = config.engine.secretsKey;

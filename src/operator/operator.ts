@@ -34,6 +34,7 @@ import type { OperatorContext } from './context.ts';
 import { ReencryptController, type ReencryptOptions } from './reencrypt-controller.ts';
 import { httpReencryptApi } from './reencrypt-http.ts';
 import { reencryptMetrics } from './reencrypt-metrics.ts';
+import { RetiredUseEvents } from './retire-versions.ts';
 import { engineChangeRouter, makeControllers, routeInformerEvents, startResync } from './routing.ts';
 import { registerStatusMetrics } from './status-metrics.ts';
 
@@ -131,6 +132,8 @@ export class Operator {
       () => this.#reencrypt?.nudge(),
     );
     for (const i of [ctx.keys, ctx.aliases, ctx.grants]) i.start();
+    const retiredUses = new RetiredUseEvents(ctx);
+    this.#o.core.retiredUses.onUse((u) => retiredUses.onUse(u));
     this.#resync = startResync(ctx, cs, this.#o.resyncPeriodMs ?? 10 * 3_600_000);
     this.#elect(client);
     // Informers sync in the background; the first synced event starts the controllers if this instance leads.

@@ -149,13 +149,16 @@ describe('ReencryptController', () => {
     const c = controller({ delayMs: 0 });
     c.start();
     await until('Completed', () => re()?.phase === 'Completed');
+    await until('VersionsRetired', () => reasons().includes('VersionsRetired'));
     await c.stop();
     expect(re()).toMatchObject({ keyVersion: 2, total: 45, done: 45, skipped: 0, failed: 0 });
     expect(re()?.continue).toBeUndefined();
     expect(api.staleCount()).toBe(0);
     expect(cond()).toMatchObject({ status: 'True', reason: 'Completed' });
     expect(keyApi.obj.status?.conditions?.find((x) => x.type === 'Ready')?.reason).toBe('ClusterManaged');
-    expect(reasons()).toEqual(['ReencryptionStarted', 'ReencryptionCompleted']);
+    expect(reasons()).toEqual(['ReencryptionStarted', 'ReencryptionCompleted', 'VersionsRetired']);
+    // A verified completion (0 failures, nothing skipped) retires the versions below the new one.
+    expect(core.findKey(keyId)?.versions.map((v) => v.retiredAt !== undefined)).toEqual([true, false]);
   });
 
   it('resumes a recorded pass from its continue point', async () => {
@@ -182,7 +185,7 @@ describe('ReencryptController', () => {
     await c.stop();
     expect(re()).toMatchObject({ total: 45, done: 45 });
     expect(api.replaces).toBe(25);
-    expect(reasons()).toEqual(['ReencryptionResumed', 'ReencryptionCompleted']);
+    expect(reasons().slice(0, 2)).toEqual(['ReencryptionResumed', 'ReencryptionCompleted']);
   });
 
   it('an unknown resource is reported and the rest done', async () => {
@@ -194,6 +197,10 @@ describe('ReencryptController', () => {
     expect(api.staleCount()).toBe(0);
     expect(cond()).toMatchObject({ status: 'False', reason: 'UnknownResource' });
     expect(reasons()).toContain('ReencryptionResourceUnknown');
+    // Not a verified completion: a resource was skipped, so nothing is retired.
+    await new Promise((r) => setTimeout(r, 100));
+    expect(reasons()).not.toContain('VersionsRetired');
+    expect(core.findKey(keyId)?.versions.some((v) => v.retiredAt !== undefined)).toBe(false);
   });
 
   it('a second rotation after a completed pass starts a new one for the new version', async () => {

@@ -16,6 +16,7 @@ import { passOutcome, planReencryption, remaining } from './reencrypt-decisions.
 import type { ReencryptMetrics } from './reencrypt-metrics.ts';
 import { type PassResult, runPass } from './reencrypt-pass.ts';
 import { RateLimiter } from './reencrypt-rate.ts';
+import { retireAfterCompletion } from './retire-versions.ts';
 import { statusMergePatch } from './status-patch.ts';
 
 export interface ReencryptOptions {
@@ -143,7 +144,10 @@ export class ReencryptController {
       delayMs: this.#o.delayMs,
       retryMs: this.#o.retryMs ?? 5 * 60_000,
     });
-    if (plan.kind === 'idle') return poll;
+    if (plan.kind === 'idle') {
+      await retireAfterCompletion(this.#ctx, fresh, key.keyId, key.version);
+      return poll;
+    }
     if (plan.kind === 'wait') {
       if (!isDeepStrictEqual(fresh.status?.reencryption, plan.status)) {
         await this.#write(ns, name, plan.status, pendingCondition(plan.status));

@@ -1,0 +1,77 @@
+/**
+ * Retirement in the operator (issue 18 part 3): after a verified completion of the re-encryption pass (phase
+ * Completed for the current version, 0 failures, no resource skipped), the versions below it are retired in the
+ * engine (Event `VersionsRetired`). Every decrypt under a retired version then becomes a Warning Event
+ * `RetiredVersionUsed` on the key's KmsKey, at most one per version per `eventEveryMs`, counting the uses between.
+ */
+import type { KmsKey, ReencryptionStatus } from '../api/kinds.ts';
+import { KMS_KEY } from '../api/kinds.ts';
+import { retireVersionsBelow } from '../engine/ops-retirement.ts';
+import type { RetiredUse } from '../engine/retired-uses.ts';
+import { emit, type OperatorContext } from './context.ts';
+
+/** The version below which everything may be retired, when `s` is a verified completion for `version`. */
+export function verifiedCompletion(s: ReencryptionStatus | undefined, version: number): number | undefined {
+  if (s?.phase !== 'Completed' || s.keyVersion !== version) return undefined;
+  if (s.failed > 0 || (s.unknownResources?.length ?? 0) > 0) return undefined;
+  return version;
+}
+
+/** Retires the versions a verified completion left unused; idempotent (nothing happens when none is left). */
+export async function retireAfterCompletion(
+  ctx: OperatorContext,
+  o: KmsKey,
+  keyId: string,
+  version: number,
+): Promise<number[]> {
+  const below = verifiedCompletion(o.status?.reencryption, version);
+  if (below === undefined) return [];
+  const retired = await retireVersionsBelow(ctx.core, keyId, below);
+  if (retired.length > 0) {
+    emit(ctx, KMS_KEY, o, {
+      reason: 'VersionsRetired',
+      action: 'Retire',
+      note: `re-encryption to version ${version} completed with 0 failures: version${retired.length > 1 ? 's' : ''} ${retired.join(', ')} retired (still decrypt; every use is reported)`,
+      audit: { keyId, retired: retired.join(',') },
+    });
+  }
+  return retired;
+}
+
+/** Turns retired-version uses into rate-limited Warning Events on the KmsKey that reports the key. */
+export class RetiredUseEvents {
+  readonly #ctx: OperatorContext;
+  readonly #everyMs: number;
+  readonly #now: () => number;
+  readonly #last = new Map<string, { at: number; suppressed: number }>();
+
+  constructor(ctx: OperatorContext, eventEveryMs = 10 * 60_000, now: () => number = Date.now) {
+    this.#ctx = ctx;
+    this.#everyMs = eventEveryMs;
+    this.#now = now;
+  }
+
+  onUse(u: RetiredUse): void {
+    const slot = `${u.keyId}/${u.version}`;
+    const now = this.#now();
+    const last = this.#last.get(slot);
+    if (last && now - last.at < this.#everyMs) {
+      last.suppressed++;
+      return;
+    }
+    this.#last.set(slot, { at: now, suppressed: 0 });
+    const o = this.#ctx.keys.list().find((k) => k.status?.keyId === u.keyId && !k.metadata.deletionTimestamp);
+    if (!o) return;
+    const more = last && last.suppressed > 0 ? ` (and ${last.suppressed} more since the last Event)` : '';
+    const what = u.refused
+      ? `was refused (${u.refused})`
+      : 'was allowed: some data under it was not re-encrypted';
+    emit(this.#ctx, KMS_KEY, o, {
+      type: 'Warning',
+      reason: 'RetiredVersionUsed',
+      action: 'Decrypt',
+      note: `a decrypt under retired version ${u.version} of key ${u.keyId} ${what}${more}`,
+      audit: { keyId: u.keyId, version: u.version, result: u.refused ?? 'allowed' },
+    });
+  }
+}
