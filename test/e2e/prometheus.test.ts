@@ -1,12 +1,13 @@
 /**
  * Monitoring against real tools (issue 7): the chart's alert rules pass `promtool test rules`, and a real
  * Prometheus (Debian's package) scrapes a running kubekms on loopback, loads the same rules, and sees
- * kubekms_kmsv2_requests_total move when KMS v2 requests are made. `serve --audit-log FILE` writes the log there.
+ * kubekms_kmsv2_requests_total move when KMS v2 requests are made; Prometheus accepts every query of the chart's
+ * dashboard. `serve --audit-log FILE` writes the log there.
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { ApiserverLikeClient } from '../../src/kmsv2/testing/apiserver-client.ts';
 import {
   createRunDir,
@@ -152,6 +153,43 @@ describe('a real Prometheus scraping kubekms', () => {
       for (const enc of ['base64', 'hex'] as const) expect(log).not.toContain(seed.toString(enc));
     const alerts = await api<{ data: { alerts: { state: string }[] } }>('/api/v1/alerts');
     expect(alerts.data.alerts.filter((a) => a.state === 'firing')).toEqual([]);
+  });
+});
+
+describe('the chart dashboard on a real Prometheus', () => {
+  it('has only queries that Prometheus accepts', async () => {
+    const dashboard = JSON.parse(readFileSync(join(RULES_DIR, 'dashboard.json'), 'utf8')) as {
+      panels: { title: string; targets?: { expr: string }[] }[];
+    };
+    const exprs = dashboard.panels.flatMap((p) =>
+      (p.targets ?? []).map((t) => ({ panel: p.title, expr: t.expr })),
+    );
+    expect(exprs.length).toBeGreaterThan(20);
+    const dir = createRunDir('kubekms-dash-');
+    const addr = `127.0.0.1:${await freePort()}`;
+    const config = join(dir, 'prometheus.yml');
+    writeFileSync(config, 'global: {scrape_interval: 1m}\n');
+    const prometheus = spawnManaged(dir, 'prometheus', 'prometheus', [
+      `--config.file=${config}`,
+      `--storage.tsdb.path=${join(dir, 'tsdb')}`,
+      `--web.listen-address=${addr}`,
+    ]);
+    onTestFinished(() => prometheus.stop());
+    await waitFor(
+      'prometheus ready',
+      async () =>
+        (await fetch(`http://${addr}/-/ready`).catch(() => undefined))?.status === 200 ? true : undefined,
+      60_000,
+      200,
+    );
+    const refused: string[] = [];
+    for (const { panel, expr } of exprs) {
+      const q = expr.replaceAll('$__rate_interval', '1m').replaceAll('$instance', '.*');
+      const r = await fetch(`http://${addr}/api/v1/query?query=${encodeURIComponent(q)}`);
+      const body = (await r.json()) as { status: string; error?: string };
+      if (body.status !== 'success') refused.push(`${panel}: ${body.error}`);
+    }
+    expect(refused).toEqual([]);
   });
 });
 

@@ -1,7 +1,8 @@
 /**
  * The metrics catalogue against the code: every metric kubekms registers is in docs/metrics.md (a `kubekms_` one as
  * a table row with its type), and every `kubekms_` name that the catalogue, docs/monitoring.md, the chart's alert
- * rules or its dashboard use is registered — so none of them names a metric that does not exist.
+ * rules or its dashboard use is registered — so none of them names a metric that does not exist. Every alert rule
+ * has a row in docs/monitoring.md and a promtool unit test.
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -10,6 +11,7 @@ import { registerKeyMetrics } from '../../src/observability/key-metrics.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
 import { reencryptMetrics } from '../../src/operator/reencrypt-metrics.ts';
 import { registerStatusMetrics } from '../../src/operator/status-metrics.ts';
+import { docTable } from '../doc-tables.ts';
 
 const read = (path: string): string => readFileSync(new URL(`../../${path}`, import.meta.url), 'utf8');
 
@@ -64,5 +66,23 @@ describe('docs/metrics.md and the registry', () => {
     const names = await registered();
     const unknown = [...kubekmsNames(read(path))].filter((n) => !names.has(n));
     expect(unknown).toEqual([]);
+  });
+});
+
+describe('the alert rules', () => {
+  const alerts = [...read('charts/kubekms/files/alerts.rules.yaml').matchAll(/- alert: (\w+)/g)].map(
+    (m) => m[1],
+  );
+
+  it('are each in the Alerts table of docs/monitoring.md, and nothing else is', () => {
+    expect(alerts.length).toBeGreaterThan(5);
+    expect([...docTable('monitoring.md', 'Alerts').keys()].sort()).toEqual([...alerts].sort());
+  });
+
+  it('each have a promtool unit test (alerts.test.yaml)', () => {
+    const tested = new Set(
+      [...read('charts/kubekms/files/alerts.test.yaml').matchAll(/alertname: (\w+)/g)].map((m) => m[1]),
+    );
+    expect(alerts.filter((a) => !tested.has(a))).toEqual([]);
   });
 });
