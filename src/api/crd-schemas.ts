@@ -172,6 +172,17 @@ export const KMS_KEY_CRD = crd({
           resource: { type: 'string' },
           continue: { type: 'string' },
           unknownResources: strings(64),
+          switchover: {
+            type: 'object',
+            description:
+              'The API servers switching to the new key_id: live ones, how many wrote under it, pending identity hashes, or why it could not be seen.',
+            properties: {
+              apiservers: { type: 'integer' },
+              switched: { type: 'integer' },
+              pending: { type: 'array', maxItems: 64, items: { type: 'string', maxLength: 80 } },
+              unavailable: { type: 'string', maxLength: 1024 },
+            },
+          },
         },
       },
       conditions: CONDITIONS_SCHEMA,

@@ -162,6 +162,20 @@ export interface ReencryptionStatus {
   readonly continue?: string;
   /** Configured resources the API server does not serve (reported, skipped). */
   readonly unknownResources?: readonly string[];
+  /** What the API servers' metrics said about the new key_id (absent when kubekms does not look). */
+  readonly switchover?: SwitchoverStatus;
+}
+
+/**
+ * The switch-over of the API servers to a new key_id as last seen: live API servers (identity Leases), how many
+ * of them wrote (`to_storage`) under it since the rotation, the identity hashes still pending, or why it could not
+ * be seen (then the fixed delay decides).
+ */
+export interface SwitchoverStatus {
+  readonly apiservers: number;
+  readonly switched: number;
+  readonly pending?: readonly string[];
+  readonly unavailable?: string;
 }
 
 export type StateRecordKind = 'Key' | 'Alias' | 'Grant';

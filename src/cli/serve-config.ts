@@ -114,6 +114,7 @@ export function serveConfig(f: ServeFlags, env: Env): ServeConfig {
               ? { deletionWindowOverrideMs: f['test-deletion-window'] }
               : {}),
             ...reencryptOptions(f, secretsKey),
+            ...(f['shared-state'] ? { sharedState: true } : {}),
           },
         }
       : {}),

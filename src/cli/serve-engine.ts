@@ -3,12 +3,13 @@
  * its cache), load the engine, and make sure the Secrets key exists. Needs no Kubernetes API without
  * --shared-state (invariant 1).
  */
+
+import { formatKeyId } from '../api/kmsv2-key-id.ts';
 import { EngineCore } from '../engine/core.ts';
 import { ensureClusterKey, SECRETS_KEY_ALIAS } from '../engine/ops-maintenance.ts';
 import type { KeyStore } from '../engine/ports.ts';
 import type { RunningSharedState } from '../ha/shared-state.ts';
 import { FileKeyStore } from '../keystore/file-keystore.ts';
-import { formatKeyId } from '../kmsv2/key-id.ts';
 import type { Logger } from '../observability/logger.ts';
 import { openRootKey } from '../rootkey/root-key-config.ts';
 import { features } from './features.ts';
@@ -72,6 +73,7 @@ export async function openEngine(config: ServeConfig, log: Logger, started: Stop
       instance,
       keyId: () => currentKeyId(core, secretsKey),
       initialWaitMs,
+      publishApiserverWrites: config.operator?.reencrypt !== undefined,
     });
     run = r;
     started.push(() => r.stop());

@@ -3,6 +3,7 @@
  * versions it holds change, so that a rotation waiting for acknowledgements sees them within a round trip.
  */
 
+import { encodeKeyIdWrites, KEY_ID_WRITES_ANNOTATION, type KeyIdWrite } from '../api/apiserver-writes.ts';
 import {
   encodeHeldVersions,
   HEARTBEAT_DURATION_SECONDS,
@@ -28,7 +29,14 @@ export interface HeartbeatOptions {
   readonly keyId: () => string;
   readonly log: Logger;
   readonly periodMs?: number;
+  /**
+   * This node's kube-apiserver key_id writes (its /metrics), published for the re-encryption leader; read at most
+   * every WRITES_REFRESH_MS. Absent: not published.
+   */
+  readonly apiserverWrites?: () => Promise<readonly KeyIdWrite[]>;
 }
+
+const WRITES_REFRESH_MS = 30_000;
 
 export class Heartbeat {
   readonly #o: HeartbeatOptions;
@@ -37,6 +45,7 @@ export class Heartbeat {
   #loop: Promise<void> | undefined;
   #lastOk = 0;
   #lastError = '';
+  #writes: { readonly at: number; readonly value: string | undefined } | undefined;
 
   constructor(o: HeartbeatOptions) {
     this.#o = o;
@@ -88,6 +97,7 @@ export class Heartbeat {
   async renew(): Promise<void> {
     const { api, instance } = this.#o;
     const name = heartbeatLeaseName(instance);
+    const writes = await this.#apiserverWrites();
     const body = (resourceVersion?: string): Lease => ({
       metadata: {
         name,
@@ -97,6 +107,7 @@ export class Heartbeat {
         annotations: {
           [HELD_VERSIONS_ANNOTATION]: encodeHeldVersions(this.#o.held()),
           [KEY_ID_ANNOTATION]: this.#o.keyId(),
+          ...(writes !== undefined ? { [KEY_ID_WRITES_ANNOTATION]: writes } : {}),
         },
       },
       spec: {
@@ -108,5 +119,21 @@ export class Heartbeat {
     const cur = await api.getLease(name);
     if (cur) await api.replaceLease(body(cur.metadata.resourceVersion));
     else await api.createLease(body());
+  }
+
+  /** The encoded writes, refreshed at most every WRITES_REFRESH_MS; a failed read publishes none (logged). */
+  async #apiserverWrites(): Promise<string | undefined> {
+    const read = this.#o.apiserverWrites;
+    if (!read) return undefined;
+    const now = Date.now();
+    if (this.#writes && now - this.#writes.at < WRITES_REFRESH_MS) return this.#writes.value;
+    let value: string | undefined;
+    try {
+      value = encodeKeyIdWrites(await read());
+    } catch (e) {
+      this.#o.log.warn({ err: describeError(e) }, 'heartbeat: cannot read the API server key_id writes');
+    }
+    this.#writes = { at: now, value };
+    return value;
   }
 }

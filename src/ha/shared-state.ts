@@ -4,6 +4,7 @@
  * Start-up never needs the API when the local cache holds state (invariant 1); an empty cache waits for it.
  */
 
+import { readOwnWrites } from '../api/apiserver-writes.ts';
 import type { HeldVersions } from '../api/heartbeat-format.ts';
 import type { EngineCore } from '../engine/core.ts';
 import { promoteAcknowledged } from '../engine/ops-rotation.ts';
@@ -12,6 +13,7 @@ import type { LegacyRecords } from '../keystore/record-auth-ring.ts';
 import { sleep } from '../kube/backoff.ts';
 import { nodeKubeClient } from '../kube/client-node.ts';
 import { loadKubeConfig } from '../kube/kubeconfig.ts';
+import { type KubeGet, kubeGetter } from '../kube/raw-http.ts';
 import type { Logger } from '../observability/logger.ts';
 import { Heartbeat } from './heartbeat.ts';
 import { acknowledged, heartbeatGate, readHeartbeats } from './rotation-gate.ts';
@@ -41,6 +43,8 @@ export interface RunOptions {
   readonly initialWaitMs: number;
   /** false for a one-shot command, which is not an instance and holds nothing after it exits. Default true. */
   readonly heartbeat?: boolean;
+  /** Publish this node's kube-apiserver key_id writes in the heartbeat (re-encryption is on; docs/rotation.md). */
+  readonly publishApiserverWrites?: boolean;
 }
 
 export interface RunningSharedState {
@@ -56,9 +60,15 @@ export class SharedState {
   readonly store: SharedKeyStore;
   readonly api: StateApi;
   #sync: StateSync | undefined;
+  readonly #get: KubeGet | undefined;
 
   constructor(o: SharedStateOptions) {
-    this.api = o.api ?? stateApiOver(nodeKubeClient(loadKubeConfig(o.kubeconfig ?? '')), o.namespace);
+    if (o.api) this.api = o.api;
+    else {
+      const kc = loadKubeConfig(o.kubeconfig ?? '');
+      this.api = stateApiOver(nodeKubeClient(kc), o.namespace);
+      this.#get = kubeGetter(kc);
+    }
     this.store = new SharedKeyStore({
       cache: o.cache,
       api: this.api,
@@ -78,6 +88,7 @@ export class SharedState {
   async run(o: RunOptions): Promise<RunningSharedState> {
     const { core, log } = o;
     const sync = new StateSync({ core, api: this.api, store: this.store, log });
+    const get = this.#get;
     this.#sync = sync;
     const heartbeat = new Heartbeat({
       api: this.api,
@@ -85,6 +96,7 @@ export class SharedState {
       held: () => heldVersions(core),
       keyId: o.keyId,
       log,
+      ...(o.publishApiserverWrites && get ? { apiserverWrites: () => readOwnWrites(get) } : {}),
     });
     core.onChange(() => heartbeat.poke());
     sync.start();

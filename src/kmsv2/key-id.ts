@@ -1,5 +1,6 @@
 /**
- * The key_id kubekms reports to kube-apiserver: `kubekms:<key uuid>:v<version>`.
+ * The key_id kubekms reports to kube-apiserver: `kubekms:<key uuid>:v<version>` (made by api/kmsv2-key-id.ts),
+ * parsed back here.
  *
  * It names the key and its primary version, so it changes on every rotation and is never reused (versions only
  * grow; a recreated key has a new uuid). It is non-secret, well under the 1 KiB limit, the same on every
@@ -9,10 +10,6 @@ import { createHash } from 'node:crypto';
 import { isKeyUuid } from '../engine/identifiers.ts';
 
 const RE = /^kubekms:([0-9a-f-]{36}):v([1-9][0-9]{0,9})$/;
-
-export function formatKeyId(keyUuid: string, version: number): string {
-  return `kubekms:${keyUuid}:v${version}`;
-}
 
 export function parseKeyId(keyId: string): KeyIdParts | undefined {
   const m = RE.exec(keyId);

@@ -10,13 +10,14 @@
  * - otherwise healthz is "ok".
  */
 
+import { formatKeyId } from '../api/kmsv2-key-id.ts';
 import { CIPHERTEXT_OVERHEAD } from '../engine/ciphertext.ts';
 import type { EngineCore, LoadedKey } from '../engine/core.ts';
 import { invalidCiphertext, KmsError, validation } from '../engine/errors.ts';
 import { isFormat1, openForPlugin, sealForPlugin } from '../engine/ops-kmsv2.ts';
 import { constantTimeEqual } from '../engine/secret.ts';
 import { checkAnnotations } from './annotations.ts';
-import { formatKeyId, KeyIdCache } from './key-id.ts';
+import { KeyIdCache } from './key-id.ts';
 
 export type PluginApiVersion = 'v2' | 'v2beta1';
 

@@ -30,6 +30,7 @@ import { EventRecorder } from '../kube/events.ts';
 import { Informer, listWatch } from '../kube/informer.ts';
 import { type KubeConfig, loadKubeConfig } from '../kube/kubeconfig.ts';
 import { LeaderElector } from '../kube/leader-election.ts';
+import { kubeGetter } from '../kube/raw-http.ts';
 import type { OperatorContext } from './context.ts';
 import { ReencryptController, type ReencryptOptions } from './reencrypt-controller.ts';
 import { httpReencryptApi } from './reencrypt-http.ts';
@@ -37,6 +38,7 @@ import { reencryptMetrics } from './reencrypt-metrics.ts';
 import { RetiredUseEvents } from './retire-versions.ts';
 import { engineChangeRouter, makeControllers, routeInformerEvents, startResync } from './routing.ts';
 import { registerStatusMetrics } from './status-metrics.ts';
+import { apiserverSwitchObserver } from './switch-observer.ts';
 
 export interface OperatorOptions {
   readonly core: EngineCore;
@@ -60,6 +62,8 @@ export interface OperatorOptions {
   readonly deletionWindowOverrideMs?: number;
   /** Re-encrypt stored objects after the Secrets key rotates (leader only); absent: off. */
   readonly reencrypt?: ReencryptOptions;
+  /** Under --shared-state: read the API server key_id writes every instance publishes in its heartbeat Lease. */
+  readonly sharedState?: boolean;
 }
 
 export class Operator {
@@ -168,15 +172,27 @@ export class Operator {
     };
   }
 
-  /** The re-encryption controller when configured (its API from the options, else from the kubeconfig). */
+  /**
+   * The re-encryption controller when configured (its API from the options, else from the kubeconfig), watching
+   * the API servers' switch-over through this node's API server (the kubeconfig's) unless given an observer.
+   */
   #reencryptController(ctx: OperatorContext, kc: KubeConfig | undefined): ReencryptController | undefined {
     const re = this.#o.reencrypt;
     const api = re?.api ?? (kc ? httpReencryptApi(kc) : undefined);
     if (!re || !api) return undefined;
+    const observer =
+      re.observer ??
+      (kc
+        ? apiserverSwitchObserver({
+            get: kubeGetter(kc),
+            leases: ctx.client,
+            ...(this.#o.sharedState ? { heartbeatNamespace: this.#o.namespace } : {}),
+          })
+        : undefined);
     return new ReencryptController(
       ctx,
       api,
-      re,
+      { ...re, ...(observer ? { observer } : {}) },
       this.#o.registry ? reencryptMetrics(this.#o.registry) : undefined,
     );
   }

@@ -1,6 +1,8 @@
 import pino from 'pino';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { sha256Label } from '../api/apiserver-writes.ts';
 import type { KmsKey, ReencryptionStatus } from '../api/kinds.ts';
+import { formatKeyId } from '../api/kmsv2-key-id.ts';
 import { nodeCrypto } from '../crypto/node-provider.ts';
 import { EngineCore } from '../engine/core.ts';
 import { ensureClusterKey, SECRETS_KEY_ALIAS } from '../engine/ops-maintenance.ts';
@@ -12,6 +14,8 @@ import type { EventInput } from '../kube/events.ts';
 import type { OperatorContext } from './context.ts';
 import { ReencryptController } from './reencrypt-controller.ts';
 import { FakeApi, populate } from './reencrypt-fake-api.ts';
+import type { SwitchObservation } from './switch-decisions.ts';
+import type { SwitchObserver } from './switch-observer.ts';
 
 /** RFC 7386 JSON merge patch. */
 function mergePatch(target: unknown, patch: unknown): unknown {
@@ -76,7 +80,7 @@ function ctx(): OperatorContext {
   } as unknown as OperatorContext;
 }
 
-function controller(o: { delayMs: number; resources?: string[] }) {
+function controller(o: { delayMs: number; resources?: string[]; observer?: SwitchObserver }) {
   return new ReencryptController(ctx(), api, {
     secretsKey: SECRETS_KEY_ALIAS,
     resources: o.resources ?? ['secrets'],
@@ -84,7 +88,25 @@ function controller(o: { delayMs: number; resources?: string[] }) {
     qps: 0,
     pageSize: 10,
     pollMs: 20,
+    ...(o.observer ? { observer: o.observer } : {}),
   });
+}
+
+/** One API server whose /metrics show a write under `writesKeyId()` (the rotation's time, as it would). */
+function observer(writesKeyId: () => string | undefined): SwitchObserver & { looks: number } {
+  const apiserver = sha256Label('apiserver-test');
+  const o = {
+    looks: 0,
+    async observe(): Promise<SwitchObservation> {
+      o.looks++;
+      const k = writesKeyId();
+      return {
+        live: [apiserver],
+        writes: k ? [{ apiserver, keyIdHash: sha256Label(k), at: Date.now() }] : [],
+      };
+    },
+  };
+  return o;
 }
 
 const re = (): ReencryptionStatus | undefined => keyApi.obj.status?.reencryption;
@@ -140,6 +162,52 @@ describe('ReencryptController', () => {
     expect(re()).toMatchObject({ phase: 'Pending', keyVersion: 2 });
     expect(Date.parse(re()?.notBefore ?? '')).toBeGreaterThan(Date.now() + 3_000_000);
     expect(cond()).toMatchObject({ status: 'False', reason: 'WaitingForApiservers' });
+    expect(api.replaces).toBe(0);
+  });
+
+  it('starts long before the delay once every live API server writes under the new key_id', async () => {
+    await rotateKey(core, keyId, 'ON_DEMAND');
+    let switched: string | undefined;
+    const obs = observer(() => switched);
+    const c = controller({ delayMs: 3_600_000, observer: obs });
+    c.start();
+    await until('Pending', () => re()?.switchover?.apiservers === 1);
+    expect(re()).toMatchObject({ phase: 'Pending', switchover: { apiservers: 1, switched: 0 } });
+    expect(cond()?.message).toMatch(/0 of 1 live API servers seen writing under the new key_id/);
+    expect(api.replaces).toBe(0);
+    switched = formatKeyId(keyId, 2);
+    await until('Completed', () => re()?.phase === 'Completed');
+    await c.stop();
+    expect(re()).toMatchObject({ keyVersion: 2, done: 45, switchover: { apiservers: 1, switched: 1 } });
+    expect(api.staleCount()).toBe(0);
+    const started = events.find((e) => e.reason === 'ReencryptionStarted');
+    expect(started?.note).toMatch(/started: every live API server \(1\) writes under the new key_id/);
+  });
+
+  it('a write under the old key_id is not a switch; unreadable metrics leave the delay, with the reason', async () => {
+    await rotateKey(core, keyId, 'ON_DEMAND');
+    const old = observer(() => formatKeyId(keyId, 1));
+    const c = controller({ delayMs: 3_600_000, observer: old });
+    c.start();
+    await until('a few looks', () => old.looks >= 3 && re()?.phase === 'Pending');
+    await c.stop();
+    expect(re()?.switchover).toEqual({
+      apiservers: 1,
+      switched: 0,
+      pending: [sha256Label('apiserver-test')],
+    });
+    const broken = controller({
+      delayMs: 3_600_000,
+      observer: {
+        observe: async () => ({ error: 'GET /metrics: 403 (needs RBAC get on the nonResourceURL /metrics)' }),
+      },
+    });
+    broken.start();
+    await until('unavailable', () => re()?.switchover?.unavailable !== undefined);
+    await broken.stop();
+    expect(re()?.phase).toBe('Pending');
+    expect(cond()).toMatchObject({ reason: 'WaitingForApiservers' });
+    expect(cond()?.message).toMatch(/cannot be seen \(GET \/metrics: 403.*\), so the delay decides/);
     expect(api.replaces).toBe(0);
   });
 

@@ -8,6 +8,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { type ConditionInput, setCondition } from '../api/conditions.ts';
 import { KMS_KEY, type KmsKey, type ReencryptionStatus } from '../api/kinds.ts';
+import { formatKeyId } from '../api/kmsv2-key-id.ts';
 import { backoffDelay, sleep } from '../kube/backoff.ts';
 import { describeError, isConflict } from '../kube/errors.ts';
 import { emit, type OperatorContext } from './context.ts';
@@ -18,6 +19,8 @@ import { type PassResult, runPass } from './reencrypt-pass.ts';
 import { RateLimiter } from './reencrypt-rate.ts';
 import { retireAfterCompletion } from './retire-versions.ts';
 import { statusMergePatch } from './status-patch.ts';
+import { decideSwitchover, type Switchover } from './switch-decisions.ts';
+import type { SwitchObserver } from './switch-observer.ts';
 
 export interface ReencryptOptions {
   /** The key that wraps Secrets (`--secrets-key`): alias, id or ARN. */
@@ -33,6 +36,8 @@ export interface ReencryptOptions {
   readonly pollMs?: number;
   /** Instead of HTTPS from the kubeconfig (tests). */
   readonly api?: ReencryptApi;
+  /** Sees the API servers switch to the new key_id (their /metrics); absent: the delay alone decides. */
+  readonly observer?: SwitchObserver;
 }
 
 interface CurrentKey {
@@ -136,13 +141,16 @@ export class ReencryptController {
     const name = cached.metadata.name;
     const fresh = await this.#ctx.client.get<KmsKey>(KMS_KEY, ns, name);
     if (!fresh) return poll;
+    const recorded = fresh.status?.reencryption;
+    const switchover = await this.#switchover(recorded, key);
     const plan = planReencryption({
-      status: fresh.status?.reencryption,
+      status: recorded,
       version: key.version,
       versionCreatedAt: key.createdAt,
       now: Date.now(),
       delayMs: this.#o.delayMs,
       retryMs: this.#o.retryMs ?? 5 * 60_000,
+      ...(switchover ? { switchover } : {}),
     });
     if (plan.kind === 'idle') {
       await retireAfterCompletion(this.#ctx, fresh, key.keyId, key.version);
@@ -155,14 +163,27 @@ export class ReencryptController {
       return plan.until - Date.now();
     }
     const at: PassTarget = { fresh, ns, name, keyId: key.keyId, version: key.version };
-    await this.#announce(at, plan.status, plan.resumed);
+    await this.#announce(at, plan.status, plan.resumed, plan.because);
     const result = await this.#pass(at, plan.status, signal);
     if (!result.stopped) await this.#finish(at, result.status);
     return 0;
   }
 
+  /** Looks at the API servers only while a new version waits for them (their answer decides the start). */
+  async #switchover(s: ReencryptionStatus | undefined, key: CurrentKey): Promise<Switchover | undefined> {
+    const observer = this.#o.observer;
+    if (!observer || (!s && key.version <= 1)) return undefined;
+    if (s && s.keyVersion === key.version && s.phase !== 'Pending') return undefined;
+    return decideSwitchover(await observer.observe(), formatKeyId(key.keyId, key.version), key.createdAt);
+  }
+
   /** Records the start (status and Event) or, for a resumed pass, says so. */
-  async #announce(at: PassTarget, s0: ReencryptionStatus, resumed: boolean): Promise<void> {
+  async #announce(
+    at: PassTarget,
+    s0: ReencryptionStatus,
+    resumed: boolean,
+    because: string | undefined,
+  ): Promise<void> {
     const resources = this.#o.resources.join(', ');
     if (resumed) {
       this.#ctx.log.info(
@@ -179,17 +200,18 @@ export class ReencryptController {
       );
       return;
     }
+    const why = because ? ` (started: ${because})` : '';
     await this.#write(at.ns, at.name, s0, {
       status: 'False',
       reason: 'InProgress',
-      message: `re-encrypting ${resources} to version ${s0.keyVersion}`,
+      message: `re-encrypting ${resources} to version ${s0.keyVersion}${why}`,
     });
     this.#event(
       at.fresh,
       'Normal',
       'ReencryptionStarted',
       'Reencrypt',
-      `re-encrypting ${resources} to key version ${s0.keyVersion} (${at.keyId})`,
+      `re-encrypting ${resources} to key version ${s0.keyVersion} (${at.keyId})${why}`,
       at.keyId,
     );
   }
@@ -296,9 +318,15 @@ function pendingCondition(s: ReencryptionStatus): Omit<ConditionInput, 'type' | 
       reason: 'ObjectsFailed',
       message: `the last pass to version ${s.keyVersion} had ${s.failed} failures; retrying`,
     };
+  const sw = s.switchover;
+  const seen = !sw
+    ? ''
+    : sw.unavailable
+      ? `; their switch-over cannot be seen (${sw.unavailable}), so the delay decides`
+      : `; ${sw.switched} of ${sw.apiservers} live API servers seen writing under the new key_id`;
   return {
     status: 'False',
     reason: 'WaitingForApiservers',
-    message: `key version ${s.keyVersion} is primary; re-encryption starts at ${s.notBefore}, once every API server writes under the new key_id`,
+    message: `key version ${s.keyVersion} is primary; re-encryption starts once every API server writes under the new key_id, at the latest at ${s.notBefore}${seen}`,
   };
 }

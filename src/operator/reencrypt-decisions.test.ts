@@ -94,6 +94,52 @@ describe('planReencryption', () => {
     expect(f.kind === 'run' && f.resumed).toBe(false);
   });
 
+  it('every live API server switched: the pass starts before the delay, saying why', () => {
+    const p = planReencryption({
+      ...base,
+      now: T0 + MIN,
+      switchover: { kind: 'switched', apiservers: 2 },
+    });
+    expect(p).toMatchObject({
+      kind: 'run',
+      resumed: false,
+      status: { phase: 'Running', keyVersion: 2, switchover: { apiservers: 2, switched: 2 } },
+    });
+    expect(p.kind === 'run' && p.because).toMatch(/every live API server \(2\)/);
+    const pending = planReencryption({
+      ...base,
+      now: T0 + MIN,
+      status: st({ phase: 'Pending', done: 0, switchover: { apiservers: 2, switched: 1 } }),
+      switchover: { kind: 'switched', apiservers: 2 },
+    });
+    expect(pending.kind).toBe('run');
+  });
+
+  it('waiting or unseen: Pending until the delay records what was seen; then the delay is the reason', () => {
+    const waiting = planReencryption({
+      ...base,
+      now: T0 + MIN,
+      switchover: { kind: 'waiting', apiservers: 2, pending: ['sha256:b'] },
+    });
+    expect(waiting).toMatchObject({
+      kind: 'wait',
+      until: T0 + 10 * MIN,
+      status: { phase: 'Pending', switchover: { apiservers: 2, switched: 1, pending: ['sha256:b'] } },
+    });
+    const unseen = planReencryption({
+      ...base,
+      switchover: { kind: 'unknown', reason: 'GET /metrics: 403' },
+    });
+    expect(unseen).toMatchObject({
+      kind: 'run',
+      status: { switchover: { apiservers: 0, switched: 0, unavailable: 'GET /metrics: 403' } },
+    });
+    expect(unseen.kind === 'run' && unseen.because).toMatch(/--reencrypt-delay elapsed; .*403/);
+    // Without an observer nothing is recorded about the API servers.
+    const plain = planReencryption({ ...base, now: T0 + MIN });
+    expect(plain.kind === 'wait' && plain.status.switchover).toBeUndefined();
+  });
+
   it('the wait ends at rotation + delay', () => {
     const p = planReencryption({ ...base, now: T0 + MIN });
     expect(p.kind === 'wait' && p.until).toBe(T0 + 10 * MIN);

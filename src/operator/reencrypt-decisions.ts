@@ -3,7 +3,8 @@
  * `status.reencryption`), the Secrets key's current primary version and when it became primary, and the clock.
  * Tested with tables; the controller only gathers these inputs and executes the answer.
  */
-import type { ReencryptionStatus } from '../api/kinds.ts';
+import type { ReencryptionStatus, SwitchoverStatus } from '../api/kinds.ts';
+import { describeSwitchover, type Switchover, switchoverStatus } from './switch-decisions.ts';
 
 export interface ReencryptionInput {
   readonly status: ReencryptionStatus | undefined;
@@ -15,6 +16,8 @@ export interface ReencryptionInput {
   readonly delayMs: number;
   /** How long after a pass with failures the next pass starts. */
   readonly retryMs: number;
+  /** What the API servers' metrics say about the new key_id; absent when kubekms does not look. */
+  readonly switchover?: Switchover;
 }
 
 export type ReencryptionPlan =
@@ -22,12 +25,17 @@ export type ReencryptionPlan =
   | { readonly kind: 'idle' }
   /** Record `status` (when it differs) and look again at `until`. */
   | { readonly kind: 'wait'; readonly until: number; readonly status: ReencryptionStatus }
-  /** Run (or resume) the pass from `status`. */
-  | { readonly kind: 'run'; readonly status: ReencryptionStatus; readonly resumed: boolean };
+  /** Run (or resume) the pass from `status`; `because` says why a fresh pass starts now. */
+  | {
+      readonly kind: 'run';
+      readonly status: ReencryptionStatus;
+      readonly resumed: boolean;
+      readonly because?: string;
+    };
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
-export function freshPass(version: number, now: number): ReencryptionStatus {
+export function freshPass(version: number, now: number, switchover?: SwitchoverStatus): ReencryptionStatus {
   return {
     phase: 'Running',
     keyVersion: version,
@@ -36,7 +44,42 @@ export function freshPass(version: number, now: number): ReencryptionStatus {
     skipped: 0,
     failed: 0,
     startedAt: iso(now),
+    ...(switchover ? { switchover } : {}),
   };
+}
+
+/**
+ * A new primary version (or one recorded Pending): start as soon as every live API server writes under it, else
+ * wait for the fixed delay after the rotation, recording what the API servers were seen doing.
+ */
+function startOrWait(i: ReencryptionInput, pending: ReencryptionStatus | undefined): ReencryptionPlan {
+  const sw = i.switchover;
+  const seen = sw ? switchoverStatus(sw) : undefined;
+  if (sw?.kind === 'switched')
+    return {
+      kind: 'run',
+      status: freshPass(i.version, i.now, seen),
+      resumed: false,
+      because: describeSwitchover(sw),
+    };
+  const notBefore = i.versionCreatedAt + i.delayMs;
+  if (i.now < notBefore) {
+    const { switchover: _, ...prev } = pending ?? {
+      phase: 'Pending',
+      keyVersion: i.version,
+      total: 0,
+      done: 0,
+      skipped: 0,
+      failed: 0,
+    };
+    return {
+      kind: 'wait',
+      until: notBefore,
+      status: { ...prev, notBefore: iso(notBefore), ...(seen ? { switchover: seen } : {}) },
+    };
+  }
+  const because = `--reencrypt-delay elapsed${sw ? `; ${describeSwitchover(sw)}` : ''}`;
+  return { kind: 'run', status: freshPass(i.version, i.now, seen), resumed: false, because };
 }
 
 export function planReencryption(i: ReencryptionInput): ReencryptionPlan {
@@ -44,40 +87,19 @@ export function planReencryption(i: ReencryptionInput): ReencryptionPlan {
   // Version 1 was never rotated: every object was written under it (or before encryption, which is not ours to
   // migrate unasked). With no record at all there is nothing to catch up on.
   if (!s && i.version <= 1) return { kind: 'idle' };
-  if (!s || s.keyVersion !== i.version) {
-    const notBefore = i.versionCreatedAt + i.delayMs;
-    if (i.now < notBefore)
-      return {
-        kind: 'wait',
-        until: notBefore,
-        status: {
-          phase: 'Pending',
-          keyVersion: i.version,
-          total: 0,
-          done: 0,
-          skipped: 0,
-          failed: 0,
-          notBefore: iso(notBefore),
-        },
-      };
-    return { kind: 'run', status: freshPass(i.version, i.now), resumed: false };
-  }
+  if (!s || s.keyVersion !== i.version) return startOrWait(i, undefined);
   switch (s.phase) {
     case 'Completed':
       return { kind: 'idle' };
     case 'Running':
       return { kind: 'run', status: s, resumed: true };
-    case 'Pending': {
-      const notBefore = i.versionCreatedAt + i.delayMs;
-      if (i.now < notBefore)
-        return { kind: 'wait', until: notBefore, status: { ...s, notBefore: iso(notBefore) } };
-      return { kind: 'run', status: freshPass(i.version, i.now), resumed: false };
-    }
+    case 'Pending':
+      return startOrWait(i, s);
     case 'Failed': {
       const finished = s.finishedAt ? Date.parse(s.finishedAt) : i.now;
       const retryAt = (Number.isNaN(finished) ? i.now : finished) + i.retryMs;
       if (i.now < retryAt) return { kind: 'wait', until: retryAt, status: s };
-      return { kind: 'run', status: freshPass(i.version, i.now), resumed: false };
+      return { kind: 'run', status: freshPass(i.version, i.now, s.switchover), resumed: false };
     }
   }
 }
