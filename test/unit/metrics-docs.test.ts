@@ -4,11 +4,12 @@
  * rules or its dashboard use is registered — so none of them names a metric that does not exist. Every alert rule
  * has a row in docs/monitoring.md and a promtool unit test.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { controllerMetrics } from '../../src/kube/controller-metrics.ts';
 import { registerKeyMetrics } from '../../src/observability/key-metrics.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
+import { retiredDecryptsCounter } from '../../src/observability/retired-uses.ts';
 import { reencryptMetrics } from '../../src/operator/reencrypt-metrics.ts';
 import { registerStatusMetrics } from '../../src/operator/status-metrics.ts';
 import { docTable } from '../doc-tables.ts';
@@ -22,6 +23,7 @@ async function registered(): Promise<Map<string, string>> {
   reencryptMetrics(registry);
   controllerMetrics(registry);
   registerStatusMetrics(registry, () => undefined);
+  retiredDecryptsCounter(registry);
   const json = await registry.getMetricsAsJSON();
   return new Map(json.map((m) => [m.name, String(m.type)]));
 }
@@ -45,6 +47,17 @@ function kubekmsNames(text: string): Set<string> {
 }
 
 describe('docs/metrics.md and the registry', () => {
+  it('is built from every module that names a kubekms_ metric in src/', async () => {
+    const src = readdirSync(new URL('../../src', import.meta.url), { recursive: true, encoding: 'utf8' })
+      .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'))
+      .map((f) => read(`src/${f}`))
+      .join('\n');
+    const named = [...src.matchAll(/'(kubekms_[a-z0-9_]+)'/g)].map((m) => m[1]!);
+    expect(named.length).toBeGreaterThan(10);
+    const names = await registered();
+    expect(named.filter((n) => !names.has(n))).toEqual([]);
+  });
+
   it('lists every registered metric, a kubekms_ one in a table row with its type', async () => {
     const doc = read('docs/metrics.md');
     const table = rows(doc);
