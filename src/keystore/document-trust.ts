@@ -57,13 +57,7 @@ export async function trustDocument(
 ): Promise<DocumentKey | undefined> {
   await checkRootKey(doc.rootKeyCheck, rootKey, file);
   if (doc.auth === undefined) return undefined;
-  const key = await RecordAuthKey.unwrap(rootKey, doc.auth.recordAuthKey).catch((e: unknown) => {
-    if (e instanceof RootKeyMismatchError)
-      throw refused(file, 'recordAuthKey', 'not wrapped by this root key');
-    throw new KeyStoreError(`keystore: cannot unwrap the record key of ${file}: ${errorCode(e)}`, {
-      cause: e,
-    });
-  });
+  const key = await unwrapRecordKey(rootKey, doc.auth.recordAuthKey, file);
   const { state } = doc;
   const { records } = doc.auth;
   const check = (r: AuthenticatedRecord, auth: Uint8Array, where: string, id: string): void => {
@@ -86,7 +80,23 @@ export async function trustDocument(
   return { key, wrapped: doc.auth.recordAuthKey };
 }
 
-async function checkRootKey(rootKeyCheck: Uint8Array, rootKey: RootKey, file: string): Promise<void> {
+/** The record authentication key of a store, unwrapped; refused (naming `recordAuthKey`) when the root key did not wrap it. */
+export async function unwrapRecordKey(
+  rootKey: RootKey,
+  wrapped: Uint8Array,
+  file: string,
+): Promise<RecordAuthKey> {
+  return RecordAuthKey.unwrap(rootKey, wrapped).catch((e: unknown) => {
+    if (e instanceof RootKeyMismatchError)
+      throw refused(file, 'recordAuthKey', 'not wrapped by this root key');
+    throw new KeyStoreError(`keystore: cannot unwrap the record key of ${file}: ${errorCode(e)}`, {
+      cause: e,
+    });
+  });
+}
+
+/** Refuses a store whose root key check does not unwrap under `rootKey`, naming both. */
+export async function checkRootKey(rootKeyCheck: Uint8Array, rootKey: RootKey, file: string): Promise<void> {
   try {
     (await rootKey.unwrap(rootKeyCheck, ROOT_KEY_CHECK_AAD)).wipe();
   } catch (e) {
@@ -100,7 +110,12 @@ async function checkRootKey(rootKeyCheck: Uint8Array, rootKey: RootKey, file: st
   }
 }
 
-function refused(file: string, where: string, why = 'its auth does not match its content'): KeyStoreError {
+/** The refusal of a store with a record (or the seal) changed without the root key. */
+export function refused(
+  file: string,
+  where: string,
+  why = 'its auth does not match its content',
+): KeyStoreError {
   return new KeyStoreError(
     `keystore: ${file}: ${where}: changed without the root key (${why}); refusing to open it`,
   );

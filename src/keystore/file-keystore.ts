@@ -15,11 +15,12 @@ import type { KeyStore, RootKey } from '../engine/ports.ts';
 import type { StoreChange, StoreState } from '../engine/records.ts';
 import { SecretBytes } from '../engine/secret.ts';
 import { removeLeftoverTemps, replaceFileAtomically } from './atomic-file.ts';
+import { openLocked, SerialQueue } from './data-dir.ts';
 import { type DocumentKey, readDocument, trustDocument } from './document-trust.ts';
 import { KeyStoreError, locate, RecordDecodeError } from './errors.ts';
 import { encodeDocument, type KeystoreDocument, ROOT_KEY_CHECK_AAD } from './keystore-document.ts';
-import { errorCode, type KeyStoreFs, nodeFs } from './keystore-fs.ts';
-import { KeyStoreLock } from './keystore-lock.ts';
+import { type KeyStoreFs, nodeFs } from './keystore-fs.ts';
+import type { KeyStoreLock } from './keystore-lock.ts';
 import { RecordAuthKey } from './record-auth.ts';
 import { applyStoreChange, checkChangeDecodes } from './store-change.ts';
 import { checkStoreIntegrity } from './store-integrity.ts';
@@ -55,7 +56,7 @@ export class FileKeyStore implements KeyStore {
   #auth: DocumentKey | undefined;
   #migratedFrom: number | undefined;
   /** Commits run one after another along this chain. */
-  #tail: Promise<void> = Promise.resolve();
+  readonly #commits = new SerialQueue();
 
   constructor(options: FileKeyStoreOptions) {
     this.#dataDir = options.dataDir;
@@ -82,39 +83,26 @@ export class FileKeyStore implements KeyStore {
       throw new KeyStoreError(`keystore: ${this.#file} is already open`);
     this.#opening = true;
     try {
-      await this.#fs.mkdir(this.#dataDir, { recursive: true, mode: 0o700 }).catch((e: unknown) => {
-        throw new KeyStoreError(`keystore: cannot create data dir ${this.#dataDir} (${errorCode(e)})`, {
-          cause: e,
-        });
-      });
-      const lock = await KeyStoreLock.acquire(this.#fs, this.#dataDir);
-      try {
+      const { lock, value } = await openLocked(this.#fs, this.#dataDir, async () => {
         await removeLeftoverTemps(this.#fs, this.#file);
-        const [doc, auth] = (await this.#read()) ?? (await this.#create());
-        this.#lock = lock;
-        this.#doc = doc;
-        this.#auth = auth;
-        return doc.state;
-      } catch (e) {
-        await lock.release();
-        throw e;
-      }
+        return (await this.#read()) ?? (await this.#create());
+      });
+      const [doc, auth] = value;
+      this.#lock = lock;
+      this.#doc = doc;
+      this.#auth = auth;
+      return doc.state;
     } finally {
       this.#opening = false;
     }
   }
 
   commit(change: StoreChange): Promise<void> {
-    const run = this.#tail.then(() => this.#commitNow(change));
-    this.#tail = run.then(
-      () => {},
-      () => {},
-    );
-    return run;
+    return this.#commits.run(() => this.#commitNow(change));
   }
 
   async close(): Promise<void> {
-    await this.#tail;
+    await this.#commits.idle();
     this.#doc = undefined;
     this.#auth = undefined;
     const lock = this.#lock;

@@ -8,7 +8,11 @@
  * where `record` is the record as record-codec.ts encodes it and canonicalJson sorts object keys. Whoever cannot
  * unwrap K cannot produce an auth that verifies, so a record changed without the root key is refused on read.
  * A store-wide `seal` (an HMAC over the generation and the ordered list of record auths) also refuses records
- * that were dropped, duplicated from an older copy or rolled back one by one.
+ * that were dropped, duplicated from an older copy or rolled back one by one. The database store (one row per
+ * record) seals incrementally instead: `HMAC(K, generation ‖ XOR of term(auth))`, where each term is itself an
+ * HMAC under K, so the XOR is of values an attacker never sees (an XOR of the visible auths would be linear in
+ * them: with more than 256 rows, Gaussian elimination finds rows whose auths XOR to zero, and dropping those rows
+ * would keep it; sqlite-tamper.test.ts).
  */
 import { createHmac, createSecretKey, type KeyObject, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { RootKey } from '../engine/ports.ts';
@@ -20,6 +24,8 @@ export const RECORD_AUTH_KEY_AAD = new TextEncoder().encode('kubekms/record-auth
 export const AUTH_BYTES = 32;
 const RECORD_LABEL = 'kubekms/record-auth/v1';
 const SEAL_LABEL = 'kubekms/keystore-seal/v1';
+const TERM_LABEL = 'kubekms/keystore-seal-term/v1';
+const XOR_SEAL_LABEL = 'kubekms/keystore-xor-seal/v1';
 
 /** The kinds of record, spelled as KmsStateRecord's spec.kind, so a record authenticates the same everywhere. */
 export type AuthenticatedRecord =
@@ -91,6 +97,36 @@ export class RecordAuthKey {
     const auth = this.#hmac(`${RECORD_LABEL}\0${r.kind}\0${canonicalJson(encodeRecord(r))}`);
     this.#cache.set(r.record, auth);
     return auth;
+  }
+
+  /**
+   * Whether `auth` authenticates `json`, the canonical JSON of a record of `kind` exactly as stored (the database
+   * store keeps that text, so checking it needs no re-encoding). Compared in constant time.
+   */
+  verifyText(kind: AuthenticatedKind, json: string, auth: Uint8Array): boolean {
+    const want = this.authOfText(kind, json);
+    return auth.length === want.length && timingSafeEqual(auth, want);
+  }
+
+  /** The auth of a record given as its canonical JSON text (`canonicalJson(encodeRecord(r))`). */
+  authOfText(kind: AuthenticatedKind, json: string): Uint8Array {
+    return this.#hmac(`${RECORD_LABEL}\0${kind}\0${json}`);
+  }
+
+  /** Records `auth` as the auth of `record` (decoded from text that verifyText accepted with it). */
+  remember(record: object, auth: Uint8Array): void {
+    this.#cache.set(record, auth);
+  }
+
+  /** The secret seal term of a record auth: the incremental seal XORs these, never the visible auths. */
+  sealTerm(auth: Uint8Array): Uint8Array {
+    return new Uint8Array(createHmac('sha256', this.#key).update(`${TERM_LABEL}\0`).update(auth).digest());
+  }
+
+  /** The incremental seal of a database store over its generation and the XOR of every row's seal term. */
+  xorSeal(generation: number, xor: Uint8Array): Uint8Array {
+    const h = createHmac('sha256', this.#key).update(`${XOR_SEAL_LABEL}\0${generation}\0`);
+    return new Uint8Array(h.update(xor).digest());
   }
 
   /** Whether `auth` is the record's auth, compared in constant time. */

@@ -50,6 +50,9 @@ const IO_BUILTINS =
   /^node:(fs|fs\/promises|http|https|http2|net|tls|dgram|dns|child_process|worker_threads)$/;
 /** The only package a room outside kube/ may not import: the Kubernetes client (so kube-less starts never load it). */
 const KUBE_CLIENT = '@kubernetes/client-node';
+/** node:sqlite is still "active development" in Node 24: one file wraps it (docs/adr/0016). */
+const SQLITE = 'node:sqlite';
+const SQLITE_WRAPPER = 'src/keystore/sqlite-db.ts';
 
 export interface Violation {
   readonly file: string;
@@ -91,6 +94,8 @@ function ruleBroken(file: string, room: Room, specifier: string): string | undef
     return `${room} may not import ${target}`;
   }
   if (specifier === KUBE_CLIENT && room !== 'kube') return `${KUBE_CLIENT} is imported only in kube/`;
+  if (specifier === SQLITE && file !== SQLITE_WRAPPER)
+    return `${SQLITE} is imported only in ${SQLITE_WRAPPER}`;
   if (room === 'engine' && (specifier.startsWith('node:') ? IO_BUILTINS.test(specifier) : true))
     return `engine imports ${specifier.startsWith('node:') ? 'I/O' : 'a package'}`;
   return undefined;

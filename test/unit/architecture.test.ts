@@ -71,6 +71,13 @@ describe('architecture check on planted violations', () => {
     expect(rules('src/kube/x.ts', "import { KubeConfig } from '@kubernetes/client-node';")).toEqual([]);
   });
 
+  it('keeps node:sqlite inside the one file that wraps it', () => {
+    expect(rules('src/keystore/sqlite-keystore.ts', "import { DatabaseSync } from 'node:sqlite';")).toEqual([
+      'node:sqlite is imported only in src/keystore/sqlite-db.ts',
+    ]);
+    expect(rules('src/keystore/sqlite-db.ts', "import { DatabaseSync } from 'node:sqlite';")).toEqual([]);
+  });
+
   it('keeps kube/ and api/ below the adapters', () => {
     expect(rules('src/kube/x.ts', "import type { KmsKey } from '../api/kinds.ts';")).toEqual([
       'kube may not import api',
