@@ -1,5 +1,5 @@
 /** `kubekms backup`, `backup verify` and `restore` as processes: exit codes, messages, files. */
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -120,5 +120,85 @@ describe('kubekms backup / restore', () => {
     });
     expect(wrong).toMatchObject({ code: 1 });
     expect(wrong.err).toMatch(/wrong escrow passphrase \(or the backup was altered\)/);
+  });
+
+  it('escrow to a recipient: openssl X25519 keys; verify without the private key; restore with it; no material in the output', async () => {
+    const key = join(dir, 'escrow.key');
+    const pub = join(dir, 'escrow.pub');
+    execFileSync('openssl', ['genpkey', '-algorithm', 'X25519', '-out', key]);
+    execFileSync('chmod', ['600', key]);
+    execFileSync('openssl', ['pkey', '-in', key, '-pubout', '-out', pub]);
+    const out = join(dir, 'b5.json');
+    const b = run([
+      'backup',
+      '--out',
+      out,
+      '--data-dir',
+      dataDir,
+      '--root-key-file',
+      keyFile,
+      '--escrow-recipient',
+      pub,
+    ]);
+    expect(b).toMatchObject({ code: 0, err: '' });
+    expect(b.out).toMatch(
+      new RegExp(`^backup written to ${out}: ${SUMMARY} an escrow recipient \\(X25519\\)\\n$`),
+    );
+    const blind = run(['backup', 'verify', out, '--escrow-recipient', pub]);
+    expect(blind.out).toMatch(
+      /: decodes: 2 keys \(4 versions\).* \(recipient [0-9a-f]{16}, the key in .*escrow\.pub\); records and key material not checked \(they need the private key: --escrow-key\)\n$/,
+    );
+    expect(blind.code).toBe(0);
+    const other = join(dir, 'other.pub');
+    execFileSync('sh', ['-c', `openssl genpkey -algorithm X25519 | openssl pkey -pubout -out ${other}`]);
+    const mismatch = run(['backup', 'verify', out, '--escrow-recipient', other]);
+    expect(mismatch.code).toBe(1);
+    expect(mismatch.err).toMatch(
+      /--escrow-recipient: the backup is sealed to recipient [0-9a-f]{16}, not to .*other\.pub/,
+    );
+    const full = run(['backup', 'verify', out, '--escrow-key', key]);
+    expect(full.out).toMatch(
+      /: ok: .* an escrow recipient \(X25519\); every record authenticated, every key version unwraps/,
+    );
+    const target = join(dir, 'from-recipient');
+    const r = run([
+      'restore',
+      out,
+      '--data-dir',
+      target,
+      '--root-key-file',
+      join(dir, 'offsite.key'),
+      '--escrow-key',
+      key,
+    ]);
+    expect(r).toMatchObject({ code: 0, err: '' });
+    const store = new FileKeyStore({
+      dataDir: target,
+      rootKey: await FileRootKey.load(join(dir, 'offsite.key')),
+    });
+    const state = await store.open();
+    await store.close();
+    expect(state.keys.map((k) => k.keyId)).toEqual(['k1', 'k2']);
+    execFileSync('chmod', ['644', key]);
+    const loose = run(['backup', 'verify', out, '--escrow-key', key]);
+    expect(loose.err).toMatch(/--escrow-key .*escrow\.key has mode 0644/);
+    const both = run(
+      [
+        'backup',
+        '--out',
+        join(dir, 'b6.json'),
+        '--data-dir',
+        dataDir,
+        '--root-key-file',
+        keyFile,
+        '--escrow-recipient',
+        pub,
+      ],
+      { KUBEKMS_ESCROW_PASSPHRASE: PASSPHRASE },
+    );
+    expect(both).toMatchObject({
+      code: 2,
+      err: 'kubekms: backup: --escrow-recipient and an escrow passphrase: give one of them\n',
+    });
   });
 });

@@ -152,20 +152,25 @@ const BACKUP: Command = {
   name: 'backup',
   summary: 'write a checked backup of the local keystore (--out FILE); backup verify FILE checks one',
   usage:
-    'Usage: kubekms backup --out FILE [--escrow-passphrase-file F] [flags]\n       kubekms backup verify FILE [flags]',
+    'Usage: kubekms backup --out FILE [--escrow-passphrase-file F | --escrow-recipient PUB] [flags]\n' +
+    '       kubekms backup verify FILE [flags]',
   description:
     'Copies the local keystore to a new file after checking every record and unwrapping every key version; safe\n' +
     'while serve runs. Key material stays wrapped by the root key, or with --escrow-passphrase-file (or\n' +
-    'KUBEKMS_ESCROW_PASSPHRASE) is re-wrapped under a key derived from the passphrase (scrypt), for storage away\n' +
-    'from the HSM or key file. See docs/disaster-recovery.md.',
+    'KUBEKMS_ESCROW_PASSPHRASE) is re-wrapped under a key derived from the passphrase (scrypt), or with\n' +
+    '--escrow-recipient for an X25519 public key, for storage away from the HSM or key file.\n' +
+    'See docs/disaster-recovery.md.',
   load: () => import('./backup-command.ts').then((m) => m.backupCreate),
   subcommands: [
     {
       name: 'backup verify',
       summary: 'check a backup: every record authenticated, every key version unwraps',
-      usage: 'Usage: kubekms backup verify FILE [--escrow-passphrase-file F] [root key flags]',
+      usage:
+        'Usage: kubekms backup verify FILE [--escrow-passphrase-file F | --escrow-key KEY | --escrow-recipient PUB] [root key flags]',
       description:
-        'Checks a backup file under its sealing key: the root key (root key flags, as serve) or the escrow passphrase.',
+        'Checks a backup file under its sealing key: the root key (root key flags, as serve), the escrow passphrase or\n' +
+        "the recipient's private key. A recipient backup without --escrow-key is only decoded (and, with\n" +
+        '--escrow-recipient, checked to be sealed to that public key).',
       load: () => import('./backup-command.ts').then((m) => m.backupVerify),
     },
   ],
@@ -173,12 +178,16 @@ const BACKUP: Command = {
 
 const RESTORE: Command = {
   name: 'restore',
-  summary: 'restore a backup into an empty data dir',
-  usage: 'Usage: kubekms restore FILE --data-dir DIR [--escrow-passphrase-file F] [root key flags]',
+  summary: 'restore a backup into an empty data dir, or (--shared-state) an empty shared state',
+  usage:
+    'Usage: kubekms restore FILE --data-dir DIR [--escrow-passphrase-file F | --escrow-key KEY] [root key flags]\n' +
+    '       kubekms restore FILE --shared-state --namespace NS [--kubeconfig F] [escrow flags] [root key flags]',
   description:
     'Checks the backup in full and writes it as the keystore of an empty data dir (a non-empty one is refused),\n' +
-    'sealed under the given root key; an escrow backup is re-wrapped under it. See docs/disaster-recovery.md.',
-  load: () => import('./backup-command.ts').then((m) => m.restoreCommand),
+    'or with --shared-state as the KmsStateRecords of a namespace that holds none (stop every instance first; an\n' +
+    'interrupted restore is finished by running it again). Sealed under the given root key; an escrow backup is\n' +
+    're-wrapped under it. See docs/disaster-recovery.md.',
+  load: () => import('./restore-command.ts').then((m) => m.restoreCommand),
 };
 
 export const COMMANDS: readonly Command[] = [

@@ -2,18 +2,29 @@
  * Backups of a local keystore (docs/disaster-recovery.md). A backup file is the keystore document, checked, inside
  * an envelope:
  *
- *   { "format": "kubekms-backup", "formatVersion": 1, "createdAt": ms, "source": "<keystore.json path>",
- *     "sealedBy": "root-key" | "passphrase", "kdf": { "name": "scrypt", "N", "r", "p", "salt" } (passphrase only),
+ *   { "format": "kubekms-backup", "formatVersion": 2, "createdAt": ms, "source": "<keystore.json path>",
+ *     "sealedBy": "root-key" | "passphrase" | "recipient",
+ *     "kdf": { "name": "scrypt", "N", "r", "p", "salt" } (passphrase only),
+ *     "recipient": { "scheme": "X25519-HKDF-SHA256", "publicKey", "enc" } (recipient only, version 2),
  *     "keystore": { …the keystore document, version 2… } }
  *
  * Key material stays wrapped and every record authenticated: under the store's root key, or — for escrow, kept off
- * site without the HSM — re-wrapped under a key derived from a passphrase. A backup is taken from the file as it
+ * site without the HSM — re-wrapped under a key derived from a passphrase or for a recipient's X25519 public key
+ * (rootkey/recipient-key.ts). Version 1 files (no recipient) are still read. A backup is taken from the file as it
  * is on disk without the lock (a running serve replaces it by atomic rename, so a read sees one whole commit), and
  * only after every record verified and every key version unwrapped. A restore goes into an empty data dir only.
  */
+import type { KeyObject } from 'node:crypto';
 import { join } from 'node:path';
 import type { RootKey } from '../engine/ports.ts';
 import { passphraseRootKey, type ScryptParams } from '../rootkey/passphrase-key.ts';
+import {
+  openForRecipient,
+  RECIPIENT_SCHEME,
+  type RecipientSeal,
+  recipientFingerprint,
+  sealToRecipient,
+} from '../rootkey/recipient-key.ts';
 import { type DocumentKey, parseDocument, readDocument, trustDocument } from './document-trust.ts';
 import { KeyStoreError, locate, RecordDecodeError } from './errors.ts';
 import { KEYSTORE_FILE } from './file-keystore.ts';
@@ -23,16 +34,35 @@ import { type KeyStoreFs, nodeFs } from './keystore-fs.ts';
 import { checkMaterial, resealDocument } from './reseal.ts';
 
 export const BACKUP_FORMAT = 'kubekms-backup';
-const BACKUP_FIELDS = ['format', 'formatVersion', 'createdAt', 'source', 'sealedBy', 'kdf', 'keystore'];
+const BACKUP_FORMAT_VERSION = 2;
+const BACKUP_FIELDS = [
+  'format',
+  'formatVersion',
+  'createdAt',
+  'source',
+  'sealedBy',
+  'kdf',
+  'recipient',
+  'keystore',
+];
 const KDF_FIELDS = ['name', 'N', 'r', 'p', 'salt'];
+const RECIPIENT_FIELDS = ['scheme', 'publicKey', 'enc'];
+const SEALED_BY = ['root-key', 'passphrase', 'recipient'] as const;
 
 export interface Backup {
+  readonly formatVersion: number;
   readonly createdAt: number;
   readonly source: string;
-  readonly sealedBy: 'root-key' | 'passphrase';
+  readonly sealedBy: (typeof SEALED_BY)[number];
   readonly kdf?: ScryptParams;
+  readonly recipient?: RecipientSeal;
   readonly document: StoredDocument;
 }
+
+/** How a backup is re-wrapped for escrow: under a passphrase's scrypt key, or for a recipient's public key. */
+export type Escrow =
+  | { readonly passphrase: string; readonly kdf: ScryptParams }
+  | { readonly recipient: Uint8Array };
 
 export interface BackupSummary {
   readonly keys: number;
@@ -49,14 +79,16 @@ export interface BackupKeys {
   /** The store's root key: seals `root-key` backups; the target of a restore. */
   readonly rootKey?: RootKey;
   readonly passphrase?: string;
+  /** The recipient's X25519 private key, for a `recipient` backup. */
+  readonly escrowKey?: KeyObject;
 }
 
 /** The backup file's text, from the keystore in `dataDir`, checked under `rootKey` first. */
 export async function createBackup(o: {
   readonly dataDir: string;
   readonly rootKey: RootKey;
-  /** Re-wrap for escrow under a key derived from this passphrase, with these scrypt parameters. */
-  readonly escrow?: { readonly passphrase: string; readonly kdf: ScryptParams };
+  /** Re-wrap for escrow (off site, without the HSM or the root key file). */
+  readonly escrow?: Escrow;
   readonly now?: number;
   readonly fs?: KeyStoreFs;
 }): Promise<{ text: string; summary: BackupSummary }> {
@@ -67,23 +99,30 @@ export async function createBackup(o: {
   if (auth === undefined)
     throw new KeyStoreError(`keystore: ${file} is a version 1 store: start kubekms serve once to migrate it`);
   const versions = await checkMaterial(doc.state, o.rootKey);
+  const e = o.escrow;
+  const seal = e !== undefined && 'recipient' in e ? sealToRecipient(e.recipient) : undefined;
+  const kdf = e !== undefined && 'kdf' in e ? e.kdf : undefined;
   let keystore: string;
-  if (o.escrow === undefined) keystore = encodeDocument(doc, auth.wrapped, auth.key);
+  if (e === undefined) keystore = encodeDocument(doc, auth.wrapped, auth.key);
   else {
-    const to = await passphraseRootKey(o.escrow.passphrase, o.escrow.kdf);
+    const to =
+      seal !== undefined ? seal.key : await passphraseRootKey((e as { passphrase: string }).passphrase, kdf!);
     const sealed = await resealDocument(doc, o.rootKey, to);
     keystore = encodeDocument(sealed.doc, sealed.recordAuthKey, sealed.key);
   }
   const createdAt = o.now ?? Date.now();
-  const sealedBy = o.escrow === undefined ? 'root-key' : 'passphrase';
-  const kdf = o.escrow?.kdf;
+  const sealedBy: Backup['sealedBy'] = seal ? 'recipient' : kdf ? 'passphrase' : 'root-key';
+  const r = seal?.seal;
   const envelope = {
     format: BACKUP_FORMAT,
-    formatVersion: 1,
+    formatVersion: BACKUP_FORMAT_VERSION,
     createdAt,
     source: file,
     sealedBy,
     ...(kdf ? { kdf: { name: 'scrypt', N: kdf.N, r: kdf.r, p: kdf.p, salt: encodeBase64(kdf.salt) } } : {}),
+    ...(r
+      ? { recipient: { scheme: r.scheme, publicKey: encodeBase64(r.recipient), enc: encodeBase64(r.enc) } }
+      : {}),
     keystore: JSON.parse(keystore) as unknown,
   };
   const summary = summarize(doc, versions, createdAt, sealedBy);
@@ -103,8 +142,11 @@ export function readBackup(bytes: Uint8Array, file: string): Backup {
     if (o.string('format') !== BACKUP_FORMAT)
       throw new RecordDecodeError('format', `not a kubekms backup (expected "${BACKUP_FORMAT}")`);
     const version = o.integer('formatVersion', 1);
-    if (version > 1) throw new RecordDecodeError('formatVersion', `${version}: written by a newer kubekms`);
-    const sealedBy = o.oneOf('sealedBy', ['root-key', 'passphrase'] as const);
+    if (version > BACKUP_FORMAT_VERSION)
+      throw new RecordDecodeError('formatVersion', `${version}: written by a newer kubekms`);
+    const sealedBy = o.oneOf('sealedBy', version === 1 ? SEALED_BY.slice(0, 2) : SEALED_BY);
+    const recipient =
+      sealedBy === 'recipient' ? readRecipientSeal(o.object('recipient', RECIPIENT_FIELDS)) : undefined;
     const k = sealedBy === 'passphrase' ? o.object('kdf', KDF_FIELDS) : undefined;
     if (k !== undefined) k.oneOf('name', ['scrypt'] as const);
     const kdf = k && {
@@ -118,10 +160,12 @@ export function readBackup(bytes: Uint8Array, file: string): Backup {
       `${file}: keystore`,
     );
     return {
+      formatVersion: version,
       createdAt: o.integer('createdAt', 0),
       source: o.string('source'),
       sealedBy,
       ...(kdf ? { kdf } : {}),
+      ...(recipient ? { recipient } : {}),
       document,
     };
   } catch (e) {
@@ -147,11 +191,25 @@ export async function openBackup(
   } catch (e) {
     if (b.sealedBy === 'passphrase' && /sealed under a different root key/.test(String(e)))
       throw new KeyStoreError(`backup: ${file}: wrong escrow passphrase (or the backup was altered)`);
+    if (b.sealedBy === 'recipient' && /sealed under a different root key/.test(String(e)))
+      throw new KeyStoreError(
+        `backup: ${file}: recipient.enc or rootKeyCheck: altered (the escrow key does not open it)`,
+      );
     throw e;
   }
   if (auth === undefined) throw new KeyStoreError(`backup: ${file}: its keystore is not authenticated`);
   const versions = await checkMaterial(b.document.state, sealing);
   return { sealing, auth, summary: summarize(b.document, versions, b.createdAt, b.sealedBy) };
+}
+
+/**
+ * What can be checked without any key: the file decodes strictly (every record's shape, the store's integrity).
+ * Counts versions instead of unwrapping them; for a recipient backup, names the recipient.
+ */
+export function describeUnopened(b: Backup): BackupSummary & { recipient?: string } {
+  const versions = b.document.state.keys.reduce((n, k) => n + k.versions.length, 0);
+  const summary = summarize(b.document, versions, b.createdAt, b.sealedBy);
+  return b.recipient ? { ...summary, recipient: recipientFingerprint(b.recipient.recipient) } : summary;
 }
 
 async function sealingKey(b: Backup, keys: BackupKeys): Promise<RootKey> {
@@ -160,9 +218,27 @@ async function sealingKey(b: Backup, keys: BackupKeys): Promise<RootKey> {
       throw new KeyStoreError('backup: sealed by the root key: give the root key');
     return keys.rootKey;
   }
+  if (b.sealedBy === 'recipient') {
+    if (keys.escrowKey === undefined || b.recipient === undefined)
+      throw new KeyStoreError(
+        "backup: sealed to an escrow recipient: give --escrow-key (the recipient's private key)",
+      );
+    return openForRecipient(keys.escrowKey, b.recipient, '--escrow-key');
+  }
   if (keys.passphrase === undefined || b.kdf === undefined)
     throw new KeyStoreError('backup: sealed by an escrow passphrase: give --escrow-passphrase-file');
   return passphraseRootKey(keys.passphrase, b.kdf);
+}
+
+function readRecipientSeal(o: JsonObjectReader): RecipientSeal {
+  o.oneOf('scheme', [RECIPIENT_SCHEME] as const);
+  const raw = (name: string) => {
+    const bytes = o.bytes(name);
+    if (bytes.length !== 32)
+      throw new RecordDecodeError(o.at(name), 'expected 32 bytes (a raw X25519 public key)');
+    return bytes;
+  };
+  return { scheme: RECIPIENT_SCHEME, recipient: raw('publicKey'), enc: raw('enc') };
 }
 
 function summarize(doc: StoredDocument, versions: number, createdAt: number, sealedBy: Backup['sealedBy']) {

@@ -1,8 +1,9 @@
 /**
  * Restoring a backup (backup.ts) into an empty data dir: the backup is checked in full under its sealing key, a
- * passphrase-sealed (escrow) backup is re-wrapped under the target root key, and keystore.json is written by one
+ * passphrase- or recipient-sealed (escrow) backup is re-wrapped under the target root key, and keystore.json is written by one
  * atomic replace under the keystore lock. A data dir that holds anything is refused: a restore never overwrites.
  */
+import type { KeyObject } from 'node:crypto';
 import { join } from 'node:path';
 import type { RootKey } from '../engine/ports.ts';
 import { replaceFileAtomically } from './atomic-file.ts';
@@ -24,6 +25,8 @@ export async function restoreBackup(o: {
   /** The root key the restored store is sealed under. */
   readonly rootKey: RootKey;
   readonly passphrase?: string;
+  /** The recipient's private key, for a backup sealed to an escrow recipient. */
+  readonly escrowKey?: KeyObject;
   readonly fs?: KeyStoreFs;
 }): Promise<BackupSummary> {
   const fs = o.fs ?? nodeFs;
@@ -32,6 +35,7 @@ export async function restoreBackup(o: {
   const opened = await openBackup(b, o.backupFile, {
     rootKey: o.rootKey,
     ...(o.passphrase !== undefined ? { passphrase: o.passphrase } : {}),
+    ...(o.escrowKey !== undefined ? { escrowKey: o.escrowKey } : {}),
   });
   const text =
     b.sealedBy === 'root-key'
