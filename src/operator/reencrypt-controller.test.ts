@@ -211,10 +211,10 @@ describe('ReencryptController', () => {
     expect(api.replaces).toBe(0);
   });
 
-  it('runs the pass once the delay elapsed: Completed, counts, condition, Events; Ready is kept', async () => {
+  it('runs the pass once the API server switched: Completed, counts, condition, Events; Ready is kept', async () => {
     await rotateKey(core, keyId, 'ON_DEMAND');
     keyApi.conflictsToInject = 2; // status writes retry on 409
-    const c = controller({ delayMs: 0 });
+    const c = controller({ delayMs: 0, observer: observer(() => formatKeyId(keyId, 2)) });
     c.start();
     await until('Completed', () => re()?.phase === 'Completed');
     await until('VersionsRetired', () => reasons().includes('VersionsRetired'));
@@ -227,6 +227,18 @@ describe('ReencryptController', () => {
     expect(reasons()).toEqual(['ReencryptionStarted', 'ReencryptionCompleted', 'VersionsRetired']);
     // A verified completion (0 failures, nothing skipped) retires the versions below the new one.
     expect(core.findKey(keyId)?.versions.map((v) => v.retiredAt !== undefined)).toEqual([true, false]);
+  });
+
+  it('a pass the delay started (switch-over not seen) completes but retires nothing', async () => {
+    await rotateKey(core, keyId, 'ON_DEMAND');
+    const c = controller({ delayMs: 0, observer: { observe: async () => ({ error: 'GET /metrics: 403' }) } });
+    c.start();
+    await until('Completed', () => re()?.phase === 'Completed');
+    await new Promise((r) => setTimeout(r, 100)); // a few idle steps, where retirement would happen
+    await c.stop();
+    expect(api.staleCount()).toBe(0);
+    expect(reasons()).toEqual(['ReencryptionStarted', 'ReencryptionCompleted']);
+    expect(core.findKey(keyId)?.versions.some((v) => v.retiredAt !== undefined)).toBe(false);
   });
 
   it('resumes a recorded pass from its continue point', async () => {

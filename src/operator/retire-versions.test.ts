@@ -13,6 +13,7 @@ const done: ReencryptionStatus = {
   done: 9,
   skipped: 1,
   failed: 0,
+  switchover: { apiservers: 2, switched: 2 },
 };
 
 describe('verifiedCompletion', () => {
@@ -23,6 +24,19 @@ describe('verifiedCompletion', () => {
     ['running', { ...done, phase: 'Running' } as ReencryptionStatus, 3, undefined],
     ['a resource skipped as unknown', { ...done, unknownResources: ['widgets.x'] }, 3, undefined],
     ['no pass recorded', undefined, 3, undefined],
+    [
+      'started on the delay, one API server not seen switching',
+      { ...done, switchover: { apiservers: 2, switched: 1 } },
+      3,
+      undefined,
+    ],
+    [
+      'started on the delay, metrics unreadable',
+      { ...done, switchover: { apiservers: 0, switched: 0, unavailable: '403' } },
+      3,
+      undefined,
+    ],
+    ['no switch-over recorded (kubekms did not look)', { ...done, switchover: undefined }, 3, undefined],
   ])('%s', (_what, s, version, want) => {
     expect(verifiedCompletion(s, version)).toBe(want);
   });

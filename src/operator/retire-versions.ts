@@ -1,6 +1,7 @@
 /**
- * Retirement in the operator (issue 18 part 3): after a verified completion of the re-encryption pass (phase
- * Completed for the current version, 0 failures, no resource skipped), the versions below it are retired in the
+ * Retirement in the operator (issue 18 part 3): after a verified completion of the re-encryption pass (every live
+ * API server switched, then phase Completed for the current version, 0 failures, no resource skipped), the
+ * versions below it are retired in the
  * engine (Event `VersionsRetired`). Every decrypt under a retired version then becomes a Warning Event
  * `RetiredVersionUsed` on the key's KmsKey, at most one per version per `eventEveryMs`, counting the uses between.
  */
@@ -9,11 +10,17 @@ import { KMS_KEY } from '../api/kinds.ts';
 import { retireVersionsBelow } from '../engine/ops-retirement.ts';
 import type { RetiredUse } from '../engine/retired-uses.ts';
 import { emit, type OperatorContext } from './context.ts';
+import { everyApiserverSwitched } from './switch-decisions.ts';
 
-/** The version below which everything may be retired, when `s` is a verified completion for `version`. */
+/**
+ * The version below which everything may be retired, when `s` is a verified completion for `version`: every live
+ * API server was seen writing under the new key_id before the pass began (so nothing written after the pass is
+ * under an older one), and the pass then finished with 0 failures and no resource skipped.
+ */
 export function verifiedCompletion(s: ReencryptionStatus | undefined, version: number): number | undefined {
   if (s?.phase !== 'Completed' || s.keyVersion !== version) return undefined;
   if (s.failed > 0 || (s.unknownResources?.length ?? 0) > 0) return undefined;
+  if (!everyApiserverSwitched(s.switchover)) return undefined;
   return version;
 }
 
