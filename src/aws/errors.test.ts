@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ERROR_CODES, ERROR_KIND, KmsError } from '../engine/errors.ts';
 import { AwsError, ENGINE_STATUS, PROTOCOL_ERROR_CODES, PROTOCOL_STATUS, toHttpError } from './errors.ts';
+import { STS_ERROR_CODES, STS_STATUS } from './sts/errors.ts';
 
 describe('AWS error mapping', () => {
   it('maps every engine code and every protocol code, and the two never overlap', () => {
@@ -39,5 +40,6 @@ describe('AWS error mapping', () => {
     );
     for (const c of ERROR_CODES) expect(rows.get(c), c).toBe(ENGINE_STATUS[c]);
     for (const c of PROTOCOL_ERROR_CODES) expect(rows.get(c), c).toBe(PROTOCOL_STATUS[c]);
+    for (const c of STS_ERROR_CODES) expect(rows.get(c), c).toBe(STS_STATUS[c]);
   });
 });

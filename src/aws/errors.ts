@@ -19,6 +19,7 @@ export const PROTOCOL_ERROR_CODES = [
   'IncompleteSignatureException',
   'InvalidSignatureException',
   'UnrecognizedClientException',
+  'ExpiredTokenException',
   'ThrottlingException',
 ] as const;
 
@@ -75,6 +76,7 @@ export const PROTOCOL_STATUS: Readonly<Record<ProtocolErrorCode, number>> = {
   IncompleteSignatureException: 400,
   InvalidSignatureException: 400,
   UnrecognizedClientException: 400,
+  ExpiredTokenException: 400,
   ThrottlingException: 400,
 };
 

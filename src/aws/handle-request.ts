@@ -1,7 +1,8 @@
 /**
  * One AWS API request, as named steps: authenticate → route → decode → invoke → respond (the order of the
  * checks: method and path, body size, SigV4, target, content type, JSON, the model's input shape, then the
- * operation). Every outcome is answered and recorded once.
+ * operation). Every outcome is answered and recorded once. With --aws-sts, an STS query request (no
+ * X-Amz-Target; a form body or a credential scope naming `sts`) goes to the STS handler instead.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EngineCore } from '../engine/core.ts';
@@ -17,6 +18,7 @@ import { contextKeys, type RequestRecord, type RequestRecorder } from './request
 import { respond } from './respond.ts';
 import { checkEndpoint, handlerOf, operationOf } from './route.ts';
 import { headerValues } from './sigv4.ts';
+import { isStsRequest } from './sts/handle-sts.ts';
 
 export interface PipelineDeps {
   readonly core: EngineCore;
@@ -30,13 +32,15 @@ export interface PipelineDeps {
   readonly draining: () => boolean;
   /** Test hook: sees every response body sent. */
   readonly onResponse?: (r: { operation: string; status: number; body: string }) => void;
+  /** With --aws-sts: the handler of STS query requests (sts/handle-sts.ts), which it routes there. */
+  readonly sts?: (req: IncomingMessage, res: ServerResponse) => void;
 }
 
 async function run(d: PipelineDeps, req: IncomingMessage, record: RequestRecord): Promise<OpResult> {
   checkEndpoint(req.method, req.url ?? '/');
   const headers = headerValues(req.rawHeaders);
   const body = await readBody(req, headers.get('content-length'), d.maxBodyBytes);
-  const credential = d.authenticate(req, headers, body);
+  const credential = await d.authenticate(req, headers, body);
   record.accessKeyId = credential.accessKeyId;
   record.principal = credential.caller.name;
   const { name, model } = operationOf(headers.get('x-amz-target') ?? '');
@@ -50,6 +54,10 @@ async function run(d: PipelineDeps, req: IncomingMessage, record: RequestRecord)
 
 export function requestHandler(d: PipelineDeps): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
+    if (d.sts && isStsRequest(req.rawHeaders)) {
+      d.sts(req, res);
+      return;
+    }
     const started = process.hrtime.bigint();
     const requestId = d.nextRequestId();
     const record: RequestRecord = { operation: 'unknown' };

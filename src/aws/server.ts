@@ -5,9 +5,10 @@
  * response carries `x-amzn-RequestId`; errors are `{"__type","message"}` with the status from errors.ts. One
  * audit line per request (never plaintext, keys, secrets or signatures) and the request metrics.
  */
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { EngineCore } from '../engine/core.ts';
 import { SECRETS_KEY_ALIAS } from '../engine/ops-maintenance.ts';
+import type { TokenReviewer } from '../kube/token-review.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { AuditLog } from './audit-log.ts';
@@ -22,6 +23,9 @@ import { withPluginOnlyKeys } from './plugin-only-keys.ts';
 import { MAX_BODY_BYTES } from './read-body.ts';
 import { RequestRecorder } from './request-record.ts';
 import { requestIds } from './respond.ts';
+import { assumeRoleWithWebIdentity } from './sts/assume-role.ts';
+import { type StsDeps, stsRequestHandler } from './sts/handle-sts.ts';
+import { Sessions } from './sts/sessions.ts';
 
 export { MAX_BODY_BYTES };
 
@@ -54,6 +58,16 @@ export interface AwsServerOptions {
   readonly now?: () => number;
   /** Test hook: sees every response body sent. */
   readonly onResponse?: (r: { operation: string; status: number; body: string }) => void;
+  /** --aws-sts: AssumeRoleWithWebIdentity on this listener, and the temporary credentials it issues. */
+  readonly webIdentity?: WebIdentityOptions;
+}
+
+export interface WebIdentityOptions {
+  /** The audience a ServiceAccount token must be for. */
+  readonly audience: string;
+  /** The shortest session DurationSeconds may ask for (the longest is one hour). */
+  readonly minDurationSeconds: number;
+  readonly review: TokenReviewer;
 }
 
 export interface AwsServer {
@@ -74,21 +88,27 @@ export const DEFAULT_MAX_CONNECTIONS = 512;
 
 export async function startAwsServer(o: AwsServerOptions): Promise<AwsServer> {
   let draining = false;
+  const sessions = o.webIdentity ? new Sessions(o.core.rootKey, o.now) : undefined;
+  const common = {
+    maxBodyBytes: o.maxBodyBytes ?? MAX_BODY_BYTES,
+    log: o.log,
+    recorder: new RequestRecorder({ log: o.log, metrics: o.metrics, ...(o.audit ? { audit: o.audit } : {}) }),
+    nextRequestId: requestIds(),
+    draining: () => draining,
+  };
   const handle = requestHandler({
     core: o.core,
     authenticate: createAuthenticator({
       credentials: o.credentials,
       region: o.region,
       ...(o.replayBudgetPerKey ? { replayBudgetPerKey: o.replayBudgetPerKey } : {}),
+      ...(sessions ? { sessions } : {}),
       ...(o.now ? { now: o.now } : {}),
     }),
     operations: operationTable(o),
-    maxBodyBytes: o.maxBodyBytes ?? MAX_BODY_BYTES,
-    log: o.log,
-    recorder: new RequestRecorder({ log: o.log, metrics: o.metrics, ...(o.audit ? { audit: o.audit } : {}) }),
-    nextRequestId: requestIds(),
-    draining: () => draining,
+    ...common,
     ...(o.onResponse ? { onResponse: o.onResponse } : {}),
+    ...(o.webIdentity && sessions ? { sts: stsHandler(o, o.webIdentity, sessions, common) } : {}),
   });
   const { server, endpoint } = await startListener(
     {
@@ -105,6 +125,24 @@ export async function startAwsServer(o: AwsServerOptions): Promise<AwsServer> {
     await o.audit?.close();
   };
   return { server, endpoint, drain, close: () => drain(Number.POSITIVE_INFINITY) };
+}
+
+/** AssumeRoleWithWebIdentity, answered on the same listener (sts/handle-sts.ts). */
+function stsHandler(
+  o: AwsServerOptions,
+  w: WebIdentityOptions,
+  sessions: Sessions,
+  common: Omit<StsDeps, 'assume'>,
+): (req: IncomingMessage, res: ServerResponse) => void {
+  const assume = assumeRoleWithWebIdentity({
+    audience: w.audience,
+    minDurationSeconds: w.minDurationSeconds,
+    arn: o.core.arn,
+    review: w.review,
+    sessions,
+    now: o.now ?? Date.now,
+  });
+  return stsRequestHandler({ ...common, assume });
 }
 
 /** The operation table with the adapter's own refusals: plugin-only keys, key creation limits. */

@@ -3,7 +3,8 @@
  * exactly as the AWS SDKs build it (method, URI, sorted query, the signed headers lowercased with values trimmed
  * and inner whitespace collapsed, the signed header list, the hex SHA-256 of the body); the signature is
  * compared in constant time. Checks, in order: an Authorization header exists (Missing…), it is complete
- * (Incomplete…), no session token, the access key is known (Unrecognized…), the scope names today's date, the
+ * (Incomplete…), a session token only with its opened session (sts/sessions.ts; the token must then be signed),
+ * the access key is known (Unrecognized…), the scope names today's date, the
  * installation's region and `kms`, the request is within ±5 minutes (InvalidSignature "Signature expired"), the
  * signature matches, and it has not been used before (replay cache, per access key: a key whose budget is full
  * is throttled; see replay-cache.ts, also for the one allowance botocore needs).
@@ -17,6 +18,9 @@ export const SERVICE = 'kms';
 export const MAX_SKEW_MS = 5 * 60_000;
 /** How long after its first use an identical signature from a client that signs no per-call id is accepted. */
 export const REPEAT_GRACE_MS = 2_000;
+const SIGNED = ['host', 'x-amz-date', 'x-amz-target'];
+/** A session token must be signed too, so that a signature cannot be moved to another session. */
+const SIGNED_WITH_SESSION = [...SIGNED, 'x-amz-security-token'];
 
 export interface SignedRequest {
   readonly method: string;
@@ -190,6 +194,14 @@ export function formatAmzDate(ms: number): string {
     .replace(/\.\d{3}/, '');
 }
 
+/** Temporary credentials opened from the request's session token: the only access key it may sign with. */
+export interface SessionSecret {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  /** The replay budget the session spends (one per principal, shared by its sessions). */
+  readonly replayKey: string;
+}
+
 export interface VerifierOptions {
   /** The secret of an access key, or undefined when the key is unknown. */
   readonly secretOf: (accessKeyId: string) => string | undefined;
@@ -210,8 +222,9 @@ export class SigV4Verifier {
     this.#o = o;
   }
 
-  #key(accessKeyId: string, secret: string, date: string, region: string): Buffer {
-    const id = `${accessKeyId}\0${date}\0${region}`;
+  #key(accessKeyId: string, secret: string, date: string, region: string, session: boolean): Buffer {
+    // A session's id is kept apart from the credentials file's ids, whatever they are named.
+    const id = `${session ? 's' : 'k'}\0${accessKeyId}\0${date}\0${region}`;
     let k = this.#keys.get(id);
     if (!k) {
       if (this.#keys.size >= 4096) this.#keys.clear();
@@ -221,8 +234,15 @@ export class SigV4Verifier {
     return k;
   }
 
-  /** Verifies the request and returns its access key id, or throws the AWS authentication error. */
-  verify(req: SignedRequest, headers: ReadonlyMap<string, string> = headerValues(req.rawHeaders)): string {
+  /**
+   * Verifies the request and returns its access key id, or throws the AWS authentication error. With `session`
+   * (the opened X-Amz-Security-Token), the request must be signed by that session's access key.
+   */
+  verify(
+    req: SignedRequest,
+    headers: ReadonlyMap<string, string> = headerValues(req.rawHeaders),
+    session?: SessionSecret,
+  ): string {
     const authorization = headers.get('authorization');
     if (authorization === undefined || authorization === '') {
       if (/[?&]X-Amz-Signature=/i.test(req.url)) {
@@ -233,7 +253,7 @@ export class SigV4Verifier {
       throw new AwsError('MissingAuthenticationTokenException', 'Request is missing Authentication Token');
     }
     const a = parseAuthorization(authorization);
-    if (headers.has('x-amz-security-token')) {
+    if (!session && headers.has('x-amz-security-token')) {
       throw new AwsError(
         'UnrecognizedClientException',
         'Session credentials (X-Amz-Security-Token) are not supported; use an access key from the credentials file.',
@@ -243,12 +263,16 @@ export class SigV4Verifier {
     if (amzDate === undefined) {
       throw incomplete("Authorization header requires existence of a 'X-Amz-Date' header.");
     }
-    for (const required of ['host', 'x-amz-date', 'x-amz-target']) {
+    for (const required of session ? SIGNED_WITH_SESSION : SIGNED) {
       if (!a.signedHeaders.includes(required)) {
         throw incomplete(`Signed headers must include '${required}'.`);
       }
     }
-    const secret = this.#o.secretOf(a.accessKeyId);
+    const secret = session
+      ? a.accessKeyId === session.accessKeyId
+        ? session.secretAccessKey
+        : undefined
+      : this.#o.secretOf(a.accessKeyId);
     if (secret === undefined) {
       throw new AwsError(
         'UnrecognizedClientException',
@@ -298,7 +322,7 @@ export class SigV4Verifier {
     }
     const canonical = canonicalRequest(req.method, req.url, headers, a.signedHeaders, payloadHash);
     const scope = `${a.date}/${a.region}/${a.service}/${a.terminator}`;
-    const expected = createHmac('sha256', this.#key(a.accessKeyId, secret, a.date, a.region))
+    const expected = createHmac('sha256', this.#key(a.accessKeyId, secret, a.date, a.region, !!session))
       .update(stringToSign(amzDate, scope, canonical))
       .digest();
     const given = /^[0-9a-f]{64}$/.test(a.signature) ? Buffer.from(a.signature, 'hex') : undefined;
@@ -309,7 +333,7 @@ export class SigV4Verifier {
     }
     // Remembered as a fresh 44-character string: a.signature is a slice that would keep the whole
     // Authorization header alive for the 5 to 10 minutes the cache holds it (389 → about 180 bytes an entry).
-    checkReplay(this.#o.replay, a, given.toString('base64'), signedAt, now);
+    checkReplay(this.#o.replay, a, given.toString('base64'), signedAt, now, session?.replayKey);
     return a.accessKeyId;
   }
 }
@@ -321,10 +345,11 @@ function checkReplay(
   signature: string,
   signedAt: number,
   now: number,
+  sessionKey: string | undefined,
 ): void {
   // Clients that sign a per-call id never send the same signature twice; botocore may, within one second.
   const grace = a.signedHeaders.includes('amz-sdk-invocation-id') ? 0 : REPEAT_GRACE_MS;
-  switch (replay.check(a.accessKeyId, signature, signedAt, now, grace)) {
+  switch (replay.check(sessionKey ?? a.accessKeyId, signature, signedAt, now, grace)) {
     case 'fresh':
     case 'repeat':
       return;
@@ -333,7 +358,7 @@ function checkReplay(
     case 'throttled':
       throw new AwsError(
         'ThrottlingException',
-        `Rate exceeded: this access key has ${replay.budgetPerKey} requests inside the 5-minute replay window; retry later.`,
+        `Rate exceeded: this ${sessionKey ? 'principal' : 'access key'} has ${replay.budgetPerKey} requests inside the 5-minute replay window; retry later.`,
       );
   }
 }

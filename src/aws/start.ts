@@ -11,7 +11,7 @@ import { type AuditLog, stdoutAuditLog, streamAuditLog } from './audit-log.ts';
 import { type Credential, CredentialStore, DEV_CREDENTIAL } from './credentials.ts';
 import type { KeyLimits } from './key-limits.ts';
 import type { Handler } from './ops/types.ts';
-import { type AwsServer, startAwsServer } from './server.ts';
+import { type AwsServer, startAwsServer, type WebIdentityOptions } from './server.ts';
 
 export interface AwsApiConfig {
   readonly listen: { readonly host: string; readonly port: number };
@@ -26,6 +26,8 @@ export interface AwsApiConfig {
   readonly keyLimits?: KeyLimits;
   /** Keys that serve the KMS v2 plugin only (the Secrets key). */
   readonly pluginOnlyKeys?: readonly string[];
+  /** --aws-sts: AssumeRoleWithWebIdentity and temporary credentials. */
+  readonly webIdentity?: WebIdentityOptions;
   /** Cluster mode: the management operations that act through the custom resources in `namespace`. */
   readonly cluster?: { readonly operations: Readonly<Record<string, Handler>>; readonly namespace: string };
 }
@@ -81,6 +83,7 @@ export async function startAwsApi(config: AwsApiConfig, deps: AwsApiDeps): Promi
     ...(config.keyLimits ? { keyLimits: config.keyLimits } : {}),
     ...(config.pluginOnlyKeys ? { pluginOnlyKeys: config.pluginOnlyKeys } : {}),
     ...(config.cluster ? { operations: config.cluster.operations } : {}),
+    ...(config.webIdentity ? { webIdentity: config.webIdentity } : {}),
   });
   deps.log.info(
     {
@@ -88,6 +91,7 @@ export async function startAwsApi(config: AwsApiConfig, deps: AwsApiDeps): Promi
       credentials: credentials.length,
       region: deps.region,
       management: config.cluster ? `cluster (namespace ${config.cluster.namespace})` : 'engine',
+      ...(config.webIdentity ? { stsAudience: config.webIdentity.audience } : {}),
     },
     'AWS KMS API serving (SigV4, service kms)',
   );

@@ -28,6 +28,8 @@ export const features = {
     ...(await import('../aws/start.ts')),
     ...(await import('../aws/credentials.ts')),
   }),
+  /** --aws-sts: TokenReviews of ServiceAccount tokens. */
+  tokenReview: () => import('../kube/token-review.ts'),
   /** --aws-listen with --operator: management operations through the custom resources. */
   awsCluster: async () => ({
     ...(await import('../aws/cluster/kube.ts')),

@@ -1,7 +1,7 @@
 /**
  * serve's AWS API step: reads the files its section names (TLS pair, access keys) with usage errors naming the
- * flag, builds the cluster-mode operations when the operator is on, and starts the API. Loaded only with
- * --aws-listen.
+ * flag, builds the cluster-mode operations when the operator is on, the TokenReview client with --aws-sts, and
+ * starts the API. Loaded only with --aws-listen.
  */
 import { readFile } from 'node:fs/promises';
 import { createSecureContext } from 'node:tls';
@@ -24,8 +24,9 @@ export async function startAws(section: AwsSection, deps: AwsApiDeps): Promise<A
     keyLimits: section.keyLimits,
     pluginOnlyKeys: section.pluginOnlyKeys,
     ...(section.cluster ? { cluster: await clusterOperations(section.cluster) } : {}),
+    ...(section.sts ? { webIdentity: await webIdentity(section.sts) } : {}),
   };
-  if (config.credentials.length === 0 && !config.devCredential)
+  if (config.credentials.length === 0 && !config.devCredential && !config.webIdentity)
     throw new UsageError(`--aws-credentials: ${section.credentialsFile ?? ''} holds no access keys`);
   return aws.startAwsApi(config, deps);
 
@@ -58,3 +59,15 @@ async function clusterOperations(c: NonNullable<AwsSection['cluster']>) {
     namespace: c.namespace,
   };
 }
+
+/** --aws-sts: tokens are reviewed with the kubeconfig's credentials (loaded at the first review). */
+async function webIdentity(sts: NonNullable<AwsSection['sts']>) {
+  const { tokenReviewerFromKubeconfig } = await features.tokenReview();
+  return {
+    audience: sts.audience,
+    minDurationSeconds: sts.minDurationSeconds,
+    review: tokenReviewerFromKubeconfig(sts.kubeconfig, TOKEN_REVIEW_TIMEOUT_MS),
+  };
+}
+
+const TOKEN_REVIEW_TIMEOUT_MS = 10_000;

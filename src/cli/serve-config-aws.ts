@@ -1,7 +1,7 @@
 /**
  * The AWS API section of serve's configuration: --aws-listen (off when empty), --aws-tls-cert/--aws-tls-key
- * (HTTPS; plain HTTP only on a loopback host), --aws-credentials, the --dev administrator, the request timeout and
- * cluster mode (--aws-management). Checked here, before anything starts; the files are read when the API starts.
+ * (HTTPS; plain HTTP only on a loopback host), --aws-credentials, the --dev administrator, the request timeout,
+ * cluster mode (--aws-management) and web identity (--aws-sts). Checked here, before anything starts; the files are read when the API starts.
  */
 import { SECRETS_KEY_ALIAS } from '../engine/ops-maintenance.ts';
 import { UsageError } from './flags.ts';
@@ -25,6 +25,12 @@ export interface AwsSection {
   readonly keyLimits: { readonly maxKeys: number; readonly createsPerPrincipalPerHour: number };
   /** Keys that serve the KMS v2 plugin only: the cluster-managed Secrets key and --secrets-key. */
   readonly pluginOnlyKeys: readonly string[];
+  /** --aws-sts: AssumeRoleWithWebIdentity, its tokens reviewed through `kubeconfig`. */
+  readonly sts?: {
+    readonly audience: string;
+    readonly minDurationSeconds: number;
+    readonly kubeconfig: string;
+  };
 }
 
 export function awsSection(f: ServeFlags): { aws?: AwsSection } {
@@ -40,9 +46,9 @@ export function awsSection(f: ServeFlags): { aws?: AwsSection } {
     );
   }
   const credentialsFile = f['aws-credentials'] || undefined;
-  if (!credentialsFile && !f.dev)
+  if (!credentialsFile && !f.dev && !f['aws-sts'])
     throw new UsageError(
-      '--aws-listen: no credentials; give --aws-credentials FILE (there is no anonymous access)',
+      '--aws-listen: no credentials; give --aws-credentials FILE or --aws-sts (there is no anonymous access)',
     );
   const requestTimeoutMs = f['aws-request-timeout'];
   if (requestTimeoutMs <= 0) throw new UsageError('--aws-request-timeout: must be more than 0');
@@ -56,8 +62,21 @@ export function awsSection(f: ServeFlags): { aws?: AwsSection } {
       ...clusterMode(f, requestTimeoutMs),
       ...limits(f),
       pluginOnlyKeys: [...new Set([SECRETS_KEY_ALIAS, f['secrets-key']])],
+      ...stsSection(f),
     },
   };
+}
+
+/** --aws-sts: the token audience and the shortest session (whole seconds, 1 s to 1 h). */
+function stsSection(f: ServeFlags): Pick<AwsSection, 'sts'> {
+  if (!f['aws-sts']) return {};
+  const audience = f['aws-sts-audience'];
+  if (!/^[\x21-\x7e]{1,256}$/.test(audience))
+    throw new UsageError('--aws-sts-audience: must be 1-256 printable characters without spaces');
+  const min = f['aws-sts-min-duration'];
+  if (min % 1000 !== 0 || min < 1000 || min > 3_600_000)
+    throw new UsageError(`--aws-sts-min-duration: must be whole seconds from 1s to 1h, got ${min} ms`);
+  return { sts: { audience, minDurationSeconds: min / 1000, kubeconfig: f.kubeconfig } };
 }
 
 /** --aws-management: `cluster` (the default with --operator) or `engine`. */

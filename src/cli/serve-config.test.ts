@@ -76,6 +76,18 @@ describe('ServeConfig', () => {
     expect(c.log.file).toEqual({ path: '/srv/a.log', maxBytes: 100 * 1024 * 1024, maxFiles: 5 });
   });
 
+  it('--aws-sts: web identity with the audience and the shortest session; no credentials file needed', () => {
+    const c = config(['--no-dev', '--root-key-file', 'k', '--aws-listen', '127.0.0.1:1', '--aws-sts']);
+    expect(c.aws?.sts).toEqual({ audience: 'kubekms', minDurationSeconds: 900, kubeconfig: '' });
+    expect(c.aws?.credentialsFile).toBeUndefined();
+    const d = config(['--dev', '--aws-listen', '127.0.0.1:1', '--aws-sts', '--aws-sts-min-duration', '1s'], {
+      KUBEKMS_AWS_STS_AUDIENCE: 'sts.example',
+      KUBEKMS_KUBECONFIG: 'kc',
+    });
+    expect(d.aws?.sts).toEqual({ audience: 'sts.example', minDurationSeconds: 1, kubeconfig: '/srv/kc' });
+    expect(config(['--dev', '--aws-listen', '127.0.0.1:1']).aws?.sts).toBeUndefined();
+  });
+
   it('names the flag of every bad value', () => {
     const cases: [string[], RegExp][] = [
       [['--socket-mode', '0666'], /^--socket-mode: 0666 gives access to every user/],
@@ -107,6 +119,18 @@ describe('ServeConfig', () => {
         /^--reencrypt-resources: "Secrets" is not a resource name/,
       ],
       [['--pkcs11-slot', '1'], /^--pkcs11-slot: only with --root-key-provider pkcs11/],
+      [
+        ['--aws-listen', '127.0.0.1:1', '--aws-sts', '--aws-sts-audience', 'a b'],
+        /^--aws-sts-audience: must be/,
+      ],
+      [
+        ['--aws-listen', '127.0.0.1:1', '--aws-sts', '--aws-sts-min-duration', '2h'],
+        /^--aws-sts-min-duration: must be whole seconds from 1s to 1h/,
+      ],
+      [
+        ['--aws-listen', '127.0.0.1:1', '--aws-sts', '--aws-sts-min-duration', '1500ms'],
+        /^--aws-sts-min-duration: must be whole seconds/,
+      ],
       [['extra'], /^serve takes no arguments, got "extra"/],
     ];
     for (const [argv, message] of cases) expect(usage(['--dev', ...argv]), argv.join(' ')).toMatch(message);

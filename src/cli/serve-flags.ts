@@ -206,6 +206,25 @@ export const SERVE_FLAGS = [
     help: 'CreateKey calls per non-admin principal per rolling hour (then LimitExceededException).',
   },
   {
+    name: 'aws-sts',
+    type: 'boolean',
+    default: false,
+    help: 'Serve STS AssumeRoleWithWebIdentity on the AWS API listener: a ServiceAccount token (checked by a TokenReview with --kubeconfig) buys temporary credentials acting as that service account.',
+  },
+  {
+    name: 'aws-sts-audience',
+    type: 'string',
+    default: 'kubekms',
+    help: "With --aws-sts: the audience a ServiceAccount token must be for (the projected volume's audience).",
+  },
+  {
+    name: 'aws-sts-min-duration',
+    type: 'duration',
+    default: 900_000,
+    defaultText: ' (default 15m)',
+    help: 'With --aws-sts: the shortest session DurationSeconds may ask for (as AWS, 15m by default); the longest is 1h.',
+  },
+  {
     name: 'operator',
     type: 'boolean',
     default: false,

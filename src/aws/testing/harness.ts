@@ -8,6 +8,7 @@ import { KMSClient } from '@aws-sdk/client-kms';
 import { nodeCrypto } from '../../crypto/node-provider.ts';
 import { EngineCore } from '../../engine/core.ts';
 import type { ArnConfig } from '../../engine/identifiers.ts';
+import type { RootKey } from '../../engine/ports.ts';
 import { MemoryKeyStore, TestRootKey } from '../../engine/testing.ts';
 import { createLogger } from '../../observability/logger.ts';
 import { createMetrics, type Metrics } from '../../observability/metrics.ts';
@@ -15,7 +16,7 @@ import { type Credential, CredentialStore } from '../credentials.ts';
 import type { KeyLimits } from '../key-limits.ts';
 import { validateResponse } from '../model-validate.ts';
 import type { Handler } from '../ops/types.ts';
-import { type AwsServer, startAwsServer } from '../server.ts';
+import { type AwsServer, startAwsServer, type WebIdentityOptions } from '../server.ts';
 import { signHeaders } from './sign-headers.ts';
 
 export const ARN: ArnConfig = { partition: 'aws', region: 'eu-central-1', account: '111122223333' };
@@ -62,11 +63,13 @@ export async function startHarness(
     operations?: Readonly<Record<string, Handler>>;
     maxConnections?: number;
     keyLimits?: KeyLimits;
+    webIdentity?: WebIdentityOptions;
+    rootKey?: RootKey;
   } = {},
 ): Promise<Harness> {
   const core = await EngineCore.open({
     crypto: nodeCrypto,
-    rootKey: new TestRootKey(nodeCrypto),
+    rootKey: o.rootKey ?? new TestRootKey(nodeCrypto),
     store: new MemoryKeyStore(),
     arn: ARN,
   });
@@ -92,6 +95,7 @@ export async function startHarness(
     ...(o.operations ? { operations: o.operations } : {}),
     ...(o.maxConnections ? { maxConnections: o.maxConnections } : {}),
     ...(o.keyLimits ? { keyLimits: o.keyLimits } : {}),
+    ...(o.webIdentity ? { webIdentity: o.webIdentity } : {}),
     onResponse: ({ operation, status, body }) => {
       violations.push(...validateResponse(operation, status, body));
       let type: string | undefined;
