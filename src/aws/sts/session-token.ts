@@ -7,7 +7,7 @@
  *
  * Nothing is in clear: the secret, like everything else, is only inside the sealed part. Every instance that holds
  * the same root key opens it, a restart does not end sessions, and a token changed in any bit does not open.
- * See docs/adr/0020-sts-session-tokens.md.
+ * See docs/adr/0021-sts-session-tokens.md.
  */
 import { randomBytes } from 'node:crypto';
 import type { RootKey } from '../../engine/ports.ts';
