@@ -11,12 +11,13 @@
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { credentials, makeGenericClientConstructor, type ServiceError } from '@grpc/grpc-js';
 import { KMS_V2_SERVICE } from '../src/kmsv2/service.ts';
 import { fmt, type LoadResult, runLoad } from './lib/load.ts';
+import { cpuMs } from './lib/process.ts';
 
 const seconds = Number(process.argv[2] ?? 3);
 const rounds = Number(process.argv[3] ?? 3);
@@ -25,12 +26,6 @@ const METHODS = ['Decrypt', 'Encrypt'] as const;
 type Method = (typeof METHODS)[number];
 type Mode = 'kubekms' | 'noop';
 const dir = mkdtempSync(join(tmpdir(), 'kubekms-bench-'));
-
-/** User + system CPU of a process in ms (clock ticks of 10 ms, as Linux reports them). */
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
 
 type Point = LoadResult & { readonly cpuUsPerCall: number };
 

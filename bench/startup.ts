@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { httpOk, rssMiB, sleep } from './lib/process.ts';
+import { cpuMs, httpOk, rssMiB, sleep } from './lib/process.ts';
 
 const { values: opts } = parseArgs({
   options: {
@@ -44,6 +44,8 @@ const BARE = `require('node:http').createServer((q, s) => s.end('ok')).listen(Nu
 
 interface Sample {
   readonly readyMs: number;
+  /** CPU (user + system) the process used until it answered: what a busy machine disturbs least. */
+  readonly cpuMs: number;
   readonly rssMiB: number;
 }
 
@@ -62,8 +64,9 @@ async function sample(args: (port: number) => string[], path: string): Promise<S
       await sleep(5);
     }
     const readyMs = performance.now() - started;
+    const cpu = cpuMs(child.pid!);
     await sleep(IDLE_MS);
-    return { readyMs, rssMiB: await rssMiB(child.pid!) };
+    return { readyMs, cpuMs: cpu, rssMiB: await rssMiB(child.pid!) };
   } finally {
     const exited = new Promise((r) => child.once('exit', r));
     child.kill('SIGTERM');
@@ -85,9 +88,13 @@ async function scenario(name: string, args: Args, path: string): Promise<Sample[
     for (const [j, [, main]] of MAINS.entries()) samples[j]!.push(await sample(args(main), path));
   return MAINS.map(([label], j) => {
     const xs = samples[j]!;
-    const s = { readyMs: median(xs.map((x) => x.readyMs)), rssMiB: median(xs.map((x) => x.rssMiB)) };
+    const s = {
+      readyMs: median(xs.map((x) => x.readyMs)),
+      cpuMs: median(xs.map((x) => x.cpuMs)),
+      rssMiB: median(xs.map((x) => x.rssMiB)),
+    };
     console.log(
-      `${`${name}${label ? ` (${label})` : ''}`.padEnd(43)} ${path.padEnd(7)} ${(s.readyMs / 1000).toFixed(3).padStart(6)} s   ${s.rssMiB.toFixed(0).padStart(4)} MiB   (${xs.map((x) => (x.readyMs / 1000).toFixed(2)).join(' ')})`,
+      `${`${name}${label ? ` (${label})` : ''}`.padEnd(43)} ${path.padEnd(7)} ${(s.readyMs / 1000).toFixed(3).padStart(6)} s  ${(s.cpuMs / 1000).toFixed(2).padStart(5)} s cpu  ${s.rssMiB.toFixed(0).padStart(4)} MiB   (${xs.map((x) => (x.readyMs / 1000).toFixed(2)).join(' ')})`,
     );
     return s;
   });
@@ -125,7 +132,7 @@ try {
     `node ${process.version}, ${RUNS} runs each, RSS after ${IDLE_MS / 1000} s idle, entry ${opts.entry}`,
   );
   console.log(
-    `${'scenario'.padEnd(34)} ${'until'.padEnd(7)} ${'exec→ok'.padStart(8)}   ${'RSS'.padStart(8)}`,
+    `${'scenario'.padEnd(34)} ${'until'.padEnd(7)} ${'exec→ok'.padStart(8)}  ${'cpu'.padStart(9)}   ${'RSS'.padStart(8)}`,
   );
   const bare = thisCheckout(
     await scenario('bare node (one HTTP endpoint)', () => (port) => ['-e', BARE, String(port)], '/'),
@@ -142,7 +149,7 @@ try {
     ),
   );
   console.log(
-    `\nplugin only: /readyz ${(plugin.readyMs / 1000).toFixed(3)} s (target ≤ 0.4 s; bare node ${(bare.readyMs / 1000).toFixed(3)} s), ` +
+    `\nplugin only: /readyz ${(plugin.readyMs / 1000).toFixed(3)} s, ${(plugin.cpuMs / 1000).toFixed(2)} s of CPU (target ≤ 0.4 s; bare node ${(bare.readyMs / 1000).toFixed(3)} s, ${(bare.cpuMs / 1000).toFixed(2)} s of CPU), ` +
       `idle RSS ${plugin.rssMiB.toFixed(0)} MiB (target ≤ 80; bare node ${bare.rssMiB.toFixed(0)}); ` +
       `--aws-listen ${aws.rssMiB.toFixed(0)} MiB; --operator ${operator.rssMiB.toFixed(0)} MiB (target ≤ 150)`,
   );
