@@ -14,6 +14,7 @@ import {
   REASON_COLUMN,
   type Schema,
 } from './crd-common.ts';
+import { RETIRED_AFTER_PATTERN } from './retired-policy.ts';
 import { KMS_STATE_RECORD_CRD } from './state-crd.ts';
 
 const immutable = (what: string) => [{ rule: 'self == oldSelf', message: `${what} is immutable` }];
@@ -92,6 +93,14 @@ export const KMS_KEY_CRD = crd({
         maxLength: 253,
         description: 'A token: each time it changes, the key is rotated once (on demand).',
       },
+      retiredVersions: {
+        type: 'object',
+        description:
+          'Versions below the primary are retired once a re-encryption completed with 0 failures: they still decrypt, and every use is reported. disableDecryptAfter (7d, 12h, 30m, 0s) refuses decrypt under a retired version once it went unused that long; removing or raising it lets it decrypt again.',
+        properties: {
+          disableDecryptAfter: { type: 'string', pattern: RETIRED_AFTER_PATTERN, maxLength: 6 },
+        },
+      },
       deletionWindowDays: {
         type: 'integer',
         minimum: LIMITS.pendingWindowMinDays,
@@ -156,6 +165,20 @@ export const KMS_KEY_CRD = crd({
       macAlgorithms: strings(4),
       keyAgreementAlgorithms: strings(4),
       rotateNow: { type: 'string' },
+      retiredVersions: {
+        type: 'array',
+        description:
+          'Retired versions: when retired, last used (as far as kubekms recorded), destruction date.',
+        items: {
+          type: 'object',
+          properties: {
+            version: { type: 'integer' },
+            retiredTime: TIME,
+            lastUsedTime: TIME,
+            destructionDate: TIME,
+          },
+        },
+      },
       reencryption: {
         type: 'object',
         description: 'Progress of re-encrypting stored objects after a rotation (the Secrets key only).',

@@ -5,6 +5,7 @@
 import type { JsonValue } from '../keystore/record-codec.ts';
 import type { KubeObject, ResourceType } from '../kube/objects.ts';
 import type { Condition } from './conditions.ts';
+import type { RetiredVersionsSpec } from './retired-policy.ts';
 
 export const GROUP = 'kubekms.io';
 export const VERSION = 'v1alpha1';
@@ -62,6 +63,8 @@ export interface KmsKeySpec {
   readonly enabled?: boolean;
   readonly rotation?: { readonly enabled?: boolean; readonly periodDays?: number };
   readonly rotateNow?: string;
+  /** What happens to versions retired after a verified re-encryption (api/retired-policy.ts). */
+  readonly retiredVersions?: RetiredVersionsSpec;
   readonly deletionWindowDays?: number;
   readonly deletionPolicy?: 'Delete' | 'Retain';
   readonly policy?: { readonly statements?: readonly PolicyStatementSpec[] };
@@ -87,8 +90,17 @@ export interface KmsKeyStatus {
   readonly rotateNow?: string;
   /** Progress of re-encrypting stored objects after a rotation (the Secrets key only; written by its controller). */
   readonly reencryption?: ReencryptionStatus;
+  /** The retired versions of the key (still decrypting unless the policy or a scheduled destruction refuses them). */
+  readonly retiredVersions?: readonly RetiredVersionStatus[];
   readonly conditions?: readonly Condition[];
   readonly observedGeneration?: number;
+}
+
+export interface RetiredVersionStatus {
+  readonly version: number;
+  readonly retiredTime: string;
+  readonly lastUsedTime?: string;
+  readonly destructionDate?: string;
 }
 
 export interface KmsKey extends KubeObject {

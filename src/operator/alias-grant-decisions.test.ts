@@ -313,9 +313,18 @@ describe('Secrets key mirror', () => {
   });
   it('reverts user edits field by field, removing added fields', () => {
     const edited = { ...mirrorSpec(r), enabled: false, tags: { a: 'b' }, rotateNow: 'x' };
-    expect(mirrorDrift(edited, mirrorSpec(r))).toEqual({
-      fields: ['enabled', 'rotateNow', 'tags'],
-      patch: { enabled: true, rotateNow: null, tags: null },
+    expect(mirrorDrift(edited, mirrorSpec(r, edited))).toEqual({
+      fields: ['enabled', 'tags'],
+      patch: { enabled: true, tags: null },
+    });
+  });
+  it('honours rotateNow and a valid retiredVersions, and reverts an invalid one', () => {
+    const good = { ...mirrorSpec(r), rotateNow: 't1', retiredVersions: { disableDecryptAfter: '7d' } };
+    expect(mirrorDrift(good, mirrorSpec(r, good)).fields).toEqual([]);
+    const bad = { ...mirrorSpec(r), retiredVersions: { disableDecryptAfter: 'soon' } };
+    expect(mirrorDrift(bad, mirrorSpec(r, bad))).toEqual({
+      fields: ['retiredVersions'],
+      patch: { retiredVersions: null },
     });
   });
 });

@@ -1,24 +1,34 @@
 /**
- * The cluster-managed Secrets key (alias/kubekms/secrets) mirrored as a read-only KmsKey `secrets` in kubekms's
- * namespace, so `kubectl get kmskeys -A` shows it. The mirror follows the engine, never the other way: spec edits
- * are reverted with a Warning Event saying why, and a deleted mirror is created again.
+ * The cluster-managed Secrets key (alias/kubekms/secrets) mirrored as a KmsKey `secrets` in kubekms's namespace,
+ * so `kubectl get kmskeys -A` shows it. The mirror follows the engine, never the other way, except for two fields
+ * it honours: `spec.rotateNow` (each new token rotates the key once, online) and `spec.retiredVersions` (the
+ * retired versions policy). Other spec edits are reverted with a Warning Event saying why, and a deleted mirror is
+ * created again.
  */
 import { isDeepStrictEqual } from 'node:util';
 import { setCondition } from '../api/conditions.ts';
 import { API_VERSION, CLUSTER_MANAGED_LABEL, KMS_KEY, type KmsKey, type KmsKeySpec } from '../api/kinds.ts';
+import { retiredPolicyOf } from '../api/retired-policy.ts';
 import { metadataOf } from '../engine/metadata.ts';
 import { SECRETS_KEY_ALIAS } from '../engine/ops-maintenance.ts';
+import { setRetiredVersionsPolicy } from '../engine/ops-retirement.ts';
+import { rotateKey, stagedVersion } from '../engine/ops-rotation.ts';
 import type { KeyRecord } from '../engine/records.ts';
 import type { ReconcileResult } from '../kube/controller.ts';
 import { isNotFound } from '../kube/errors.ts';
 import { emit, type OperatorContext } from './context.ts';
-import { keyStatusFields } from './key-status.ts';
+import { keyStatusFields, retiredPolicyNote } from './key-status.ts';
 import { writeStatus } from './status-patch.ts';
 
 export const mirrorName = 'secrets';
 
-/** The only spec the mirror may have: what the engine holds. */
-export function mirrorSpec(r: KeyRecord): KmsKeySpec {
+/**
+ * The only spec the mirror may have: what the engine holds, plus the user's rotateNow token and a valid
+ * retiredVersions policy (the fields it honours).
+ */
+export function mirrorSpec(r: KeyRecord, user?: KmsKeySpec): KmsKeySpec {
+  const token = user?.rotateNow;
+  const retired = user?.retiredVersions;
   return {
     description: r.description,
     keySpec: r.keySpec,
@@ -27,6 +37,8 @@ export function mirrorSpec(r: KeyRecord): KmsKeySpec {
     rotation: { enabled: r.rotation.enabled, periodDays: r.rotation.periodDays },
     deletionWindowDays: 30,
     deletionPolicy: 'Retain',
+    ...(token ? { rotateNow: token } : {}),
+    ...(retired && retiredPolicyOf(retired).ok ? { retiredVersions: retired } : {}),
   };
 }
 
@@ -51,8 +63,8 @@ export async function reconcileMirror(ctx: OperatorContext): Promise<ReconcileRe
   const target = ctx.core.aliasTarget(SECRETS_KEY_ALIAS);
   const r = target ? ctx.core.findKey(target) : undefined;
   if (!r) return {};
-  const want = mirrorSpec(r);
   let o = ctx.keys.get(ctx.namespace, mirrorName);
+  const want = mirrorSpec(r, o?.spec);
   if (!o || o.metadata.deletionTimestamp) {
     if (o) return {}; // being deleted by someone: created again once it is gone
     o = await createMirror(ctx, want);
@@ -76,11 +88,13 @@ export async function reconcileMirror(ctx: OperatorContext): Promise<ReconcileRe
         type: 'Warning',
         reason: 'EditReverted',
         action: 'Revert',
-        note: `${ctx.namespace}/${mirrorName} mirrors the cluster-managed key ${SECRETS_KEY_ALIAS}, which kubekms manages itself; it is read-only, so spec.${drift.fields.join(', spec.')} was reverted. Rotate it with 'kubekms key rotate ${SECRETS_KEY_ALIAS}'.`,
+        note: `${ctx.namespace}/${mirrorName} mirrors the cluster-managed key ${SECRETS_KEY_ALIAS}, which kubekms manages itself; only spec.rotateNow and a valid spec.retiredVersions can be set, so spec.${drift.fields.join(', spec.')} was reverted.`,
         audit: { keyId: r.keyId },
       });
     }
   }
+  const rotateNow = await honourMirrorSpec(ctx, o, r);
+  const now = ctx.core.findKey(r.keyId) ?? r;
   const gen = o.metadata.generation ?? 0;
   const ready =
     r.state === 'Enabled'
@@ -95,7 +109,8 @@ export async function reconcileMirror(ctx: OperatorContext): Promise<ReconcileRe
           message: `cluster-managed key ${SECRETS_KEY_ALIAS} is ${r.state}`,
         };
   await writeStatus(ctx.client, KMS_KEY, o, {
-    ...keyStatusFields(metadataOf(ctx.core, r), r),
+    ...keyStatusFields(metadataOf(ctx.core, now), now),
+    ...(rotateNow ? { rotateNow } : {}),
     conditions: setCondition(
       o.status?.conditions,
       { type: 'Ready', ...ready, observedGeneration: gen },
@@ -106,6 +121,39 @@ export async function reconcileMirror(ctx: OperatorContext): Promise<ReconcileRe
     ...(o.status?.reencryption ? { reencryption: o.status.reencryption } : {}),
   });
   return {};
+}
+
+/**
+ * Applies the honoured fields: the retiredVersions policy, and a new rotateNow token (one on-demand rotation per
+ * token, as for any KmsKey). Returns the token handled, for status.rotateNow.
+ */
+async function honourMirrorSpec(ctx: OperatorContext, o: KmsKey, r: KeyRecord): Promise<string | undefined> {
+  const policy = retiredPolicyOf(o.spec?.retiredVersions);
+  if (policy.ok && (await setRetiredVersionsPolicy(ctx.core, r.keyId, policy.policy))) {
+    emit(ctx, KMS_KEY, o, {
+      reason: 'RetiredVersionsPolicyUpdated',
+      action: 'Update',
+      note: retiredPolicyNote(r.keyId, policy.policy),
+      audit: { keyId: r.keyId },
+    });
+  }
+  const uid = o.metadata.uid ?? mirrorName;
+  const handled = ctx.rotateNowHandled.get(uid) ?? o.status?.rotateNow;
+  const token = o.spec?.rotateNow;
+  if (!token || token === handled) return handled;
+  const next = await rotateKey(ctx.core, r.keyId, 'ON_DEMAND');
+  ctx.rotateNowHandled.set(uid, token);
+  const staged = stagedVersion(next);
+  emit(ctx, KMS_KEY, o, {
+    reason: 'KeyRotated',
+    action: 'Rotate',
+    note:
+      staged === undefined
+        ? `cluster-managed key ${SECRETS_KEY_ALIAS} rotated online (spec.rotateNow=${token}): version ${next.primaryVersion} now encrypts`
+        : `cluster-managed key ${SECRETS_KEY_ALIAS} rotated online (spec.rotateNow=${token}): version ${staged} staged; it encrypts once every kubekms instance holds it`,
+    audit: { keyId: r.keyId },
+  });
+  return token;
 }
 
 async function createMirror(ctx: OperatorContext, spec: KmsKeySpec): Promise<KmsKey> {

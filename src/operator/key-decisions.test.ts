@@ -76,6 +76,42 @@ describe('planKey: a live KmsKey', () => {
     ],
     ['in sync: nothing', { object: obj({}, { status: bound }), record: rec(), now: NOW }, ''],
     [
+      'spec.retiredVersions set',
+      {
+        object: obj({ retiredVersions: { disableDecryptAfter: '7d' } }, { status: bound }),
+        record: rec(),
+        now: NOW,
+      },
+      'setRetiredPolicy',
+    ],
+    [
+      'spec.retiredVersions in sync',
+      {
+        object: obj({ retiredVersions: { disableDecryptAfter: '7d' } }, { status: bound }),
+        record: rec({ retiredVersions: { disableDecryptAfterMs: 7 * DAY } }),
+        now: NOW,
+      },
+      '',
+    ],
+    [
+      'spec.retiredVersions removed: the policy goes (reversible)',
+      {
+        object: obj({}, { status: bound }),
+        record: rec({ retiredVersions: { disableDecryptAfterMs: DAY } }),
+        now: NOW,
+      },
+      'setRetiredPolicy',
+    ],
+    [
+      'spec.retiredVersions invalid: refused',
+      {
+        object: obj({ retiredVersions: { disableDecryptAfter: '7 days' } }, { status: bound }),
+        record: rec(),
+        now: NOW,
+      },
+      'refuse:InvalidSpec',
+    ],
+    [
       'spec.enabled false',
       { object: obj({ enabled: false }, { status: bound }), record: rec(), now: NOW },
       'disable',
@@ -249,6 +285,29 @@ describe('planKey: a live KmsKey', () => {
       now: NOW,
     });
     expect(far).toMatchObject({ requeueAfterMs: 3_600_000 });
+  });
+});
+
+describe('spec.retiredVersions', () => {
+  it('parses durations and names the field of a bad one', () => {
+    expect(desiredKey(obj({ retiredVersions: { disableDecryptAfter: '0s' } })).retired).toEqual({
+      ok: true,
+      policy: { disableDecryptAfterMs: 0 },
+    });
+    expect(desiredKey(obj({ retiredVersions: { disableDecryptAfter: '12h' } })).retired).toEqual({
+      ok: true,
+      policy: { disableDecryptAfterMs: 12 * 3_600_000 },
+    });
+    const bad = planKey({
+      object: obj({ retiredVersions: { disableDecryptAfter: '7 days' } }, { status: bound }),
+      record: rec(),
+      now: NOW,
+    });
+    expect(bad).toEqual({
+      kind: 'refuse',
+      reason: 'InvalidSpec',
+      message: 'spec.retiredVersions.disableDecryptAfter: "7 days" is not a duration like 7d, 12h, 30m or 0s',
+    });
   });
 });
 

@@ -5,8 +5,9 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import { CANCEL_DELETION_ANNOTATION, FINALIZER, type KmsKey, OWNER_TAG } from '../api/kinds.ts';
+import { type RetiredPolicyResult, retiredPolicyOf } from '../api/retired-policy.ts';
 import type { KeyPolicy } from '../engine/policy.ts';
-import type { KeyRecord } from '../engine/records.ts';
+import type { KeyRecord, RetiredVersionsPolicy } from '../engine/records.ts';
 import type { KeySpec, KeyUsage } from '../engine/specs.ts';
 import { principalName } from './principals.ts';
 
@@ -17,6 +18,8 @@ export interface DesiredKey {
   readonly enabled: boolean;
   readonly rotation: { readonly enabled: boolean; readonly periodDays: number };
   readonly rotateNow: string;
+  /** spec.retiredVersions as the engine's policy, or why it is invalid (a message naming the field). */
+  readonly retired: RetiredPolicyResult;
   readonly deletionWindowDays: number;
   readonly deletionPolicy: 'Delete' | 'Retain';
   readonly policy: KeyPolicy;
@@ -36,6 +39,7 @@ export function desiredKey(o: KmsKey): DesiredKey {
     enabled: s.enabled ?? true,
     rotation: { enabled: s.rotation?.enabled ?? false, periodDays: s.rotation?.periodDays ?? 365 },
     rotateNow: s.rotateNow ?? '',
+    retired: retiredPolicyOf(s.retiredVersions),
     deletionWindowDays: s.deletionWindowDays ?? 30,
     deletionPolicy: s.deletionPolicy ?? 'Delete',
     policy: {
@@ -58,6 +62,7 @@ export type KeyStep =
   | { readonly kind: 'enableRotation'; readonly periodDays: number }
   | { readonly kind: 'disableRotation' }
   | { readonly kind: 'rotate'; readonly token: string }
+  | { readonly kind: 'setRetiredPolicy'; readonly policy: RetiredVersionsPolicy | undefined }
   | { readonly kind: 'putPolicy'; readonly policy: KeyPolicy }
   | { readonly kind: 'tag'; readonly tags: Readonly<Record<string, string>> }
   | { readonly kind: 'untag'; readonly keys: readonly string[] }
@@ -152,6 +157,7 @@ export function planKey(input: KeyInput): KeyPlan {
       message: `key ${r.keyId} is managed by kubekms itself`,
     };
   }
+  if (!d.retired.ok) return { kind: 'refuse', reason: 'InvalidSpec', message: d.retired.message };
   if (r.keySpec !== d.keySpec || r.keyUsage !== d.keyUsage) {
     return {
       kind: 'refuse',
@@ -170,12 +176,7 @@ export function planKey(input: KeyInput): KeyPlan {
     steps.push({ kind: 'enable' });
     state = 'Enabled';
   }
-  if (r.description !== d.description) steps.push({ kind: 'setDescription', description: d.description });
-  if (!isDeepStrictEqual(r.policy, d.policy)) steps.push({ kind: 'putPolicy', policy: d.policy });
-  const add = Object.fromEntries(Object.entries(d.tags).filter(([k, v]) => r.tags[k] !== v));
-  if (Object.keys(add).length > 0) steps.push({ kind: 'tag', tags: add });
-  const remove = Object.keys(r.tags).filter((k) => !(k in d.tags));
-  if (remove.length > 0) steps.push({ kind: 'untag', keys: remove });
+  steps.push(...settingsSteps(d, r));
   // Rotation settings and on-demand rotation need an enabled key; while disabled they wait.
   if (state === 'Enabled') {
     const rot = r.rotation;
@@ -190,6 +191,21 @@ export function planKey(input: KeyInput): KeyPlan {
   }
   if (!d.enabled && state === 'Enabled') steps.push({ kind: 'disable' });
   return { kind: 'steps', steps, ...requeueFor(d, r, now) };
+}
+
+/** Description, key policy, tags and the retired versions policy: what differs from the spec. */
+function settingsSteps(d: DesiredKey, r: KeyRecord): KeyStep[] {
+  const steps: KeyStep[] = [];
+  if (r.description !== d.description) steps.push({ kind: 'setDescription', description: d.description });
+  if (!isDeepStrictEqual(r.policy, d.policy)) steps.push({ kind: 'putPolicy', policy: d.policy });
+  const add = Object.fromEntries(Object.entries(d.tags).filter(([k, v]) => r.tags[k] !== v));
+  if (Object.keys(add).length > 0) steps.push({ kind: 'tag', tags: add });
+  const remove = Object.keys(r.tags).filter((k) => !(k in d.tags));
+  if (remove.length > 0) steps.push({ kind: 'untag', keys: remove });
+  const retired = d.retired.ok ? d.retired.policy : r.retiredVersions;
+  if (r.retiredVersions?.disableDecryptAfterMs !== retired?.disableDecryptAfterMs)
+    steps.push({ kind: 'setRetiredPolicy', policy: retired });
+  return steps;
 }
 
 /** While automatic rotation is on, look again when it is due (at most hourly) to report it. */

@@ -18,6 +18,7 @@ import {
   updateKeyDescription,
 } from '../engine/ops-keys.ts';
 import { destroyKey } from '../engine/ops-maintenance.ts';
+import { setRetiredVersionsPolicy } from '../engine/ops-retirement.ts';
 import { disableKeyRotation, enableKeyRotation, rotateKey, stagedVersion } from '../engine/ops-rotation.ts';
 import { putKeyPolicy, tagResource, untagResource } from '../engine/ops-tags.ts';
 import { SYSTEM } from '../engine/policy.ts';
@@ -28,7 +29,7 @@ import { splitKey } from '../kube/objects.ts';
 import { mirrorName, reconcileMirror } from './cluster-key-mirror.ts';
 import { emit, type OperatorContext } from './context.ts';
 import { type DesiredKey, desiredKey, type KeyStep, ownerOf, planKey } from './key-decisions.ts';
-import { keyReadyCondition, keyStatusFields } from './key-status.ts';
+import { keyReadyCondition, keyStatusFields, retiredPolicyNote } from './key-status.ts';
 import { publishStatus } from './publish-status.ts';
 import { addFinalizer, removeFinalizer } from './status-patch.ts';
 
@@ -147,7 +148,7 @@ export async function reconcileKey(ctx: OperatorContext, key: string): Promise<R
 type Step = Exclude<KeyStep, { kind: 'addFinalizer' | 'release' }>;
 type SettingsStep = Extract<
   Step,
-  { kind: 'enable' | 'disable' | 'setDescription' | 'putPolicy' | 'tag' | 'untag' }
+  { kind: 'enable' | 'disable' | 'setDescription' | 'putPolicy' | 'tag' | 'untag' | 'setRetiredPolicy' }
 >;
 type LifecycleStep = Exclude<Step, SettingsStep | { kind: 'create' }>;
 type RecordEvent = (reason: string, action: string, note: string, keyId?: string) => void;
@@ -160,6 +161,7 @@ const SETTINGS: Readonly<Record<SettingsStep['kind'], true>> = {
   putPolicy: true,
   tag: true,
   untag: true,
+  setRetiredPolicy: true,
 };
 const isSettings = (s: Step): s is SettingsStep => s.kind in SETTINGS;
 
@@ -199,7 +201,7 @@ async function createStep(
   return core.findKey(meta.keyId);
 }
 
-/** enable, disable, description, policy and tags. */
+/** enable, disable, description, policy, tags and the retired versions policy. */
 async function settingsStep(
   ctx: OperatorContext,
   id: string,
@@ -236,6 +238,10 @@ async function settingsStep(
     case 'untag':
       await untagResource(core, ctxSystem, id, step.keys);
       ev('TagsUpdated', 'Update', `tags removed from key ${id}: ${step.keys.join(', ')}`);
+      break;
+    case 'setRetiredPolicy':
+      await setRetiredVersionsPolicy(core, id, step.policy);
+      ev('RetiredVersionsPolicyUpdated', 'Update', retiredPolicyNote(id, step.policy));
       break;
   }
 }

@@ -4,10 +4,11 @@
  */
 
 import type { ConditionInput } from '../api/conditions.ts';
-import type { KmsKey, KmsKeyStatus } from '../api/kinds.ts';
+import type { KmsKey, KmsKeyStatus, RetiredVersionStatus } from '../api/kinds.ts';
 import { CANCEL_DELETION_ANNOTATION } from '../api/kinds.ts';
+import { retiredSpecOf } from '../api/retired-policy.ts';
 import type { KeyMetadata } from '../engine/metadata.ts';
-import type { KeyRecord } from '../engine/records.ts';
+import type { KeyRecord, RetiredVersionsPolicy } from '../engine/records.ts';
 
 const iso = (ms: number | undefined): string | undefined =>
   ms === undefined ? undefined : new Date(ms).toISOString();
@@ -30,8 +31,30 @@ export function keyStatusFields(meta: KeyMetadata, r: KeyRecord): KmsKeyStatus {
     signingAlgorithms: meta.signingAlgorithms,
     macAlgorithms: meta.macAlgorithms,
     keyAgreementAlgorithms: meta.keyAgreementAlgorithms,
+    retiredVersions: retiredStatus(r),
   };
   return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as KmsKeyStatus;
+}
+
+/** The retired versions with their dates, or undefined when there are none. */
+function retiredStatus(r: KeyRecord): RetiredVersionStatus[] | undefined {
+  const out = r.versions
+    .filter((v) => v.retiredAt !== undefined)
+    .map((v) => ({
+      version: v.version,
+      retiredTime: iso(v.retiredAt)!,
+      ...(v.lastUsedAt !== undefined ? { lastUsedTime: iso(v.lastUsedAt)! } : {}),
+      ...(v.destroyAt !== undefined ? { destructionDate: iso(v.destroyAt)! } : {}),
+    }));
+  return out.length > 0 ? out : undefined;
+}
+
+/** The Event note for a retired versions policy set on key `id`. */
+export function retiredPolicyNote(id: string, p: RetiredVersionsPolicy | undefined): string {
+  const spec = retiredSpecOf(p);
+  return spec
+    ? `retired versions of key ${id} refuse decrypt once unused for ${spec.disableDecryptAfter}`
+    : `retired versions of key ${id} always decrypt (no disableDecryptAfter)`;
 }
 
 /** Ready: the key exists, matches the spec, and is usable. A disabled or pending key is not Ready. */

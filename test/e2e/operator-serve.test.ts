@@ -171,7 +171,7 @@ describe('the cluster-managed Secrets key', () => {
     ]);
     const e = await waitEvent(cp.apiserver, 'kubekms', 'secrets', 'EditReverted');
     expect(e.type).toBe('Warning');
-    expect(e.note).toMatch(/read-only, so spec.enabled, spec.tags was reverted/);
+    expect(e.note).toMatch(/so spec.enabled, spec.tags was reverted/);
     const o = await waitObj(
       cp.apiserver,
       'kmskey',
