@@ -1,8 +1,8 @@
 /**
  * The operator inside `kubekms serve --operator`, against a real kube-apiserver 1.36 + etcd: CRDs and CEL,
  * KmsKey/KmsAlias/KmsGrant reconciled into the engine that also serves the KMS v2 plugin, status, Events, the
- * mirrored Secrets key, disable → the plugin's Status fails, deletion with a short (test-only) window.
- * Issue 5. One control plane for the whole file.
+ * mirrored Secrets key, disable → the plugin's Status fails, deletion with a short (test-only) window, and the
+ * objects' status as metrics on /metrics. Issues 5 and 19. One control plane for the whole file.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ApiserverLikeClient } from '../../src/kmsv2/testing/apiserver-client.ts';
@@ -500,5 +500,106 @@ spec: {keyRef: {name: orders}, grantee: {user: alice}, operations: [Decrypt, Sig
     );
     expect(metrics).toMatch(/workqueue_depth\{name="kmsgrant",controller="kmsgrant"\} 0/);
     expect(metrics).toMatch(/leader_election_master_status\{name="kubekms-operator"\} 1/);
+  });
+});
+
+describe('per-object status metrics (issue 19 part 3)', () => {
+  const scrape = async (): Promise<string> => (await fetch(`http://${plugin.healthListen}/metrics`)).text();
+
+  it('a scrape shows a Ready KmsKey as True, a refused one as False, the next rotation, and forgets a deleted object', async () => {
+    // The CRD allows a 253-character ServiceAccount name, but its principal is then longer than the engine's 256.
+    const tooLong = 'x'.repeat(253);
+    await apply(
+      cp.apiserver,
+      `${kmsKey('apps', 'm-good', '{}')}---
+${kmsKey('apps', 'm-rotating', '{rotation: {enabled: true, periodDays: 90}}')}---
+${kmsKey('apps', 'm-broken', `{policy: {statements: [{subjects: [{serviceAccount: {name: ${tooLong}}}], operations: [Decrypt]}]}}`)}---
+${kmsKey('apps', 'm-off', '{enabled: false}')}---
+apiVersion: kubekms.io/v1alpha1
+kind: KmsAlias
+metadata: {name: m-alias, namespace: apps}
+spec: {aliasName: alias/m-alias, targetKeyRef: {name: m-good}}
+---
+apiVersion: kubekms.io/v1alpha1
+kind: KmsGrant
+metadata: {name: m-grant, namespace: apps}
+spec: {keyRef: {name: m-missing}, grantee: {user: u}, operations: [Decrypt]}
+`,
+    );
+    await waitReady(cp.apiserver, 'kmskey', 'apps', 'm-good');
+    await waitReady(cp.apiserver, 'kmsalias', 'apps', 'm-alias');
+    const rotating = await waitReady(cp.apiserver, 'kmskey', 'apps', 'm-rotating');
+    const broken = await waitObj(
+      cp.apiserver,
+      'kmskey',
+      'apps',
+      'm-broken',
+      'refused',
+      (x) => ready(x)?.status === 'False',
+    );
+    expect(ready(broken)?.reason).toBe('InvalidPolicy');
+    await waitObj(
+      cp.apiserver,
+      'kmskey',
+      'apps',
+      'm-off',
+      'disabled',
+      (x) => x.status?.keyState === 'Disabled',
+    );
+    await waitObj(
+      cp.apiserver,
+      'kmsgrant',
+      'apps',
+      'm-grant',
+      'refused',
+      (x) => ready(x)?.status === 'False',
+    );
+
+    const series = (metric: string, name: string, rest = ''): string =>
+      `${metric}{namespace="apps",name="${name}"${rest}}`;
+    const cond = (kind: string, name: string, status: string): string =>
+      series(`kubekms_${kind}_status_condition`, name, `,condition="Ready",status="${status}"`);
+    // The informers see the status writes a moment after the API does.
+    const text = await waitFor(
+      'the scrape to show every object as the API does',
+      async () => {
+        const t = await scrape();
+        const want = [
+          `${cond('kmskey', 'm-broken', 'False')} 1`,
+          `${cond('kmsgrant', 'm-grant', 'False')} 1`,
+          `${series('kubekms_kmskey_suspended', 'm-off')} 1`,
+        ];
+        return want.every((w) => t.includes(w)) ? t : undefined;
+      },
+      30_000,
+      250,
+    );
+    expect(text).toContain(`${cond('kmskey', 'm-good', 'True')} 1`);
+    expect(text).toContain(`${cond('kmskey', 'm-good', 'False')} 0`);
+    expect(text).toContain(`${cond('kmskey', 'm-broken', 'True')} 0`);
+    expect(text).toContain(`${cond('kmskey', 'm-broken', 'Unknown')} 0`);
+    expect(text).toContain(`${cond('kmsalias', 'm-alias', 'True')} 1`);
+    expect(text).toContain(`${series('kubekms_kmskey_suspended', 'm-broken')} 0`);
+    expect(text).toContain(
+      'kubekms_kmskey_status_condition{namespace="kubekms",name="secrets",condition="Ready",status="True"} 1',
+    );
+    const next = Date.parse(String(rotating.status?.nextRotationTime)) / 1000;
+    expect(next).toBeGreaterThan(Date.now() / 1000 + 89 * 86_400);
+    expect(text).toContain(
+      `${series('kubekms_kmskey_next_rotation_timestamp_seconds', 'm-rotating')} ${next}`,
+    );
+    expect(text).not.toContain(series('kubekms_kmskey_next_rotation_timestamp_seconds', 'm-good'));
+    // No key ids, reasons or messages in the series.
+    for (const id of [rotating.status?.keyId, broken.status?.keyId])
+      if (id) expect(text).not.toContain(String(id));
+    expect(text).not.toContain('InvalidPolicy');
+
+    await cp.apiserver.kubectl(['delete', 'kmskey', '-n', 'apps', 'm-broken', '--timeout=60s']);
+    await waitFor(
+      'the deleted KmsKey to leave the scrape',
+      async () => (!(await scrape()).includes('name="m-broken"') ? true : undefined),
+      30_000,
+      250,
+    );
   });
 });
