@@ -30,7 +30,7 @@ local WAITING = { Provisioning = true, KeyNotReady = true, TargetKeyNotReady = t
 local function intended(reason)
   if obj.kind == "KmsKey" then
     -- kubekms's own cluster-managed key (the Secrets key mirror) is never meant to be disabled.
-    if obj.status.keyManager == "AWS" then
+    if obj.status.keyManager == "CLUSTER" then
       return false
     end
     if reason == "KeyDisabled" then

@@ -92,7 +92,7 @@ function key(
   o: {
     generation?: number;
     enabled?: boolean;
-    keyManager?: 'CUSTOMER' | 'AWS';
+    keyManager?: KeyRecord['keyManager'];
     deleting?: boolean;
     conditions?: readonly Condition[];
   } = {},
@@ -147,7 +147,7 @@ const grant = (conditions?: readonly Condition[], generation = 1): KmsGrant => (
 /** The cluster-managed Secrets key mirror, Ready, with a Reencrypted condition. */
 const secretsKey = (reencrypted: Omit<ConditionInput, 'type'>) =>
   key({
-    keyManager: 'AWS',
+    keyManager: 'CLUSTER',
     conditions: [
       ready(
         'True',
@@ -251,7 +251,7 @@ describe('Argo CD health of the cluster-managed Secrets key (re-encryption)', ()
 
   it('is Degraded when the cluster-managed key is not enabled (kubekms never disables it on purpose)', () => {
     const h = healthOf(
-      key({ keyManager: 'AWS', enabled: false, conditions: [ready('False', 'KeyDisabled', 'm')] }),
+      key({ keyManager: 'CLUSTER', enabled: false, conditions: [ready('False', 'KeyDisabled', 'm')] }),
     );
     expect(h.status).toBe('Degraded');
   });
