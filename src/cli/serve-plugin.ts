@@ -3,7 +3,8 @@
  * on the unix socket (the log names the socket's absolute path).
  */
 import type { EngineCore } from '../engine/core.ts';
-import { KmsV2Plugin } from '../kmsv2/plugin.ts';
+import { keyIdHash } from '../kmsv2/key-id.ts';
+import { KmsV2Plugin, type StoreBehind } from '../kmsv2/plugin.ts';
 import { startKmsV2Server } from '../kmsv2/server.ts';
 import type { ReadinessCheck } from '../observability/health-server.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -32,6 +33,7 @@ export async function startPlugin(
     secretsKey: deps.secretsKey,
     apiVersion: section.apiVersion,
     ...(deps.fetchVersion ? { fetchVersion: deps.fetchVersion } : {}),
+    onStoreBehind: storeBehindReporter(log, metrics),
   });
   const first = plugin.selfTest();
   metrics.kmsv2Healthy.set(first.ok ? 1 : 0);
@@ -40,4 +42,24 @@ export async function startPlugin(
   const server = await startKmsV2Server(plugin, section.socket, log, metrics);
   deps.started.pushListener((graceMs) => server.stop(graceMs));
   return plugin;
+}
+
+/**
+ * Counts every Decrypt under a key version the keystore lacks and logs each key_id once (at most 64 distinct):
+ * the keystore is older than the data in etcd (docs/adr/0022-rollback-detection.md).
+ */
+export function storeBehindReporter(log: Logger, metrics: Metrics): (w: StoreBehind) => void {
+  const logged = new Set<string>();
+  return (w) => {
+    metrics.kmsv2StoreBehind.inc();
+    if (logged.has(w.keyId) || logged.size >= 64) return;
+    logged.add(w.keyId);
+    log.error(
+      { keyIdHash: keyIdHash(w.keyId), key: w.keyUuid, version: w.version, newestHeld: w.newestHeld },
+      'kmsv2: rollback suspected: kube-apiserver asked to decrypt data under a key version this keystore does not ' +
+        'hold; the keystore is older than the data in etcd (restored from an older backup, or an older copy put ' +
+        'back?). Find the newest keystore or backup before rotating this key: a rotation now would issue this ' +
+        'version number again for different key material',
+    );
+  };
 }

@@ -33,6 +33,21 @@ export interface PluginOptions {
    * the shared state. Called at most once per Decrypt, only for key_ids of the right shape.
    */
   readonly fetchVersion?: (keyUuid: string, version: number) => Promise<void>;
+  /**
+   * Told of a Decrypt whose key_id names a version above the newest this keystore holds of that key (after any HA
+   * fetch): the keystore is older than data the apiserver stored — a rollback: restored from an older backup, an
+   * older copy put back (docs/adr/0022-rollback-detection.md).
+   */
+  readonly onStoreBehind?: (w: StoreBehind) => void;
+}
+
+/** A Decrypt key_id that this keystore cannot have issued as it is now. */
+export interface StoreBehind {
+  readonly keyId: string;
+  readonly keyUuid: string;
+  readonly version: number;
+  /** The newest version of that key this keystore holds (below `version`). */
+  readonly newestHeld: number;
 }
 
 export interface StatusResult {
@@ -50,6 +65,7 @@ export class KmsV2Plugin {
   readonly #maxAge: number;
   readonly #now: () => number;
   readonly #fetchVersion: ((keyUuid: string, version: number) => Promise<void>) | undefined;
+  readonly #onStoreBehind: ((w: StoreBehind) => void) | undefined;
   #lastSelfTest = { keyId: '', at: 0, ok: false, error: 'no self-test yet' };
   readonly #keyIds = new KeyIdCache();
 
@@ -60,6 +76,7 @@ export class KmsV2Plugin {
     this.#maxAge = o.selfTestMaxAgeMs ?? 60_000;
     this.#now = o.now ?? Date.now;
     this.#fetchVersion = o.fetchVersion;
+    this.#onStoreBehind = o.onStoreBehind;
   }
 
   /** The Secrets key, checked usable: a KmsError otherwise (missing, disabled, pending deletion, wrong usage). */
@@ -165,15 +182,40 @@ export class KmsV2Plugin {
     if (ciphertext.length === 0) throw validation('ciphertext', 'must not be empty');
     if (ciphertext.length > ENCRYPT_CIPHERTEXT_MAX) throw invalidCiphertext();
     const id = this.#keyIds.parse(keyId);
-    if (!id || !this.#core.holdsVersion(id.keyUuid, id.version)) {
+    if (!id)
       throw new KmsError(
         'NotFoundException',
         `key_id: ${JSON.stringify(keyId.slice(0, 128))} is not a key_id this plugin issued`,
       );
-    }
+    if (!this.#core.holdsVersion(id.keyUuid, id.version))
+      throw this.#storeBehind(keyId, id.keyUuid, id.version);
     for (const _ in annotations) throw invalidCiphertext();
     const format1 = isFormat1(ciphertext) && this.#opensFormat1(id.keyUuid);
     return openForPlugin(this.#core, ciphertext, id.keyUuid, id.version, format1);
+  }
+
+  /**
+   * A key_id of kubekms's shape that this keystore cannot open. A version above the newest it holds can only have
+   * been issued by a newer state of this keystore (versions only grow, and only older ones are ever destroyed): a
+   * rollback, reported. A key it does not hold at all may have been deleted, so that is only said, not reported.
+   */
+  #storeBehind(keyId: string, keyUuid: string, version: number): KmsError {
+    const newestHeld = this.#core.highestHeldVersion(keyUuid);
+    const quoted = JSON.stringify(keyId);
+    if (newestHeld === 0)
+      return new KmsError(
+        'NotFoundException',
+        `key_id: ${quoted}: this keystore does not hold that key (deleted, a keystore older than the data, or ` +
+          "data that is not this cluster's)",
+      );
+    if (version < newestHeld)
+      return new KmsError('NotFoundException', `key_id: ${quoted}: that version of the key was destroyed`);
+    this.#onStoreBehind?.({ keyId, keyUuid, version, newestHeld });
+    return new KmsError(
+      'NotFoundException',
+      `key_id: ${quoted}: this keystore's newest version of that key is v${newestHeld}; the keystore is older ` +
+        'than the data (restored from an older backup, or an older copy put back?)',
+    );
   }
 
   /**

@@ -10,6 +10,7 @@ export interface Metrics {
   readonly kmsv2Duration: Histogram<'method'>;
   readonly kmsv2KeyIdInfo: Gauge<'key_id_hash'>;
   readonly kmsv2Healthy: Gauge;
+  readonly kmsv2StoreBehind: Counter;
   /** API requests by API (`aws`), operation and result (`ok` or the AWS error code). */
   readonly requests: Counter<'api' | 'operation' | 'result'>;
   readonly requestDuration: Histogram<'api' | 'operation'>;
@@ -42,6 +43,11 @@ export function createMetrics(opts: { processMetrics?: boolean } = {}): Metrics 
     kmsv2Healthy: new Gauge({
       name: 'kubekms_kmsv2_healthy',
       help: '1 when the plugin reports healthz ok, 0 otherwise.',
+      registers: [registry],
+    }),
+    kmsv2StoreBehind: new Counter({
+      name: 'kubekms_kmsv2_store_behind_total',
+      help: 'Decrypt requests whose key_id names a key version this keystore does not hold (a rollback, or foreign data).',
       registers: [registry],
     }),
     requests: new Counter({

@@ -1,0 +1,67 @@
+/**
+ * Rollback detection on the KMS v2 Decrypt path (docs/adr/0022-rollback-detection.md): a key_id naming a version
+ * above the newest the keystore holds means the keystore is older than the data. It is refused saying so, reported
+ * to the hook, counted and logged once per key_id by serve; a key not held at all (it may have been deleted) is
+ * only refused.
+ */
+import { randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { storeBehindReporter } from '../cli/serve-plugin.ts';
+import { createLogger } from '../observability/logger.ts';
+import { createMetrics } from '../observability/metrics.ts';
+import { KmsV2Plugin, type StoreBehind } from './plugin.ts';
+import { staleInstance } from './testing/stale-instance.ts';
+
+describe('KMS v2 Decrypt under a key version the keystore does not hold', () => {
+  it('is refused naming the newest version held and reported; held versions and junk key_ids are not', async () => {
+    const { source, stale, keyId } = await staleInstance();
+    const newer = new KmsV2Plugin({ core: source, secretsKey: keyId }).encrypt(
+      new TextEncoder().encode('seed'),
+    );
+    expect(newer.keyId).toBe(`kubekms:${keyId}:v2`);
+    const seen: StoreBehind[] = [];
+    const older = new KmsV2Plugin({ core: stale, secretsKey: keyId, onStoreBehind: (w) => seen.push(w) });
+    expect(() => older.decrypt(newer.ciphertext, newer.keyId, {}, 'u1')).toThrow(
+      `key_id: "${newer.keyId}": this keystore's newest version of that key is v1; the keystore is older than the data`,
+    );
+    expect(seen).toEqual([{ keyId: newer.keyId, keyUuid: keyId, version: 2, newestHeld: 1 }]);
+
+    // A key it does not hold may have been deleted: said, not reported as a rollback.
+    const foreign = `kubekms:${randomUUID()}:v3`;
+    expect(() => older.decrypt(newer.ciphertext, foreign, {}, 'u2')).toThrow(
+      /does not hold that key \(deleted, a keystore older than the data, or data that is not this cluster's\)/,
+    );
+
+    expect(() => older.decrypt(newer.ciphertext, 'not-ours', {}, 'u3')).toThrow(
+      /is not a key_id this plugin issued/,
+    );
+    const own = older.encrypt(new TextEncoder().encode('seed'));
+    expect(new TextDecoder().decode(older.decrypt(own.ciphertext, own.keyId, {}, 'u4'))).toBe('seed');
+    expect(seen).toHaveLength(1);
+  });
+
+  it('serve counts every one and logs each key_id once, by hash, at error level', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    });
+    const metrics = createMetrics({ processMetrics: false });
+    const report = storeBehindReporter(createLogger('info', sink), metrics);
+    const w = { keyId: `kubekms:${randomUUID()}:v2`, keyUuid: 'k', version: 2, newestHeld: 1 };
+    report(w);
+    report(w);
+    report({ ...w, keyId: `kubekms:${randomUUID()}:v5`, version: 5 });
+    expect(lines).toHaveLength(2);
+    const first = JSON.parse(lines[0]!) as Record<string, unknown>;
+    expect(first).toMatchObject({ level: 'error', version: 2, newestHeld: 1 });
+    expect(first.msg).toMatch(/rollback suspected: .* the keystore is older than the data in etcd/);
+    expect(lines[0]).not.toContain(w.keyId);
+    expect(await metrics.registry.getSingleMetricAsString('kubekms_kmsv2_store_behind_total')).toMatch(
+      /kubekms_kmsv2_store_behind_total 3$/m,
+    );
+  });
+});
