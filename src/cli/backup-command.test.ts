@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FileKeyStore } from '../keystore/file-keystore.ts';
+import { SqliteKeyStore } from '../keystore/sqlite-keystore.ts';
 import { alias, fullGrant, fullKey, minimalKey } from '../keystore/testdata/sample-records.ts';
 import { FileRootKey } from '../rootkey/file-root-key.ts';
 
@@ -21,7 +21,7 @@ beforeAll(async () => {
   keyFile = join(dir, 'root.key');
   const rootKey = await FileRootKey.create(keyFile);
   await FileRootKey.create(join(dir, 'offsite.key'));
-  const store = new FileKeyStore({ dataDir, rootKey });
+  const store = new SqliteKeyStore({ dataDir, rootKey });
   await store.open();
   await store.commit({
     putKeys: [await fullKey(rootKey, 'k1'), await minimalKey(rootKey, 'k2')],
@@ -89,7 +89,7 @@ describe('kubekms backup / restore', () => {
     expect(r.err).toBe('');
     expect(r.out).toMatch(new RegExp(`^restored ${out} into ${target}: ${SUMMARY} an escrow passphrase`));
     expect(r.code).toBe(0);
-    const store = new FileKeyStore({ dataDir: target, rootKey: await FileRootKey.load(offsite) });
+    const store = new SqliteKeyStore({ dataDir: target, rootKey: await FileRootKey.load(offsite) });
     const state = await store.open();
     await store.close();
     expect(state.keys.map((k) => k.keyId)).toEqual(['k1', 'k2']);
@@ -172,7 +172,7 @@ describe('kubekms backup / restore', () => {
       key,
     ]);
     expect(r).toMatchObject({ code: 0, err: '' });
-    const store = new FileKeyStore({
+    const store = new SqliteKeyStore({
       dataDir: target,
       rootKey: await FileRootKey.load(join(dir, 'offsite.key')),
     });

@@ -9,7 +9,7 @@ import { EngineCore } from '../engine/core.ts';
 import { validateArnConfig } from '../engine/identifiers.ts';
 import { rotateKey, stagedVersion } from '../engine/ops-rotation.ts';
 import type { KeyStore } from '../engine/ports.ts';
-import { FileKeyStore } from '../keystore/file-keystore.ts';
+import { SqliteKeyStore } from '../keystore/sqlite-keystore.ts';
 import { createLogger } from '../observability/logger.ts';
 import { openRootKey } from '../rootkey/root-key-config.ts';
 import { type CommandModule, type Io, parseCommandFlags } from './commands.ts';
@@ -95,7 +95,7 @@ async function withEngine(flags: KeyFlags, body: (core: EngineCore) => Promise<v
         kubeconfig: flags.kubeconfig,
       })
     : undefined;
-  const store: KeyStore = shared ? shared.store : new FileKeyStore({ dataDir, rootKey });
+  const store: KeyStore = shared ? shared.store : new SqliteKeyStore({ dataDir, rootKey });
   let stopShared = async () => {};
   try {
     const core = await EngineCore.open({

@@ -9,7 +9,7 @@ import { EngineCore } from '../engine/core.ts';
 import { ensureClusterKey, SECRETS_KEY_ALIAS } from '../engine/ops-maintenance.ts';
 import type { KeyStore } from '../engine/ports.ts';
 import type { RunningSharedState } from '../ha/shared-state.ts';
-import { FileKeyStore } from '../keystore/file-keystore.ts';
+import { SqliteKeyStore } from '../keystore/sqlite-keystore.ts';
 import type { Logger } from '../observability/logger.ts';
 import { openRootKey } from '../rootkey/root-key-config.ts';
 import { features } from './features.ts';
@@ -28,7 +28,7 @@ export interface OpenedEngine {
 export async function openEngine(config: ServeConfig, log: Logger, started: Stoppers): Promise<OpenedEngine> {
   const { dataDir, requireAuthenticated } = config.keystore;
   const rootKey = await openRootKey({ ...config.rootKey, dataDir, log });
-  const cache = new FileKeyStore({
+  const cache = new SqliteKeyStore({
     dataDir,
     rootKey,
     unauthenticated: requireAuthenticated ? 'refuse' : 'migrate',
@@ -58,6 +58,11 @@ export async function openEngine(config: ServeConfig, log: Logger, started: Stop
     ...(gate ? { rotationGate: shared.rotationGate(gate.instance, gate.ackTimeoutMs) } : {}),
   });
   log.info({ keystore: store.description, keys: core.counts().keys, crypto: crypto.name }, 'keystore opened');
+  if (cache.migratedJson)
+    log.info(
+      { keystore: cache.description },
+      'keystore.json migrated into the database keystore (docs/adr/0016)',
+    );
   if (cache.migratedFrom !== undefined)
     log.warn(
       { keystore: cache.description, from: cache.migratedFrom },

@@ -85,7 +85,7 @@ describe('kubekms serve --root-key-provider pkcs11 (spawned)', () => {
     const third = run([...common, ...fixtures.serveArgs('file')]);
     expect(await third.exit).toBe(1);
     expect(third.out()).toMatch(
-      /kubekms: keystore: .*keystore\.json is sealed under a different root key than file:.*root\.key \(fingerprint [0-9a-f]{16}\); start kubekms with the root key that created this store/,
+      /kubekms: keystore: .*keystore\.db is sealed under a different root key than file:.*root\.key \(fingerprint [0-9a-f]{16}\); start kubekms with the root key that created this store/,
     );
   });
 });

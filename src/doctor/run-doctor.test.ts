@@ -165,7 +165,7 @@ describe('runDoctor', () => {
     expect(rows.socket).toBe(
       `FAIL no socket at ${join(dir, 'nope.sock')} (is kubekms serve running with this --kms-socket?)`,
     );
-    expect(rows.keystore).toMatch(/^FAIL keystore: no keystore at .*elsewhere\/keystore\.json/);
+    expect(rows.keystore).toMatch(/^FAIL keystore: no keystore at .*elsewhere\/keystore\.db \(or keystore\.json\)/);
     expect(rows.api).toBe('skip no kubeconfig: test');
     expect(rows['clock skew']).toBe('skip needs the API');
     expect(rows.instances).toBe('skip needs the API');
@@ -207,7 +207,7 @@ describe('runDoctor', () => {
     const rows = table(await runDoctor(options(['--root-key-file', other], { kube: 'x' })));
     expect(rows['root key']).toMatch(/^ok /);
     expect(rows.keystore).toMatch(
-      /^FAIL keystore: .*keystore\.json is sealed under a different root key than file:.*other\.key/,
+      /^FAIL keystore: .*keystore\.db is sealed under a different root key than file:.*other\.key/,
     );
   });
 

@@ -11,8 +11,8 @@ import { keyMaterialAad, type StoreState } from '../engine/records.ts';
 import { newScryptParams } from '../rootkey/passphrase-key.ts';
 import { ProviderFixtures, type ProviderName, ROOT_KEY_PROVIDERS } from '../rootkey/testing/providers.ts';
 import { createBackup, openBackup, readBackup } from './backup.ts';
-import { FileKeyStore } from './file-keystore.ts';
 import { restoreBackup } from './restore.ts';
+import { SqliteKeyStore } from './sqlite-keystore.ts';
 import { alias, fullGrant, fullKey, minimalKey, signingKey } from './testdata/sample-records.ts';
 
 const PASSPHRASE = 'correct horse battery staple';
@@ -38,8 +38,8 @@ afterEach(async () => {
 });
 
 /** A populated store, left open like a running serve holds it. */
-async function openStore(rootKey: RootKey): Promise<{ store: FileKeyStore; state: StoreState }> {
-  const store = new FileKeyStore({ dataDir: source, rootKey });
+async function openStore(rootKey: RootKey): Promise<{ store: SqliteKeyStore; state: StoreState }> {
+  const store = new SqliteKeyStore({ dataDir: source, rootKey });
   await store.open();
   await store.commit({
     putKeys: [await fullKey(rootKey, 'k1'), await minimalKey(rootKey, 'k2'), await signingKey(rootKey, 'k3')],
@@ -51,9 +51,9 @@ async function openStore(rootKey: RootKey): Promise<{ store: FileKeyStore; state
 }
 
 /** The state a fresh open of `dataDir` reads (closing `holding` first, and opening it again after). */
-async function reopen(dataDir: string, rootKey: RootKey, holding?: FileKeyStore): Promise<StoreState> {
+async function reopen(dataDir: string, rootKey: RootKey, holding?: SqliteKeyStore): Promise<StoreState> {
   await holding?.close();
-  const s = new FileKeyStore({ dataDir, rootKey });
+  const s = new SqliteKeyStore({ dataDir, rootKey });
   try {
     return await s.open();
   } finally {

@@ -2,7 +2,7 @@
  * Backups of a local keystore (docs/disaster-recovery.md). A backup file is the keystore document, checked, inside
  * an envelope:
  *
- *   { "format": "kubekms-backup", "formatVersion": 2, "createdAt": ms, "source": "<keystore.json path>",
+ *   { "format": "kubekms-backup", "formatVersion": 2, "createdAt": ms, "source": "<keystore path>",
  *     "sealedBy": "root-key" | "passphrase" | "recipient",
  *     "kdf": { "name": "scrypt", "N", "r", "p", "salt" } (passphrase only),
  *     "recipient": { "scheme": "X25519-HKDF-SHA256", "publicKey", "enc" } (recipient only, version 2),
@@ -10,12 +10,11 @@
  *
  * Key material stays wrapped and every record authenticated: under the store's root key, or — for escrow, kept off
  * site without the HSM — re-wrapped under a key derived from a passphrase or for a recipient's X25519 public key
- * (rootkey/recipient-key.ts). Version 1 files (no recipient) are still read. A backup is taken from the file as it
- * is on disk without the lock (a running serve replaces it by atomic rename, so a read sees one whole commit), and
+ * (rootkey/recipient-key.ts). Version 1 files (no recipient) are still read. A backup is a snapshot taken without the
+ * lock (local-snapshot.ts: one read transaction of keystore.db, or a keystore.json not migrated yet), and
  * only after every record verified and every key version unwrapped. A restore goes into an empty data dir only.
  */
 import type { KeyObject } from 'node:crypto';
-import { join } from 'node:path';
 import type { RootKey } from '../engine/ports.ts';
 import { passphraseRootKey, type ScryptParams } from '../rootkey/passphrase-key.ts';
 import {
@@ -25,12 +24,12 @@ import {
   recipientFingerprint,
   sealToRecipient,
 } from '../rootkey/recipient-key.ts';
-import { type DocumentKey, parseDocument, readDocument, trustDocument } from './document-trust.ts';
+import { type DocumentKey, parseDocument, trustDocument } from './document-trust.ts';
 import { KeyStoreError, locate, RecordDecodeError } from './errors.ts';
-import { KEYSTORE_FILE } from './file-keystore.ts';
 import { encodeBase64, JsonObjectReader } from './json-reader.ts';
 import { encodeDocument, type StoredDocument } from './keystore-document.ts';
 import { type KeyStoreFs, nodeFs } from './keystore-fs.ts';
+import { keystorePaths, readLocalSnapshot } from './local-snapshot.ts';
 import { checkMaterial, resealDocument } from './reseal.ts';
 
 export const BACKUP_FORMAT = 'kubekms-backup';
@@ -92,10 +91,10 @@ export async function createBackup(o: {
   readonly now?: number;
   readonly fs?: KeyStoreFs;
 }): Promise<{ text: string; summary: BackupSummary }> {
-  const file = join(o.dataDir, KEYSTORE_FILE);
-  const doc = await readDocument(o.fs ?? nodeFs, file);
-  if (doc === undefined) throw new KeyStoreError(`keystore: no keystore at ${file} (wrong --data-dir?)`);
-  const auth = await trustDocument(doc, o.rootKey, file);
+  const snapshot = await readLocalSnapshot(o.fs ?? nodeFs, o.dataDir, o.rootKey);
+  if (snapshot === undefined)
+    throw new KeyStoreError(`keystore: no keystore at ${keystorePaths(o.dataDir)} (wrong --data-dir?)`);
+  const { file, doc, auth } = snapshot;
   if (auth === undefined)
     throw new KeyStoreError(`keystore: ${file} is a version 1 store: start kubekms serve once to migrate it`);
   const versions = await checkMaterial(doc.state, o.rootKey);

@@ -5,9 +5,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RootKey } from '../engine/ports.ts';
 import { FileRootKey } from '../rootkey/file-root-key.ts';
 import { KeyStoreError } from './errors.ts';
-import { FileKeyStore } from './file-keystore.ts';
 import { inspectKeystore } from './inspect.ts';
 import { alias, minimalGrant, minimalKey } from './testdata/sample-records.ts';
+import { FILE_STORE, type LocalStore, STORES, type StoreKind } from './testdata/stores.ts';
 
 const KEY_A = '11111111-1111-4111-8111-111111111111';
 const KEY_B = '22222222-2222-4222-8222-222222222222';
@@ -15,7 +15,7 @@ const KEY_B = '22222222-2222-4222-8222-222222222222';
 let dir: string;
 let dataDir: string;
 let rootKey: RootKey;
-let store: FileKeyStore | undefined;
+let store: LocalStore | undefined;
 
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'kubekms-doctor-inspect-'));
@@ -28,8 +28,8 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function populated(): Promise<FileKeyStore> {
-  store = new FileKeyStore({ dataDir, rootKey });
+async function populated(kind: StoreKind = FILE_STORE): Promise<LocalStore> {
+  store = kind.make({ dataDir, rootKey });
   await store.open();
   const a = await minimalKey(rootKey, KEY_A);
   await store.commit({
@@ -49,12 +49,12 @@ async function failure(p: Promise<unknown>): Promise<string> {
   return (e as Error).message;
 }
 
-describe('inspectKeystore', () => {
+describe.each(STORES)('inspectKeystore of the $name keystore', (kind) => {
   it('reads a store that serve holds open (no lock taken) and counts its records', async () => {
-    await populated();
+    await populated(kind);
     const r = await inspectKeystore({ dataDir, rootKey });
     expect(r).toMatchObject({
-      file: join(dataDir, 'keystore.json'),
+      file: join(dataDir, kind.file),
       generation: 1,
       keys: 2,
       aliases: 2,
@@ -73,12 +73,12 @@ describe('inspectKeystore', () => {
     ['a key ARN', `arn:aws:kms:us-east-1:000000000000:key/${KEY_B}`, KEY_B],
     ['an alias ARN', 'arn:aws:kms:us-east-1:000000000000:alias/kubekms/secrets', KEY_A],
   ])('finds the Secrets key by %s', async (_what, ref, keyId) => {
-    await populated();
+    await populated(kind);
     expect((await inspectKeystore({ dataDir, rootKey, secretsKey: ref })).secretsKey?.keyId).toBe(keyId);
   });
 
   it('has no Secrets key and no lock holder when there is none', async () => {
-    await populated();
+    await populated(kind);
     await store!.close();
     store = undefined;
     const r = await inspectKeystore({ dataDir, rootKey, secretsKey: 'alias/missing' });
@@ -88,17 +88,19 @@ describe('inspectKeystore', () => {
 
   it('names the path of a missing keystore', async () => {
     expect(await failure(inspectKeystore({ dataDir, rootKey }))).toMatch(
-      new RegExp(`no keystore at ${join(dataDir, 'keystore.json')}.*--data-dir`),
+      new RegExp(`no keystore at ${join(dataDir, 'keystore.db')} \\(or keystore\\.json\\).*--data-dir`),
     );
   });
 
   it('refuses a store sealed by another root key, naming both', async () => {
-    await populated();
+    await populated(kind);
     const other = await FileRootKey.create(join(dir, 'other.key'));
     const m = await failure(inspectKeystore({ dataDir, rootKey: other }));
     expect(m).toMatch(/is sealed under a different root key than file:.*other\.key/);
   });
+});
 
+describe('inspectKeystore of a keystore.json', () => {
   it.each([
     ['a truncated document', (t: string) => t.slice(0, 40), /not valid JSON/],
     ['an unknown field', (t: string) => t.replace('"generation"', '"extra": 1, "generation"'), /extra/],

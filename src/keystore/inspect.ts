@@ -1,18 +1,17 @@
 /**
- * A read-only look at a local keystore, for `kubekms doctor`: decodes `<dataDir>/keystore.json` as strictly as
- * FileKeyStore.open does, checks that it is sealed by the given root key and that its records are authenticated
- * under it — WITHOUT taking the keystore lock (a running `kubekms serve` holds it) and without creating or
- * changing anything. Commits replace the file by an atomic rename, so a read never sees half a document.
+ * A read-only look at a local keystore, for `kubekms doctor`: reads `<dataDir>/keystore.db` (or a keystore.json
+ * not migrated yet) as strictly as opening it does, checks that it is sealed by the given root key and that its
+ * records are authenticated under it — WITHOUT taking the keystore lock (a running `kubekms serve` holds it) and
+ * without creating or changing anything (local-snapshot.ts).
  */
 import { join } from 'node:path';
 import type { RootKey } from '../engine/ports.ts';
 import type { KeyRecord } from '../engine/records.ts';
-import { readDocument, trustDocument } from './document-trust.ts';
 import { KeyStoreError } from './errors.ts';
-import { KEYSTORE_FILE } from './file-keystore.ts';
 import type { KeystoreDocument } from './keystore-document.ts';
 import { type KeyStoreFs, nodeFs } from './keystore-fs.ts';
 import { LOCK_FILE, liveLockOwner } from './keystore-lock.ts';
+import { keystorePaths, readLocalSnapshot } from './local-snapshot.ts';
 
 export interface KeystoreInspection {
   readonly file: string;
@@ -41,13 +40,12 @@ export interface InspectOptions {
 /** Throws KeyStoreError (naming the file, and the field when a record is malformed) when the store is unusable. */
 export async function inspectKeystore(o: InspectOptions): Promise<KeystoreInspection> {
   const fs = o.fs ?? nodeFs;
-  const file = join(o.dataDir, KEYSTORE_FILE);
-  const doc = await readDocument(fs, file);
-  if (doc === undefined)
+  const snapshot = await readLocalSnapshot(fs, o.dataDir, o.rootKey);
+  if (snapshot === undefined)
     throw new KeyStoreError(
-      `keystore: no keystore at ${file} (wrong --data-dir, or serve never started there)`,
+      `keystore: no keystore at ${keystorePaths(o.dataDir)} (wrong --data-dir, or serve never started there)`,
     );
-  await trustDocument(doc, o.rootKey, file);
+  const { file, doc } = snapshot;
   const { keys, aliases, grants } = doc.state;
   const key = findKey(doc, o.secretsKey ?? 'alias/kubekms/secrets');
   const pid = await lockPid(fs, o.dataDir);
