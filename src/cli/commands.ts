@@ -60,10 +60,11 @@ const SERVE: Command = {
 
 const KEY: Command = {
   name: 'key',
-  summary: 'list or rotate the keys of a local keystore (offline; with --shared-state: online)',
-  usage: 'Usage: kubekms key list|rotate [flags]',
+  summary: 'list, rotate and administer key versions (through a running serve, offline, or --shared-state)',
+  usage: 'Usage: kubekms key list|rotate|versions|destroy-version|cancel-destroy-version [flags]',
   description:
-    'Works on the local keystore (refused while serve holds it), or with --shared-state on the shared state.',
+    'Rotate and the version commands go through the admin socket of a serve running on --data-dir; otherwise\n' +
+    'they work on the local keystore (refused while serve holds it), or with --shared-state on the shared state.',
   subcommands: [
     {
       name: 'key list',
@@ -77,9 +78,36 @@ const KEY: Command = {
       summary: 'rotate a key now',
       usage: 'Usage: kubekms key rotate KEY [flags]',
       description:
-        'Rotates KEY (a key id, ARN or alias) now. With --shared-state the new version is staged until every\n' +
-        'live instance holds it.',
+        'Rotates KEY (a key id, ARN or alias) now: through the admin socket of a serve running on --data-dir\n' +
+        '(cluster-managed keys; online), else offline on the keystore. With --shared-state the new version is\n' +
+        'staged until every live instance holds it.',
       load: () => import('./key-command.ts').then((m) => m.keyRotate),
+    },
+    {
+      name: 'key versions',
+      summary: 'list the versions of a key and their state (Primary, Active, Retired, DecryptDisabled, ...)',
+      usage: 'Usage: kubekms key versions KEY [flags]',
+      description:
+        'Lists the versions of KEY with their state and retirement dates. Through the admin socket of a running\n' +
+        'serve (cluster-managed keys), else offline.',
+      load: () => import('./key-command.ts').then((m) => m.keyVersions),
+    },
+    {
+      name: 'key destroy-version',
+      summary: 'schedule the destruction of a retired key version (7-30 days; cancellable)',
+      usage: 'Usage: kubekms key destroy-version KEY --version N [--pending-window-days D] [flags]',
+      description:
+        'Schedules the destruction of retired version N of KEY after a waiting period. Until then the version\n' +
+        'refuses to decrypt, and cancel-destroy-version restores it. Only a retired version can be destroyed.',
+      load: () => import('./key-command.ts').then((m) => m.keyDestroyVersion),
+    },
+    {
+      name: 'key cancel-destroy-version',
+      summary: 'cancel the scheduled destruction of a key version',
+      usage: 'Usage: kubekms key cancel-destroy-version KEY --version N [flags]',
+      description:
+        'Cancels a scheduled destruction: the version is retired again and decrypts as its policy says.',
+      load: () => import('./key-command.ts').then((m) => m.keyCancelDestroyVersion),
     },
   ],
 };

@@ -28,6 +28,8 @@ export interface ServeConfig {
   };
   readonly rootKey: RootKeySection;
   readonly keystore: { readonly dataDir: string; readonly requireAuthenticated: boolean };
+  /** --admin-socket: serve <dataDir>/admin.sock (admin-server.ts). */
+  readonly adminSocket: boolean;
   /** --shutdown-grace: on SIGTERM, how long the listeners' in-flight calls may run before they are cancelled. */
   readonly shutdownGraceMs: number;
   readonly engine: {
@@ -75,6 +77,7 @@ export function serveConfig(f: ServeFlags, env: Env): ServeConfig {
       dataDir: nonEmpty(f['data-dir'], 'data-dir'),
       requireAuthenticated: f['require-authenticated-records'],
     },
+    adminSocket: f['admin-socket'],
     shutdownGraceMs: f['shutdown-grace'],
     engine: {
       arn: arnConfig(f),

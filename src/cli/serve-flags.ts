@@ -60,6 +60,12 @@ export const SERVE_FLAGS = [
     help: 'Unix socket of the Kubernetes KMS v2 plugin API. Empty to disable the plugin.',
   },
   { name: 'socket-mode', type: 'string', default: '0600', help: 'Permissions of the plugin socket (octal).' },
+  {
+    name: 'admin-socket',
+    type: 'boolean',
+    default: true,
+    help: "Serve the local admin socket <data-dir>/admin.sock (0600; only while the data directory is 0700 and this user's): `kubekms key rotate|versions|destroy-version|cancel-destroy-version` on cluster-managed keys while serve runs.",
+  },
   { name: 'socket-uid', type: 'int', help: 'Owner uid of the plugin socket (default: the process user).' },
   { name: 'socket-gid', type: 'int', help: 'Group gid of the plugin socket (default: the process group).' },
   {

@@ -14,6 +14,7 @@ import { createMetrics, type Metrics } from '../observability/metrics.ts';
 import { reportRetiredUses } from '../observability/retired-uses.ts';
 import { RotatingFile } from '../observability/rotating-file.ts';
 import type { Operator } from '../operator/operator.ts';
+import { startAdminServer } from './admin-server.ts';
 import { features } from './features.ts';
 import { startAws } from './serve-aws.ts';
 import type { ServeConfig } from './serve-config.ts';
@@ -75,6 +76,7 @@ export async function serve(config: ServeConfig, logDestination?: NodeJS.Writabl
       started.push(() => health.close());
       log.info({ address: health.address }, 'health listener serving /livez /readyz /metrics');
     }
+    if (config.adminSocket) await startAdminStep(core, config.keystore.dataDir, log, started);
     started.push(startMaintenance(core, shared?.run, log, config.engine.maintenanceIntervalMs));
     return {
       core,
@@ -91,6 +93,22 @@ export async function serve(config: ServeConfig, logDestination?: NodeJS.Writabl
   } catch (e) {
     await started.stopAll();
     throw e;
+  }
+}
+
+/** The admin socket; a data directory that is not private only costs the socket (logged), never the plugin. */
+async function startAdminStep(
+  core: EngineCore,
+  dataDir: string,
+  log: Logger,
+  started: Stoppers,
+): Promise<void> {
+  try {
+    const admin = await startAdminServer(core, dataDir, log);
+    started.push(() => admin.close());
+    log.info({ path: admin.path }, 'admin socket serving');
+  } catch (e) {
+    log.error({ err: e instanceof Error ? e.message : String(e) }, 'admin socket not served');
   }
 }
 
