@@ -49,6 +49,8 @@ export async function serve(config: ServeConfig, logDestination?: NodeJS.Writabl
     reportRetiredUses(core, metrics.registry, log);
     const checks: Record<string, ReadinessCheck> = {};
     if (shared) checks.sharedState = () => shared.run.health();
+    // Before the plugin: the plugin's start is what callers wait for, and the admin socket is local and quick.
+    if (config.adminSocket) await startAdminStep(core, config.keystore.dataDir, log, started);
     const secretsKey = config.engine.secretsKey;
     const plugin = config.kmsv2
       ? await startPlugin(config.kmsv2, {
@@ -76,7 +78,6 @@ export async function serve(config: ServeConfig, logDestination?: NodeJS.Writabl
       started.push(() => health.close());
       log.info({ address: health.address }, 'health listener serving /livez /readyz /metrics');
     }
-    if (config.adminSocket) await startAdminStep(core, config.keystore.dataDir, log, started);
     started.push(startMaintenance(core, shared?.run, log, config.engine.maintenanceIntervalMs));
     return {
       core,
