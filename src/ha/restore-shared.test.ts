@@ -65,16 +65,22 @@ async function stateOf(objects: Iterable<KmsStateRecord>, key: RootKey): Promise
   return out as unknown as StoreState;
 }
 
-/** A FakeStateApi whose process "dies" (every call fails) after `n` creates. */
+/**
+ * A FakeStateApi whose client "dies" at the create after `n` successful ones: before sending it, or — with
+ * `lostReply` — after the API server stored the object but before the reply arrived.
+ */
 class DyingApi extends FakeStateApi {
   left: number;
-  constructor(left: number) {
+  readonly lostReply: boolean;
+  constructor(left: number, lostReply = false) {
     super('kubekms');
     this.left = left;
+    this.lostReply = lostReply;
   }
   override async create(body: KmsStateRecord): Promise<KmsStateRecord> {
-    if (this.left-- <= 0) throw new Error('killed');
-    return super.create(body);
+    if (this.left-- > 0) return super.create(body);
+    if (this.lostReply) await super.create(body);
+    throw new Error('killed');
   }
 }
 
@@ -126,23 +132,27 @@ describe('restore into an empty shared state', () => {
     expect(api.objects.size).toBe(0);
   });
 
+  const escrowed = () => ({ passphrase: PASSPHRASE, kdf: newScryptParams({ N: 2 ** 14, r: 8, p: 1 }) });
   it.each([
-    ['a root-key backup', undefined],
-    ['an escrow backup', { passphrase: PASSPHRASE, kdf: newScryptParams({ N: 2 ** 14, r: 8, p: 1 }) }],
+    ['a root-key backup', undefined, false],
+    ['an escrow backup', escrowed(), false],
+    ['a root-key backup whose last create was stored but its reply lost', undefined, true],
+    ['an escrow backup whose last create was stored but its reply lost', escrowed(), true],
   ] as const)(
-    '%s interrupted after any number of writes is finished by running it again',
-    async (_, escrow) => {
+    '%s, interrupted after any number of writes, is finished by running it again',
+    async (_, escrow, lostReply) => {
       const backup = await backupText(escrow);
       const keys = escrow ? { escrow: { passphrase: PASSPHRASE } } : {};
       for (let n = 0; n < 4; n++) {
-        const api = new DyingApi(n);
+        const api = new DyingApi(n, lostReply);
+        const stored = lostReply ? n + 1 : n;
         await expect(
           restoreSharedState({ backup, backupFile: 'b.json', api, rootKey, ...keys }),
         ).rejects.toThrow(/restore: creating KmsStateRecord kubekms\/.*: killed/);
-        expect(api.objects.size).toBe(n);
+        expect(api.objects.size).toBe(stored);
         api.left = Number.POSITIVE_INFINITY;
         const r = await restoreSharedState({ backup, backupFile: 'b.json', api, rootKey, ...keys });
-        expect(r).toMatchObject({ created: 4 - n, kept: n });
+        expect(r).toMatchObject({ created: 4 - stored, kept: stored });
         const back = await stateOf(api.objects.values(), rootKey);
         expect(back.aliases).toEqual(state.aliases);
         expect(back.grants).toEqual(state.grants);

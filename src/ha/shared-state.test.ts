@@ -1,3 +1,4 @@
+import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { aliasObjectName, keyObjectName } from '../api/state-records.ts';
 import { nodeCrypto } from '../crypto/node-provider.ts';
@@ -51,6 +52,7 @@ async function instance(
     ackTimeoutMs?: number;
     root?: Uint8Array;
     legacyRecords?: 'accept' | 'refuse';
+    log?: ReturnType<typeof createLogger>;
   } = {},
 ): Promise<Instance> {
   const cache = o.cache ?? new MemoryKeyStore();
@@ -65,7 +67,7 @@ async function instance(
   });
   const run = await shared.run({
     core,
-    log,
+    log: o.log ?? log,
     instance: name,
     keyId: () => '',
     initialWaitMs: 1_000,
@@ -403,5 +405,48 @@ describe('KmsStateRecords changed without the root key (issue 17)', () => {
     const { keyId } = await createKey(b.core, sys, {});
     await until(() => a.core.findKey(keyId) !== undefined, 'the key to reach a');
     expect(a.run.sync.health().ok).toBe(true);
+  });
+});
+
+describe("KmsStateRecords older than an instance's cache (a rollback, ADR 0022)", () => {
+  it('at the first list, a key the API holds at an older revision is logged as a suspected rollback and named in health; the instance keeps its copy', async () => {
+    const api = new FakeStateApi();
+    const a = await instance(api, 'a');
+    const { keyId } = await createKey(a.core, sys, {});
+    const old = structuredClone((await api.get(keyObjectName(keyId)))!);
+    await rotateKey(a.core, keyId, 'ON_DEMAND');
+    expect(a.core.findKey(keyId)!.revision).toBeGreaterThan(1);
+    await a.run.stop();
+    running.splice(running.indexOf(a.run), 1);
+    // The older object put back through the API (as a restore of an older backup, or a replay, would).
+    const now = (await api.get(keyObjectName(keyId)))!;
+    await api.replace({
+      ...old,
+      metadata: { ...old.metadata, resourceVersion: now.metadata.resourceVersion },
+    });
+
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    });
+    const again = await instance(api, 'a', { cache: a.cache, log: createLogger('info', sink) });
+    const local = again.core.findKey(keyId)!.revision;
+    expect(local).toBe(a.core.findKey(keyId)!.revision);
+    expect(again.run.sync.health()).toMatchObject({ ok: true });
+    expect(again.run.sync.health().detail).toContain(
+      `rollback suspected: the API holds key ${keyId} at revision 1 (this cache: ${local})`,
+    );
+    const error = lines
+      .map((l) => JSON.parse(l) as { level: string; msg: string })
+      .find((l) => l.level === 'error');
+    expect(error?.msg).toMatch(/^shared state: rollback suspected: the KmsStateRecords hold older revisions/);
+
+    // A fresh instance (empty cache) has no witness: it takes what the API holds, and says nothing.
+    const fresh = await instance(api, 'b');
+    expect(fresh.core.findKey(keyId)!.revision).toBe(1);
+    expect(fresh.run.sync.health().detail).not.toContain('rollback');
   });
 });

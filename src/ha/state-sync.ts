@@ -48,6 +48,8 @@ export class StateSync {
   #waiting = 0;
   #learning: Promise<void> = Promise.resolve();
   #stopPoll: () => void = () => undefined;
+  /** Keys the API held at older revisions than this cache at the first list (a rollback), for health. */
+  #behind = '';
 
   constructor(o: StateSyncOptions) {
     this.#o = o;
@@ -92,7 +94,8 @@ export class StateSync {
     if (this.#unauthenticated.size > 0)
       return { ok: false, detail: `shared state: refused ${[...this.#unauthenticated.values()].join('; ')}` };
     if (this.#lastError) return { ok: false, detail: `shared state: ${this.#lastError}` };
-    return { ok: true, detail: `shared state: ${h.detail}` };
+    const behind = this.#behind ? `; rollback suspected: the API holds ${this.#behind}` : '';
+    return { ok: true, detail: `shared state: ${h.detail}${behind}` };
   }
 
   /** Fetches objects now (after a 409, or for a version a Decrypt needs) and absorbs them. */
@@ -196,6 +199,7 @@ export class StateSync {
     }
     try {
       for (const n of plan.notes) this.#o.log.warn({ note: n }, 'shared state');
+      if (plan.behind.length > 0) this.#rolledBack(plan.behind);
       const failed = await this.#absorb(plan.absorb);
       for (const [name, rv] of seen) {
         if (failed.has(name)) continue;
@@ -230,6 +234,19 @@ export class StateSync {
         this.#schedule();
       }, 2000).unref();
     }
+  }
+
+  /** The API holds older revisions than this cache: said in the log and in the health detail (not failing it). */
+  #rolledBack(behind: SyncPlan['behind']): void {
+    this.#behind = behind
+      .map((b) => `key ${b.keyId} at revision ${b.api} (this cache: ${b.local})`)
+      .join(', ');
+    this.#o.log.error(
+      { keys: behind },
+      'shared state: rollback suspected: the KmsStateRecords hold older revisions than this instance wrote or took ' +
+        '(restored from an older backup, or older objects put back?); this instance keeps its newer copies. ' +
+        'Restore the newest backup, or back up this instance and restore that',
+    );
   }
 
   /**

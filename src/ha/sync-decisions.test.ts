@@ -122,3 +122,13 @@ describe('planInitial', () => {
     expect(p.notes).toHaveLength(2);
   });
 });
+
+describe('an API older than the cache (ADR 0022)', () => {
+  it('is reported by the first list only: a watch event can be older than an own write still in flight', () => {
+    const local = view([key('k1', { revision: 3 })]);
+    const older = { kind: 'Key', record: key('k1', { revision: 2 }) } as const;
+    expect(planInitial(local, [older], 0).behind).toEqual([{ keyId: 'k1', api: 2, local: 3 }]);
+    expect(planEvents(local, [{ type: 'put', record: older }]).behind).toEqual([]);
+    expect(planInitial(local, [{ kind: 'Key', record: key('k1', { revision: 3 }) }], 0).behind).toEqual([]);
+  });
+});

@@ -28,6 +28,13 @@ export interface SyncPlan {
   readonly republish: readonly DecodedRecord[];
   /** Why something seen was not applied, for the log. */
   readonly notes: readonly string[];
+  /**
+   * Initial list only: keys the API holds at a lower revision than the local cache. The cache is written after the
+   * API and only from it, so it is never ahead of the API: this says the records were rolled back (restored from
+   * an older backup, or older objects put back; docs/adr/0022-rollback-detection.md). Not judged on watch events,
+   * where an event older than this instance's own newer write can still be in flight.
+   */
+  readonly behind: readonly { readonly keyId: string; readonly api: number; readonly local: number }[];
 }
 
 interface Builder {
@@ -39,6 +46,7 @@ interface Builder {
   deleteGrants: string[];
   republish: DecodedRecord[];
   notes: string[];
+  behind: { keyId: string; api: number; local: number }[];
 }
 
 const builder = (): Builder => ({
@@ -50,9 +58,10 @@ const builder = (): Builder => ({
   deleteGrants: [],
   republish: [],
   notes: [],
+  behind: [],
 });
 
-function finish(b: Builder): SyncPlan {
+function finish(b: Builder, initial: boolean): SyncPlan {
   const absorb: Record<string, readonly unknown[]> = {};
   for (const k of [
     'putKeys',
@@ -64,7 +73,12 @@ function finish(b: Builder): SyncPlan {
   ] as const) {
     if (b[k].length > 0) absorb[k] = b[k];
   }
-  return { absorb: absorb as StoreChange, republish: b.republish, notes: b.notes };
+  return {
+    absorb: absorb as StoreChange,
+    republish: b.republish,
+    notes: b.notes,
+    behind: initial ? b.behind : [],
+  };
 }
 
 const sameAlias = (a: AliasRecord, b: AliasRecord): boolean =>
@@ -78,10 +92,12 @@ function decide(local: LocalView, e: RemoteEvent, b: Builder): void {
       const mine = local.findKey(d.record.keyId);
       if (e.type === 'put') {
         if (!mine || d.record.revision > mine.revision) b.putKeys.push(d.record);
-        else if (d.record.revision < mine.revision)
+        else if (d.record.revision < mine.revision) {
           b.notes.push(
             `key ${d.record.keyId}: API holds revision ${d.record.revision}, local ${mine.revision}`,
           );
+          b.behind.push({ keyId: mine.keyId, api: d.record.revision, local: mine.revision });
+        }
       } else if (mine) {
         if (mine.state === 'PendingDeletion') b.deleteKeys.push(mine.keyId);
         else {
@@ -114,7 +130,7 @@ function decide(local: LocalView, e: RemoteEvent, b: Builder): void {
 export function planEvents(local: LocalView, events: readonly RemoteEvent[]): SyncPlan {
   const b = builder();
   for (const e of events) decide(local, e, b);
-  return finish(b);
+  return finish(b, false);
 }
 
 /**
@@ -156,5 +172,5 @@ export function planInitial(local: LocalView, remote: readonly DecodedRecord[], 
     if (seed) b.republish.push({ kind: 'Grant', record: g });
     else b.deleteGrants.push(g.grantId);
   }
-  return finish(b);
+  return finish(b, true);
 }
