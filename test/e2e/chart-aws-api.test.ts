@@ -3,6 +3,7 @@
  * aws.enabled, then the operator pod the API server stores, run locally by test/packaging/pod-runner.ts with its
  * ServiceAccount's token — so the chart's args, Secrets, init container and RBAC are what is tested. The AWS SDK
  * talks HTTPS to it, trusting only the CA of the certificate in the TLS Secret; management goes through KmsKey/KmsAlias objects.
+ * With aws.webIdentity, ServiceAccount tokens are reviewed with the chart's RBAC (create on tokenreviews).
  */
 
 import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -73,6 +74,7 @@ beforeAll(async () => {
   dir = createRunDir('kubekms-chaws-');
   cp = await startControlPlane({ version: '1.36', dir, plugin: false });
   for (const ns of [NS, 'shop']) await createNamespace(cp.apiserver, ns);
+  for (const sa of ['web', 'other']) await kubectl(['create', 'serviceaccount', sa, '-n', 'shop']);
   ports = { metrics: await freePort(), aws: await freePort() };
   // A certificate from the test CA for 127.0.0.1 (the API server's own serves): the client trusts that CA only.
   const tls = { cert: cp.pki.serverCert, key: cp.pki.serverKey };
@@ -125,6 +127,10 @@ beforeAll(async () => {
     'aws.credentials.existingSecret=kms-creds',
     '--set',
     'aws.tls.existingSecret=kms-tls',
+    '--set',
+    'aws.webIdentity.enabled=true',
+    '--set',
+    'aws.webIdentity.roleName=shop-apps',
     '--set-json',
     'aws.networkPolicy.allowedClients=[{"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"shop"}}}]',
   ]);
@@ -159,10 +165,112 @@ beforeAll(async () => {
 }, 600_000);
 
 afterAll(async () => {
+  for (const c of sessionClients) c.destroy();
   kms?.destroy();
   await operator?.stop();
   await cp?.stop();
   if (pod) rmSync(pod.root, { recursive: true, force: true });
+});
+
+const sessionClients: KMSClient[] = [];
+
+/**
+ * A KMS client as a pod of shop/<sa> with a projected token for `audience` builds it: the SDK's default chain from
+ * environment variables only (the CA aside, which a pod would get from NODE_EXTRA_CA_CERTS).
+ */
+async function workloadClient(sa: string, audience: string): Promise<KMSClient> {
+  const token = (await kubectl(['create', 'token', sa, '-n', 'shop', '--audience', audience])).trim();
+  const file = join(dir, `token-${sa}-${sessionClients.length}`);
+  writeFileSync(file, token);
+  for (const k of Object.keys(process.env)) if (k.startsWith('AWS_')) delete process.env[k];
+  const role = notes.match(/AWS_ROLE_ARN=(\S+)/)?.[1] ?? '';
+  Object.assign(process.env, {
+    AWS_ROLE_ARN: role,
+    AWS_WEB_IDENTITY_TOKEN_FILE: file,
+    AWS_ENDPOINT_URL_STS: `https://127.0.0.1:${ports.aws}`,
+    AWS_ENDPOINT_URL_KMS: `https://127.0.0.1:${ports.aws}`,
+    AWS_REGION: 'us-east-1',
+    AWS_CONFIG_FILE: join(dir, 'no-aws-config'),
+    AWS_SHARED_CREDENTIALS_FILE: join(dir, 'no-aws-credentials'),
+  });
+  const c = new KMSClient({
+    maxAttempts: 1,
+    requestHandler: { httpsAgent: new Agent({ ca: readFileSync(cp.pki.caCert) }) },
+  });
+  sessionClients.push(c);
+  return c;
+}
+
+async function errorName(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return 'OK';
+  } catch (e) {
+    return (e as Error).name;
+  }
+}
+
+describe('web identity from the chart (aws.webIdentity)', () => {
+  it('prints the role ARN for AWS_ROLE_ARN in the install notes', () => {
+    expect(notes).toContain('AWS_ROLE_ARN=arn:aws:iam::000000000000:role/shop-apps');
+  });
+
+  it('a ServiceAccount named in a KmsKey policy encrypts with only env vars and its token; another is denied; another audience is refused', async () => {
+    const policy = {
+      Version: '2012-10-17',
+      Statement: [
+        { Effect: 'Allow', Principal: { AWS: 'chart-admin' }, Action: 'kms:*', Resource: '*' },
+        {
+          Effect: 'Allow',
+          Principal: { AWS: ['system:serviceaccount:shop:web'] },
+          Action: ['kms:Encrypt', 'kms:Decrypt'],
+          Resource: '*',
+        },
+      ],
+    };
+    const keyId = (await kms.send(new CreateKeyCommand({ Policy: JSON.stringify(policy) }))).KeyMetadata!
+      .KeyId!;
+    // The operator reconciled the policy into the KmsKey's subjects: the service account by name.
+    const obj = JSON.parse(await kubectl(['get', 'kmskeys', '-n', NS, '-o', 'json'])) as {
+      items: { status?: { keyId?: string }; spec: { policy?: unknown } }[];
+    };
+    expect(JSON.stringify(obj.items.find((o) => o.status?.keyId === keyId)?.spec.policy)).toContain(
+      '"serviceAccount":{"name":"web","namespace":"shop"}',
+    );
+    const web = await workloadClient('web', 'kubekms');
+    const enc = await web.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('as shop/web') }));
+    const dec = await web.send(new DecryptCommand({ CiphertextBlob: enc.CiphertextBlob }));
+    expect(Buffer.from(dec.Plaintext ?? []).toString()).toBe('as shop/web');
+    const other = await workloadClient('other', 'kubekms');
+    expect(
+      await errorName(other.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('x') }))),
+    ).toBe('AccessDeniedException');
+    const wrong = await workloadClient('web', 'https://kubernetes.default.svc');
+    expect(
+      await errorName(wrong.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('x') }))),
+    ).toBe('InvalidIdentityTokenException');
+  });
+
+  it('a KmsKey policy naming the namespace group system:serviceaccounts:shop covers every ServiceAccount of shop', async () => {
+    const policy = {
+      Version: '2012-10-17',
+      Statement: [
+        { Effect: 'Allow', Principal: { AWS: 'chart-admin' }, Action: 'kms:*', Resource: '*' },
+        {
+          Effect: 'Allow',
+          Principal: { AWS: 'group:system:serviceaccounts:shop' },
+          Action: ['kms:Encrypt'],
+          Resource: '*',
+        },
+      ],
+    };
+    const keyId = (await kms.send(new CreateKeyCommand({ Policy: JSON.stringify(policy) }))).KeyMetadata!
+      .KeyId!;
+    const other = await workloadClient('other', 'kubekms');
+    expect(
+      await errorName(other.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('x') }))),
+    ).toBe('OK');
+  });
 });
 
 describe('the AWS API from the chart', () => {

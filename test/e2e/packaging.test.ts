@@ -259,6 +259,12 @@ describe('Helm chart', () => {
       ],
       /operator/,
     ],
+    ['a web identity audience with a space', ['--set', 'aws.webIdentity.audience=a b'], /audience/],
+    [
+      'a web identity minimum that is no duration',
+      ['--set', 'aws.webIdentity.minDuration=15 minutes'],
+      /minDuration/,
+    ],
   ])('refuses %s through values.schema.json', async (_what, args, message) => {
     const r = await helmTemplate(helm, args);
     expect(r.code).not.toBe(0);
@@ -343,6 +349,35 @@ describe('Helm chart', () => {
     ]);
   });
 
+  it('web identity (aws.webIdentity): the STS flags, create on tokenreviews, and no credentials Secret needed', async () => {
+    const off = await helmTemplate(helm, AWS);
+    expect(off.stdout).not.toContain('--aws-sts');
+    expect(off.stdout).not.toContain('tokenreviews');
+    const r = await helmTemplate(helm, [
+      ...AWS,
+      '--set',
+      'aws.credentials.existingSecret=',
+      '--set',
+      'aws.webIdentity.enabled=true',
+      '--set',
+      'aws.webIdentity.minDuration=5m',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const pod = find(r.stdout, 'Deployment', 'kubekms-operator').spec?.template?.spec;
+    const args = pod?.containers.find((c) => c.name === 'operator')?.args ?? [];
+    expect(args).toEqual(
+      expect.arrayContaining(['--aws-sts', '--aws-sts-audience=kubekms', '--aws-sts-min-duration=5m']),
+    );
+    expect(args.some((a) => a.startsWith('--aws-credentials'))).toBe(false);
+    expect(pod?.volumes?.find((v) => v.name === 'aws-credentials-secret')).toBeUndefined();
+    expect(JSON.parse(pod?.initContainers?.[0]?.command?.at(-1) ?? '[]')).toHaveLength(1);
+    expect(find(r.stdout, 'ClusterRole', 'kubekms-operator').rules).toContainEqual({
+      apiGroups: ['authentication.k8s.io'],
+      resources: ['tokenreviews'],
+      verbs: ['create'],
+    });
+  });
+
   it('grants no create/delete for the AWS API with aws.management=engine', async () => {
     const r = await helmTemplate(helm, [...AWS, '--set', 'aws.management=engine']);
     const rules = find(r.stdout, 'ClusterRole', 'kubekms-operator').rules ?? [];
@@ -377,7 +412,7 @@ describe('Helm chart', () => {
     [
       'no credentials',
       ['--set', 'aws.credentials.existingSecret='],
-      /aws\.credentials\.existingSecret: required/,
+      /aws\.credentials\.existingSecret: required with aws\.enabled unless aws\.webIdentity\.enabled/,
     ],
     ['no TLS', ['--set', 'aws.tls.existingSecret='], /aws\.tls: required with aws\.enabled/],
     [

@@ -74,8 +74,8 @@ true
 {{- if ne (int .Values.operator.replicas) 1 -}}
 {{- fail "aws.enabled: needs operator.replicas 1 (each operator pod serves the AWS API from its own keystore, so a second pod would answer for other keys; docs/install.md#the-aws-api)" -}}
 {{- end -}}
-{{- if not .Values.aws.credentials.existingSecret -}}
-{{- fail "aws.credentials.existingSecret: required with aws.enabled (a Secret holding the credentials file of docs/aws-api.md#credentials; there is no anonymous access)" -}}
+{{- if not (or .Values.aws.credentials.existingSecret .Values.aws.webIdentity.enabled) -}}
+{{- fail "aws.credentials.existingSecret: required with aws.enabled unless aws.webIdentity.enabled (a Secret holding the credentials file of docs/aws-api.md#credentials; there is no anonymous access)" -}}
 {{- end -}}
 {{- $tls := .Values.aws.tls -}}
 {{- if and $tls.existingSecret $tls.certManager.issuerRef.name -}}
