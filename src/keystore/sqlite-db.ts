@@ -4,7 +4,7 @@
  *
  * - `SqliteReader`: a read-only connection; `snapshot` reads inside one read transaction (a consistent view while
  *   another connection commits). Used to check a store before anything writes to it, by doctor and by backups.
- * - `writeNewDatabase`: creates a database file in one transaction and closes it (WAL folded into the file).
+ * - `writeDatabase`: one transaction on a database no one has open, then closed (WAL folded into the file).
  * - `SqliteWriter`: the read-write connection, in a worker thread, so that the fsync of a commit
  *   (synchronous=FULL) never blocks the event loop that answers Encrypt and Decrypt. One transaction per call
  *   (BEGIN IMMEDIATE … COMMIT); any failure rolls it back.
@@ -79,8 +79,8 @@ export class SqliteReader {
   }
 }
 
-/** Creates the database at `path` (an empty or absent file) with `statements` in one transaction, then closes it. */
-export function writeNewDatabase(path: string, statements: readonly SqlStatement[]): void {
+/** Opens the database at `path` (created when absent), runs `statements` in one transaction and closes it. */
+export function writeDatabase(path: string, statements: readonly SqlStatement[]): void {
   wrapped(() => {
     const db = new DatabaseSync(path);
     try {

@@ -11,7 +11,7 @@ import { syncDirectory } from './atomic-file.ts';
 import { KeyStoreError, locate, RecordDecodeError } from './errors.ts';
 import { errorCode, type KeyStoreFs } from './keystore-fs.ts';
 import { canonicalJson, encodeRecord, type RecordAuthKey } from './record-auth.ts';
-import { SqliteError, SqliteReader, writeNewDatabase } from './sqlite-db.ts';
+import { SqliteError, SqliteReader, writeDatabase } from './sqlite-db.ts';
 import { DB_FILE, initialStatements, readDatabase, type StoredRow } from './sqlite-format.ts';
 import { type TrustedDatabase, trustDatabase, xorInto } from './sqlite-trust.ts';
 
@@ -96,7 +96,7 @@ export async function writeDatabaseFile(fs: KeyStoreFs, dataDir: string, db: New
   };
   try {
     await (await fs.open(temp, 'wx', 0o600)).close(); // SQLite gives its side files the mode of this one
-    writeNewDatabase(temp, initialStatements(meta, rows));
+    writeDatabase(temp, initialStatements(meta, rows));
     const fh = await fs.open(temp, 'r+');
     try {
       await fh.sync();
@@ -110,6 +110,17 @@ export async function writeDatabaseFile(fs: KeyStoreFs, dataDir: string, db: New
     const why = e instanceof SqliteError ? e.detail : errorCode(e);
     throw new KeyStoreError(`keystore: cannot write ${join(dataDir, DB_FILE)} (${why})`, { cause: e });
   }
+}
+
+/**
+ * Removes the empty `-wal` and the `-shm` that a read-only connection leaves beside a database it refused. Only
+ * under the keystore lock (no other connection is open): a WAL that holds anything is never touched.
+ */
+export async function removeEmptySideFiles(fs: KeyStoreFs, path: string): Promise<void> {
+  const wal = await fs.stat(`${path}-wal`).catch(() => undefined);
+  if (wal === undefined || wal.size !== 0) return;
+  await fs.unlink(`${path}-wal`).catch(() => {});
+  await fs.unlink(`${path}-shm`).catch(() => {});
 }
 
 /** Removes `keystore.db.tmp` and its side files, left by a process killed while writing them. */

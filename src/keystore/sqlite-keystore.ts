@@ -24,7 +24,7 @@ import { type KeyStoreFs, nodeFs } from './keystore-fs.ts';
 import type { KeyStoreLock } from './keystore-lock.ts';
 import { type AuthenticatedKind, canonicalJson, encodeRecord, type RecordAuthKey } from './record-auth.ts';
 import { SqliteError, SqliteWriter, type SqlStatement } from './sqlite-db.ts';
-import { fileExists, readTrustedDatabase, removeDatabaseTemps } from './sqlite-file.ts';
+import { fileExists, readTrustedDatabase, removeDatabaseTemps, removeEmptySideFiles } from './sqlite-file.ts';
 import { DB_FILE, deleteRow, putRow, updateSeal } from './sqlite-format.ts';
 import { createDatabase, JSON_FILE, migrateJson } from './sqlite-migrate.ts';
 import { rowKey, xorInto } from './sqlite-trust.ts';
@@ -113,7 +113,10 @@ export class SqliteKeyStore implements KeyStore {
       this.#migratedFrom = migrated.trustedOnFirstUse ? 1 : undefined;
       this.#migratedJson = migrated.fromJson;
     }
-    const trusted = await readTrustedDatabase(this.#path, this.#rootKey);
+    const trusted = await readTrustedDatabase(this.#path, this.#rootKey).catch(async (e: unknown) => {
+      await removeEmptySideFiles(this.#fs, this.#path);
+      throw e;
+    });
     if (await fileExists(this.#fs, json)) {
       // Migrated (now or by a process killed before it could remove the JSON): the database has passed every check.
       await this.#fs.unlink(json);

@@ -18,6 +18,8 @@ export interface StoreKind {
   /** Temp files a writer killed mid-write leaves (open removes them). */
   readonly leftovers: (deadPid: number) => readonly string[];
   make(o: { dataDir: string; rootKey: RootKey; fs?: KeyStoreFs }): LocalStore;
+  /** How a refusal names a record: `keys[0] (key "k")` in keystore.json, `key "k"` in keystore.db. */
+  recordName(list: string, index: number, label: string): string;
 }
 
 export const FILE_STORE: StoreKind = {
@@ -25,6 +27,7 @@ export const FILE_STORE: StoreKind = {
   file: 'keystore.json',
   leftovers: (pid) => [`keystore.json.tmp-${pid}-0a1b2c`, 'keystore.json.tmp-1-ffffff'],
   make: (o) => new FileKeyStore(o),
+  recordName: (list, index, label) => `${list}[${index}] (${label})`,
 };
 
 export const SQLITE_STORE: StoreKind = {
@@ -32,6 +35,7 @@ export const SQLITE_STORE: StoreKind = {
   file: 'keystore.db',
   leftovers: () => ['keystore.db.tmp', 'keystore.db.tmp-wal', 'keystore.db.tmp-journal'],
   make: (o) => new SqliteKeyStore(o),
+  recordName: (_list, _index, label) => label,
 };
 
 export const STORES: readonly StoreKind[] = [FILE_STORE, SQLITE_STORE];
