@@ -1,0 +1,228 @@
+/**
+ * Retired versions and online rotation on one node (issue 18 parts 3 and 4) on a real kube-apiserver 1.36 + etcd
+ * with `kubekms serve --operator` as its KMS v2 plugin: `kubekms key rotate` through serve's admin socket while
+ * serve runs, the pass completes with 0 failures, version 1 is retired, etcd holds nothing under it, a Decrypt
+ * under it is still answered and counted, spec.retiredVersions on the mirror disables it (reversibly), and with it
+ * disabled every Secret still reads after an API server restart (no cached seeds). One control plane.
+ */
+import { execFileSync } from 'node:child_process';
+import { chmodSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiserverLikeClient } from '../../src/kmsv2/testing/apiserver-client.ts';
+import { type ControlPlane, decodeEncryptedObject, type Plugin } from '../controlplane/harness.ts';
+import { keepLogsOnFailure, MAIN } from './lifecycle.ts';
+import { events, get, type Obj, startOperatorControlPlane } from './operator-helpers.ts';
+import {
+  applySecrets,
+  newSecret,
+  readAllSecrets,
+  type SecretSpec,
+  storedSecret,
+  waitFor,
+} from './secrets.ts';
+
+keepLogsOnFailure();
+
+const NAMESPACES = ['rt0', 'rt1'];
+const PER_NAMESPACE = 50;
+const SECRETS_KEY = 'alias/kubekms/secrets';
+
+let cp: ControlPlane;
+let plugin: Plugin;
+let client: ApiserverLikeClient;
+const secrets: SecretSpec[] = [];
+
+const mirror = (): Promise<Obj | undefined> => get(cp.apiserver, 'kmskey', 'kubekms', 'secrets');
+const progress = async () =>
+  (await mirror())?.status?.reencryption as { phase: string; keyVersion: number; failed: number } | undefined;
+
+const cli = (args: string[]): string =>
+  execFileSync(process.execPath, [MAIN, ...args, '--dev', '--data-dir', plugin.dataDir], {
+    encoding: 'utf8',
+  });
+
+async function metric(name: string): Promise<string> {
+  return (await (await fetch(`http://${plugin.healthListen}/metrics`)).text())
+    .split('\n')
+    .filter((l) => l.startsWith(name))
+    .join('\n');
+}
+
+async function waitLeader(): Promise<void> {
+  await waitFor(
+    'operator leader',
+    async () => {
+      const r = await fetch(`http://${plugin.healthListen}/readyz`).catch(() => undefined);
+      return r && (await r.text()).includes('[+]operator leader') ? true : undefined;
+    },
+    60_000,
+    250,
+  );
+}
+
+async function patchMirror(spec: unknown): Promise<void> {
+  await cp.apiserver.kubectl([
+    'patch',
+    'kmskey',
+    '-n',
+    'kubekms',
+    'secrets',
+    '--type=merge',
+    '-p',
+    JSON.stringify({ spec }),
+  ]);
+}
+
+async function allStoredKeyIds(): Promise<Map<string, string>> {
+  const kvs = await cp.etcd.getPrefix('/registry/secrets/');
+  return new Map([...kvs].map(([k, raw]) => [k, decodeEncryptedObject(raw).keyID]));
+}
+
+async function everySecretReads(): Promise<number> {
+  let bad = 0;
+  for (const ns of NAMESPACES) {
+    const got = await readAllSecrets(cp.apiserver, ns);
+    for (const s of secrets) if (s.namespace === ns && got.get(s.name) !== s.value) bad++;
+  }
+  return bad;
+}
+
+beforeAll(async () => {
+  cp = await startOperatorControlPlane('kubekms-retire-', [
+    '--maintenance-interval',
+    '1s',
+    '--reencrypt-delay',
+    '600s',
+    '--reencrypt-qps',
+    '0',
+  ]);
+  await cp.apiserver.kubectl(['create', 'namespace', NAMESPACES[0]!]);
+  await cp.apiserver.kubectl(['create', 'namespace', NAMESPACES[1]!]);
+  for (const ns of NAMESPACES)
+    for (let j = 0; j < PER_NAMESPACE; j++) secrets.push(newSecret(ns, `s${String(j).padStart(3, '0')}`));
+  await applySecrets(cp.apiserver, secrets);
+  // The harness creates the data directory with the default umask; the admin socket needs it private (0700).
+  chmodSync(cp.plugin!.dataDir, 0o700);
+  plugin = await cp.plugin!.restart();
+  await waitLeader();
+  client = new ApiserverLikeClient(plugin.socket);
+}, 300_000);
+
+afterAll(() => client?.close());
+
+describe('retiring the old version after an online rotation', () => {
+  it('rotates online, retires v1 after a verified pass, counts its use, and disabling it breaks nothing', async () => {
+    const before = await allStoredKeyIds();
+    expect(before.size).toBe(secrets.length);
+    const oldKeyId = [...new Set(before.values())];
+    expect(oldKeyId).toHaveLength(1);
+    expect(oldKeyId[0]).toMatch(/:v1$/);
+    const old = (await storedSecret(cp.etcd, secrets[0]!)).obj;
+    const oldSeed = await client.decrypt(old.encryptedDEKSource, old.keyID);
+
+    // Online: serve keeps running (same process) and reports the new key_id.
+    const pid = plugin.process.pid;
+    expect(cli(['key', 'rotate', SECRETS_KEY])).toMatch(/^rotated .*: primary version 2\n$/);
+    expect((await client.status()).keyId).toMatch(/:v2$/);
+    expect(plugin.process.pid).toBe(pid);
+
+    const probe = newSecret(NAMESPACES[0]!, 'probe');
+    secrets.push(probe);
+    const newKeyId = await waitFor(
+      'the API server writing under the new key_id',
+      async () => {
+        await cp.apiserver.request('/readyz/kms-providers');
+        await applySecrets(cp.apiserver, [probe]);
+        const id = (await storedSecret(cp.etcd, probe)).obj.keyID;
+        return id !== oldKeyId[0] ? id : undefined;
+      },
+      180_000,
+      2_000,
+    );
+    const end = await waitFor(
+      'the pass to finish',
+      async () => {
+        const p = await progress();
+        return p?.keyVersion === 2 && (p.phase === 'Completed' || p.phase === 'Failed') ? p : undefined;
+      },
+      180_000,
+      500,
+    );
+    expect(end).toMatchObject({ phase: 'Completed', failed: 0 });
+
+    // Retired once the pass was verified; etcd holds nothing under version 1.
+    const retired = await waitFor(
+      'status.retiredVersions',
+      async () => {
+        const r = (await mirror())?.status?.retiredVersions as { version: number }[] | undefined;
+        return r?.length ? r : undefined;
+      },
+      60_000,
+      500,
+    );
+    expect(retired.map((r) => r.version)).toEqual([1]);
+    const ev = (await events(cp.apiserver, 'kubekms')).find((e) => e.reason === 'VersionsRetired');
+    expect(ev?.note).toMatch(/re-encryption to version 2 completed with 0 failures: version 1 retired/);
+    const stale = [...(await allStoredKeyIds())].filter(([, id]) => id !== newKeyId);
+    expect(stale).toEqual([]);
+    expect(cli(['key', 'versions', SECRETS_KEY])).toMatch(/v1 +Retired[\s\S]*v2 +Primary/);
+
+    // A Decrypt under the retired version (as an API server holding an old seed would send) is answered, and
+    // counted, audited and reported as a Warning Event.
+    expect(
+      Buffer.from(await client.decrypt(old.encryptedDEKSource, old.keyID)).equals(Buffer.from(oldSeed)),
+    ).toBe(true);
+    expect(
+      await metric('kubekms_retired_version_decrypts_total{key_manager="CLUSTER",result="allowed"}'),
+    ).toMatch(/ 1$/);
+    const used = await waitFor(
+      'RetiredVersionUsed Event',
+      async () => (await events(cp.apiserver, 'kubekms')).find((e) => e.reason === 'RetiredVersionUsed'),
+      30_000,
+      500,
+    );
+    expect(used).toMatchObject({ type: 'Warning' });
+    expect(used.note).toMatch(/retired version 1 of key .* was allowed/);
+
+    // A bad policy is refused by the API server, naming the field.
+    await expect(patchMirror({ retiredVersions: { disableDecryptAfter: '7 days' } })).rejects.toThrow(
+      /spec.retiredVersions.disableDecryptAfter/,
+    );
+
+    // Disable decrypt under retired versions (0s: at once, since unused) on the mirror: refused and counted.
+    await patchMirror({ retiredVersions: { disableDecryptAfter: '0s' } });
+    await waitFor(
+      'the policy in the engine',
+      async () => (/v1 +DecryptDisabled/.test(cli(['key', 'versions', SECRETS_KEY])) ? true : undefined),
+      60_000,
+      1_000,
+    );
+    await expect(client.decrypt(old.encryptedDEKSource, old.keyID)).rejects.toThrow(/retired/);
+    expect(
+      await metric('kubekms_retired_version_decrypts_total{key_manager="CLUSTER",result="DecryptDisabled"}'),
+    ).toMatch(/ 1$/);
+    expect((await mirror())?.spec.retiredVersions).toEqual({ disableDecryptAfter: '0s' }); // honoured, not reverted
+
+    // Disabling it breaks nothing: with no seed cached (API server restarted), every Secret reads.
+    await cp.apiserver.restart();
+    expect(await everySecretReads()).toBe(0);
+    expect(
+      await metric('kubekms_retired_version_decrypts_total{key_manager="CLUSTER",result="DecryptDisabled"}'),
+    ).toMatch(/ 1$/);
+
+    // Reversible: without the policy, version 1 decrypts again.
+    await patchMirror({ retiredVersions: null });
+    await waitFor(
+      'the policy removed',
+      async () => (/v1 +Retired/.test(cli(['key', 'versions', SECRETS_KEY])) ? true : undefined),
+      60_000,
+      1_000,
+    );
+    expect(
+      Buffer.from(await client.decrypt(old.encryptedDEKSource, old.keyID)).equals(Buffer.from(oldSeed)),
+    ).toBe(true);
+    console.log(
+      `retire e2e: ${secrets.length} Secrets, pass ${end.phase} with ${end.failed} failures; v1 retired, its use counted, disabled, every Secret read after an API server restart`,
+    );
+  });
+});
