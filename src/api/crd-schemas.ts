@@ -206,6 +206,21 @@ export const KMS_KEY_CRD = crd({
               unavailable: { type: 'string', maxLength: 1024 },
             },
           },
+          method: { type: 'string', enum: ['StorageVersionMigration', 'Pass'] },
+          migrations: {
+            type: 'array',
+            maxItems: 64,
+            description: 'The StorageVersionMigrations of this re-encryption, one per resource.',
+            items: {
+              type: 'object',
+              properties: {
+                resource: { type: 'string', maxLength: 253 },
+                name: { type: 'string', maxLength: 253 },
+                phase: { type: 'string', enum: ['Pending', 'Running', 'Succeeded', 'Failed'] },
+                message: { type: 'string', maxLength: 1024 },
+              },
+            },
+          },
         },
       },
       conditions: CONDITIONS_SCHEMA,

@@ -176,6 +176,20 @@ export interface ReencryptionStatus {
   readonly unknownResources?: readonly string[];
   /** What the API servers' metrics said about the new key_id (absent when kubekms does not look). */
   readonly switchover?: SwitchoverStatus;
+  /** How the objects are rewritten: the cluster's StorageVersionMigrations, or kubekms's own pass. */
+  readonly method?: ReencryptionMethod;
+  /** With StorageVersionMigration: one per served resource, as last seen. */
+  readonly migrations?: readonly MigrationStatus[];
+}
+
+export type ReencryptionMethod = 'StorageVersionMigration' | 'Pass';
+
+/** One StorageVersionMigration kubekms created, and its state (from its conditions). */
+export interface MigrationStatus {
+  readonly resource: string;
+  readonly name: string;
+  readonly phase: 'Pending' | 'Running' | 'Succeeded' | 'Failed';
+  readonly message?: string;
 }
 
 /**

@@ -20,7 +20,7 @@ export interface KubeResponse {
 }
 
 export type KubeRequest = (
-  method: 'GET' | 'PUT' | 'POST',
+  method: 'GET' | 'PUT' | 'POST' | 'DELETE',
   path: string,
   opts: { readonly body?: unknown; readonly timeoutMs: number },
 ) => Promise<KubeResponse>;

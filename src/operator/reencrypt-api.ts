@@ -35,7 +35,31 @@ export interface ListPage {
   readonly remainingItemCount?: number;
 }
 
+/** A StorageVersionMigration (storagemigration.k8s.io/v1, cluster-scoped) as read. */
+export interface StorageMigration {
+  readonly name: string;
+  readonly conditions: readonly {
+    readonly type: string;
+    readonly status: string;
+    readonly reason?: string;
+    readonly message?: string;
+  }[];
+}
+
+/** StorageVersionMigrations: kube-controller-manager's storage-version-migrator rewrites every object. */
+export interface MigrationApi {
+  /** Whether the API server serves storagemigration.k8s.io/v1 (Kubernetes ≥ 1.37 by default). */
+  served(): Promise<boolean>;
+  /** Creates one for `group`/`resource` (409 when the name exists). */
+  create(name: string, group: string, resource: string): Promise<void>;
+  get(name: string): Promise<StorageMigration | undefined>;
+  /** Absent (404) is not an error. */
+  delete(name: string): Promise<void>;
+}
+
 export interface ReencryptApi {
+  /** Where the cluster can migrate by itself; absent: kubekms's own pass only. */
+  readonly migrations?: MigrationApi;
   /** undefined when the API server does not serve it. */
   resolve(resource: string): Promise<ServedResource | undefined>;
   list(r: ServedResource, limit: number, cont: string | undefined): Promise<ListPage>;

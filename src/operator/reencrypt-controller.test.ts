@@ -1,4 +1,5 @@
 import pino from 'pino';
+import { Registry } from 'prom-client';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { sha256Label } from '../api/apiserver-writes.ts';
 import type { KmsKey, ReencryptionStatus } from '../api/kinds.ts';
@@ -13,7 +14,8 @@ import { KubeApiError } from '../kube/errors.ts';
 import type { EventInput } from '../kube/events.ts';
 import type { OperatorContext } from './context.ts';
 import { ReencryptController } from './reencrypt-controller.ts';
-import { FakeApi, populate } from './reencrypt-fake-api.ts';
+import { FakeApi, FakeMigrations, populate } from './reencrypt-fake-api.ts';
+import { type ReencryptMetrics, reencryptMetrics } from './reencrypt-metrics.ts';
 import type { SwitchObservation } from './switch-decisions.ts';
 import type { SwitchObserver } from './switch-observer.ts';
 
@@ -80,16 +82,26 @@ function ctx(): OperatorContext {
   } as unknown as OperatorContext;
 }
 
-function controller(o: { delayMs: number; resources?: string[]; observer?: SwitchObserver }) {
-  return new ReencryptController(ctx(), api, {
-    secretsKey: SECRETS_KEY_ALIAS,
-    resources: o.resources ?? ['secrets'],
-    delayMs: o.delayMs,
-    qps: 0,
-    pageSize: 10,
-    pollMs: 20,
-    ...(o.observer ? { observer: o.observer } : {}),
-  });
+function controller(o: {
+  delayMs: number;
+  resources?: string[];
+  observer?: SwitchObserver;
+  metrics?: ReencryptMetrics;
+}) {
+  return new ReencryptController(
+    ctx(),
+    api,
+    {
+      secretsKey: SECRETS_KEY_ALIAS,
+      resources: o.resources ?? ['secrets'],
+      delayMs: o.delayMs,
+      qps: 0,
+      pageSize: 10,
+      pollMs: 20,
+      ...(o.observer ? { observer: o.observer } : {}),
+    },
+    o.metrics,
+  );
 }
 
 /** One API server whose /metrics show a write under `writesKeyId()` (the rotation's time, as it would). */
@@ -187,7 +199,14 @@ describe('ReencryptController', () => {
   it('a write under the old key_id is not a switch; unreadable metrics leave the delay, with the reason', async () => {
     await rotateKey(core, keyId, 'ON_DEMAND');
     const old = observer(() => formatKeyId(keyId, 1));
-    const c = controller({ delayMs: 3_600_000, observer: old });
+    const registry = new Registry();
+    const metrics = reencryptMetrics(registry);
+    const gauge = async (series: string) =>
+      (await registry.metrics())
+        .split('\n')
+        .find((l) => l.startsWith(`${series} `))
+        ?.split(' ')[1];
+    const c = controller({ delayMs: 3_600_000, observer: old, metrics });
     c.start();
     await until('a few looks', () => old.looks >= 3 && re()?.phase === 'Pending');
     await c.stop();
@@ -196,7 +215,11 @@ describe('ReencryptController', () => {
       switched: 0,
       pending: [sha256Label('apiserver-test')],
     });
+    expect(await gauge('kubekms_reencryption_apiservers{state="live"}')).toBe('1');
+    expect(await gauge('kubekms_reencryption_apiservers{state="switched"}')).toBe('0');
+    expect(await gauge('kubekms_reencryption_switchover_observable')).toBe('1');
     const broken = controller({
+      metrics,
       delayMs: 3_600_000,
       observer: {
         observe: async () => ({ error: 'GET /metrics: 403 (needs RBAC get on the nonResourceURL /metrics)' }),
@@ -205,6 +228,7 @@ describe('ReencryptController', () => {
     broken.start();
     await until('unavailable', () => re()?.switchover?.unavailable !== undefined);
     await broken.stop();
+    expect(await gauge('kubekms_reencryption_switchover_observable')).toBe('0');
     expect(re()?.phase).toBe('Pending');
     expect(cond()).toMatchObject({ reason: 'WaitingForApiservers' });
     expect(cond()?.message).toMatch(/cannot be seen \(GET \/metrics: 403.*\), so the delay decides/);
@@ -239,6 +263,55 @@ describe('ReencryptController', () => {
     expect(api.staleCount()).toBe(0);
     expect(reasons()).toEqual(['ReencryptionStarted', 'ReencryptionCompleted']);
     expect(core.findKey(keyId)?.versions.some((v) => v.retiredAt !== undefined)).toBe(false);
+  });
+
+  it('where StorageVersionMigration is served: one per resource, followed into status, then deleted', async () => {
+    await rotateKey(core, keyId, 'ON_DEMAND');
+    const svm = new FakeMigrations(api);
+    api.migrations = svm;
+    const c = controller({
+      delayMs: 0,
+      resources: ['secrets', 'widgets.example.com'],
+      observer: observer(() => formatKeyId(keyId, 2)),
+    });
+    c.start();
+    await until('Completed', () => re()?.phase === 'Completed');
+    await until('cleaned up', () => svm.objects.size === 0);
+    await c.stop();
+    expect(api.staleCount()).toBe(0);
+    expect(api.replaces).toBe(0); // the cluster migrated, not kubekms's pass
+    expect(svm.created).toEqual(['kubekms-v2-secrets']);
+    expect(svm.deleted).toContain('kubekms-v2-secrets');
+    expect(svm.objects.size).toBe(0);
+    expect(re()).toMatchObject({
+      method: 'StorageVersionMigration',
+      keyVersion: 2,
+      total: 45,
+      done: 45,
+      failed: 0,
+      unknownResources: ['widgets.example.com'],
+      migrations: [{ resource: 'secrets', name: 'kubekms-v2-secrets', phase: 'Succeeded' }],
+    });
+    expect(cond()).toMatchObject({ reason: 'UnknownResource' });
+    const started = events.find((e) => e.reason === 'ReencryptionStarted');
+    expect(started?.note).toMatch(/through StorageVersionMigration/);
+    expect(reasons()).toContain('ReencryptionCompleted');
+  });
+
+  it('a failed StorageVersionMigration fails the pass (retried later) and is cleaned up', async () => {
+    await rotateKey(core, keyId, 'ON_DEMAND');
+    const svm = new FakeMigrations(api);
+    svm.failNext = true;
+    api.migrations = svm;
+    const c = controller({ delayMs: 0 });
+    c.start();
+    await until('Failed', () => re()?.phase === 'Failed');
+    await c.stop();
+    expect(re()).toMatchObject({ method: 'StorageVersionMigration', failed: 3, total: 45, done: 42 });
+    expect(re()?.migrations?.[0]?.message).toMatch(/unhandled error: boom/);
+    expect(cond()).toMatchObject({ status: 'False', reason: 'ObjectsFailed' });
+    expect(reasons()).toContain('ReencryptionFailed');
+    expect(svm.objects.size).toBe(0);
   });
 
   it('resumes a recorded pass from its continue point', async () => {

@@ -7,16 +7,17 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import { type ConditionInput, setCondition } from '../api/conditions.ts';
-import { KMS_KEY, type KmsKey, type ReencryptionStatus } from '../api/kinds.ts';
+import { KMS_KEY, type KmsKey, type ReencryptionMethod, type ReencryptionStatus } from '../api/kinds.ts';
 import { formatKeyId } from '../api/kmsv2-key-id.ts';
 import { backoffDelay, sleep } from '../kube/backoff.ts';
 import { describeError, isConflict } from '../kube/errors.ts';
 import { emit, type OperatorContext } from './context.ts';
-import type { ReencryptApi } from './reencrypt-api.ts';
+import type { MigrationApi, ReencryptApi } from './reencrypt-api.ts';
 import { passOutcome, planReencryption, remaining } from './reencrypt-decisions.ts';
 import type { ReencryptMetrics } from './reencrypt-metrics.ts';
 import { type PassResult, runPass } from './reencrypt-pass.ts';
 import { RateLimiter } from './reencrypt-rate.ts';
+import { runMigrations } from './reencrypt-svm.ts';
 import { retireAfterCompletion } from './retire-versions.ts';
 import { statusMergePatch } from './status-patch.ts';
 import { decideSwitchover, type Switchover } from './switch-decisions.ts';
@@ -152,6 +153,7 @@ export class ReencryptController {
       retryMs: this.#o.retryMs ?? 5 * 60_000,
       ...(switchover ? { switchover } : {}),
     });
+    this.#recordSwitchover(plan.kind === 'wait' ? switchover : undefined);
     if (plan.kind === 'idle') {
       await retireAfterCompletion(this.#ctx, fresh, key.keyId, key.version);
       return poll;
@@ -163,10 +165,62 @@ export class ReencryptController {
       return plan.until - Date.now();
     }
     const at: PassTarget = { fresh, ns, name, keyId: key.keyId, version: key.version };
-    await this.#announce(at, plan.status, plan.resumed, plan.because);
-    const result = await this.#pass(at, plan.status, signal);
+    const s0 = plan.resumed ? plan.status : { ...plan.status, method: await this.#method() };
+    await this.#announce(at, s0, plan.resumed, plan.because);
+    const svm = this.#api.migrations;
+    const result =
+      s0.method === 'StorageVersionMigration' && svm
+        ? await this.#migrate(at, s0, plan.resumed, svm, signal)
+        : await this.#pass(at, s0, signal);
     if (!result.stopped) await this.#finish(at, result.status);
     return 0;
+  }
+
+  /** StorageVersionMigration where the API server serves it, else kubekms's own pass. */
+  async #method(): Promise<ReencryptionMethod> {
+    return (await this.#api.migrations?.served()) ? 'StorageVersionMigration' : 'Pass';
+  }
+
+  /** Creates and follows the StorageVersionMigrations, persisting their progress; counts the migrated objects. */
+  async #migrate(
+    at: PassTarget,
+    s0: ReencryptionStatus,
+    resumed: boolean,
+    migrations: MigrationApi,
+    signal: AbortSignal,
+  ): Promise<PassResult> {
+    const m = this.#metrics;
+    let counted = s0.done;
+    const result = await runMigrations(s0, {
+      api: this.#api,
+      migrations,
+      resources: this.#o.resources,
+      resumed,
+      signal,
+      ...(this.#o.pollMs !== undefined ? { pollMs: Math.min(this.#o.pollMs, 2_000) } : {}),
+      shouldStop: () => this.#current()?.version !== at.version,
+      onPage: async (s) => {
+        m?.remaining.set(remaining(s));
+        if (s.done > counted) m?.objects.inc({ result: 'rewritten' }, s.done - counted);
+        counted = Math.max(counted, s.done);
+        await this.#write(at.ns, at.name, s);
+      },
+      onUnknownResource: (res) => this.#unknownResource(at, res),
+    });
+    if (!result.stopped && result.status.failed > 0)
+      m?.objects.inc({ result: 'failed' }, result.status.failed);
+    return result;
+  }
+
+  /** The switch-over gauges: what a waiting version saw, zeros (and observable) when none waits. */
+  #recordSwitchover(sw: Switchover | undefined): void {
+    const m = this.#metrics;
+    if (!m) return;
+    const live = sw && sw.kind !== 'unknown' ? sw.apiservers : 0;
+    const pending = sw?.kind === 'waiting' ? sw.pending.length : 0;
+    m.apiservers.set({ state: 'live' }, live);
+    m.apiservers.set({ state: 'switched' }, live - pending);
+    m.observable.set(sw?.kind === 'unknown' ? 0 : 1);
   }
 
   /** Looks at the API servers only while a new version waits for them (their answer decides the start). */
@@ -200,7 +254,7 @@ export class ReencryptController {
       );
       return;
     }
-    const why = because ? ` (started: ${because})` : '';
+    const why = `${s0.method === 'StorageVersionMigration' ? ' through StorageVersionMigration' : ''}${because ? ` (started: ${because})` : ''}`;
     await this.#write(at.ns, at.name, s0, {
       status: 'False',
       reason: 'InProgress',
@@ -232,21 +286,24 @@ export class ReencryptController {
         m?.remaining.set(remaining(s));
         await this.#write(at.ns, at.name, s);
       },
-      onUnknownResource: (res) =>
-        this.#event(
-          at.fresh,
-          'Warning',
-          'ReencryptionResourceUnknown',
-          'Reencrypt',
-          `resource ${JSON.stringify(res)} is not served by the API server (or cannot be listed and updated); skipped`,
-          at.keyId,
-        ),
+      onUnknownResource: (res) => this.#unknownResource(at, res),
       onFailure: (o, err) =>
         this.#ctx.log.warn(
           { namespace: o.metadata.namespace, name: o.metadata.name, err },
           'reencrypt: object failed',
         ),
     });
+  }
+
+  #unknownResource(at: PassTarget, res: string): void {
+    this.#event(
+      at.fresh,
+      'Warning',
+      'ReencryptionResourceUnknown',
+      'Reencrypt',
+      `resource ${JSON.stringify(res)} is not served by the API server (or cannot be listed and updated); skipped`,
+      at.keyId,
+    );
   }
 
   /** Records the outcome of a finished pass: status, condition and Event. */

@@ -1,7 +1,14 @@
 /** Test double of the re-encryption port: an API server with snapshot lists and a current key for writes. */
 
 import { KubeApiError } from '../kube/errors.ts';
-import type { ListPage, RawObject, ReencryptApi, ServedResource } from './reencrypt-api.ts';
+import type {
+  ListPage,
+  MigrationApi,
+  RawObject,
+  ReencryptApi,
+  ServedResource,
+  StorageMigration,
+} from './reencrypt-api.ts';
 
 interface Stored {
   rv: number;
@@ -19,6 +26,8 @@ export class FakeApi implements ReencryptApi {
   beforeReplace: (ns: string, name: string) => void = () => undefined;
   expireContinue = false;
   snapshot = new Map<string, Stored>();
+  /** Set to serve StorageVersionMigrations (as Kubernetes ≥ 1.37 does). */
+  migrations?: FakeMigrations;
 
   add(ns: string, name: string, key = 1): void {
     this.objects.set(`${ns}/${name}`, { rv: 1, key });
@@ -78,4 +87,77 @@ export function populate(api: FakeApi, namespaces: number, perNs: number): void 
   for (let n = 0; n < namespaces; n++)
     for (let i = 0; i < perNs; i++)
       api.add(`ns${String(n).padStart(2, '0')}`, `s${String(i).padStart(3, '0')}`);
+}
+
+/**
+ * StorageVersionMigrations with a storage-version-migrator behind them: each `get` moves a migration one step
+ * (Running with the count of stale objects, then every stale object rewritten and Succeeded, or Failed when
+ * `failNext` is set), as kube-controller-manager's conditions would show.
+ */
+export class FakeMigrations implements MigrationApi {
+  readonly #api: FakeApi;
+  readonly objects = new Map<
+    string,
+    { resource: string; step: number; conditions: StorageMigration['conditions'] }
+  >();
+  readonly created: string[] = [];
+  readonly deleted: string[] = [];
+  failNext = false;
+
+  constructor(api: FakeApi) {
+    this.#api = api;
+  }
+
+  async served(): Promise<boolean> {
+    return true;
+  }
+
+  async create(name: string, _group: string, resource: string): Promise<void> {
+    if (this.objects.has(name)) throw new KubeApiError(409, 'AlreadyExists', `${name} exists`);
+    this.created.push(name);
+    this.objects.set(name, { resource, step: 0, conditions: [] });
+  }
+
+  async get(name: string): Promise<StorageMigration | undefined> {
+    const m = this.objects.get(name);
+    if (!m) return undefined;
+    const total = this.#api.objects.size;
+    if (m.step === 0) {
+      const stale = this.#api.staleCount();
+      m.conditions = [
+        {
+          type: 'Running',
+          status: 'True',
+          message: `The migration is running, ${stale}/${total} objects not yet migrated`,
+        },
+      ];
+    } else if (m.step === 1 && this.failNext) {
+      this.failNext = false;
+      m.conditions = [
+        { type: 'Running', status: 'False', message: 'The migration is running' },
+        {
+          type: 'Failed',
+          status: 'True',
+          message: `3/${total} not yet migrated. migration encountered unhandled error: boom`,
+        },
+      ];
+    } else if (m.step === 1) {
+      for (const [k, v] of this.#api.objects)
+        this.#api.objects.set(k, { rv: v.rv + 1, key: this.#api.currentKey });
+      m.conditions = [
+        {
+          type: 'Running',
+          status: 'False',
+          message: `The migration is running, ${total} objects verified migrated`,
+        },
+        { type: 'Succeeded', status: 'True', message: 'Migration completed' },
+      ];
+    }
+    m.step++;
+    return { name, conditions: m.conditions };
+  }
+
+  async delete(name: string): Promise<void> {
+    if (this.objects.delete(name)) this.deleted.push(name);
+  }
 }

@@ -1,16 +1,18 @@
 /**
  * ReencryptApi over the kube room's raw requests: raw JSON in and out, so an object is sent back exactly as it
- * was read (no model classes that could drop fields).
+ * was read (no model classes that could drop fields); StorageVersionMigrations the same way.
  */
 import { isNotFound, normalizeKubeError } from '../kube/errors.ts';
 import type { KubeConfig } from '../kube/kubeconfig.ts';
 import { kubeRequester } from '../kube/raw-http.ts';
 import {
   type ListPage,
+  type MigrationApi,
   type RawObject,
   type ReencryptApi,
   resourcePath,
   type ServedResource,
+  type StorageMigration,
   splitResource,
 } from './reencrypt-api.ts';
 
@@ -27,13 +29,18 @@ interface Discovery {
 
 export function httpReencryptApi(kc: KubeConfig): ReencryptApi {
   const request = kubeRequester(kc);
-  async function call<T>(method: 'GET' | 'PUT', path: string, body?: unknown): Promise<T> {
+  async function call<T>(
+    method: 'GET' | 'PUT' | 'POST' | 'DELETE',
+    path: string,
+    body?: unknown,
+  ): Promise<T> {
     const r = await request(method, path, { body, timeoutMs: TIMEOUT_MS });
     if (r.status < 200 || r.status > 299) throw normalizeKubeError({ code: r.status, body: r.body });
     return JSON.parse(r.body) as T;
   }
 
   return {
+    migrations: httpMigrationApi(call),
     async resolve(name: string): Promise<ServedResource | undefined> {
       const { plural, group } = splitResource(name);
       let version = 'v1';
@@ -88,6 +95,51 @@ export function httpReencryptApi(kc: KubeConfig): ReencryptApi {
       } catch (e) {
         if (isNotFound(e)) return undefined;
         throw e;
+      }
+    },
+  };
+}
+
+const SVM = '/apis/storagemigration.k8s.io/v1/storageversionmigrations';
+
+type Call = <T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown) => Promise<T>;
+
+function httpMigrationApi(call: Call): MigrationApi {
+  return {
+    async served(): Promise<boolean> {
+      try {
+        const d = await call<Discovery>('GET', '/apis/storagemigration.k8s.io/v1');
+        return (d.resources ?? []).some((r) => r.name === 'storageversionmigrations');
+      } catch (e) {
+        if (isNotFound(e)) return false;
+        throw e;
+      }
+    },
+    async create(name: string, group: string, resource: string): Promise<void> {
+      await call('POST', SVM, {
+        apiVersion: 'storagemigration.k8s.io/v1',
+        kind: 'StorageVersionMigration',
+        metadata: { name, labels: { 'app.kubernetes.io/managed-by': 'kubekms' } },
+        spec: { resource: { group, resource } },
+      });
+    },
+    async get(name: string): Promise<StorageMigration | undefined> {
+      try {
+        const o = await call<{ status?: { conditions?: StorageMigration['conditions'] } }>(
+          'GET',
+          `${SVM}/${encodeURIComponent(name)}`,
+        );
+        return { name, conditions: o.status?.conditions ?? [] };
+      } catch (e) {
+        if (isNotFound(e)) return undefined;
+        throw e;
+      }
+    },
+    async delete(name: string): Promise<void> {
+      try {
+        await call('DELETE', `${SVM}/${encodeURIComponent(name)}`);
+      } catch (e) {
+        if (!isNotFound(e)) throw e;
       }
     },
   };

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Build the real control-plane binaries from the Go module proxy, only on a cache miss.
-#   test/controlplane/build.sh [all|kube-v1.36|kube-v1.31|etcd]...      (default: all)
+#   test/controlplane/build.sh [all|kube-v1.36|kube-v1.31|kube-v1.37|etcd]...      (default: all)
 # Output: ${KUBEKMS_CACHE:-$HOME/.cache/kubekms}/bin/<component>-<version>/
 #   kube-apiserver-v1.36.3/{kube-apiserver,kubectl}  kube-apiserver-v1.31.14/kube-apiserver
+#   kube-apiserver-v1.37.2/{kube-apiserver,kube-controller-manager}
 #   etcd-v3.6.16/{etcd,etcdctl}
 # Needs only Go >= 1.26 and the module proxy. Uses the committed go.mod/go.sum (-mod=readonly), so no
 # checksum-DB lookups. Each component's binaries are built by one `go build` into a temp dir next to the target,
@@ -20,6 +21,11 @@ build_kube136() {
   cached_build "$BIN/kube-apiserver-$KUBE_V136" "$here/kube-v1.36" selinux,notest "$(kube_ldflags "$KUBE_V136")" \
     kube-apiserver:k8s.io/kubernetes/cmd/kube-apiserver kubectl:k8s.io/kubernetes/cmd/kubectl
 }
+build_kube137() { # kube-controller-manager runs the storage-version-migrator controller for the SVM suite
+  cached_build "$BIN/kube-apiserver-$KUBE_V137" "$here/kube-v1.37" selinux,notest "$(kube_ldflags "$KUBE_V137")" \
+    kube-apiserver:k8s.io/kubernetes/cmd/kube-apiserver \
+    kube-controller-manager:k8s.io/kubernetes/cmd/kube-controller-manager
+}
 build_kube131() {
   cached_build "$BIN/kube-apiserver-$KUBE_V131" "$here/kube-v1.31" selinux,notest "$(kube_ldflags "$KUBE_V131")" \
     kube-apiserver:k8s.io/kubernetes/cmd/kube-apiserver
@@ -32,10 +38,11 @@ build_etcd() {
 [ $# -gt 0 ] || set -- all
 for target in "$@"; do
   case "$target" in
-    all) build_etcd; build_kube136; build_kube131 ;;
+    all) build_etcd; build_kube136; build_kube131; build_kube137 ;;
     kube-v1.36) build_kube136 ;;
     kube-v1.31) build_kube131 ;;
+    kube-v1.37) build_kube137 ;;
     etcd) build_etcd ;;
-    *) echo "usage: build.sh [all|kube-v1.36|kube-v1.31|etcd]..." >&2; exit 2 ;;
+    *) echo "usage: build.sh [all|kube-v1.36|kube-v1.31|kube-v1.37|etcd]..." >&2; exit 2 ;;
   esac
 done

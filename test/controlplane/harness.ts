@@ -6,7 +6,8 @@
  * API (all paths absolute; every process is detached in its own process group, its pid in
  * `<dir>/pids/<name>.pid`, its output in `<dir>/logs/<name>.log`):
  *
- *   binaries(version?: '1.36' | '1.31'): Binaries            paths in the build cache; throws "run build.sh" if missing
+ *   binaries(version?: '1.36' | '1.31' | '1.37'): Binaries   paths in the build cache; throws "run build.sh" if missing
+ *   startControllerManager({dir, apiserver}): ManagedProcess  kube-controller-manager 1.37 (GC + storage-version-migrator)
  *   createRunDir(prefix?: string): string                    fresh mkdtemp dir under os.tmpdir()
  *   freePort(): Promise<number>                              free TCP port on 127.0.0.1
  *   createPki(dir: string): Promise<Pki>                     CA, apiserver serving cert, admin client cert, SA keys
@@ -44,7 +45,7 @@ import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-export type KubeVersion = '1.36' | '1.31';
+export type KubeVersion = '1.36' | '1.31' | '1.37';
 
 const HERE = import.meta.dirname;
 /** Repository root (test/controlplane/../..). */
@@ -57,6 +58,7 @@ export const REPO_ROOT = resolve(HERE, '..', '..');
 export interface Versions {
   kube136: string;
   kube131: string;
+  kube137: string;
   etcd: string;
 }
 
@@ -68,7 +70,12 @@ export function versions(): Versions {
     if (!m?.[1]) throw new Error(`versions.sh: ${name} not found`);
     return m[1];
   };
-  return { kube136: pick('KUBE_V136'), kube131: pick('KUBE_V131'), etcd: pick('ETCD_V') };
+  return {
+    kube136: pick('KUBE_V136'),
+    kube131: pick('KUBE_V131'),
+    kube137: pick('KUBE_V137'),
+    etcd: pick('ETCD_V'),
+  };
 }
 
 /** `${KUBEKMS_CACHE:-~/.cache/kubekms}`. */
@@ -80,15 +87,23 @@ export interface Binaries {
   kubeVersion: string;
   etcdVersion: string;
   kubeApiserver: string;
-  /** kubectl is always the v1.36 build (also used against a 1.31 apiserver). */
+  /** kubectl is always the v1.36 build (also used against a 1.31 or 1.37 apiserver). */
   kubectl: string;
   etcd: string;
   etcdctl: string;
+  /** Built with kube-apiserver 1.37 only (startControllerManager). */
+  kubeControllerManager: string;
 }
+
+const BUILD_HINT: Record<KubeVersion, string> = {
+  '1.36': 'kube-v1.36 etcd',
+  '1.31': 'kube-v1.36 kube-v1.31 etcd',
+  '1.37': 'kube-v1.36 kube-v1.37 etcd',
+};
 
 export function binaries(version: KubeVersion = '1.36'): Binaries {
   const v = versions();
-  const kubeVersion = version === '1.31' ? v.kube131 : v.kube136;
+  const kubeVersion = { '1.31': v.kube131, '1.36': v.kube136, '1.37': v.kube137 }[version];
   const bin = join(cacheDir(), 'bin');
   const b: Binaries = {
     kubeVersion,
@@ -97,13 +112,15 @@ export function binaries(version: KubeVersion = '1.36'): Binaries {
     kubectl: join(bin, `kube-apiserver-${v.kube136}`, 'kubectl'),
     etcd: join(bin, `etcd-${v.etcd}`, 'etcd'),
     etcdctl: join(bin, `etcd-${v.etcd}`, 'etcdctl'),
+    kubeControllerManager: join(bin, `kube-apiserver-${v.kube137}`, 'kube-controller-manager'),
   };
-  const missing = [b.kubeApiserver, b.kubectl, b.etcd, b.etcdctl].filter((p) => !existsSync(p));
+  const needed = [b.kubeApiserver, b.kubectl, b.etcd, b.etcdctl];
+  if (version === '1.37') needed.push(b.kubeControllerManager);
+  const missing = needed.filter((p) => !existsSync(p));
   if (missing.length > 0) {
-    const comp = version === '1.31' ? 'all' : 'kube-v1.36 && test/controlplane/build.sh etcd';
     throw new Error(
       `control-plane binaries missing: ${missing.join(', ')}\n` +
-        `build them first (takes minutes once, then cached): test/controlplane/build.sh ${comp}`,
+        `build them first (takes minutes once, then cached): test/controlplane/build.sh ${BUILD_HINT[version]}`,
     );
   }
   return b;
@@ -1007,6 +1024,47 @@ export async function startApiserver(o: ApiserverOptions): Promise<Apiserver> {
 // ---------------------------------------------------------------------------------------------------------
 // Everything together
 // ---------------------------------------------------------------------------------------------------------
+
+export interface ControllerManagerOptions {
+  dir: string;
+  apiserver: Apiserver;
+  /**
+   * Default: the garbage collector and the storage-version-migrator (which needs the collector's informers); kube
+   * 1.37's names (cmd/kube-controller-manager/names).
+   */
+  controllers?: readonly string[];
+  extraArgs?: readonly string[];
+  name?: string;
+  killOnExit?: boolean;
+}
+
+/**
+ * kube-controller-manager 1.37 (built with its apiserver) on the apiserver's admin kubeconfig: no leader election,
+ * no serving port (nothing scrapes it), `--v=2`. Returns at once; what it does shows in the API (e.g. the
+ * conditions of a StorageVersionMigration).
+ */
+export function startControllerManager(o: ControllerManagerOptions): ManagedProcess {
+  const b = binaries('1.37');
+  const controllers = o.controllers ?? [
+    'garbage-collector-controller',
+    'storage-version-migrator-controller',
+  ];
+  const args = [
+    `--kubeconfig=${o.apiserver.kubeconfigPath}`,
+    `--controllers=${controllers.join(',')}`,
+    '--leader-elect=false',
+    '--secure-port=0',
+    '--v=2',
+    ...(o.extraArgs ?? []),
+  ];
+  return spawnManaged(
+    o.dir,
+    o.name ?? 'kube-controller-manager',
+    b.kubeControllerManager,
+    args,
+    o.killOnExit === undefined ? {} : { killOnExit: o.killOnExit },
+  );
+}
 
 export interface ControlPlaneOptions {
   /** Default: createRunDir(). */

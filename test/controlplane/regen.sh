@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # (Re)generate a wrapper module's go.mod/go.sum. Only needed to bump a version; the result is committed
-# and build.sh uses it with -mod=readonly. Usage: regen.sh kube-v1.36|kube-v1.31|etcd
+# and build.sh uses it with -mod=readonly. Usage: regen.sh kube-v1.37|kube-v1.36|kube-v1.31|etcd
 # Kube wrappers: staging list derived from k8s.io/kubernetes' own go.mod (every `k8s.io/* v0.0.0`
 # requirement), each replaced by its published v0.Y.Z; godebug mirrors k8s' own `godebug` line.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 GO="${GO:-$(command -v go || echo /usr/local/go/bin/go)}"
-comp="${1:?usage: regen.sh kube-v1.36|kube-v1.31|etcd}"
+comp="${1:?usage: regen.sh kube-v1.37|kube-v1.36|kube-v1.31|etcd}"
 source "$here/versions.sh"
 
 regen_kube() {
@@ -37,6 +37,7 @@ regen_kube() {
 case "$comp" in
   kube-v1.36) regen_kube kube-v1.36 "$KUBE_V136" "kube-apiserver kubectl" ;;
   kube-v1.31) regen_kube kube-v1.31 "$KUBE_V131" "kube-apiserver" ;;
+  kube-v1.37) regen_kube kube-v1.37 "$KUBE_V137" "kube-apiserver kube-controller-manager" ;;
   etcd)
     mkdir -p "$here/etcd" && cd "$here/etcd"
     rm -f go.mod go.sum

@@ -5,6 +5,7 @@ import {
   type ControlPlane,
   createRunDir,
   defaultPluginCommand,
+  type KubeVersion,
   REPO_ROOT,
   startControlPlane,
 } from '../controlplane/harness.ts';
@@ -50,16 +51,17 @@ export async function installCrds(api: Apiserver): Promise<void> {
 }
 
 /**
- * A real control plane (kube-apiserver 1.36) whose KMS v2 plugin is `kubekms serve --operator` with `flags`, the
+ * A real control plane (kube-apiserver 1.36, or `version`) whose KMS v2 plugin is `kubekms serve --operator` with `flags`, the
  * operator using the apiserver's admin kubeconfig, and the kubekms CRDs installed.
  */
 export async function startOperatorControlPlane(
   runDirPrefix: string,
   flags: readonly string[] | (() => readonly string[]),
+  version: KubeVersion = '1.36',
 ): Promise<ControlPlane> {
   const dir = createRunDir(runDirPrefix);
   const cp = await startControlPlane({
-    version: '1.36',
+    version,
     dir,
     plugin: {
       command: (p) => [

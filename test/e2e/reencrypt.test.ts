@@ -42,6 +42,7 @@ interface Progress {
   skipped: number;
   failed: number;
   startedAt?: string;
+  method?: string;
   switchover?: { apiservers: number; switched: number; pending?: string[]; unavailable?: string };
 }
 
@@ -230,7 +231,8 @@ describe('re-encryption after rotating the Secrets key', () => {
     const stale = [...after].filter(([, id]) => id !== newKeyId);
     expect(stale).toEqual([]);
     expect(after.size).toBe(originals + created.length - victims.length);
-    expect(end).toMatchObject({ phase: 'Completed', keyVersion: 2, failed: 0 });
+    // 1.36 serves no storagemigration.k8s.io/v1: kubekms's own pass is the fallback.
+    expect(end).toMatchObject({ phase: 'Completed', keyVersion: 2, failed: 0, method: 'Pass' });
     expect(end.total).toBe(originals);
     expect(end.done + end.skipped).toBe(originals);
     expect(end.skipped).toBe(victims.length);
