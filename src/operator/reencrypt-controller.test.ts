@@ -298,6 +298,37 @@ describe('ReencryptController', () => {
     expect(reasons()).toContain('ReencryptionCompleted');
   });
 
+  it('a restarted leader follows the StorageVersionMigration it created before (no new one)', async () => {
+    await rotateKey(core, keyId, 'ON_DEMAND');
+    const svm = new FakeMigrations(api);
+    api.migrations = svm;
+    await svm.create('kubekms-v2-secrets', '', 'secrets');
+    await svm.get('kubekms-v2-secrets'); // the migrator is at work
+    keyApi.obj = {
+      ...keyApi.obj,
+      status: {
+        ...keyApi.obj.status,
+        reencryption: {
+          phase: 'Running',
+          keyVersion: 2,
+          total: 45,
+          done: 0,
+          skipped: 0,
+          failed: 0,
+          method: 'StorageVersionMigration',
+        },
+      },
+    };
+    const c = controller({ delayMs: 0 });
+    c.start();
+    await until('Completed', () => re()?.phase === 'Completed');
+    await c.stop();
+    expect(svm.created).toEqual(['kubekms-v2-secrets']); // only the one from before the restart
+    expect(svm.deleted).toEqual(['kubekms-v2-secrets']);
+    expect(api.staleCount()).toBe(0);
+    expect(reasons()).toEqual(['ReencryptionResumed', 'ReencryptionCompleted']);
+  });
+
   it('a failed StorageVersionMigration fails the pass (retried later) and is cleaned up', async () => {
     await rotateKey(core, keyId, 'ON_DEMAND');
     const svm = new FakeMigrations(api);
