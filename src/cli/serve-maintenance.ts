@@ -26,6 +26,11 @@ export function startMaintenance(
     runMaintenance(core).then(
       (r) => {
         for (const id of r.rotated) log.info({ keyId: id, event: 'KeyRotated' }, 'key rotated automatically');
+        for (const id of r.heldBack)
+          log.warn(
+            { keyId: id },
+            'automatic rotation held back: data names a newer version of this key than the keystore holds (rollback suspected)',
+          );
         for (const id of r.destroyed)
           log.info({ keyId: id, event: 'KeyDeleted' }, 'key destroyed after its deletion window');
         for (const v of r.destroyedVersions)

@@ -165,7 +165,9 @@ describe('runDoctor', () => {
     expect(rows.socket).toBe(
       `FAIL no socket at ${join(dir, 'nope.sock')} (is kubekms serve running with this --kms-socket?)`,
     );
-    expect(rows.keystore).toMatch(/^FAIL keystore: no keystore at .*elsewhere\/keystore\.db \(or keystore\.json\)/);
+    expect(rows.keystore).toMatch(
+      /^FAIL keystore: no keystore at .*elsewhere\/keystore\.db \(or keystore\.json\)/,
+    );
     expect(rows.api).toBe('skip no kubeconfig: test');
     expect(rows['clock skew']).toBe('skip needs the API');
     expect(rows.instances).toBe('skip needs the API');

@@ -4,6 +4,7 @@
  * over an EngineCore.
  */
 
+import { DataVersions } from './data-versions.ts';
 import type { EncryptionContext } from './encryption-context.ts';
 import { KmsError, notFound } from './errors.ts';
 import {
@@ -65,6 +66,8 @@ export class EngineCore {
   readonly rotationGate: RotationGate | undefined;
   /** Decrypts under retired versions: the last use of each, and who hears of every one (metrics, audit). */
   readonly retiredUses = new RetiredUseLog();
+  /** Versions that data names beyond what this keystore holds (a rollback): their keys are not rotated. */
+  readonly dataVersions = new DataVersions();
 
   // Private: every change goes through mutate/absorb, every read through the named queries below. TypeScript
   // `private` rather than `#`: a dry-run view (aws/cluster/dry-run.ts) is an object whose prototype is the core.

@@ -3,6 +3,7 @@
  * window has ended (with their aliases and grants), and of retired versions whose waiting period has ended. Also the cluster-managed keys kubekms creates for itself.
  */
 import type { EngineCore } from './core.ts';
+import { nextVersionNumber } from './keyset.ts';
 import { createAlias } from './ops-aliases.ts';
 import { createKey } from './ops-keys.ts';
 import { destroyDueVersions, persistRetiredUses } from './ops-retirement.ts';
@@ -14,6 +15,8 @@ export const SECRETS_KEY_ALIAS = 'alias/kubekms/secrets';
 
 export interface MaintenanceReport {
   readonly rotated: string[];
+  /** Due rotations held back: data names a version this keystore lacks (a rollback, docs/adr/0022). */
+  readonly heldBack: string[];
   readonly destroyed: string[];
   /** Retired versions whose destruction waiting period ended, destroyed now. */
   readonly destroyedVersions: { keyId: string; version: number }[];
@@ -22,9 +25,12 @@ export interface MaintenanceReport {
 export async function runMaintenance(core: EngineCore): Promise<MaintenanceReport> {
   const now = core.clock.now();
   const rotated: string[] = [];
+  const heldBack: string[] = [];
   const destroyed: string[] = [];
   for (const record of core.allKeys()) {
-    if (isRotationDue(record, now)) {
+    if (!isRotationDue(record, now)) continue;
+    if (core.dataVersions.highest(record.keyId) >= nextVersionNumber(record)) heldBack.push(record.keyId);
+    else {
       await rotateKey(core, record.keyId, 'AUTOMATIC');
       rotated.push(record.keyId);
     }
@@ -36,7 +42,7 @@ export async function runMaintenance(core: EngineCore): Promise<MaintenanceRepor
   }
   await persistRetiredUses(core);
   const destroyedVersions = await destroyDueVersions(core);
-  return { rotated, destroyed, destroyedVersions };
+  return { rotated, heldBack, destroyed, destroyedVersions };
 }
 
 /** Destroys a key's material for good, with its aliases and grants, in one commit. */

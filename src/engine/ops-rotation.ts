@@ -33,6 +33,18 @@ function requireRotatable(core: EngineCore, r: KeyRecord): void {
   }
 }
 
+/** Refuses a rotation that would issue a version number that data already names (a rolled-back keystore). */
+function requireNotBehindData(core: EngineCore, r: KeyRecord, version: number): void {
+  const seen = core.dataVersions.highest(r.keyId);
+  if (seen < version) return;
+  throw new KmsError(
+    'KMSInvalidStateException',
+    `${core.arnOf(r.keyId)}: data encrypted under version ${seen} of this key was seen, but this keystore's newest ` +
+      `version is ${version - 1}: the keystore is older than the data (restored from an older backup?). A rotation ` +
+      `would issue version ${version} again for new key material; restore the newest backup first`,
+  );
+}
+
 export async function enableKeyRotation(
   core: EngineCore,
   ctx: RequestContext,
@@ -129,6 +141,7 @@ export async function rotateKey(
       );
     }
     const version = nextVersionNumber(r);
+    requireNotBehindData(core, r, version);
     const v = await createVersion(core, r.keyId, r.keySpec, version, rotationType);
     const withVersion = stageVersion(r, v.record);
     const next = gate ? withVersion : promoteVersion(withVersion, version, core.clock.now());
@@ -223,6 +236,7 @@ export async function stageRotation(
     const { record: r } = core.resolve(keyRef);
     requireRotatable(core, r);
     const version = nextVersionNumber(r);
+    requireNotBehindData(core, r, version);
     const v = await createVersion(core, r.keyId, r.keySpec, version, rotationType);
     const next = stageVersion(r, v.record);
     return {

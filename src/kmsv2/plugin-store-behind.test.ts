@@ -8,6 +8,11 @@ import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { storeBehindReporter } from '../cli/serve-plugin.ts';
+import { createKey } from '../engine/ops-keys.ts';
+import { runMaintenance } from '../engine/ops-maintenance.ts';
+import { enableKeyRotation, rotateKey } from '../engine/ops-rotation.ts';
+import { SYSTEM } from '../engine/policy.ts';
+import { ManualClock } from '../engine/testing.ts';
 import { createLogger } from '../observability/logger.ts';
 import { createMetrics } from '../observability/metrics.ts';
 import { KmsV2Plugin, type StoreBehind } from './plugin.ts';
@@ -39,6 +44,39 @@ describe('KMS v2 Decrypt under a key version the keystore does not hold', () => 
     const own = older.encrypt(new TextEncoder().encode('seed'));
     expect(new TextDecoder().decode(older.decrypt(own.ciphertext, own.keyId, {}, 'u4'))).toBe('seed');
     expect(seen).toHaveLength(1);
+  });
+
+  it('then refuses to rotate that key (the rotation would issue v2 again for new material); other keys rotate', async () => {
+    const { source, stale, keyId } = await staleInstance();
+    await rotateKey(source, keyId, 'ON_DEMAND');
+    const v3 = new KmsV2Plugin({ core: source, secretsKey: keyId }).encrypt(new TextEncoder().encode('seed'));
+    expect(v3.keyId).toBe(`kubekms:${keyId}:v3`);
+    const older = new KmsV2Plugin({ core: stale, secretsKey: keyId });
+    await expect(rotateKey(stale, keyId, 'ON_DEMAND')).resolves.toMatchObject({ primaryVersion: 2 });
+    expect(() => older.decrypt(v3.ciphertext, v3.keyId, {}, 'u1')).toThrow(
+      /newest version of that key is v2/,
+    );
+    await expect(rotateKey(stale, keyId, 'ON_DEMAND')).rejects.toThrow(
+      /data encrypted under version 3 of this key was seen, but this keystore's newest version is 2: the keystore is older than the data .* would issue version 3 again/,
+    );
+    expect(stale.findKey(keyId)!.versions).toHaveLength(2);
+    const other = await createKey(stale, { caller: SYSTEM }, {});
+    await expect(rotateKey(stale, other.keyId, 'ON_DEMAND')).resolves.toMatchObject({ primaryVersion: 2 });
+  });
+
+  it('maintenance holds back a due automatic rotation of that key and still rotates the others', async () => {
+    const clock = new ManualClock();
+    const { source, stale, keyId } = await staleInstance(clock);
+    const v2 = new KmsV2Plugin({ core: source, secretsKey: keyId }).encrypt(new TextEncoder().encode('seed'));
+    expect(() =>
+      new KmsV2Plugin({ core: stale, secretsKey: keyId }).decrypt(v2.ciphertext, v2.keyId, {}, 'u'),
+    ).toThrow();
+    const other = await createKey(stale, { caller: SYSTEM }, {});
+    for (const id of [keyId, other.keyId]) await enableKeyRotation(stale, { caller: SYSTEM }, id, 90);
+    clock.advanceDays(91);
+    const report = await runMaintenance(stale);
+    expect(report).toMatchObject({ rotated: [other.keyId], heldBack: [keyId] });
+    expect(stale.findKey(keyId)!.versions).toHaveLength(1);
   });
 
   it('serve counts every one and logs each key_id once, by hash, at error level', async () => {

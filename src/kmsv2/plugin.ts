@@ -210,6 +210,7 @@ export class KmsV2Plugin {
       );
     if (version < newestHeld)
       return new KmsError('NotFoundException', `key_id: ${quoted}: that version of the key was destroyed`);
+    this.#core.dataVersions.note(keyUuid, version);
     this.#onStoreBehind?.({ keyId, keyUuid, version, newestHeld });
     return new KmsError(
       'NotFoundException',

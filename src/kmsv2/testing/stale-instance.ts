@@ -7,12 +7,18 @@ import { EngineCore } from '../../engine/core.ts';
 import { createKey } from '../../engine/ops-keys.ts';
 import { rotateKey } from '../../engine/ops-rotation.ts';
 import { SYSTEM } from '../../engine/policy.ts';
+import type { Clock } from '../../engine/ports.ts';
 import { MemoryKeyStore, TestRootKey } from '../../engine/testing.ts';
 
-export async function staleInstance() {
+export async function staleInstance(clock?: Clock) {
   const root = nodeCrypto.randomBytes(32);
   const open = (store: MemoryKeyStore) =>
-    EngineCore.open({ crypto: nodeCrypto, rootKey: new TestRootKey(nodeCrypto, root), store });
+    EngineCore.open({
+      crypto: nodeCrypto,
+      rootKey: new TestRootKey(nodeCrypto, root),
+      store,
+      ...(clock ? { clock } : {}),
+    });
   const source = await open(new MemoryKeyStore());
   const { keyId } = await createKey(source, { caller: SYSTEM }, {});
   const staleStore = new MemoryKeyStore();
