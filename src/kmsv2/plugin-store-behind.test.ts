@@ -79,6 +79,36 @@ describe('KMS v2 Decrypt under a key version the keystore does not hold', () => 
     expect(stale.findKey(keyId)!.versions).toHaveLength(1);
   });
 
+  it('HA: judged only once the shared state answered without the version, not while it is unreachable', async () => {
+    const { source, stale, keyId } = await staleInstance();
+    const v2 = new KmsV2Plugin({ core: source, secretsKey: keyId }).encrypt(new TextEncoder().encode('seed'));
+    const seen: StoreBehind[] = [];
+    let reachable = false;
+    const ha = new KmsV2Plugin({
+      core: stale,
+      secretsKey: keyId,
+      onStoreBehind: (w) => seen.push(w),
+      fetchVersion: async () => {
+        if (!reachable) throw new Error('connect ECONNREFUSED');
+      },
+    });
+    await ha.fetchMissing(v2.keyId);
+    expect(() => ha.decrypt(v2.ciphertext, v2.keyId, {}, 'u1')).toThrow(
+      /does not hold that version yet and could not fetch it from the shared state/,
+    );
+    expect(seen).toEqual([]);
+    await expect(rotateKey(stale, keyId, 'ON_DEMAND')).resolves.toMatchObject({ primaryVersion: 2 });
+    reachable = true; // the API answers, and has no newer version than this one
+    const v3 = new KmsV2Plugin({ core: source, secretsKey: keyId });
+    await rotateKey(source, keyId, 'ON_DEMAND');
+    const c3 = v3.encrypt(new TextEncoder().encode('seed'));
+    await ha.fetchMissing(c3.keyId);
+    expect(() => ha.decrypt(c3.ciphertext, c3.keyId, {}, 'u2')).toThrow(
+      /the keystore is older than the data/,
+    );
+    expect(seen).toMatchObject([{ version: 3, newestHeld: 2 }]);
+  });
+
   it('serve counts every one and logs each key_id once, by hash, at error level', async () => {
     const lines: string[] = [];
     const sink = new Writable({

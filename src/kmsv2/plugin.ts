@@ -68,6 +68,8 @@ export class KmsV2Plugin {
   readonly #onStoreBehind: ((w: StoreBehind) => void) | undefined;
   #lastSelfTest = { keyId: '', at: 0, ok: false, error: 'no self-test yet' };
   readonly #keyIds = new KeyIdCache();
+  /** HA: key_ids whose last fetch from the shared state failed (the API unreachable): no rollback is judged. */
+  readonly #unfetched = new Set<string>();
 
   constructor(o: PluginOptions) {
     this.#core = o.core;
@@ -164,7 +166,14 @@ export class KmsV2Plugin {
     if (!fetch) return undefined;
     const id = this.#keyIds.parse(keyId);
     if (!id || this.#core.holdsVersion(id.keyUuid, id.version)) return undefined;
-    return fetch(id.keyUuid, id.version).catch(() => undefined);
+    return fetch(id.keyUuid, id.version).then(
+      () => {
+        this.#unfetched.delete(keyId);
+      },
+      () => {
+        if (this.#unfetched.size < 64) this.#unfetched.add(keyId);
+      },
+    );
   }
 
   /**
@@ -197,7 +206,7 @@ export class KmsV2Plugin {
   /**
    * A key_id of kubekms's shape that this keystore cannot open. A version above the newest it holds can only have
    * been issued by a newer state of this keystore (versions only grow, and only older ones are ever destroyed): a
-   * rollback, reported. A key it does not hold at all may have been deleted, so that is only said, not reported.
+   * rollback, reported — in HA only once the shared state answered without it (unreachable, it may just be new). A key it does not hold at all may have been deleted, so that is only said, not reported.
    */
   #storeBehind(keyId: string, keyUuid: string, version: number): KmsError {
     const newestHeld = this.#core.highestHeldVersion(keyUuid);
@@ -210,6 +219,11 @@ export class KmsV2Plugin {
       );
     if (version < newestHeld)
       return new KmsError('NotFoundException', `key_id: ${quoted}: that version of the key was destroyed`);
+    if (this.#fetchVersion !== undefined && this.#unfetched.has(keyId))
+      return new KmsError(
+        'NotFoundException',
+        `key_id: ${quoted}: this instance does not hold that version yet and could not fetch it from the shared state`,
+      );
     this.#core.dataVersions.note(keyUuid, version);
     this.#onStoreBehind?.({ keyId, keyUuid, version, newestHeld });
     return new KmsError(
