@@ -15,6 +15,10 @@
  *   5. bad input: the root key file world-readable, or removed, on the node → one clear error line from kubekms,
  *      /readyz names the kms provider, fixing the file recovers without restarting kube-apiserver; a Helm value of
  *      the wrong type is refused by values.schema.json.
+ *   6. web identity (issue 19): the chart serves the AWS API with TLS and aws.webIdentity; pods run the AWS SDK
+ *      (bundled into a ConfigMap, node from the kubekms image) with only the environment variables and a projected
+ *      token: the ServiceAccount the key policy names encrypts and decrypts, another is denied, a token for another
+ *      audience and expired session credentials are refused.
  * One cluster for the whole file, deleted afterwards (KUBEKMS_KIND_KEEP=1 keeps it for debugging).
  */
 import { spawn } from 'node:child_process';
@@ -859,5 +863,215 @@ describe('bad input', () => {
     expect(r.stderr).toMatch(/integer/);
     const releases = await k.mustSh(`helm list -n ${NS} -q`);
     expect(releases.split('\n')).not.toContain('kubekms-bad');
+  });
+});
+
+describe('web identity: pods use the AWS API with their ServiceAccount (docs/workload-identity.md)', () => {
+  const WI = 'kms-wi';
+  const SVC = `https://${WI}-kubekms-aws.${WI}.svc`;
+  const ROLE = 'arn:aws:iam::000000000000:role/kubekms';
+  let keyId = '';
+
+  /** Runs the bundled workload client (test/kind/workload-client.ts) in a pod; resolves with its RESULT lines. */
+  async function runClient(
+    name: string,
+    o: { sa: string; audience?: string; env?: Record<string, string> },
+  ): Promise<string[]> {
+    const env = {
+      AWS_ROLE_ARN: ROLE,
+      AWS_WEB_IDENTITY_TOKEN_FILE: '/var/run/secrets/kubekms/token',
+      AWS_ENDPOINT_URL_STS: SVC,
+      AWS_ENDPOINT_URL_KMS: SVC,
+      AWS_REGION: 'us-east-1',
+      NODE_EXTRA_CA_CERTS: '/ca/ca.crt',
+      KEY_ID: keyId,
+      ...o.env,
+    };
+    const pod = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name, namespace: 'apps' },
+      spec: {
+        serviceAccountName: o.sa,
+        restartPolicy: 'Never',
+        securityContext: { runAsNonRoot: true, runAsUser: 1000 },
+        containers: [
+          {
+            name: 'client',
+            image: IMAGE,
+            imagePullPolicy: 'IfNotPresent',
+            command: ['node', '/client/workload-client.js'],
+            env: Object.entries(env).map(([n, value]) => ({ name: n, value })),
+            volumeMounts: [
+              { name: 'token', mountPath: '/var/run/secrets/kubekms', readOnly: true },
+              { name: 'client', mountPath: '/client', readOnly: true },
+              { name: 'ca', mountPath: '/ca', readOnly: true },
+            ],
+          },
+        ],
+        volumes: [
+          {
+            name: 'token',
+            projected: {
+              sources: [
+                {
+                  serviceAccountToken: {
+                    audience: o.audience ?? 'kubekms',
+                    expirationSeconds: 3600,
+                    path: 'token',
+                  },
+                },
+              ],
+            },
+          },
+          { name: 'client', configMap: { name: 'workload-client' } },
+          { name: 'ca', configMap: { name: 'kms-ca' } },
+        ],
+      },
+    };
+    await k.mustKubectl(['apply', '-f', '-'], { input: JSON.stringify(pod) });
+    await poll(
+      `pod apps/${name} to finish`,
+      async () => {
+        const phase = (await k.kubectl(['-n', 'apps', 'get', 'pod', name, '-o', 'jsonpath={.status.phase}']))
+          .stdout;
+        return phase === 'Succeeded' || phase === 'Failed' ? phase : undefined;
+      },
+      180_000,
+      1000,
+    );
+    const logs = await k.mustKubectl(['-n', 'apps', 'logs', name]);
+    console.log(`kind web identity: ${name}:\n${logs}`);
+    return logs.split('\n').filter((l) => l.startsWith('RESULT '));
+  }
+
+  beforeAll(async () => {
+    // A CA and a certificate for the AWS Service's name; the client pods trust that CA only.
+    const d = join(k.dir, 'wi-tls');
+    await k.mustSh(
+      [
+        `mkdir -p ${d} && cd ${d}`,
+        'openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.crt -days 2 -subj /CN=kind-wi-ca 2>/dev/null',
+        `openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout tls.key -out tls.csr -subj /CN=${WI}-kubekms-aws 2>/dev/null`,
+        `printf 'subjectAltName=DNS:${WI}-kubekms-aws.${WI}.svc,DNS:${WI}-kubekms-aws.${WI}.svc.cluster.local\\n' > san.ext`,
+        'openssl x509 -req -in tls.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -extfile san.ext -out tls.crt 2>/dev/null',
+        '(umask 077 && head -c 32 /dev/urandom > root.key)',
+        `printf '{"credentials":[{"accessKeyId":"AKIAWIADMIN","secretAccessKey":"%s","principal":"wi-admin","admin":true}]}' "$(head -c 24 /dev/urandom | base64)" > creds.json`,
+      ].join('\n'),
+    );
+    const admin = JSON.parse(readFileSync(join(d, 'creds.json'), 'utf8')) as {
+      credentials: { secretAccessKey: string }[];
+    };
+    await k.mustKubectl(['create', 'namespace', WI]);
+    await k.mustKubectl(['create', 'namespace', 'apps']);
+    for (const sa of ['web', 'other']) await k.mustKubectl(['-n', 'apps', 'create', 'serviceaccount', sa]);
+    await k.mustKubectl([
+      '-n',
+      WI,
+      'create',
+      'secret',
+      'tls',
+      'kms-tls',
+      `--cert=${d}/tls.crt`,
+      `--key=${d}/tls.key`,
+    ]);
+    await k.mustKubectl([
+      '-n',
+      WI,
+      'create',
+      'secret',
+      'generic',
+      'root',
+      `--from-file=root.key=${d}/root.key`,
+    ]);
+    await k.mustKubectl([
+      '-n',
+      WI,
+      'create',
+      'secret',
+      'generic',
+      'creds',
+      `--from-file=credentials.json=${d}/creds.json`,
+    ]);
+    await k.mustKubectl(['-n', 'apps', 'create', 'configmap', 'kms-ca', `--from-file=ca.crt=${d}/ca.crt`]);
+    // The workload: the AWS SDK bundled into one ConfigMap (about 460 kB), run by node from the kubekms image.
+    const { build } = await import('rolldown');
+    const bundle = await build({
+      input: join(REPO_ROOT, 'test', 'kind', 'workload-client.ts'),
+      platform: 'node',
+      write: false,
+      output: { format: 'esm', minify: true },
+    });
+    const data: Record<string, string> = { 'package.json': '{"type":"module"}' };
+    for (const c of bundle.output) data[c.fileName] = c.type === 'chunk' ? c.code : String(c.source);
+    await k.mustKubectl(['apply', '--server-side', '-f', '-'], {
+      input: JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'workload-client', namespace: 'apps' },
+        data,
+      }),
+    });
+    await k.mustSh(
+      [
+        `helm install ${WI} charts/kubekms -n ${WI} --wait --timeout 5m`,
+        '--set crds.enabled=false --set operator.replicas=1 --set operator.rootKey.existingSecret=root',
+        '--set aws.enabled=true --set aws.management=engine --set aws.tls.existingSecret=kms-tls',
+        '--set aws.credentials.existingSecret=creds --set aws.webIdentity.enabled=true --set aws.webIdentity.minDuration=1s',
+        `--set-json 'aws.networkPolicy.allowedClients=[{"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"apps"}}}]'`,
+      ].join(' '),
+    );
+    const policy = {
+      Version: '2012-10-17',
+      Statement: [
+        { Effect: 'Allow', Principal: { AWS: 'wi-admin' }, Action: 'kms:*', Resource: '*' },
+        {
+          Effect: 'Allow',
+          Principal: { AWS: 'system:serviceaccount:apps:web' },
+          Action: ['kms:Encrypt', 'kms:Decrypt'],
+          Resource: '*',
+        },
+      ],
+    };
+    const created = await runClient('create-key', {
+      sa: 'other',
+      env: {
+        MODE: 'create',
+        POLICY: JSON.stringify(policy),
+        AWS_ACCESS_KEY_ID: 'AKIAWIADMIN',
+        AWS_SECRET_ACCESS_KEY: admin.credentials[0]!.secretAccessKey,
+        AWS_ROLE_ARN: '',
+        AWS_WEB_IDENTITY_TOKEN_FILE: '',
+      },
+    });
+    keyId = /^RESULT create OK ([0-9a-f-]{36})$/.exec(created[0] ?? '')?.[1] ?? '';
+    expect(keyId, created.join('\n')).not.toBe('');
+  }, 600_000);
+
+  afterAll(async () => {
+    await k.sh(`helm uninstall ${WI} -n ${WI} --wait --timeout 3m`);
+  }, 300_000);
+
+  it('a pod whose ServiceAccount the key policy names encrypts and decrypts with only the env vars and its projected token', async () => {
+    expect(await runClient('web-use', { sa: 'web' })).toEqual(['RESULT use OK from a pod']);
+  });
+
+  it('a pod of another ServiceAccount is denied', async () => {
+    const out = await runClient('other-use', { sa: 'other' });
+    expect(out[0]).toMatch(/^RESULT use AccessDeniedException: /);
+  });
+
+  it('a projected token for another audience is refused', async () => {
+    const out = await runClient('web-wrong-audience', {
+      sa: 'web',
+      audience: 'https://kubernetes.default.svc',
+    });
+    expect(out[0]).toMatch(/^RESULT use InvalidIdentityTokenException: Incorrect token audience/);
+  });
+
+  it('expired session credentials are refused with ExpiredTokenException', async () => {
+    const out = await runClient('web-expire', { sa: 'web', env: { MODE: 'expire' } });
+    expect(out[0]).toBe('RESULT fresh OK ');
+    expect(out[1]).toMatch(/^RESULT expired ExpiredTokenException: /);
   });
 });
