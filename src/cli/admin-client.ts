@@ -1,11 +1,17 @@
 /**
  * The `kubekms key` side of serve's admin socket (admin-protocol.ts): finds it in the data directory, refuses it
- * unless that directory is private to this user (the same check serve makes before listening), sends one request
+ * unless its directory is private to this user (the same check serve makes before listening), sends one request
  * and reads one answer.
  */
 import { lstat } from 'node:fs/promises';
 import { connect } from 'node:net';
-import { ADMIN_REQUEST_MAX, type AdminAnswer, type AdminRequest, adminSocketPath } from './admin-protocol.ts';
+import {
+  ADMIN_REQUEST_MAX,
+  type AdminAnswer,
+  type AdminRequest,
+  adminDir,
+  adminSocketPath,
+} from './admin-protocol.ts';
 import { privateDirProblem } from './admin-server.ts';
 
 export class AdminRefusedError extends Error {}
@@ -23,7 +29,7 @@ export async function callAdmin(
   const st = await lstat(path).catch(() => undefined);
   if (!st) return undefined;
   const problem =
-    (await privateDirProblem(dataDir)) ?? (st.isSocket() ? undefined : `${path} is not a socket`);
+    (await privateDirProblem(adminDir(dataDir))) ?? (st.isSocket() ? undefined : `${path} is not a socket`);
   if (problem) throw new AdminRefusedError(`refusing serve's admin socket: ${problem}`);
   return new Promise((resolve, reject) => {
     const s = connect(path);

@@ -1,15 +1,16 @@
 /**
- * The local admin channel of `kubekms serve` (docs/adr/0022-admin-socket.md): a unix socket `admin.sock` inside
- * the data directory, whose 0700 mode (owned by the serve user) is the guard, as the KMS socket's private
- * directory is. One JSON request per connection, one JSON answer. Only the operations below exist (deny by
+ * The local admin channel of `kubekms serve` (docs/adr/0023-admin-socket-and-retired-versions.md): a unix socket
+ * `admin/admin.sock` in the data directory, whose `admin` directory (0700, owned by the serve user) is the guard,
+ * as the KMS socket's private bind directory is. One JSON request per connection, one JSON answer. Only the operations below exist (deny by
  * default), and only on cluster-managed keys: customer keys are administered through their KmsKey or the AWS API.
  */
 import { join } from 'node:path';
 
-export const ADMIN_SOCKET = 'admin.sock';
 export const ADMIN_REQUEST_MAX = 4096;
 
-export const adminSocketPath = (dataDir: string): string => join(dataDir, ADMIN_SOCKET);
+/** The private directory of the admin socket. */
+export const adminDir = (dataDir: string): string => join(dataDir, 'admin');
+export const adminSocketPath = (dataDir: string): string => join(adminDir(dataDir), 'admin.sock');
 
 export type AdminRequest =
   | { readonly op: 'rotate'; readonly key: string }

@@ -1,9 +1,10 @@
 /**
  * serve's admin socket (admin-protocol.ts): online rotation and retired-version administration of cluster-managed
- * keys while serve holds the keystore. Refuses to listen unless the data directory is a directory owned by this
- * user with no group or other permissions; the socket itself is 0600. Every request is one audit line.
+ * keys while serve holds the keystore. It creates `<data-dir>/admin` with mode 0700 and refuses to listen unless
+ * that is a directory (not a link) owned by this user with no group or other permissions; the socket itself is
+ * 0600. Every request is one audit line.
  */
-import { lstat } from 'node:fs/promises';
+import { lstat, mkdir } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { EngineCore } from '../engine/core.ts';
 import { KmsError } from '../engine/errors.ts';
@@ -21,10 +22,11 @@ import {
   ADMIN_REQUEST_MAX,
   type AdminAnswer,
   type AdminRequest,
+  adminDir,
   adminSocketPath,
 } from './admin-protocol.ts';
 
-/** Why `dir` may not hold the admin socket, or undefined when it is private to this user. */
+/** Why `dir` may not hold the admin socket, or undefined when it is a directory private to this user. */
 export async function privateDirProblem(dir: string): Promise<string | undefined> {
   const st = await lstat(dir).catch(() => undefined);
   if (!st?.isDirectory()) return `${dir} is not a directory`;
@@ -41,9 +43,13 @@ export interface AdminServer {
   close(): Promise<void>;
 }
 
-/** Starts the admin socket in `dataDir`; throws (naming why) when the directory is not private. */
+/** Starts the admin socket in `dataDir`; throws (naming why) when its directory is not private. */
 export async function startAdminServer(core: EngineCore, dataDir: string, log: Logger): Promise<AdminServer> {
-  const problem = await privateDirProblem(dataDir);
+  const dir = adminDir(dataDir);
+  await mkdir(dir, { mode: 0o700 }).catch((e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EEXIST') throw new Error(`admin socket: cannot create ${dir} (${e.code})`);
+  });
+  const problem = await privateDirProblem(dir);
   if (problem) throw new Error(`admin socket: not served: ${problem}`);
   const path = adminSocketPath(dataDir);
   await prepareSocketPath(path);

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileKeyStore } from '../keystore/file-keystore.ts';
 import { minimalKey } from '../keystore/testdata/sample-records.ts';
 import { FileRootKey } from '../rootkey/file-root-key.ts';
-import { adminSocketPath } from './admin-protocol.ts';
+import { adminDir, adminSocketPath } from './admin-protocol.ts';
 
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
 const SECRETS = 'alias/kubekms/secrets';
@@ -91,6 +91,7 @@ beforeAll(async () => {
   customerKeyId = '1234abcd-12ab-34cd-56ef-1234567890ab';
   await store.commit({ putKeys: [await minimalKey(rootKey, customerKeyId)] });
   await store.close();
+  await chmod(dataDir, 0o755);
   await startServe();
 }, 120_000);
 afterAll(async () => {
@@ -99,10 +100,11 @@ afterAll(async () => {
 });
 
 describe('kubekms key against a running serve (admin socket)', () => {
-  it('serves the admin socket 0600 in the 0700 data directory', async () => {
+  it('serves the admin socket 0600 in a 0700 directory of its own, whatever the data directory mode', async () => {
     expect(serveLog).toContain('admin socket serving');
     expect((await lstat(adminSocketPath(dataDir))).mode & 0o777).toBe(0o600);
-    expect((await lstat(dataDir)).mode & 0o777).toBe(0o700);
+    expect((await lstat(adminDir(dataDir))).mode & 0o777).toBe(0o700);
+    expect((await lstat(dataDir)).mode & 0o777).toBe(0o755); // as a kubelet hostPath DirectoryOrCreate makes it
   });
 
   it('rotates the Secrets key online: serve holds the keystore, and the new version is its primary', async () => {
@@ -139,24 +141,25 @@ describe('kubekms key against a running serve (admin socket)', () => {
     expect(run(['key', 'versions', SECRETS]).out).not.toMatch(/v3/);
   });
 
-  it('refuses the admin socket when the data directory is open to others', async () => {
-    await chmod(dataDir, 0o750);
+  it('refuses the admin socket when its directory is open to others', async () => {
+    const admin = adminDir(dataDir);
+    await chmod(admin, 0o750);
     try {
       const r = run(['key', 'rotate', SECRETS]);
       expect(r.code).not.toBe(0);
-      expect(r.err).toContain(`refusing serve's admin socket: ${dataDir} has mode 0750`);
+      expect(r.err).toContain(`refusing serve's admin socket: ${admin} has mode 0750`);
     } finally {
-      await chmod(dataDir, 0o700);
+      await chmod(admin, 0o700);
     }
   });
 
-  it('serve does not serve the admin socket in a data directory open to others; after serve, rotation is offline', async () => {
+  it('serve does not serve the admin socket in a directory open to others; after serve, rotation is offline', async () => {
     await stopServe();
     expect(await exists(adminSocketPath(dataDir))).toBe(false);
     const off = run(['key', 'rotate', SECRETS]);
     expect(off).toMatchObject({ code: 0 });
     expect(off.out).toMatch(/primary version 3/);
-    await chmod(dataDir, 0o755);
+    await chmod(adminDir(dataDir), 0o755);
     await startServe();
     try {
       expect(serveLog).toMatch(
@@ -165,7 +168,7 @@ describe('kubekms key against a running serve (admin socket)', () => {
       expect(await exists(adminSocketPath(dataDir))).toBe(false);
     } finally {
       await stopServe();
-      await chmod(dataDir, 0o700);
+      await chmod(adminDir(dataDir), 0o700);
     }
   });
 });

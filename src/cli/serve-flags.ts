@@ -64,7 +64,7 @@ export const SERVE_FLAGS = [
     name: 'admin-socket',
     type: 'boolean',
     default: true,
-    help: "Serve the local admin socket <data-dir>/admin.sock (0600; only while the data directory is 0700 and this user's): `kubekms key rotate|versions|destroy-version|cancel-destroy-version` on cluster-managed keys while serve runs.",
+    help: "Serve the local admin socket <data-dir>/admin/admin.sock (0600, in a 0700 directory of this user's): `kubekms key rotate|versions|destroy-version|cancel-destroy-version` on cluster-managed keys while serve runs.",
   },
   { name: 'socket-uid', type: 'int', help: 'Owner uid of the plugin socket (default: the process user).' },
   { name: 'socket-gid', type: 'int', help: 'Group gid of the plugin socket (default: the process group).' },

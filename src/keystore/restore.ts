@@ -15,8 +15,8 @@ import { errorCode, type KeyStoreFs, nodeFs } from './keystore-fs.ts';
 import { KeyStoreLock, LOCK_FILE } from './keystore-lock.ts';
 import { resealDocument } from './reseal.ts';
 
-/** Entries an empty file system may hold: the root of an ext4 volume has lost+found. */
-const IGNORED = new Set(['lost+found']);
+/** Entries of a data dir that hold no key state: a file system's lost+found, serve's admin socket directory. */
+const IGNORED = new Set(['lost+found', 'admin']);
 
 export async function restoreBackup(o: {
   readonly backup: Uint8Array;

@@ -6,7 +6,6 @@
  * disabled every Secret still reads after an API server restart (no cached seeds). One control plane.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiserverLikeClient } from '../../src/kmsv2/testing/apiserver-client.ts';
 import { type ControlPlane, decodeEncryptedObject, type Plugin } from '../controlplane/harness.ts';
@@ -101,9 +100,8 @@ beforeAll(async () => {
   for (const ns of NAMESPACES)
     for (let j = 0; j < PER_NAMESPACE; j++) secrets.push(newSecret(ns, `s${String(j).padStart(3, '0')}`));
   await applySecrets(cp.apiserver, secrets);
-  // The harness creates the data directory with the default umask; the admin socket needs it private (0700).
-  chmodSync(cp.plugin!.dataDir, 0o700);
-  plugin = await cp.plugin!.restart();
+  // The harness creates the data directory with the default umask (0755): the admin socket has its own 0700 one.
+  plugin = cp.plugin!;
   await waitLeader();
   client = new ApiserverLikeClient(plugin.socket);
 }, 300_000);
