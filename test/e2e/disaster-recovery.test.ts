@@ -3,7 +3,8 @@
  * encrypted through kubekms, `kubekms backup` while it serves, the key state destroyed — the data dir of a single
  * node; in HA both instances' data dirs, their KmsStateRecords and heartbeat Leases — `kubekms restore` (into the
  * data dir; `--shared-state` into the namespace), kubekms and kube-apiserver restarted (so no DEK is cached), and
- * every Secret reads back through the API server while etcd holds it under the kubekms KMS v2 prefix.
+ * every Secret reads back through the API server while etcd holds it under the kubekms KMS v2 prefix. The shared
+ * restore is refused while the instances' heartbeats are live.
  */
 import { randomBytes } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
@@ -182,6 +183,13 @@ describe('disaster recovery: HA, the KmsStateRecords lost too', () => {
       rootKeyFile,
     ]);
 
+    const restore = [
+      ...['restore', backup, '--shared-state', '--namespace', 'kubekms'],
+      ...['--kubeconfig', api.kubeconfigPath, '--root-key-file', rootKeyFile],
+    ];
+    await expect(kubekms(restore)).rejects.toThrow(
+      /kubekms instance\(s\) (a, b|b, a) in namespace kubekms are live \(heartbeat Lease current\): stop every kubekms instance/,
+    );
     for (const i of instances) {
       await i.stop();
       rmSync(i.dataDir, { recursive: true, force: true });
@@ -189,10 +197,6 @@ describe('disaster recovery: HA, the KmsStateRecords lost too', () => {
     await api.kubectl(['delete', 'kmsstaterecords', '--all', '-n', 'kubekms']);
     await api.kubectl(['delete', 'leases', '-l', 'kubekms.io/role=instance', '-n', 'kubekms']);
     expect(await api.kubectl(['get', 'kmsstaterecords', '-n', 'kubekms', '-o', 'name'])).toBe('');
-    const restore = [
-      ...['restore', backup, '--shared-state', '--namespace', 'kubekms'],
-      ...['--kubeconfig', api.kubeconfigPath, '--root-key-file', rootKeyFile],
-    ];
     expect(await kubekms(restore)).toMatch(
       /into the KmsStateRecords of namespace kubekms: .*; 2 records created\n$/,
     );
