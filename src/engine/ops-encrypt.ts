@@ -191,10 +191,11 @@ export function decryptWith(
   if (r.keySpec !== 'SYMMETRIC_DEFAULT') throw invalidCiphertext();
   const material = key.material.get(parsed.keyVersion);
   if (!material) throw invalidCiphertext();
-  checkDecryptVersion(core, r, parsed.keyVersion);
+  const retired = checkDecryptVersion(core, r, parsed.keyVersion);
   const aad = aadOf(headerOf(r, parsed.keyVersion, parsed.format), ec);
   const pt = core.crypto.aesGcmOpen(material, parsed.sealed, aad);
   if (!pt) throw invalidCiphertext();
+  if (retired) core.retiredUses.record(retired);
   return {
     plaintext: new SecretBytes(pt),
     keyId: core.arnOf(r.keyId),

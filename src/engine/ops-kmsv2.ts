@@ -65,11 +65,12 @@ export function openForPlugin(
   if (r.keySpec !== 'SYMMETRIC_DEFAULT') throw invalidCiphertext();
   const material = key.material.get(version);
   if (!material) throw invalidCiphertext();
-  checkDecryptVersion(core, r, version);
+  const retired = checkDecryptVersion(core, r, version);
   const header = headerOf(r, version, format);
   if (!sameKeyAndVersion(blob, header)) throw invalidCiphertext();
   const pt = core.crypto.aesGcmOpen(material, blob.subarray(HEADER_BYTES), header.emptyContextAad);
   if (!pt) throw invalidCiphertext();
+  if (retired) core.retiredUses.record(retired);
   return pt;
 }
 

@@ -67,6 +67,13 @@ describe('retiring versions', () => {
       { keyId, version: 1, keyManager: 'CUSTOMER', at: clock.now() },
       { keyId, version: 1, keyManager: 'CUSTOMER', at: clock.now() },
     ]);
+    // A forged blob naming the retired version does not open, and is no use of it.
+    const forged = Uint8Array.from(old);
+    forged[forged.length - 1]! ^= 1;
+    expect(kmsError(() => openForPlugin(core, forged, keyId, 1, false)).code).toBe(
+      'InvalidCiphertextException',
+    );
+    expect(uses).toHaveLength(2);
   });
 
   it('refuses decrypt once the policy period passed with no use; a use restarts it; editing the policy reverses it', async () => {

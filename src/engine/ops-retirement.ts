@@ -10,7 +10,7 @@ import type { EngineCore } from './core.ts';
 import { KmsError } from './errors.ts';
 import { DAY_MS } from './keyset.ts';
 import type { KeyRecord, KeyVersionRecord, RetiredVersionsPolicy } from './records.ts';
-import type { RetiredRefusal } from './retired-uses.ts';
+import type { RetiredRefusal, RetiredUse } from './retired-uses.ts';
 import { LIMITS } from './specs.ts';
 import { requireInt } from './validate.ts';
 
@@ -46,33 +46,29 @@ export function versionStates(core: EngineCore, r: KeyRecord): { version: number
 
 /**
  * The check every decrypt runs before opening a blob under `version` (invariant 5: state before crypto). Free for
- * the primary version; a retired one is reported to the RetiredUseLog, and refused when the policy says so.
+ * the primary version. A refused retired version is reported to the RetiredUseLog and throws; an allowed one
+ * returns the use, which the caller reports (`core.retiredUses.record`) once the blob has opened, so that only a
+ * real decrypt counts as a use.
  */
-export function checkDecryptVersion(core: EngineCore, r: KeyRecord, version: number): void {
-  if (version === r.primaryVersion) return;
+export function checkDecryptVersion(core: EngineCore, r: KeyRecord, version: number): RetiredUse | undefined {
+  if (version === r.primaryVersion) return undefined;
   const v = r.versions.find((x) => x.version === version);
-  if (v?.retiredAt === undefined) return;
+  if (v?.retiredAt === undefined) return undefined;
   const now = core.clock.now();
+  const use: RetiredUse = { keyId: r.keyId, version, keyManager: r.keyManager, at: now };
   const refused = retiredRefusal(r, v, core.retiredUses.lastUse(r.keyId, version), now);
-  core.retiredUses.record({
-    keyId: r.keyId,
-    version,
-    keyManager: r.keyManager,
-    at: now,
-    ...(refused ? { refused } : {}),
-  });
+  if (refused === undefined) return use;
+  core.retiredUses.record({ ...use, refused });
   if (refused === 'PendingDestruction') {
     throw new KmsError(
       'KMSInvalidStateException',
       `${core.arnOf(r.keyId)} version ${version} is pending destruction.`,
     );
   }
-  if (refused === 'DecryptDisabled') {
-    throw new KmsError(
-      'DisabledException',
-      `${core.arnOf(r.keyId)} version ${version} is retired and its decrypt is disabled by the retiredVersions policy.`,
-    );
-  }
+  throw new KmsError(
+    'DisabledException',
+    `${core.arnOf(r.keyId)} version ${version} is retired and its decrypt is disabled by the retiredVersions policy.`,
+  );
 }
 
 /** Replaces some versions of a key in one commit; `edit` returns undefined for a version it leaves alone. */
