@@ -61,6 +61,19 @@ describe('progress output', () => {
     ],
     [s({}), /key version 2: Running 100\/200 \(50%\): 90 rewritten, 5 gone, 5 failed; started/],
     [
+      s({
+        phase: 'Pending',
+        notBefore: '2026-11-29T16:10:00.000Z',
+        switchover: { apiservers: 2, switched: 1 },
+      }),
+      /Pending, starts at 2026-11-29T16:10:00.000Z or once every API server writes under the new key_id \(1 of 2 seen\)/,
+    ],
+    [
+      s({ phase: 'Pending', switchover: { apiservers: 0, switched: 0, unavailable: 'GET /metrics: 403' } }),
+      /switch-over not visible: GET \/metrics: 403/,
+    ],
+    [s({ method: 'StorageVersionMigration' }), /Running \(StorageVersionMigration\) 100\/200/],
+    [
       s({ phase: 'Completed', done: 195, failed: 0, finishedAt: '2026-11-29T16:01:00.000Z' }),
       /Completed 200\/200 \(100%\).*→ 2026-11-29T16:01/,
     ],

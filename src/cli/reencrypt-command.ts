@@ -46,16 +46,25 @@ export function describeReencryption(s: ReencryptionStatus | undefined): string 
     return 'no re-encryption recorded (the Secrets key was not rotated since re-encryption was enabled)';
   const handled = s.done + s.skipped + s.failed;
   const counts = `${handled}/${s.total} (${pct(s)}%): ${s.done} rewritten, ${s.skipped} gone, ${s.failed} failed`;
+  const via = s.method === 'StorageVersionMigration' ? ' (StorageVersionMigration)' : '';
   switch (s.phase) {
     case 'Pending':
-      return `key version ${s.keyVersion}: Pending, starts at ${s.notBefore ?? '?'}`;
+      return `key version ${s.keyVersion}: Pending, starts at ${s.notBefore ?? '?'}${waitingFor(s)}`;
     case 'Running':
-      return `key version ${s.keyVersion}: Running ${counts}; started ${s.startedAt ?? '?'}`;
+      return `key version ${s.keyVersion}: Running${via} ${counts}; started ${s.startedAt ?? '?'}`;
     default:
       return `key version ${s.keyVersion}: ${s.phase} ${counts}; ${s.startedAt ?? '?'} → ${s.finishedAt ?? '?'}${
         s.unknownResources?.length ? `; unknown resources: ${s.unknownResources.join(', ')}` : ''
       }`;
   }
+}
+
+/** What a pending version waits for: the API servers seen switching, or why they cannot be seen. */
+function waitingFor(s: ReencryptionStatus): string {
+  const sw = s.switchover;
+  if (!sw) return '';
+  if (sw.unavailable) return ` (API servers' switch-over not visible: ${sw.unavailable})`;
+  return ` or once every API server writes under the new key_id (${sw.switched} of ${sw.apiservers} seen)`;
 }
 
 /** `[#########...........]  45%` */
