@@ -144,10 +144,15 @@ export const ROOTKEY_INIT_USAGE =
   '  kubekms rootkey init --pkcs11-module PATH (--pkcs11-slot N | --pkcs11-token-label T) --pkcs11-key-label L [--pkcs11-pin-file F]\n' +
   '  kubekms rootkey init --root-key-file PATH';
 
+export const ROOTKEY_ROTATE_USAGE =
+  '  kubekms rootkey rotate [--data-dir D] <current root key flags> --to-root-key-file PATH\n' +
+  '  kubekms rootkey rotate [--data-dir D] <current root key flags> --to-pkcs11-module PATH ' +
+  '(--to-pkcs11-slot N | --to-pkcs11-token-label T) --to-pkcs11-key-label L [--to-pkcs11-pin-file F]';
+
 const ROOTKEY: Command = {
   name: 'rootkey',
-  summary: 'create a root key: in an HSM (--pkcs11-module …) or a file (--root-key-file PATH)',
-  usage: `Usage:\n${ROOTKEY_INIT_USAGE}`,
+  summary: 'create a root key (in an HSM or a file), or move the keystore to a new one',
+  usage: `Usage:\n${ROOTKEY_INIT_USAGE}\n${ROOTKEY_ROTATE_USAGE}`,
   description: 'Manages the root of trust (docs/root-of-trust.md).',
   subcommands: [
     {
@@ -161,6 +166,20 @@ const ROOTKEY: Command = {
         'random bytes, mode 0600. An existing key (same label in the token, or an existing file) is never replaced.\n' +
         'The flags have the names serve uses for the same settings.',
       load: () => import('./rootkey-command.ts').then((m) => m.rootkeyInit),
+    },
+    {
+      name: 'rootkey rotate',
+      summary: 'move the local keystore to a new root key (offline: stop serve first)',
+      usage: `Usage:\n${ROOTKEY_ROTATE_USAGE}`,
+      description:
+        'Re-wraps every key version under the new root key and re-authenticates every key, alias and grant under a\n' +
+        'new record key wrapped by it, in one atomic step: a crash leaves the store under the old or the new root\n' +
+        "key, and running the command again finishes the job. The current root key is given with serve's flags\n" +
+        '(--root-key-file, --dev, --root-key-provider pkcs11 --pkcs11-*), the new one with --to-root-key-file or\n' +
+        'the --to-pkcs11-* flags (its PIN: --to-pkcs11-pin-file, KUBEKMS_TO_PKCS11_PIN, else KUBEKMS_PKCS11_PIN).\n' +
+        'The new key must exist (kubekms rootkey init). Refused while serve holds the data directory; start serve\n' +
+        'with the new root key afterwards. Not for --shared-state (docs/root-of-trust.md).',
+      load: () => import('./rootkey-rotate-command.ts').then((m) => m.rootkeyRotate),
     },
   ],
 };

@@ -31,6 +31,11 @@ export async function fileExists(fs: KeyStoreFs, path: string): Promise<boolean>
 
 /** Reads `<dataDir>/keystore.db` and checks every row, the seal and the root key. Writes nothing. */
 export async function readTrustedDatabase(path: string, rootKey: RootKey): Promise<TrustedDatabase> {
+  return trustDatabase(readDatabaseFile(path), rootKey, path);
+}
+
+/** Reads and strictly decodes the meta and record rows of the database at `path` (no root key yet). */
+export function readDatabaseFile(path: string): ReturnType<typeof readDatabase> {
   let read: ReturnType<typeof readDatabase>;
   try {
     const reader = SqliteReader.open(path);
@@ -48,7 +53,7 @@ export async function readTrustedDatabase(path: string, rootKey: RootKey): Promi
       );
     throw e;
   }
-  return trustDatabase(read, rootKey, path);
+  return read;
 }
 
 /** What a new database file holds. */

@@ -150,3 +150,11 @@ export function updateSeal(generation: number, seal: Uint8Array): SqlStatement[]
     { sql: "UPDATE meta SET value = ? WHERE name = 'seal'", params: [seal] },
   ];
 }
+
+/** Replaces the root key check and the record authentication key (a root-key rotation, root-rotation.ts). */
+export function updateRoot(rootKeyCheck: Uint8Array, recordAuthKey: Uint8Array): SqlStatement[] {
+  return [
+    { sql: "UPDATE meta SET value = ? WHERE name = 'rootKeyCheck'", params: [rootKeyCheck] },
+    { sql: "UPDATE meta SET value = ? WHERE name = 'recordAuthKey'", params: [recordAuthKey] },
+  ];
+}
