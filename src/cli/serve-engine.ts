@@ -7,7 +7,7 @@
 import { formatKeyId } from '../api/kmsv2-key-id.ts';
 import { EngineCore } from '../engine/core.ts';
 import { ensureClusterKey, SECRETS_KEY_ALIAS } from '../engine/ops-maintenance.ts';
-import type { KeyStore } from '../engine/ports.ts';
+import type { KeyStore, RootKey } from '../engine/ports.ts';
 import type { RunningSharedState } from '../ha/shared-state.ts';
 import { SqliteKeyStore } from '../keystore/sqlite-keystore.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -57,7 +57,10 @@ export async function openEngine(config: ServeConfig, log: Logger, started: Stop
     arn: config.engine.arn,
     ...(gate ? { rotationGate: shared.rotationGate(gate.instance, gate.ackTimeoutMs) } : {}),
   });
-  log.info({ keystore: store.description, keys: core.counts().keys, crypto: crypto.name }, 'keystore opened');
+  log.info(
+    { keystore: store.description, keys: core.counts().keys, crypto: crypto.name, ...rootKeyFields(rootKey) },
+    'keystore opened',
+  );
   if (cache.migratedJson)
     log.info(
       { keystore: cache.description },
@@ -122,4 +125,10 @@ function fetchFrom(
     }
     return p;
   };
+}
+
+/** Which root of trust protects the store, for the start-up log (docs/root-of-trust.md): kind and fingerprint. */
+export function rootKeyFields(rootKey: RootKey): { rootKeyKind?: string; rootKeyFingerprint?: string } {
+  const id = rootKey.identity;
+  return id === undefined ? {} : { rootKeyKind: id.kind, rootKeyFingerprint: id.fingerprint };
 }

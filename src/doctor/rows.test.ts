@@ -100,12 +100,19 @@ describe('keystoreRow', () => {
       /^\/d\/keystore\.json: sealed by this root key, generation 7, 3 keys, 1 alias, 0 grants, in use by pid 42; Secrets key k1 primary v2 of 3$/,
     ],
     [
+      { ...base, secretsKey: { keyId: 'k1', primaryVersion: 2, versions: 3 }, root: true },
+      'ok',
+      /^\/d\/keystore\.json: sealed by this root key \(pkcs11, fingerprint 0123456789abcdef\), generation 7, 3 keys/,
+    ],
+    [
       { ...base, keys: 1, aliases: 2, grants: 1 },
       'warn',
       /1 key, 2 aliases, 1 grant, not in use; no Secrets key alias\/kubekms\/secrets yet/,
     ],
   ])('%j', (finding, status, detail) => {
-    const r = keystoreRow(finding, 'alias/kubekms/secrets');
+    const hsm = { kind: 'pkcs11', fingerprint: '0123456789abcdef' } as const;
+    const withRoot = finding !== undefined && 'root' in finding;
+    const r = keystoreRow(finding, 'alias/kubekms/secrets', withRoot ? hsm : undefined);
     expect([r.status, r.detail]).toEqual([status, expect.stringMatching(detail)]);
   });
 });

@@ -2,6 +2,7 @@
  * Table rows from what the doctor's probes found (socket, root key, keystore, API). Pure: the probes in
  * run-doctor.ts do the I/O and hand their findings here.
  */
+import type { RootKeyIdentity } from '../engine/ports.ts';
 import type { KeystoreInspection } from '../keystore/inspect.ts';
 import type { StatusAnswer } from './kms-status.ts';
 import { type CheckRow, row } from './report.ts';
@@ -80,12 +81,15 @@ export function rootKeyRow(f: RootKeyFinding): CheckRow {
 export function keystoreRow(
   f: KeystoreInspection | { readonly error: string } | undefined,
   secretsKey: string,
+  root?: RootKeyIdentity,
 ): CheckRow {
   if (f === undefined) return row('keystore', 'skip', 'needs the root key');
   if ('error' in f) return row('keystore', 'FAIL', f.error);
   const counts = `${f.keys} key${f.keys === 1 ? '' : 's'}, ${f.aliases} alias${f.aliases === 1 ? '' : 'es'}, ${f.grants} grant${f.grants === 1 ? '' : 's'}`;
   const owner = f.lockedByPid !== undefined ? `, in use by pid ${f.lockedByPid}` : ', not in use';
-  const base = `${f.file}: sealed by this root key, generation ${f.generation}, ${counts}${owner}`;
+  // Which root of trust protects the store (a rotation moves it to another: docs/root-of-trust.md).
+  const which = root === undefined ? '' : ` (${root.kind}, fingerprint ${root.fingerprint})`;
+  const base = `${f.file}: sealed by this root key${which}, generation ${f.generation}, ${counts}${owner}`;
   if (!f.secretsKey)
     return row(
       'keystore',

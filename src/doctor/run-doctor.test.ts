@@ -288,7 +288,7 @@ describe('runDoctor with the pkcs11 root key (SoftHSM2), through the same flags 
     const rows = table(await runDoctor({ ...doctorOptions(hsm), kube: 'x' }));
     expect(rows['root key']).toMatch(/^ok pkcs11:.*kubekms-root.*: wrap\/unwrap round trip ok$/);
     expect(rows.keystore).toMatch(
-      /^ok .*sealed by this root key.*Secrets key [0-9a-f-]{36} primary v1 of 1$/,
+      /^ok .*sealed by this root key \(pkcs11, fingerprint [0-9a-f]{16}\), .*Secrets key [0-9a-f-]{36} primary v1 of 1$/,
     );
     expect(rows.socket).toMatch(/^ok /);
     const file = parseFlags(DOCTOR_FLAGS, [...fixtures.serveArgs('file'), ...base], {}).values;

@@ -106,7 +106,7 @@ export async function runDoctor(o: DoctorOptions): Promise<CheckRow[]> {
       inspection = { error: message(e) };
     }
   }
-  rows.push(keystoreRow(inspection, o.secretsKey));
+  rows.push(keystoreRow(inspection, o.secretsKey, rootKey?.identity));
 
   rows.push(...(await apiRows(o, now, rootKey)));
 

@@ -73,9 +73,17 @@ export interface CryptoProvider {
 }
 
 /** The root of trust: wraps and unwraps key material. The root key itself never leaves the provider. */
+export interface RootKeyIdentity {
+  readonly kind: 'file' | 'pkcs11';
+  /** 16 hex digits: file, a hash of the key; pkcs11, a hash of the token's serial and label and the key label. */
+  readonly fingerprint: string;
+}
+
 export interface RootKey {
   /** A non-secret description, e.g. "file:/etc/kubekms/root.key (fingerprint 3f2a…)". */
   readonly description: string;
+  /** Which root of trust, for logs and `kubekms doctor`: its provider and a non-secret fingerprint. */
+  readonly identity?: RootKeyIdentity;
   wrap(plaintext: SecretBytes, aad: Uint8Array): Promise<Uint8Array>;
   /** Rejects (with RootKeyMismatchError) when the blob was not wrapped by this root key with this AAD. */
   unwrap(wrapped: Uint8Array, aad: Uint8Array): Promise<SecretBytes>;

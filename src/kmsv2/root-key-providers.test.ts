@@ -80,6 +80,14 @@ describe.each(ROOT_KEY_PROVIDERS)('KMS v2 plugin with the %s root key', (provide
       provider === 'pkcs11' ? '"rootKey":"pkcs11:libsofthsm2.so slot' : '"rootKey":"file:',
     );
     expect(logs).not.toContain(fixtures.hsm.pin);
+    // The start-up log says which root of trust protects the store: its kind and fingerprint.
+    const opened = logs.split('\n').find((l) => l.includes('"msg":"keystore opened"'));
+    const root = await fixtures.open(provider);
+    expect(JSON.parse(opened ?? '{}')).toMatchObject({
+      rootKeyKind: provider,
+      rootKeyFingerprint: root.identity?.fingerprint,
+    });
+    expect(root.identity?.fingerprint).toMatch(/^[0-9a-f]{16}$/);
     let c = client();
     const s1 = await c.status();
     expect(s1).toMatchObject({ version: 'v2', healthz: 'ok' });

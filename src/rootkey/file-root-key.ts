@@ -17,7 +17,7 @@ import {
 } from 'node:crypto';
 import { constants, open, readFile, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { RootKey } from '../engine/ports.ts';
+import type { RootKey, RootKeyIdentity } from '../engine/ports.ts';
 import { SecretBytes } from '../engine/secret.ts';
 import { RootKeyError, RootKeyExistsError, RootKeyMismatchError } from './errors.ts';
 import { parseRootKeyFile, ROOT_KEY_BYTES } from './key-file-format.ts';
@@ -29,6 +29,7 @@ const FINGERPRINT_LABEL = Buffer.from('kubekms/root-key-fingerprint', 'utf8');
 
 export class FileRootKey implements RootKey {
   readonly description: string;
+  readonly identity: RootKeyIdentity;
   readonly #key: KeyObject;
 
   private constructor(label: string, keyBytes: Uint8Array) {
@@ -37,7 +38,8 @@ export class FileRootKey implements RootKey {
       .update(keyBytes)
       .digest()
       .subarray(0, 8);
-    this.description = `${label} (fingerprint ${fingerprint.toString('hex')})`;
+    this.identity = { kind: 'file', fingerprint: fingerprint.toString('hex') };
+    this.description = `${label} (fingerprint ${this.identity.fingerprint})`;
     this.#key = createSecretKey(keyBytes);
     keyBytes.fill(0);
   }

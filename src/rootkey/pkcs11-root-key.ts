@@ -14,9 +14,9 @@
  * session is re-opened, logged in again and the key found again, and the call retried once. `close()` closes the
  * session and, with the last user of the module in this process, calls C_Finalize. See docs/adr/0010.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { basename } from 'node:path';
-import type { RootKey } from '../engine/ports.ts';
+import type { RootKey, RootKeyIdentity } from '../engine/ports.ts';
 import { SecretBytes } from '../engine/secret.ts';
 import { RootKeyError, RootKeyMismatchError } from './errors.ts';
 import {
@@ -88,6 +88,7 @@ interface Session {
 
 export class Pkcs11RootKey implements RootKey {
   readonly description: string;
+  readonly identity: RootKeyIdentity;
   readonly #module: Pkcs11Module;
   readonly #target: Pkcs11Target;
   readonly #pin: string;
@@ -110,6 +111,13 @@ export class Pkcs11RootKey implements RootKey {
     this.description =
       `pkcs11:${basename(options.modulePath)} slot ${session.slot.id} token ${session.slot.tokenLabel} ` +
       `label ${options.keyLabel}`;
+    // Names the token (its serial and label) and the key (its label): the key itself cannot leave the HSM.
+    const fingerprint = createHash('sha256')
+      .update(`kubekms/pkcs11-root-key-fingerprint\0${session.slot.serial}\0${session.slot.tokenLabel}\0`)
+      .update(options.keyLabel)
+      .digest('hex')
+      .slice(0, 16);
+    this.identity = { kind: 'pkcs11', fingerprint };
   }
 
   /**

@@ -49,6 +49,8 @@ export interface ResolvedSlot {
   readonly handle: Handle;
   readonly id: bigint;
   readonly tokenLabel: string;
+  /** CK_TOKEN_INFO.serialNumber, trailing blanks removed. */
+  readonly serial: string;
 }
 
 export const ROOT_KEY_BYTES = 32;
@@ -72,7 +74,8 @@ export function resolveSlot(api: Pkcs11Api, target: Pkcs11Target): ResolvedSlot 
     slots = api.C_GetSlotList(true).map((handle) => {
       const info = api.C_GetTokenInfo(handle);
       const initialized = (info.flags & CKF_TOKEN_INITIALIZED) !== 0;
-      return { handle, id: slotId(handle), tokenLabel: initialized ? info.label.trimEnd() : '' };
+      const tokenLabel = initialized ? info.label.trimEnd() : '';
+      return { handle, id: slotId(handle), tokenLabel, serial: info.serialNumber.trimEnd() };
     });
   } catch (e) {
     throw new RootKeyError(`rootkey: cannot list the slots of ${module}: ${ckrName(e)}`, { cause: e });
