@@ -99,6 +99,23 @@ export const KMS_KEY_CRD = crd({
           'Versions below the primary are retired once a re-encryption completed with 0 failures: they still decrypt, and every use is reported. disableDecryptAfter (7d, 12h, 30m, 0s) refuses decrypt under a retired version once it went unused that long; removing or raising it lets it decrypt again.',
         properties: {
           disableDecryptAfter: { type: 'string', pattern: RETIRED_AFTER_PATTERN, maxLength: 6 },
+          destroy: {
+            type: 'array',
+            maxItems: 100,
+            description:
+              'Retired versions to destroy, each after destroyWindowDays; until then it refuses to decrypt, and removing it from the list cancels. A version not retired yet is scheduled once it is.',
+            items: {
+              type: 'object',
+              required: ['version'],
+              properties: { version: { type: 'integer', minimum: 1 } },
+            },
+          },
+          destroyWindowDays: {
+            type: 'integer',
+            minimum: LIMITS.pendingWindowMinDays,
+            maximum: LIMITS.pendingWindowMaxDays,
+            description: 'Days between scheduling a version for destruction and destroying it (default 30).',
+          },
         },
       },
       deletionWindowDays: {

@@ -10,6 +10,29 @@ const UNIT_MS: Readonly<Record<string, number>> = { s: 1000, m: 60_000, h: 3_600
 
 export interface RetiredVersionsSpec {
   readonly disableDecryptAfter?: string;
+  /** Retired versions to destroy after destroyWindowDays; a version removed from the list before then is kept. */
+  readonly destroy?: readonly { readonly version: number }[];
+  readonly destroyWindowDays?: number;
+}
+
+export const DESTROY_WINDOW_DEFAULT_DAYS = 30;
+
+/**
+ * What spec.retiredVersions.destroy asks of the key's versions now: retired versions listed and not yet scheduled
+ * are scheduled (a listed version that is not retired yet waits until it is), and scheduled versions no longer
+ * listed are cancelled.
+ */
+export function destructionDiff(
+  versions: readonly { readonly version: number; readonly retiredAt?: number; readonly destroyAt?: number }[],
+  spec: RetiredVersionsSpec | undefined,
+): { schedule: number[]; cancel: number[] } {
+  const listed = new Set((spec?.destroy ?? []).map((d) => d.version));
+  return {
+    schedule: versions
+      .filter((v) => listed.has(v.version) && v.retiredAt !== undefined && v.destroyAt === undefined)
+      .map((v) => v.version),
+    cancel: versions.filter((v) => v.destroyAt !== undefined && !listed.has(v.version)).map((v) => v.version),
+  };
 }
 
 export type RetiredPolicyResult =

@@ -6,7 +6,9 @@ import type { KmsKey } from '../api/kinds.ts';
 import { nodeCrypto } from '../crypto/node-provider.ts';
 import { EngineCore } from '../engine/core.ts';
 import { ensureClusterKey, SECRETS_KEY_ALIAS } from '../engine/ops-maintenance.ts';
-import { MemoryKeyStore, TestRootKey } from '../engine/testing.ts';
+import { retireVersionsBelow } from '../engine/ops-retirement.ts';
+import { rotateKey } from '../engine/ops-rotation.ts';
+import { ManualClock, MemoryKeyStore, TestRootKey } from '../engine/testing.ts';
 import type { KubeClient } from '../kube/client.ts';
 import type { EventInput } from '../kube/events.ts';
 import { mirrorName, mirrorSpec, reconcileMirror } from './cluster-key-mirror.ts';
@@ -34,6 +36,7 @@ beforeEach(async () => {
     crypto: nodeCrypto,
     rootKey: new TestRootKey(nodeCrypto),
     store: new MemoryKeyStore(),
+    clock: new ManualClock(),
   });
   keyId = await ensureClusterKey(core, SECRETS_KEY_ALIAS, 'secrets');
   mirror = {
@@ -93,5 +96,25 @@ describe('the Secrets key mirror', () => {
     mirror = { ...mirror, spec: mirrorSpec(core.findKey(keyId)!) };
     await reconcileMirror(ctx);
     expect(core.findKey(keyId)?.retiredVersions).toBeUndefined();
+  });
+
+  it('schedules the destruction of a retired version listed in spec.retiredVersions.destroy, and cancels it when unlisted', async () => {
+    await rotateKey(core, keyId, 'ON_DEMAND');
+    await retireVersionsBelow(core, keyId, 2);
+    edit({ retiredVersions: { destroy: [{ version: 1 }], destroyWindowDays: 7 } });
+    await reconcileMirror(ctx);
+    const v1 = () => core.findKey(keyId)?.versions.find((v) => v.version === 1);
+    expect(v1()?.destroyAt).toBe(core.clock.now() + 7 * 86_400_000);
+    expect(mirror.status?.retiredVersions).toEqual([
+      expect.objectContaining({ version: 1, destructionDate: new Date(v1()!.destroyAt!).toISOString() }),
+    ]);
+    await reconcileMirror(ctx); // level-triggered: nothing more
+    edit({ retiredVersions: {} });
+    await reconcileMirror(ctx);
+    expect(v1()?.destroyAt).toBeUndefined();
+    expect(events.map((e) => e.reason).filter((r) => r.startsWith('VersionDestruction'))).toEqual([
+      'VersionDestructionScheduled',
+      'VersionDestructionCancelled',
+    ]);
   });
 });

@@ -18,6 +18,7 @@ import type { ReconcileResult } from '../kube/controller.ts';
 import { isNotFound } from '../kube/errors.ts';
 import { emit, type OperatorContext } from './context.ts';
 import { keyStatusFields, retiredPolicyNote } from './key-status.ts';
+import { destructionSteps, versionDestructionStep } from './retire-versions.ts';
 import { writeStatus } from './status-patch.ts';
 
 export const mirrorName = 'secrets';
@@ -124,7 +125,7 @@ export async function reconcileMirror(ctx: OperatorContext): Promise<ReconcileRe
 }
 
 /**
- * Applies the honoured fields: the retiredVersions policy, and a new rotateNow token (one on-demand rotation per
+ * Applies the honoured fields: the retiredVersions policy and destroy list, and a new rotateNow token (one on-demand rotation per
  * token, as for any KmsKey). Returns the token handled, for status.rotateNow.
  */
 async function honourMirrorSpec(ctx: OperatorContext, o: KmsKey, r: KeyRecord): Promise<string | undefined> {
@@ -137,6 +138,10 @@ async function honourMirrorSpec(ctx: OperatorContext, o: KmsKey, r: KeyRecord): 
       audit: { keyId: r.keyId },
     });
   }
+  const ev = (reason: string, action: string, note: string) =>
+    emit(ctx, KMS_KEY, o, { reason, action, note, audit: { keyId: r.keyId } });
+  for (const step of destructionSteps(ctx.core.findKey(r.keyId) ?? r, o.spec?.retiredVersions))
+    await versionDestructionStep(ctx.core, r.keyId, step, ev);
   const uid = o.metadata.uid ?? mirrorName;
   const handled = ctx.rotateNowHandled.get(uid) ?? o.status?.rotateNow;
   const token = o.spec?.rotateNow;

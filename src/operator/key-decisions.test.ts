@@ -103,6 +103,29 @@ describe('planKey: a live KmsKey', () => {
       'setRetiredPolicy',
     ],
     [
+      'spec.retiredVersions.destroy: a retired version is scheduled, a scheduled one no longer listed is cancelled, a version not retired yet waits',
+      {
+        object: obj({ retiredVersions: { destroy: [{ version: 1 }, { version: 3 }] } }, { status: bound }),
+        record: rec({
+          versions: [
+            { version: 1, createdAt: NOW, wrappedMaterial: new Uint8Array(1), retiredAt: NOW },
+            {
+              version: 2,
+              createdAt: NOW,
+              wrappedMaterial: new Uint8Array(1),
+              retiredAt: NOW,
+              destroyAt: NOW + DAY,
+            },
+            { version: 3, createdAt: NOW, wrappedMaterial: new Uint8Array(1) },
+            { version: 4, createdAt: NOW, wrappedMaterial: new Uint8Array(1) },
+          ],
+          primaryVersion: 4,
+        }),
+        now: NOW,
+      },
+      'cancelVersionDestruction,scheduleVersionDestruction',
+    ],
+    [
       'spec.retiredVersions invalid: refused',
       {
         object: obj({ retiredVersions: { disableDecryptAfter: '7 days' } }, { status: bound }),
@@ -289,6 +312,25 @@ describe('planKey: a live KmsKey', () => {
 });
 
 describe('spec.retiredVersions', () => {
+  it('destroy steps carry the version and the window (default 30 days)', () => {
+    const versions = [
+      { version: 1, createdAt: NOW, wrappedMaterial: new Uint8Array(1), retiredAt: NOW },
+      { version: 2, createdAt: NOW, wrappedMaterial: new Uint8Array(1) },
+    ];
+    const plan = (retiredVersions: KmsKeySpec['retiredVersions']) =>
+      planKey({
+        object: obj({ retiredVersions }, { status: bound }),
+        record: rec({ versions, primaryVersion: 2 }),
+        now: NOW,
+      });
+    expect(plan({ destroy: [{ version: 1 }] })).toMatchObject({
+      steps: [{ kind: 'scheduleVersionDestruction', version: 1, days: 30 }],
+    });
+    expect(plan({ destroy: [{ version: 1 }], destroyWindowDays: 7 })).toMatchObject({
+      steps: [{ kind: 'scheduleVersionDestruction', version: 1, days: 7 }],
+    });
+  });
+
   it('parses durations and names the field of a bad one', () => {
     expect(desiredKey(obj({ retiredVersions: { disableDecryptAfter: '0s' } })).retired).toEqual({
       ok: true,

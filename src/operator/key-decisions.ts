@@ -5,11 +5,16 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import { CANCEL_DELETION_ANNOTATION, FINALIZER, type KmsKey, OWNER_TAG } from '../api/kinds.ts';
-import { type RetiredPolicyResult, retiredPolicyOf } from '../api/retired-policy.ts';
+import {
+  type RetiredPolicyResult,
+  type RetiredVersionsSpec,
+  retiredPolicyOf,
+} from '../api/retired-policy.ts';
 import type { KeyPolicy } from '../engine/policy.ts';
 import type { KeyRecord, RetiredVersionsPolicy } from '../engine/records.ts';
 import type { KeySpec, KeyUsage } from '../engine/specs.ts';
 import { principalName } from './principals.ts';
+import { destructionSteps } from './retire-versions.ts';
 
 export interface DesiredKey {
   readonly description: string;
@@ -20,6 +25,8 @@ export interface DesiredKey {
   readonly rotateNow: string;
   /** spec.retiredVersions as the engine's policy, or why it is invalid (a message naming the field). */
   readonly retired: RetiredPolicyResult;
+  /** spec.retiredVersions as written (its destroy list). */
+  readonly retiredSpec: RetiredVersionsSpec | undefined;
   readonly deletionWindowDays: number;
   readonly deletionPolicy: 'Delete' | 'Retain';
   readonly policy: KeyPolicy;
@@ -40,6 +47,7 @@ export function desiredKey(o: KmsKey): DesiredKey {
     rotation: { enabled: s.rotation?.enabled ?? false, periodDays: s.rotation?.periodDays ?? 365 },
     rotateNow: s.rotateNow ?? '',
     retired: retiredPolicyOf(s.retiredVersions),
+    retiredSpec: s.retiredVersions,
     deletionWindowDays: s.deletionWindowDays ?? 30,
     deletionPolicy: s.deletionPolicy ?? 'Delete',
     policy: {
@@ -63,6 +71,8 @@ export type KeyStep =
   | { readonly kind: 'disableRotation' }
   | { readonly kind: 'rotate'; readonly token: string }
   | { readonly kind: 'setRetiredPolicy'; readonly policy: RetiredVersionsPolicy | undefined }
+  | { readonly kind: 'scheduleVersionDestruction'; readonly version: number; readonly days: number }
+  | { readonly kind: 'cancelVersionDestruction'; readonly version: number }
   | { readonly kind: 'putPolicy'; readonly policy: KeyPolicy }
   | { readonly kind: 'tag'; readonly tags: Readonly<Record<string, string>> }
   | { readonly kind: 'untag'; readonly keys: readonly string[] }
@@ -205,6 +215,7 @@ function settingsSteps(d: DesiredKey, r: KeyRecord): KeyStep[] {
   const retired = d.retired.ok ? d.retired.policy : r.retiredVersions;
   if (r.retiredVersions?.disableDecryptAfterMs !== retired?.disableDecryptAfterMs)
     steps.push({ kind: 'setRetiredPolicy', policy: retired });
+  steps.push(...destructionSteps(r, d.retiredSpec));
   return steps;
 }
 

@@ -31,6 +31,7 @@ import { emit, type OperatorContext } from './context.ts';
 import { type DesiredKey, desiredKey, type KeyStep, ownerOf, planKey } from './key-decisions.ts';
 import { keyReadyCondition, keyStatusFields, retiredPolicyNote } from './key-status.ts';
 import { publishStatus } from './publish-status.ts';
+import { versionDestructionStep } from './retire-versions.ts';
 import { addFinalizer, removeFinalizer } from './status-patch.ts';
 
 const ctxSystem = { caller: SYSTEM };
@@ -148,7 +149,18 @@ export async function reconcileKey(ctx: OperatorContext, key: string): Promise<R
 type Step = Exclude<KeyStep, { kind: 'addFinalizer' | 'release' }>;
 type SettingsStep = Extract<
   Step,
-  { kind: 'enable' | 'disable' | 'setDescription' | 'putPolicy' | 'tag' | 'untag' | 'setRetiredPolicy' }
+  {
+    kind:
+      | 'enable'
+      | 'disable'
+      | 'setDescription'
+      | 'putPolicy'
+      | 'tag'
+      | 'untag'
+      | 'setRetiredPolicy'
+      | 'scheduleVersionDestruction'
+      | 'cancelVersionDestruction';
+  }
 >;
 type LifecycleStep = Exclude<Step, SettingsStep | { kind: 'create' }>;
 type RecordEvent = (reason: string, action: string, note: string, keyId?: string) => void;
@@ -162,6 +174,8 @@ const SETTINGS: Readonly<Record<SettingsStep['kind'], true>> = {
   tag: true,
   untag: true,
   setRetiredPolicy: true,
+  scheduleVersionDestruction: true,
+  cancelVersionDestruction: true,
 };
 const isSettings = (s: Step): s is SettingsStep => s.kind in SETTINGS;
 
@@ -201,7 +215,7 @@ async function createStep(
   return core.findKey(meta.keyId);
 }
 
-/** enable, disable, description, policy, tags and the retired versions policy. */
+/** enable, disable, description, policy, tags, the retired versions policy and version destruction. */
 async function settingsStep(
   ctx: OperatorContext,
   id: string,
@@ -242,6 +256,10 @@ async function settingsStep(
     case 'setRetiredPolicy':
       await setRetiredVersionsPolicy(core, id, step.policy);
       ev('RetiredVersionsPolicyUpdated', 'Update', retiredPolicyNote(id, step.policy));
+      break;
+    case 'scheduleVersionDestruction':
+    case 'cancelVersionDestruction':
+      await versionDestructionStep(ctx.core, id, step, ev);
       break;
   }
 }

@@ -4,13 +4,66 @@
  * versions below it are retired in the
  * engine (Event `VersionsRetired`). Every decrypt under a retired version then becomes a Warning Event
  * `RetiredVersionUsed` on the key's KmsKey, at most one per version per `eventEveryMs`, counting the uses between.
+ * Also the steps of spec.retiredVersions.destroy, shared by the KmsKey controller and the Secrets key's mirror.
  */
 import type { KmsKey, ReencryptionStatus } from '../api/kinds.ts';
 import { KMS_KEY } from '../api/kinds.ts';
-import { retireVersionsBelow } from '../engine/ops-retirement.ts';
+import {
+  DESTROY_WINDOW_DEFAULT_DAYS,
+  destructionDiff,
+  type RetiredVersionsSpec,
+} from '../api/retired-policy.ts';
+import type { EngineCore } from '../engine/core.ts';
+import {
+  cancelVersionDestruction,
+  retireVersionsBelow,
+  scheduleVersionDestruction,
+} from '../engine/ops-retirement.ts';
+import type { KeyRecord } from '../engine/records.ts';
 import type { RetiredUse } from '../engine/retired-uses.ts';
 import { emit, type OperatorContext } from './context.ts';
 import { everyApiserverSwitched } from './switch-decisions.ts';
+
+type VersionDestructionStep =
+  | { readonly kind: 'scheduleVersionDestruction'; readonly version: number; readonly days: number }
+  | { readonly kind: 'cancelVersionDestruction'; readonly version: number };
+
+/** spec.retiredVersions.destroy: schedules or cancels the destruction of one retired version, with its Event. */
+export async function versionDestructionStep(
+  core: EngineCore,
+  id: string,
+  step: VersionDestructionStep,
+  ev: (reason: string, action: string, note: string) => void,
+): Promise<void> {
+  if (step.kind === 'cancelVersionDestruction') {
+    await cancelVersionDestruction(core, id, step.version);
+    ev(
+      'VersionDestructionCancelled',
+      'CancelDestruction',
+      `destruction of version ${step.version} of key ${id} cancelled: it is retired again`,
+    );
+    return;
+  }
+  const at = await scheduleVersionDestruction(core, id, step.version, step.days);
+  ev(
+    'VersionDestructionScheduled',
+    'ScheduleDestruction',
+    `version ${step.version} of key ${id} will be destroyed at ${new Date(at).toISOString()} (window ${step.days} days); it refuses to decrypt until then. Remove it from spec.retiredVersions.destroy to cancel`,
+  );
+}
+
+/** Every destruction step spec.retiredVersions asks of `r` now (cancellations first). */
+export function destructionSteps(
+  r: KeyRecord,
+  spec: RetiredVersionsSpec | undefined,
+): VersionDestructionStep[] {
+  const diff = destructionDiff(r.versions, spec);
+  const days = spec?.destroyWindowDays ?? DESTROY_WINDOW_DEFAULT_DAYS;
+  return [
+    ...diff.cancel.map((version) => ({ kind: 'cancelVersionDestruction' as const, version })),
+    ...diff.schedule.map((version) => ({ kind: 'scheduleVersionDestruction' as const, version, days })),
+  ];
+}
 
 /**
  * The version below which everything may be retired, when `s` is a verified completion for `version`: every live

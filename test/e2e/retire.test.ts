@@ -3,7 +3,8 @@
  * with `kubekms serve --operator` as its KMS v2 plugin: `kubekms key rotate` through serve's admin socket while
  * serve runs, the pass completes with 0 failures, version 1 is retired, etcd holds nothing under it, a Decrypt
  * under it is still answered and counted, spec.retiredVersions on the mirror disables it (reversibly), and with it
- * disabled every Secret still reads after an API server restart (no cached seeds). One control plane.
+ * disabled every Secret still reads after an API server restart (no cached seeds), and a destruction declared on
+ * the mirror refuses v1 until it is cancelled. One control plane.
  */
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -212,6 +213,30 @@ describe('retiring the old version after an online rotation', () => {
     await patchMirror({ retiredVersions: null });
     await waitFor(
       'the policy removed',
+      async () => (/v1 +Retired/.test(cli(['key', 'versions', SECRETS_KEY])) ? true : undefined),
+      60_000,
+      1_000,
+    );
+    expect(
+      Buffer.from(await client.decrypt(old.encryptedDEKSource, old.keyID)).equals(Buffer.from(oldSeed)),
+    ).toBe(true);
+
+    // Destruction, declared on the mirror: v1 refuses to decrypt during the waiting period; unlisting it cancels.
+    await patchMirror({ retiredVersions: { destroy: [{ version: 1 }], destroyWindowDays: 7 } });
+    await waitFor(
+      'v1 pending destruction',
+      async () => (/v1 +PendingDestruction/.test(cli(['key', 'versions', SECRETS_KEY])) ? true : undefined),
+      60_000,
+      1_000,
+    );
+    await expect(client.decrypt(old.encryptedDEKSource, old.keyID)).rejects.toThrow(/pending destruction/);
+    const scheduled = (await events(cp.apiserver, 'kubekms')).find(
+      (e) => e.reason === 'VersionDestructionScheduled',
+    );
+    expect(scheduled?.note).toMatch(/version 1 of key .* will be destroyed at .* \(window 7 days\)/);
+    await patchMirror({ retiredVersions: null });
+    await waitFor(
+      'v1 retired again',
       async () => (/v1 +Retired/.test(cli(['key', 'versions', SECRETS_KEY])) ? true : undefined),
       60_000,
       1_000,
