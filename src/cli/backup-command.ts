@@ -117,9 +117,10 @@ export const backupVerify: CommandModule = {
     const backup = readBackup(await readBackupFile(file), file);
     const escrowKeyFile = nonEmpty(f['escrow-key']);
     if (backup.sealedBy === 'recipient' && escrowKeyFile === undefined) {
-      const recipient = await checkRecipient(describeUnopened(backup).recipient, f['escrow-recipient']);
+      const unopened = describeUnopened(backup);
+      const recipient = await checkRecipient(unopened.recipient, f['escrow-recipient']);
       io.out(
-        `backup ${file}: decodes: ${describe(describeUnopened(backup))} ${recipient}; records and key material ` +
+        `backup ${file}: decodes: ${describe(unopened)} ${recipient}; records and key material ` +
           'not checked (they need the private key: --escrow-key)\n',
       );
       return 0;

@@ -98,34 +98,44 @@ export async function createBackup(o: {
   if (auth === undefined)
     throw new KeyStoreError(`keystore: ${file} is a version 1 store: start kubekms serve once to migrate it`);
   const versions = await checkMaterial(doc.state, o.rootKey);
-  const e = o.escrow;
-  const seal = e !== undefined && 'recipient' in e ? sealToRecipient(e.recipient) : undefined;
-  const kdf = e !== undefined && 'kdf' in e ? e.kdf : undefined;
+  const escrow = o.escrow === undefined ? undefined : await escrowSealing(o.escrow);
   let keystore: string;
-  if (e === undefined) keystore = encodeDocument(doc, auth.wrapped, auth.key);
+  if (escrow === undefined) keystore = encodeDocument(doc, auth.wrapped, auth.key);
   else {
-    const to =
-      seal !== undefined ? seal.key : await passphraseRootKey((e as { passphrase: string }).passphrase, kdf!);
-    const sealed = await resealDocument(doc, o.rootKey, to);
+    const sealed = await resealDocument(doc, o.rootKey, escrow.key);
     keystore = encodeDocument(sealed.doc, sealed.recordAuthKey, sealed.key);
   }
   const createdAt = o.now ?? Date.now();
-  const sealedBy: Backup['sealedBy'] = seal ? 'recipient' : kdf ? 'passphrase' : 'root-key';
-  const r = seal?.seal;
+  const sealedBy = escrow?.sealedBy ?? 'root-key';
   const envelope = {
     format: BACKUP_FORMAT,
     formatVersion: BACKUP_FORMAT_VERSION,
     createdAt,
     source: file,
     sealedBy,
-    ...(kdf ? { kdf: { name: 'scrypt', N: kdf.N, r: kdf.r, p: kdf.p, salt: encodeBase64(kdf.salt) } } : {}),
-    ...(r
-      ? { recipient: { scheme: r.scheme, publicKey: encodeBase64(r.recipient), enc: encodeBase64(r.enc) } }
-      : {}),
+    ...escrow?.fields,
     keystore: JSON.parse(keystore) as unknown,
   };
   const summary = summarize(doc, versions, createdAt, sealedBy);
   return { text: `${JSON.stringify(envelope, null, 2)}\n`, summary };
+}
+
+/** The escrow key a backup is re-wrapped under, and the envelope fields that derive it again. */
+async function escrowSealing(
+  e: Escrow,
+): Promise<{ key: RootKey; sealedBy: 'passphrase' | 'recipient'; fields: Record<string, unknown> }> {
+  if ('recipient' in e) {
+    const { key, seal } = sealToRecipient(e.recipient);
+    const recipient = {
+      scheme: seal.scheme,
+      publicKey: encodeBase64(seal.recipient),
+      enc: encodeBase64(seal.enc),
+    };
+    return { key, sealedBy: 'recipient', fields: { recipient } };
+  }
+  const { N, r, p, salt } = e.kdf;
+  const kdf = { name: 'scrypt', N, r, p, salt: encodeBase64(salt) };
+  return { key: await passphraseRootKey(e.passphrase, e.kdf), sealedBy: 'passphrase', fields: { kdf } };
 }
 
 /** Decodes a backup file strictly; errors name the file and the field. */
