@@ -79,17 +79,20 @@ function handle(core: EngineCore, s: Socket, log: Logger): void {
   s.setEncoding('utf8');
   s.setTimeout(10_000, () => s.destroy());
   s.on('error', () => undefined);
-  s.on('data', (chunk: string) => {
+  const onData = (chunk: string) => {
     body += chunk;
     if (body.length > ADMIN_REQUEST_MAX) {
+      s.off('data', onData);
       s.end(`${JSON.stringify(refusal('ValidationException', 'request: larger than 4096 bytes'))}\n`);
       return;
     }
     const nl = body.indexOf('\n');
     if (nl < 0) return;
+    s.off('data', onData);
     s.pause();
     void answer(core, body.slice(0, nl), log).then((a) => s.end(`${JSON.stringify(a)}\n`));
-  });
+  };
+  s.on('data', onData);
 }
 
 const refusal = (code: string, message: string): AdminAnswer => ({ ok: false, code, message });
@@ -114,8 +117,13 @@ async function answer(core: EngineCore, line: string, log: Logger): Promise<Admi
 
 /** Validates a request line: a known op, a key, and integer fields where the op has them. */
 export function parseAdminRequest(line: string): AdminRequest {
-  const v: unknown = JSON.parse(line);
-  if (typeof v !== 'object' || v === null) throw new Error('request: not a JSON object');
+  let v: unknown;
+  try {
+    v = JSON.parse(line);
+  } catch {
+    throw new Error('request: not JSON');
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('request: not a JSON object');
   const o = v as Record<string, unknown>;
   const op = ADMIN_OPS.find((x) => x === o.op);
   if (op === undefined) throw new Error(`op: ${JSON.stringify(o.op)} is not one of ${ADMIN_OPS.join(', ')}`);
