@@ -9,12 +9,19 @@
  * unwrap K cannot produce an auth that verifies, so a record changed without the root key is refused on read.
  * A store-wide `seal` (an HMAC over the generation and the ordered list of record auths) also refuses records
  * that were dropped, duplicated from an older copy or rolled back one by one. The database store (one row per
- * record) seals incrementally instead: `HMAC(K, generation ‖ XOR of term(auth))`, where each term is itself an
- * HMAC under K, so the XOR is of values an attacker never sees (an XOR of the visible auths would be linear in
+ * record) seals incrementally instead: `HMAC(K, generation ‖ XOR of term(auth))`, where each term is a keyed
+ * pseudorandom permutation of the auth (sealXor), so the XOR is of values an attacker never sees (an XOR of the visible auths would be linear in
  * them: with more than 256 rows, Gaussian elimination finds rows whose auths XOR to zero, and dropping those rows
  * would keep it; sqlite-tamper.test.ts).
  */
-import { createHmac, createSecretKey, type KeyObject, randomBytes, timingSafeEqual } from 'node:crypto';
+import {
+  createCipheriv,
+  createHmac,
+  createSecretKey,
+  type KeyObject,
+  randomBytes,
+  timingSafeEqual,
+} from 'node:crypto';
 import type { RootKey } from '../engine/ports.ts';
 import type { AliasRecord, GrantRecord, KeyRecord, StoreState } from '../engine/records.ts';
 import { SecretBytes } from '../engine/secret.ts';
@@ -24,7 +31,7 @@ export const RECORD_AUTH_KEY_AAD = new TextEncoder().encode('kubekms/record-auth
 export const AUTH_BYTES = 32;
 const RECORD_LABEL = 'kubekms/record-auth/v1';
 const SEAL_LABEL = 'kubekms/keystore-seal/v1';
-const TERM_LABEL = 'kubekms/keystore-seal-term/v1';
+const TERM_KEY_LABEL = 'kubekms/keystore-seal-term-key/v1';
 const XOR_SEAL_LABEL = 'kubekms/keystore-xor-seal/v1';
 
 /** The kinds of record, spelled as KmsStateRecord's spec.kind, so a record authenticates the same everywhere. */
@@ -65,12 +72,15 @@ export function canonicalJson(value: JsonValue): string {
 
 export class RecordAuthKey {
   readonly #key: KeyObject;
+  /** The key of the seal terms, derived from K (sealXor). */
+  readonly #termKey: KeyObject;
   /** Auths of record objects already computed or verified: records are immutable, so identity is enough. */
   readonly #cache = new WeakMap<object, Uint8Array>();
 
   private constructor(key: SecretBytes) {
     this.#key = createSecretKey(key.unsafeBytes());
     key.wipe();
+    this.#termKey = createSecretKey(createHmac('sha256', this.#key).update(TERM_KEY_LABEL).digest());
   }
 
   /** A new random key and its wrap under the root key (to store beside the records). */
@@ -118,9 +128,18 @@ export class RecordAuthKey {
     this.#cache.set(record, auth);
   }
 
-  /** The secret seal term of a record auth: the incremental seal XORs these, never the visible auths. */
-  sealTerm(auth: Uint8Array): Uint8Array {
-    return new Uint8Array(createHmac('sha256', this.#key).update(`${TERM_LABEL}\0`).update(auth).digest());
+  /**
+   * The XOR of the secret seal terms of `auths` (the incremental seal XORs these, never the visible auths): each
+   * term is the auth's two 16-byte halves through AES-256 as a pseudorandom permutation, under a key derived from
+   * K. One cipher call for the whole list: 100 000 HMACs took ~0.7 s of a 100 000-key open, this takes ~10 ms.
+   */
+  sealXor(auths: readonly Uint8Array[]): Uint8Array {
+    const xor = new Uint8Array(AUTH_BYTES);
+    if (auths.length === 0) return xor;
+    const cipher = createCipheriv('aes-256-ecb', this.#termKey, null).setAutoPadding(false);
+    const terms = Buffer.concat([cipher.update(Buffer.concat(auths)), cipher.final()]);
+    for (let i = 0; i < terms.length; i++) xor[i % AUTH_BYTES]! ^= terms[i]!;
+    return xor;
   }
 
   /** The incremental seal of a database store over its generation and the XOR of every row's seal term. */

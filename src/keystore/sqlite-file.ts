@@ -13,7 +13,7 @@ import { errorCode, type KeyStoreFs } from './keystore-fs.ts';
 import { canonicalJson, encodeRecord, type RecordAuthKey } from './record-auth.ts';
 import { SqliteError, SqliteReader, writeDatabase } from './sqlite-db.ts';
 import { DB_FILE, initialStatements, readDatabase, type StoredRow } from './sqlite-format.ts';
-import { type TrustedDatabase, trustDatabase, xorInto } from './sqlite-trust.ts';
+import { type TrustedDatabase, trustDatabase } from './sqlite-trust.ts';
 
 export const DB_TEMP = `${DB_FILE}.tmp`;
 /** Files SQLite keeps beside a database while it is open (and after a crash). */
@@ -91,8 +91,7 @@ export async function writeDatabaseFile(fs: KeyStoreFs, dataDir: string, db: New
   const temp = join(dataDir, DB_TEMP);
   await removeDatabaseTemps(fs, dataDir);
   const rows = rowsOf(db.key, db.state);
-  const xor = new Uint8Array(32);
-  for (const r of rows) xorInto(xor, db.key.sealTerm(r.auth));
+  const xor = db.key.sealXor(rows.map((r) => r.auth));
   const meta = {
     rootKeyCheck: db.rootKeyCheck,
     recordAuthKey: db.recordAuthKey,

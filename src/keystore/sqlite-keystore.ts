@@ -185,10 +185,11 @@ export class SqliteKeyStore implements KeyStore {
   #rows(o: Opened, change: StoreChange) {
     const statements: SqlStatement[] = [];
     const auths = new Map<string, Uint8Array | undefined>();
-    const xor = o.xor.slice();
+    // XOR is its own inverse: a row's term leaves the seal the way it came in.
+    const terms: Uint8Array[] = [];
     const drop = (kind: AuthenticatedKind, id: string) => {
       const old = o.auths.get(rowKey(kind, id));
-      if (old !== undefined) xorInto(xor, o.key.sealTerm(old));
+      if (old !== undefined) terms.push(old);
     };
     const remove = (kind: AuthenticatedKind, id: string) => {
       drop(kind, id);
@@ -198,7 +199,7 @@ export class SqliteKeyStore implements KeyStore {
     const put = (kind: AuthenticatedKind, id: string, json: string) => {
       drop(kind, id);
       const auth = o.key.authOfText(kind, json);
-      xorInto(xor, o.key.sealTerm(auth));
+      terms.push(auth);
       auths.set(rowKey(kind, id), auth);
       statements.push(putRow({ kind, id, json, auth }));
     };
@@ -211,6 +212,8 @@ export class SqliteKeyStore implements KeyStore {
       put('Alias', record.aliasName, canonicalJson(encodeRecord({ kind: 'Alias', record })));
     for (const record of change.putGrants ?? [])
       put('Grant', record.grantId, canonicalJson(encodeRecord({ kind: 'Grant', record })));
+    const xor = o.xor.slice();
+    xorInto(xor, o.key.sealXor(terms));
     return { statements, auths, xor };
   }
 }

@@ -44,7 +44,6 @@ export async function trustDatabase(
   const aliases: AliasRecord[] = [];
   const grants: GrantRecord[] = [];
   const auths = new Map<string, Uint8Array>();
-  const xor = new Uint8Array(32);
   try {
     for (const row of rows) {
       const name = rowName(row.kind, row.id);
@@ -52,7 +51,6 @@ export async function trustDatabase(
       const record = decodeRow(row, name);
       key.remember(record, row.auth);
       auths.set(rowKey(row.kind, row.id), row.auth);
-      xorInto(xor, key.sealTerm(row.auth));
       if (row.kind === 'Key') keys.push(record as KeyRecord);
       else if (row.kind === 'Alias') aliases.push(record as AliasRecord);
       else grants.push(record as GrantRecord);
@@ -63,6 +61,7 @@ export async function trustDatabase(
       throw new KeyStoreError(`keystore: ${file}: ${locate(e.path, e.problem)}; refusing to open it`);
     throw e;
   }
+  const xor = key.sealXor(rows.map((r) => r.auth));
   if (!sameBytes(key.xorSeal(meta.generation, xor), meta.seal)) {
     throw refused(
       file,

@@ -1,0 +1,221 @@
+/**
+ * The database keystore (ADR 0016) through the engine, at each size, in one run (issue 17's numbers):
+ *
+ *   node bench/keystore.ts [--sizes 100,100000] [--creates 300] [--ops 3000]
+ *
+ * For each size n: a keystore.db holding n symmetric keys (each version wrapped by a file root key) is seeded,
+ * then
+ * - start-up, in a fresh process: SqliteKeyStore.open (read and check every row, the seal and the root key) and
+ *   EngineCore.open (which opens the store again and unwraps every key version), wall and CPU time (on a shared
+ *   machine the CPU time is what the work costs), and the resident memory they added, per key;
+ * - CreateKey through the engine (`--creates` in a row): p50/p99, and the store's commit alone (p50/p99);
+ * - Encrypt+Decrypt (one call each, 32 bytes) `--ops` times, each after yielding to the event loop once: p50/p99
+ *   idle, then again while a CreateKey loop runs in the same process (at least `--ops` calls and until the loop
+ *   created `--creates` keys): what a request waits for while commits run.
+ * The ratios compare the largest size with the smallest, and the busy Encrypt+Decrypt with the idle one.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { nodeCrypto } from '../src/crypto/node-provider.ts';
+import { EngineCore } from '../src/engine/core.ts';
+import { decrypt, encrypt } from '../src/engine/ops-encrypt.ts';
+import { createKey } from '../src/engine/ops-keys.ts';
+import { SYSTEM } from '../src/engine/policy.ts';
+import type { KeyStore } from '../src/engine/ports.ts';
+import type { KeyRecord, StoreChange } from '../src/engine/records.ts';
+import { SqliteKeyStore } from '../src/keystore/sqlite-keystore.ts';
+import { minimalKey } from '../src/keystore/testdata/sample-records.ts';
+import { FileRootKey } from '../src/rootkey/file-root-key.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    sizes: { type: 'string', default: '100,100000' },
+    creates: { type: 'string', default: '300' },
+    ops: { type: 'string', default: '3000' },
+    startup: { type: 'string' }, // internal: `<dataDir>,<rootKeyFile>` measures start-up in this process
+  },
+});
+const sys = { caller: SYSTEM };
+const pct = (t: number[], p: number) => {
+  const s = [...t].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(p * s.length))]!;
+};
+const f = (ms: number) => (ms < 10 ? ms.toFixed(2) : ms.toFixed(1));
+const rssMiB = () => process.memoryUsage().rss / 2 ** 20;
+
+if (args.startup !== undefined) {
+  const [dataDir, keyFile] = args.startup.split(',') as [string, string];
+  const rootKey = await FileRootKey.load(keyFile);
+  const rss0 = rssMiB();
+  const cpu = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  };
+  let c = cpu();
+  let t = performance.now();
+  const probe = new SqliteKeyStore({ dataDir, rootKey });
+  await probe.open();
+  const storeMs = performance.now() - t;
+  const storeCpuMs = cpu() - c;
+  await probe.close();
+  c = cpu();
+  t = performance.now();
+  const core = await EngineCore.open({
+    crypto: nodeCrypto,
+    rootKey,
+    store: new SqliteKeyStore({ dataDir, rootKey }),
+  });
+  const engineMs = performance.now() - t;
+  const engineCpuMs = cpu() - c;
+  globalThis.gc?.();
+  const rss = rssMiB() - rss0;
+  console.log(
+    JSON.stringify({ storeMs, storeCpuMs, engineMs, engineCpuMs, rssMiB: rss, keys: core.counts().keys }),
+  );
+  process.exit(0);
+}
+
+/** Times every commit of the store it wraps. */
+class TimedStore implements KeyStore {
+  readonly times: number[] = [];
+  readonly description: string;
+  readonly #inner: KeyStore;
+  constructor(inner: KeyStore) {
+    this.#inner = inner;
+    this.description = inner.description;
+  }
+  open() {
+    return this.#inner.open();
+  }
+  async commit(change: StoreChange) {
+    const t = performance.now();
+    await this.#inner.commit(change);
+    this.times.push(performance.now() - t);
+  }
+  close() {
+    return this.#inner.close();
+  }
+}
+
+async function seed(dataDir: string, rootKey: FileRootKey, n: number): Promise<void> {
+  const store = new SqliteKeyStore({ dataDir, rootKey });
+  await store.open();
+  for (let i = 0; i < n; i += 10_000) {
+    const keys: KeyRecord[] = [];
+    for (let j = i; j < Math.min(n, i + 10_000); j++)
+      keys.push(await minimalKey(rootKey, `00000000-0000-4000-8000-${String(j).padStart(12, '0')}`));
+    await store.commit({ putKeys: keys });
+  }
+  await store.close();
+}
+
+/** Encrypt+Decrypt latencies, each measured from a yield to the event loop to the end of the Decrypt. */
+async function cryptoLatencies(
+  core: EngineCore,
+  keyId: string,
+  ops: number,
+  more: () => boolean = () => false,
+): Promise<number[]> {
+  const plaintext = new Uint8Array(32);
+  const times: number[] = [];
+  for (let i = 0; i < ops || more(); i++) {
+    const t = performance.now();
+    await new Promise(setImmediate);
+    const { ciphertextBlob } = encrypt(core, sys, { keyId, plaintext });
+    decrypt(core, sys, { ciphertextBlob });
+    times.push(performance.now() - t);
+  }
+  return times;
+}
+
+async function measure(n: number) {
+  const dir = await mkdtemp(join(tmpdir(), 'kubekms-bench-sqlite-'));
+  try {
+    const keyFile = join(dir, 'root.key');
+    const rootKey = await FileRootKey.create(keyFile);
+    const dataDir = join(dir, 'data');
+    let t = performance.now();
+    await seed(dataDir, rootKey, n);
+    const seedMs = performance.now() - t;
+    const child = spawnSync(
+      process.execPath,
+      ['--expose-gc', import.meta.filename, '--startup', `${dataDir},${keyFile}`],
+      { encoding: 'utf8', maxBuffer: 2 ** 20 },
+    );
+    if (child.status !== 0) throw new Error(`start-up probe failed: ${child.stderr}`);
+    const startup = JSON.parse(child.stdout) as {
+      storeMs: number;
+      storeCpuMs: number;
+      engineMs: number;
+      engineCpuMs: number;
+      rssMiB: number;
+    };
+    const store = new TimedStore(new SqliteKeyStore({ dataDir, rootKey }));
+    const core = await EngineCore.open({ crypto: nodeCrypto, rootKey, store });
+    const creates: number[] = [];
+    for (let i = 0; i < Number(args.creates); i++) {
+      t = performance.now();
+      await createKey(core, sys, {});
+      creates.push(performance.now() - t);
+    }
+    const commits = store.times.slice();
+    const keyId = (await createKey(core, sys, {})).keyId;
+    const idle = await cryptoLatencies(core, keyId, Number(args.ops));
+    let running = true;
+    let busyCreates = 0;
+    const loop = (async () => {
+      while (running) {
+        await createKey(core, sys, {});
+        busyCreates++;
+      }
+    })();
+    // As many calls as idle, and for as long as the loop takes to create `--creates` keys.
+    const busy = await cryptoLatencies(
+      core,
+      keyId,
+      Number(args.ops),
+      () => busyCreates < Number(args.creates),
+    );
+    running = false;
+    await loop;
+    await store.close();
+    return { n, seedMs, startup, creates, commits, idle, busy, busyCreates };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const sizes = args.sizes.split(',').map(Number);
+const results = [];
+for (const n of sizes) {
+  const r = await measure(n);
+  results.push(r);
+  console.log(
+    `${String(n).padStart(7)} keys: seeded in ${(r.seedMs / 1000).toFixed(1)} s; start-up: store open ${f(r.startup.storeMs)} ms ` +
+      `(CPU ${f(r.startup.storeCpuMs)} ms), engine open incl. the store and the unwrap of every version ` +
+      `${f(r.startup.engineMs)} ms (CPU ${f(r.startup.engineCpuMs)} ms), +${r.startup.rssMiB.toFixed(0)} MiB RSS ` +
+      `(${((r.startup.rssMiB * 2 ** 20) / n / 1024).toFixed(2)} KiB/key)`,
+  );
+  console.log(
+    `         CreateKey p50 ${f(pct(r.creates, 0.5))} ms p99 ${f(pct(r.creates, 0.99))} ms; ` +
+      `commit alone p50 ${f(pct(r.commits, 0.5))} ms p99 ${f(pct(r.commits, 0.99))} ms`,
+  );
+  console.log(
+    `         Encrypt+Decrypt idle p50 ${f(pct(r.idle, 0.5))} ms p99 ${f(pct(r.idle, 0.99))} ms; ` +
+      `during a CreateKey loop (${r.busyCreates} keys created) p50 ${f(pct(r.busy, 0.5))} ms p99 ${f(pct(r.busy, 0.99))} ms ` +
+      `(${(pct(r.busy, 0.99) / pct(r.idle, 0.99)).toFixed(2)}× idle p99)`,
+  );
+}
+const [small, large] = [results[0]!, results[results.length - 1]!];
+const perKey = ((large.startup.rssMiB - small.startup.rssMiB) * 2 ** 20) / (large.n - small.n);
+console.log(
+  `resident memory per key (RSS added at ${large.n} keys − at ${small.n}, per key): ${(perKey / 1024).toFixed(2)} KiB`,
+);
+console.log(
+  `ratio ${large.n} / ${small.n} keys: CreateKey p50 ${(pct(large.creates, 0.5) / pct(small.creates, 0.5)).toFixed(2)}×, ` +
+    `commit p50 ${(pct(large.commits, 0.5) / pct(small.commits, 0.5)).toFixed(2)}×, ` +
+    `commit p99 ${(pct(large.commits, 0.99) / pct(small.commits, 0.99)).toFixed(2)}×`,
+);
