@@ -31,7 +31,7 @@ import {
 } from './sqlite-file.ts';
 import { DB_FILE, putRow, updateRoot, updateSeal } from './sqlite-format.ts';
 import { JSON_FILE } from './sqlite-migrate.ts';
-import { trustDatabase, xorInto } from './sqlite-trust.ts';
+import { trustDatabase } from './sqlite-trust.ts';
 
 /**
  * Progress, for tests that kill the rotation at chosen points: checked → rewrapped → switching (the one write that
@@ -125,8 +125,7 @@ async function rotateDatabase(
   );
   o.onPhase?.('rewrapped');
   const rows = rowsOf(sealed.key, sealed.doc.state);
-  const xor = new Uint8Array(32);
-  for (const r of rows) xorInto(xor, sealed.key.sealTerm(r.auth));
+  const xor = sealed.key.sealXor(rows.map((r) => r.auth));
   // One transaction: every row, the root key check, the record key and the seal change together or not at all.
   const statements = [
     ...updateRoot(sealed.doc.rootKeyCheck, sealed.recordAuthKey),
