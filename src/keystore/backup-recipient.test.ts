@@ -153,4 +153,20 @@ describe('escrow to a recipient public key', () => {
     const d = r.privateKey.export({ format: 'jwk' }).d ?? '';
     expect(text.includes(Buffer.from(d, 'base64url').toString('base64'))).toBe(false);
   });
+
+  it('format versions: a version 1 file (before recipients) still opens; recipient needs 2; 3 is refused', async () => {
+    const plain = (await createBackup({ dataDir: join(dir, 'source'), rootKey })).text;
+    expect(plain).toContain('"formatVersion": 2');
+    const v1 = plain.replace('"formatVersion": 2', '"formatVersion": 1');
+    const b = readBackup(new TextEncoder().encode(v1), 'old.json');
+    expect((await openBackup(b, 'old.json', { rootKey })).summary).toMatchObject({ keys: 3, versions: 5 });
+    const sealed = (await sealedTo(pair().publicKey)).replace('"formatVersion": 2', '"formatVersion": 1');
+    expect(() => readBackup(new TextEncoder().encode(sealed), 'b.json')).toThrow(
+      /backup: b\.json: sealedBy: unknown value "recipient"/,
+    );
+    const v3 = plain.replace('"formatVersion": 2', '"formatVersion": 3');
+    expect(() => readBackup(new TextEncoder().encode(v3), 'b.json')).toThrow(
+      /backup: b\.json: formatVersion: 3: written by a newer kubekms/,
+    );
+  });
 });
