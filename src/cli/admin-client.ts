@@ -11,6 +11,7 @@ import {
   type AdminRequest,
   adminDir,
   adminSocketPath,
+  type RootRotationRequest,
 } from './admin-protocol.ts';
 import { privateDirProblem } from './admin-server.ts';
 
@@ -20,11 +21,11 @@ export class AdminRefusedError extends Error {}
  * Sends `req` to the serve that holds `dataDir`. Returns undefined when no serve answers there (no socket, or a
  * stale one): the caller may then work offline. Throws AdminRefusedError when the socket's directory is not private.
  */
-export async function callAdmin(
+export async function callAdmin<A = AdminAnswer>(
   dataDir: string,
-  req: AdminRequest,
+  req: AdminRequest | RootRotationRequest,
   timeoutMs = 60_000,
-): Promise<AdminAnswer | undefined> {
+): Promise<A | undefined> {
   const path = adminSocketPath(dataDir);
   const st = await lstat(path).catch(() => undefined);
   if (!st) return undefined;
@@ -50,7 +51,7 @@ export async function callAdmin(
     });
     s.once('end', () => {
       try {
-        resolve(JSON.parse(body) as AdminAnswer);
+        resolve(JSON.parse(body) as A);
       } catch {
         reject(new Error(`admin socket ${path}: an answer that is not JSON`));
       }

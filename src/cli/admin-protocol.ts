@@ -23,6 +23,12 @@ export type AdminRequest =
     }
   | { readonly op: 'cancelVersionDestruction'; readonly key: string; readonly version: number };
 
+/** serve-root-rotation.ts: the new root key as `rootkey rotate`'s --to-* flags name it (parsed there). */
+export interface RootRotationRequest {
+  readonly op: 'rotateRootKey';
+  readonly to: unknown;
+}
+
 export const ADMIN_OPS: readonly AdminRequest['op'][] = [
   'rotate',
   'versions',

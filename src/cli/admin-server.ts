@@ -25,6 +25,7 @@ import {
   adminDir,
   adminSocketPath,
 } from './admin-protocol.ts';
+import { type NewRoot, parseNewRoot, type RootRotated, type RootRotation } from './serve-root-rotation.ts';
 
 /** Why `dir` may not hold the admin socket, or undefined when it is a directory private to this user. */
 export async function privateDirProblem(dir: string): Promise<string | undefined> {
@@ -44,7 +45,12 @@ export interface AdminServer {
 }
 
 /** Starts the admin socket in `dataDir`; throws (naming why) when its directory is not private. */
-export async function startAdminServer(core: EngineCore, dataDir: string, log: Logger): Promise<AdminServer> {
+export async function startAdminServer(
+  core: EngineCore,
+  dataDir: string,
+  log: Logger,
+  rotateRoot?: RootRotation,
+): Promise<AdminServer> {
   const dir = adminDir(dataDir);
   await mkdir(dir, { mode: 0o700 }).catch((e: NodeJS.ErrnoException) => {
     if (e.code !== 'EEXIST') throw new Error(`admin socket: cannot create ${dir} (${e.code})`);
@@ -53,7 +59,7 @@ export async function startAdminServer(core: EngineCore, dataDir: string, log: L
   if (problem) throw new Error(`admin socket: not served: ${problem}`);
   const path = adminSocketPath(dataDir);
   await prepareSocketPath(path);
-  const server = createServer((s) => handle(core, s, log));
+  const server = createServer((s) => handle(core, s, log, rotateRoot));
   const bound = await bindPrivately({ path, mode: 0o600 }, (p) => listen(server, p));
   return {
     path,
@@ -74,7 +80,7 @@ function listen(server: Server, path: string): Promise<void> {
   });
 }
 
-function handle(core: EngineCore, s: Socket, log: Logger): void {
+function handle(core: EngineCore, s: Socket, log: Logger, rotateRoot: RootRotation | undefined): void {
   let body = '';
   s.setEncoding('utf8');
   s.setTimeout(10_000, () => s.destroy());
@@ -90,12 +96,53 @@ function handle(core: EngineCore, s: Socket, log: Logger): void {
     if (nl < 0) return;
     s.off('data', onData);
     s.pause();
-    void answer(core, body.slice(0, nl), log).then((a) => s.end(`${JSON.stringify(a)}\n`));
+    const line = body.slice(0, nl);
+    // A root-key rotation re-wraps the whole store (an HSM round trip per version): no idle timeout meanwhile.
+    if (isRootRequest(line)) s.setTimeout(0);
+    const reply = isRootRequest(line) ? answerRoot(line, rotateRoot, log) : answer(core, line, log);
+    void reply.then((a) => s.end(`${JSON.stringify(a)}\n`));
   };
   s.on('data', onData);
 }
 
 const refusal = (code: string, message: string): AdminAnswer => ({ ok: false, code, message });
+
+/** Whether a request line asks for a root-key rotation (serve-root-rotation.ts); other ops are parsed below. */
+function isRootRequest(line: string): boolean {
+  try {
+    const v: unknown = JSON.parse(line);
+    return typeof v === 'object' && v !== null && (v as Record<string, unknown>).op === 'rotateRootKey';
+  } catch {
+    return false;
+  }
+}
+
+async function answerRoot(
+  line: string,
+  rotateRoot: RootRotation | undefined,
+  log: Logger,
+): Promise<AdminAnswer | RootRotated> {
+  if (rotateRoot === undefined)
+    return refusal(
+      'UnsupportedOperationException',
+      'rotateRootKey: not with --shared-state (the shared records are wrapped by the root key of every instance); see docs/root-of-trust.md',
+    );
+  let to: NewRoot;
+  try {
+    to = parseNewRoot((JSON.parse(line) as Record<string, unknown>).to);
+  } catch (e) {
+    return refusal('ValidationException', e instanceof Error ? e.message : String(e));
+  }
+  try {
+    return await rotateRoot(to);
+  } catch (e) {
+    log.warn(
+      { audit: 'admin', op: 'rotateRootKey', result: 'refused' },
+      'admin socket: rotateRootKey refused',
+    );
+    return refusal('KMSInternalException', e instanceof Error ? e.message : String(e));
+  }
+}
 
 async function answer(core: EngineCore, line: string, log: Logger): Promise<AdminAnswer> {
   let req: AdminRequest;

@@ -169,7 +169,7 @@ const ROOTKEY: Command = {
     },
     {
       name: 'rootkey rotate',
-      summary: 'move the local keystore to a new root key (offline: stop serve first)',
+      summary: 'move the local keystore to a new root key (through a running serve, or offline)',
       usage: `Usage:\n${ROOTKEY_ROTATE_USAGE}`,
       description:
         'Re-wraps every key version under the new root key and re-authenticates every key, alias and grant under a\n' +
@@ -177,8 +177,10 @@ const ROOTKEY: Command = {
         "key, and running the command again finishes the job. The current root key is given with serve's flags\n" +
         '(--root-key-file, --dev, --root-key-provider pkcs11 --pkcs11-*), the new one with --to-root-key-file or\n' +
         'the --to-pkcs11-* flags (its PIN: --to-pkcs11-pin-file, KUBEKMS_TO_PKCS11_PIN, else KUBEKMS_PKCS11_PIN).\n' +
-        'The new key must exist (kubekms rootkey init). Refused while serve holds the data directory; start serve\n' +
-        'with the new root key afterwards. Not for --shared-state (docs/root-of-trust.md).',
+        'The new key must exist (kubekms rootkey init). When serve answers on --data-dir, serve rotates online\n' +
+        '(it keeps answering; the current root key flags are not needed); otherwise, or with --offline, the command\n' +
+        'works on the keystore, refused while serve holds it. Start serve with the new root key flags afterwards.\n' +
+        'Not for --shared-state (docs/root-of-trust.md).',
       load: () => import('./rootkey-rotate-command.ts').then((m) => m.rootkeyRotate),
     },
   ],

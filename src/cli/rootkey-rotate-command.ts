@@ -3,13 +3,16 @@
  * `--root-key-file`, `--dev` or `--root-key-provider pkcs11 --pkcs11-*`) to a new one (`--to-root-key-file F`, or
  * `--to-pkcs11-module … --to-pkcs11-key-label …` for a key in an HSM, created beforehand by `rootkey init`):
  * every key version re-wrapped, every record re-authenticated under a new record key (src/keystore/root-rotation.ts,
- * docs/adr/0024). Offline: it holds the data dir's lock, so it refuses while serve runs. Run again after an
- * interruption, it finishes the job or reports that the store is already under the new root.
+ * docs/adr/0024). When a serve answers on the data dir's admin socket, serve rotates online (it keeps answering;
+ * serve-root-rotation.ts); otherwise, or with --offline, the command works on the keystore itself, holding its lock.
+ * Run again after an interruption, it finishes the job or reports that the store is already under the new root.
  */
 
+import { KeyStoreError } from '../keystore/errors.ts';
 import { rotateRootKey } from '../keystore/root-rotation.ts';
 import { createLogger } from '../observability/logger.ts';
 import { openRootKey, type RootKeyOptions } from '../rootkey/root-key-config.ts';
+import { callAdmin } from './admin-client.ts';
 import { type CommandModule, type Io, noPositionals, parseCommandFlags } from './commands.ts';
 import { type FlagSpec, type FlagValuesOf, pickFlags, UsageError } from './flags.ts';
 import {
@@ -19,6 +22,7 @@ import {
   rootKeyOptionsFromFlags,
 } from './root-key-flags.ts';
 import { SERVE_FLAGS } from './serve-flags.ts';
+import type { RootRotated } from './serve-root-rotation.ts';
 
 export const TO_PIN_ENV = 'KUBEKMS_TO_PKCS11_PIN';
 
@@ -54,7 +58,16 @@ export const ROTATE_FLAGS = [
     type: 'path',
     help: `New root key: file holding the user PIN, mode 0600 (else ${TO_PIN_ENV}, else KUBEKMS_PKCS11_PIN).`,
   },
+  {
+    name: 'offline',
+    type: 'boolean',
+    default: false,
+    help: "Rotate the keystore itself, never through a running serve's admin socket (refused while serve holds it).",
+  },
 ] as const satisfies readonly FlagSpec[];
+
+/** How long an online rotation may take (an HSM round trip per version, twice). */
+const ONLINE_TIMEOUT_MS = 600_000;
 
 type RotateFlags = FlagValuesOf<typeof ROTATE_FLAGS>;
 type NewRoot = Pick<RootKeyOptions, 'provider' | 'pkcs11' | 'rootKeyFile' | 'dev'>;
@@ -105,8 +118,25 @@ export function newRootFromFlags(f: RotateFlags): NewRoot {
 
 export async function rotateCommand(f: RotateFlags, io: Pick<Io, 'out' | 'env'>): Promise<number> {
   const dataDir = f['data-dir'];
-  const current = rootKeyOptionsFromFlags(f);
   const next = newRootFromFlags(f);
+  if (!f.offline) {
+    // A serve holds the data dir: it rotates online, opening the new key itself (serve-root-rotation.ts).
+    const online = await callAdmin<RootRotated | { ok: false; code: string; message: string }>(
+      dataDir,
+      { op: 'rotateRootKey', to: next },
+      ONLINE_TIMEOUT_MS,
+    );
+    if (online !== undefined) {
+      if (!online.ok) throw new KeyStoreError(`rootkey rotate: serve refused: ${online.message}`);
+      io.out(
+        `root key rotated online by serve: ${online.keys} keys (${online.versions} versions) re-wrapped and ` +
+          `${online.records} records re-authenticated\n  from: ${online.from}\n  to:   ${online.to}\n` +
+          `restart serve with: ${serveFlagsOf(next)}\n`,
+      );
+      return 0;
+    }
+  }
+  const current = rootKeyOptionsFromFlags(f);
   const log = createLogger('warn', process.stderr);
   const from = await openRootKey({ ...current, dataDir, log, env: io.env });
   // The new key's PIN: its own variable, else the current one's (the same token usually has the same PIN).

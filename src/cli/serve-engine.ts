@@ -12,8 +12,10 @@ import type { RunningSharedState } from '../ha/shared-state.ts';
 import { SqliteKeyStore } from '../keystore/sqlite-keystore.ts';
 import type { Logger } from '../observability/logger.ts';
 import { openRootKey } from '../rootkey/root-key-config.ts';
+import { SwitchableRootKey } from '../rootkey/switchable-root-key.ts';
 import { features } from './features.ts';
 import type { ServeConfig } from './serve-config.ts';
+import { type RootRotation, rootRotation } from './serve-root-rotation.ts';
 import type { Stoppers } from './stoppers.ts';
 
 export interface OpenedEngine {
@@ -23,11 +25,14 @@ export interface OpenedEngine {
     readonly run: RunningSharedState;
     readonly fetchKey: (keyUuid: string) => Promise<void>;
   };
+  /** Without --shared-state: moves the keystore to another root key while serving (admin socket). */
+  readonly rotateRoot?: RootRotation;
 }
 
 export async function openEngine(config: ServeConfig, log: Logger, started: Stoppers): Promise<OpenedEngine> {
   const { dataDir, requireAuthenticated } = config.keystore;
-  const rootKey = await openRootKey({ ...config.rootKey, dataDir, log });
+  // Switchable: an online root-key rotation (serve-root-rotation.ts) replaces it for the engine and the store at once.
+  const rootKey = new SwitchableRootKey(await openRootKey({ ...config.rootKey, dataDir, log }));
   const cache = new SqliteKeyStore({
     dataDir,
     rootKey,
@@ -97,7 +102,7 @@ export async function openEngine(config: ServeConfig, log: Logger, started: Stop
   } else {
     core.resolve(secretsKey, 'secrets-key');
   }
-  if (!run || !ha) return { core };
+  if (!run || !ha) return { core, rotateRoot: rootRotation(core, cache, rootKey, dataDir, log) };
   return { core, shared: { run, fetchKey: fetchFrom(run, ha.keyObjectName) } };
 }
 

@@ -21,6 +21,7 @@ import type { ServeConfig } from './serve-config.ts';
 import { openEngine } from './serve-engine.ts';
 import { startMaintenance } from './serve-maintenance.ts';
 import { startPlugin } from './serve-plugin.ts';
+import type { RootRotation } from './serve-root-rotation.ts';
 import { Stoppers } from './stoppers.ts';
 
 export interface Running {
@@ -43,14 +44,14 @@ export async function serve(config: ServeConfig, logDestination?: NodeJS.Writabl
   const log = openLog(config.log, logDestination);
   const started = new Stoppers(config.shutdownGraceMs);
   try {
-    const { core, shared } = await openEngine(config, log, started);
+    const { core, shared, rotateRoot } = await openEngine(config, log, started);
     const metrics = createMetrics();
     registerKeyMetrics(metrics.registry, () => core.allKeys().map((record) => ({ record })));
     reportRetiredUses(core, metrics.registry, log);
     const checks: Record<string, ReadinessCheck> = {};
     if (shared) checks.sharedState = () => shared.run.health();
     // Before the plugin: the plugin's start is what callers wait for, and the admin socket is local and quick.
-    if (config.adminSocket) await startAdminStep(core, config.keystore.dataDir, log, started);
+    if (config.adminSocket) await startAdminStep(core, config.keystore.dataDir, log, started, rotateRoot);
     const secretsKey = config.engine.secretsKey;
     const plugin = config.kmsv2
       ? await startPlugin(config.kmsv2, {
@@ -103,9 +104,10 @@ async function startAdminStep(
   dataDir: string,
   log: Logger,
   started: Stoppers,
+  rotateRoot: RootRotation | undefined,
 ): Promise<void> {
   try {
-    const admin = await startAdminServer(core, dataDir, log);
+    const admin = await startAdminServer(core, dataDir, log, rotateRoot);
     started.push(() => admin.close());
     log.info({ path: admin.path }, 'admin socket serving');
   } catch (e) {

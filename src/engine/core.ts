@@ -288,6 +288,28 @@ export class EngineCore {
     return run;
   }
 
+  /**
+   * Replaces every key's record by the one `rewrap` returns — the same record with its material wrapped under
+   * another root key, already durable (an online root-key rotation) — serialized with mutations, so that no change
+   * is made between the store's switch and this one. The material held in memory stays; a record that differs
+   * in anything but its wrapped material is refused.
+   */
+  replaceWrapping(rewrap: (keys: readonly KeyRecord[]) => Promise<readonly KeyRecord[]>): Promise<void> {
+    const run = this.#queue.then(async () => {
+      const next = await rewrap(this.allKeys());
+      for (const r of next) {
+        const prev = this.keyMap.get(r.keyId);
+        const same =
+          prev?.record.versions.map((v) => v.version).join() === r.versions.map((v) => v.version).join();
+        if (prev === undefined || !same)
+          throw new Error(`engine: re-wrapped key ${r.keyId} does not match the key held`);
+        this.keyMap.set(r.keyId, { record: r, material: prev.material });
+      }
+    });
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
   private apply(change: StoreChange, material?: ReadonlyMap<string, ReadonlyMap<number, SecretBytes>>): void {
     for (const r of change.putKeys ?? []) {
       const prev = this.keyMap.get(r.keyId);

@@ -21,15 +21,10 @@ import { encodeDocument, ROOT_KEY_CHECK_AAD } from './keystore-document.ts';
 import { errorCode, type KeyStoreFs, nodeFs } from './keystore-fs.ts';
 import { KeyStoreLock } from './keystore-lock.ts';
 import { resealDocument } from './reseal.ts';
+import { rootSwitch } from './root-switch.ts';
 import { SqliteError, SqliteWriter } from './sqlite-db.ts';
-import {
-  fileExists,
-  readDatabaseFile,
-  readTrustedDatabase,
-  removeDatabaseTemps,
-  rowsOf,
-} from './sqlite-file.ts';
-import { DB_FILE, putRow, updateRoot, updateSeal } from './sqlite-format.ts';
+import { fileExists, readDatabaseFile, readTrustedDatabase, removeDatabaseTemps } from './sqlite-file.ts';
+import { DB_FILE } from './sqlite-format.ts';
 import { JSON_FILE } from './sqlite-migrate.ts';
 import { trustDatabase } from './sqlite-trust.ts';
 
@@ -117,21 +112,10 @@ async function rotateDatabase(
     return result('already', path, (await trustDatabase(read, o.to, path)).state);
   const trusted = await trustDatabase(read, o.from, path);
   o.onPhase?.('checked');
-  const { generation } = read.meta;
-  const sealed = await resealDocument(
-    { rootKeyCheck: read.meta.rootKeyCheck, generation, state: trusted.state },
-    o.from,
-    o.to,
-  );
-  o.onPhase?.('rewrapped');
-  const rows = rowsOf(sealed.key, sealed.doc.state);
-  const xor = sealed.key.sealXor(rows.map((r) => r.auth));
+  const { generation, rootKeyCheck } = read.meta;
   // One transaction: every row, the root key check, the record key and the seal change together or not at all.
-  const statements = [
-    ...updateRoot(sealed.doc.rootKeyCheck, sealed.recordAuthKey),
-    ...updateSeal(generation, sealed.key.xorSeal(generation, xor)),
-    ...rows.map(putRow),
-  ];
+  const { statements } = await rootSwitch(trusted.state, rootKeyCheck, generation, o.from, o.to);
+  o.onPhase?.('rewrapped');
   await writeTransaction(path, statements, () => o.onPhase?.('switching'));
   o.onPhase?.('switched');
   return result('rotated', path, (await readTrustedDatabase(path, o.to)).state);

@@ -23,6 +23,7 @@ import { KeyStoreError, locate, RecordDecodeError } from './errors.ts';
 import { type KeyStoreFs, nodeFs } from './keystore-fs.ts';
 import type { KeyStoreLock } from './keystore-lock.ts';
 import { type AuthenticatedKind, canonicalJson, encodeRecord, type RecordAuthKey } from './record-auth.ts';
+import { rootSwitch } from './root-switch.ts';
 import { SqliteError, SqliteWriter, type SqlStatement } from './sqlite-db.ts';
 import { fileExists, readTrustedDatabase, removeDatabaseTemps, removeEmptySideFiles } from './sqlite-file.ts';
 import { DB_FILE, deleteRow, putRow, updateSeal } from './sqlite-format.ts';
@@ -44,8 +45,8 @@ export interface SqliteKeyStoreOptions {
 /** The open store: what a commit needs, all O(1) to update. */
 interface Opened {
   readonly writer: SqliteWriter;
-  readonly key: RecordAuthKey;
-  readonly auths: Map<string, Uint8Array>;
+  key: RecordAuthKey;
+  auths: Map<string, Uint8Array>;
   readonly index: StoreIndex;
   xor: Uint8Array;
   generation: number;
@@ -139,6 +140,34 @@ export class SqliteKeyStore implements KeyStore {
 
   commit(change: StoreChange): Promise<void> {
     return this.#commits.run(() => this.#commitNow(change));
+  }
+
+  /**
+   * Moves the open store to another root key without closing it (serve's online root-key rotation, ADR 0024):
+   * after the commits queued before it, `state` — the engine's, i.e. what the store holds — is re-wrapped under
+   * `to` and written in one transaction (root-switch.ts); later commits authenticate under the new record key.
+   * Resolves with the re-wrapped state. A failure changes nothing.
+   */
+  switchRoot(from: RootKey, to: RootKey, state: StoreState): Promise<StoreState> {
+    return this.#commits.run(async () => {
+      const o = this.#open;
+      if (o === undefined) throw new KeyStoreError('keystore: root switch on a store that is not open');
+      const sw = await rootSwitch(state, new Uint8Array(0), o.generation, from, to);
+      if (sw.auths.size !== o.auths.size || [...sw.auths.keys()].some((k) => !o.auths.has(k)))
+        throw new KeyStoreError(
+          `keystore: ${this.#path}: the state to re-wrap is not the stored one; nothing changed`,
+        );
+      await o.writer.transaction(sw.statements).catch((e: unknown) => {
+        const why = e instanceof SqliteError ? e.detail : String(e);
+        throw new KeyStoreError(`keystore: cannot write ${this.#path} (${why}); the store is unchanged`, {
+          cause: e,
+        });
+      });
+      o.key = sw.key;
+      o.auths = sw.auths;
+      o.xor = sw.xor;
+      return sw.state;
+    });
   }
 
   async close(): Promise<void> {
