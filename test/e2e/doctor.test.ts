@@ -146,7 +146,7 @@ describe('kubekms doctor on a real control plane', () => {
     expect(d.rows.get('instance a')).toMatch(new RegExp(`^ok live, key_id ${keyId}, holds `));
     expect(d.rows.get('instance b')).toMatch(new RegExp(`^ok live, key_id ${keyId}, holds `));
     expect(d.rows.get('keystore')).toMatch(
-      /sealed by this root key, .*1 key, 1 alias, 0 grants, in use by pid \d+; Secrets key/,
+      /sealed by this root key \(file, fingerprint [0-9a-f]{16}\), .*1 key, 1 alias, 0 grants, in use by pid \d+; Secrets key/,
     );
     expect(d.rows.get('api')).toMatch(/\(Kubernetes v1\.36\.\d+\); KmsStateRecord CRD served$/);
     expect(d.rows.get('shared records')).toMatch(/every one written by a root key holder$/);
