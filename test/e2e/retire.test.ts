@@ -248,4 +248,50 @@ describe('retiring the old version after an online rotation', () => {
       `retire e2e: ${secrets.length} Secrets, pass ${end.phase} with ${end.failed} failures; v1 retired, its use counted, disabled, every Secret read after an API server restart`,
     );
   });
+
+  it('rotates online through the mirror: a new spec.rotateNow token rotates once, and v2 is retired after its pass', async () => {
+    const before = ((await mirror())?.status?.currentVersion as number | undefined) ?? 0;
+    expect(before).toBe(2);
+    await patchMirror({ rotateNow: 'r3' });
+    const m = await waitFor(
+      'the mirror at version 3',
+      async () => {
+        const o = await mirror();
+        return o?.status?.currentVersion === 3 && o.status.rotateNow === 'r3' ? o : undefined;
+      },
+      60_000,
+      500,
+    );
+    expect(m.spec.rotateNow).toBe('r3'); // honoured, not reverted
+    expect((await client.status()).keyId).toMatch(/:v3$/);
+    const rotated = (await events(cp.apiserver, 'kubekms')).find(
+      (e) => e.reason === 'KeyRotated' && /spec.rotateNow=r3/.test(e.note),
+    );
+    expect(rotated?.note).toMatch(/rotated online \(spec.rotateNow=r3\): version 3 now encrypts/);
+    const probe = secrets.find((s) => s.name === 'probe')!;
+    await waitFor(
+      'the API server writing under v3',
+      async () => {
+        await cp.apiserver.request('/readyz/kms-providers');
+        await applySecrets(cp.apiserver, [probe]);
+        return /:v3$/.test((await storedSecret(cp.etcd, probe)).obj.keyID) ? true : undefined;
+      },
+      180_000,
+      2_000,
+    );
+    const retired = await waitFor(
+      'v2 retired',
+      async () => {
+        const r = (await mirror())?.status?.retiredVersions as { version: number }[] | undefined;
+        return r?.some((x) => x.version === 2) ? r : undefined;
+      },
+      180_000,
+      500,
+    );
+    expect(retired.map((r) => r.version)).toEqual([1, 2]);
+    expect([...new Set((await allStoredKeyIds()).values())].every((id) => id.endsWith(':v3'))).toBe(true);
+    await patchMirror({ rotateNow: 'r3' }); // the same token again: no rotation
+    await new Promise((r) => setTimeout(r, 2_000));
+    expect((await mirror())?.status?.currentVersion).toBe(3);
+  });
 });
