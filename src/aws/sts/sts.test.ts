@@ -244,6 +244,28 @@ describe('AssumeRoleWithWebIdentity', () => {
     expect(entered).toBe(32);
   });
 
+  it('answers protocol faults in STS XML: a wrong path, a body over 64 KiB, a parameter given twice', async () => {
+    const { h } = await start();
+    const post = (path: string, body: string) =>
+      fetch(`${h.server.endpoint}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body,
+      }).then(async (r) => [r.status, /<Code>(\w+)<\/Code>/.exec(await r.text())?.[1]] as const);
+    expect(await post('/other', 'Action=AssumeRoleWithWebIdentity')).toEqual([
+      400,
+      'UnknownOperationException',
+    ]);
+    expect(await post('/', `Action=AssumeRoleWithWebIdentity&X=${'a'.repeat(70_000)}`)).toEqual([
+      413,
+      'RequestEntityTooLargeException',
+    ]);
+    expect(await post('/', 'Action=AssumeRoleWithWebIdentity&RoleArn=a&RoleArn=b')).toEqual([
+      400,
+      'ValidationError',
+    ]);
+  });
+
   it('checks its parameters: required members, the role ARN of this installation, no session policies', async () => {
     const { h } = await start();
     const cases: [Record<string, string>, number, string, string][] = [
