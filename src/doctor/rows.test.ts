@@ -95,12 +95,16 @@ describe('keystoreRow', () => {
     [undefined, 'skip', /^needs the root key$/],
     [{ error: 'keystore: /d/keystore.json: keys[0].state: unknown' }, 'FAIL', /keys\[0\]\.state/],
     [
-      { ...base, secretsKey: { keyId: 'k1', primaryVersion: 2, versions: 3 }, lockedByPid: 42 },
+      {
+        ...base,
+        secretsKey: { keyId: 'k1', primaryVersion: 2, versions: 3, newestVersion: 3 },
+        lockedByPid: 42,
+      },
       'ok',
       /^\/d\/keystore\.json: sealed by this root key, generation 7, 3 keys, 1 alias, 0 grants, in use by pid 42; Secrets key k1 primary v2 of 3$/,
     ],
     [
-      { ...base, secretsKey: { keyId: 'k1', primaryVersion: 2, versions: 3 }, root: true },
+      { ...base, secretsKey: { keyId: 'k1', primaryVersion: 2, versions: 3, newestVersion: 3 }, root: true },
       'ok',
       /^\/d\/keystore\.json: sealed by this root key \(pkcs11, fingerprint 0123456789abcdef\), generation 7, 3 keys/,
     ],

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { sha256Label } from '../api/apiserver-writes.ts';
 import { DOCTOR_FLAGS, doctorOptions } from '../cli/doctor-command.ts';
 import { parseFlags } from '../cli/flags.ts';
 import { type Running, serve } from '../cli/serve.ts';
@@ -151,6 +152,39 @@ describe('runDoctor', () => {
     );
     expect(t.api).toBe('ok https://api.test:6443 (Kubernetes v1.36.3); KmsStateRecord CRD served');
     expect(t.instances).toMatch(/^ok 2 live instances agree: key_id kubekms:k:v1/);
+  });
+
+  it('FAILs "keystore vs data" only when the API server wrote under a newer version of the Secrets key', async () => {
+    await startServe();
+    const base = {
+      '/version': ok({ gitVersion: 'v1.36.3' }),
+      '/apis/kubekms.io/v1alpha1': ok({ resources: [{ name: 'kmsstaterecords' }] }),
+      '/apis/coordination.k8s.io/v1/namespaces/kubekms/leases': ok({ items: [] }),
+    };
+    const first = table(await runDoctor(options([], { kube: fakeKube(), kubeGet: api(base) })));
+    const keyId = /Secrets key ([0-9a-f-]{36}) primary v1/.exec(first.keystore ?? '')?.[1];
+    expect(keyId).toBeDefined();
+    const write = (v: number) =>
+      `apiserver_envelope_encryption_key_id_hash_last_timestamp_seconds{apiserver_id_hash="sha256:aa",` +
+      `key_id_hash="${sha256Label(`kubekms:${keyId}:v${v}`)}",provider_name="kubekms",transformation_type="to_storage"} 1.7e9`;
+    const metrics = (lines: string[]): KubeResponse => ({ ...ok({}), body: `${lines.join('\n')}\n` });
+    const held = await runDoctor(
+      options([], { kube: fakeKube(), kubeGet: api({ ...base, '/metrics': metrics([write(1)]) }) }),
+    );
+    expect(held.map((r) => r.check)).not.toContain('keystore vs data');
+    const newer = table(
+      await runDoctor(
+        options([], {
+          kube: fakeKube(),
+          kubeGet: api({ ...base, '/metrics': metrics([write(1), write(3)]) }),
+        }),
+      ),
+    );
+    expect(newer['keystore vs data']).toBe(
+      `FAIL the API server wrote data under kubekms:${keyId}:v3 (2023-11-14T22:13:20.000Z), but this keystore's ` +
+        'newest version of the Secrets key is v1: the keystore is older than the data (restored from an older ' +
+        'backup, or an older copy put back?); restore the newest backup (docs/disaster-recovery.md)',
+    );
   });
 
   it('FAILs the socket and the keystore for a wrong socket path and data dir, and skips the API without a kubeconfig', async () => {

@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { lstat, readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { parseKeyIdWrites } from '../api/apiserver-writes.ts';
 import {
   type HeartbeatLeaseLike,
   INSTANCE_LABEL,
@@ -20,6 +21,7 @@ import { inspectKeystore } from '../keystore/inspect.ts';
 import type { KubeConfig } from '../kube/kubeconfig.ts';
 import { type KubeGet, type KubeResponse, kubeGetter } from '../kube/raw-http.ts';
 import { clockSkewRow } from './clock-skew.ts';
+import { keystoreBehindRow } from './data-versions-check.ts';
 import {
   analyzeEncryptionConfig,
   EncryptionConfigError,
@@ -108,7 +110,8 @@ export async function runDoctor(o: DoctorOptions): Promise<CheckRow[]> {
   }
   rows.push(keystoreRow(inspection, o.secretsKey, rootKey?.identity));
 
-  rows.push(...(await apiRows(o, now, rootKey)));
+  const secrets = inspection !== undefined && 'secretsKey' in inspection ? inspection.secretsKey : undefined;
+  rows.push(...(await apiRows(o, now, rootKey, secrets)));
 
   if (o.encryptionConfig !== '') rows.push(...(await encryptionConfigRows(o.encryptionConfig, o.kmsSocket)));
   return rows;
@@ -145,7 +148,12 @@ async function roundTrip(rootKey: RootKey): Promise<true | string> {
   return same ? true : 'unwrap returned other bytes than were wrapped';
 }
 
-async function apiRows(o: DoctorOptions, now: () => number, rootKey?: RootKey): Promise<CheckRow[]> {
+async function apiRows(
+  o: DoctorOptions,
+  now: () => number,
+  rootKey?: RootKey,
+  secrets?: { readonly keyId: string; readonly newestVersion: number },
+): Promise<CheckRow[]> {
   if (typeof o.kube === 'string')
     return [
       row('api', 'skip', o.kube),
@@ -212,6 +220,13 @@ async function apiRows(o: DoctorOptions, now: () => number, rootKey?: RootKey): 
     }
   }
   rows.push(await sharedRecordsRow(fetch, o.namespace, rootKey));
+  // Only when it finds something: an API server's metrics may be closed to this user, or name no write yet.
+  const metrics = secrets ? await fetch('/metrics') : undefined;
+  const behind =
+    secrets && typeof metrics === 'object' && metrics.status === 200
+      ? keystoreBehindRow(parseKeyIdWrites(metrics.body), secrets)
+      : undefined;
+  if (behind) rows.push(behind);
   return rows;
 }
 

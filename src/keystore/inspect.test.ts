@@ -59,7 +59,7 @@ describe.each(STORES)('inspectKeystore of the $name keystore', (kind) => {
       keys: 2,
       aliases: 2,
       grants: 1,
-      secretsKey: { keyId: KEY_A, primaryVersion: 1, versions: 1 },
+      secretsKey: { keyId: KEY_A, primaryVersion: 1, versions: 1, newestVersion: 1 },
       lockedByPid: process.pid,
     });
     // The store still works: the inspection took nothing from it.

@@ -24,6 +24,8 @@ export interface KeystoreInspection {
     readonly keyId: string;
     readonly primaryVersion: number;
     readonly versions: number;
+    /** The highest version number the store holds of it. */
+    readonly newestVersion: number;
   };
   /** The pid in keystore.lock while that process holds it (a running serve; lock-record.ts), else undefined. */
   readonly lockedByPid?: number;
@@ -57,7 +59,12 @@ export async function inspectKeystore(o: InspectOptions): Promise<KeystoreInspec
     grants: grants.length,
     ...(key
       ? {
-          secretsKey: { keyId: key.keyId, primaryVersion: key.primaryVersion, versions: key.versions.length },
+          secretsKey: {
+            keyId: key.keyId,
+            primaryVersion: key.primaryVersion,
+            versions: key.versions.length,
+            newestVersion: Math.max(...key.versions.map((v) => v.version)),
+          },
         }
       : {}),
     ...(pid !== undefined ? { lockedByPid: pid } : {}),

@@ -3,8 +3,10 @@
  * taken before an online rotation is older than a Secret written since. The API server cannot list Secrets (its
  * log names the key_id and says the keystore is older than the data) and does not become ready; kubekms counts the
  * Decrypts in kubekms_kmsv2_store_behind_total, logs "rollback suspected" and refuses to rotate the key again
- * (which would issue the lost version number for new material). Restoring the newest backup recovers everything.
+ * (which would issue the lost version number for new material); before that, `kubekms doctor` already FAILs it from
+ * the API server's metrics. Restoring the newest backup recovers everything.
  */
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -84,6 +86,24 @@ describe('a keystore older than the Secrets in etcd', () => {
       plugin = await plugin.restart();
     };
     await restoreFrom(backup);
+    // Before the API server restarts, doctor sees its writes under v2 in its metrics.
+    const doctor = spawnSync(
+      process.execPath,
+      [
+        MAIN,
+        'doctor',
+        ...keyFlags,
+        '--kms-socket',
+        plugin.socket,
+        '--kubeconfig',
+        cp.apiserver.kubeconfigPath,
+      ],
+      { encoding: 'utf8', timeout: 120_000 },
+    );
+    expect(doctor.status).toBe(1);
+    expect(doctor.stdout).toMatch(
+      /keystore vs data +FAIL +the API server wrote data under kubekms:[0-9a-f-]{36}:v2 .*newest version of the Secrets key is v1: the keystore is older than the data/,
+    );
     // No DEK seed cached: the API server's Secret watch cache lists every Secret through the restored kubekms,
     // fails on the one under v2, and keeps the API server from becoming ready; its log says why.
     await cp.apiserver.restart({ waitReady: false });
