@@ -79,6 +79,14 @@ describe('admin socket requests', () => {
     });
   });
 
+  it('refuses a root-key rotation where serve offers none (--shared-state)', async () => {
+    const a = await send(
+      `${JSON.stringify({ op: 'rotateRootKey', to: { provider: 'file', rootKeyFile: '/k' } })}\n`,
+    );
+    expect(a).toMatchObject({ ok: false, code: 'UnsupportedOperationException' });
+    expect(a.message).toMatch(/^rotateRootKey: not with --shared-state/);
+  });
+
   it('a valid rotate answers with the new primary version', async () => {
     const a = await send(`${JSON.stringify({ op: 'rotate', key: SECRETS_KEY_ALIAS })}\n`);
     expect(a).toMatchObject({ ok: true, primaryVersion: 2 });
