@@ -60,6 +60,7 @@ export function rowName(kind: AuthenticatedKind, id: string): string {
 
 /** Reads and strictly checks the meta rows and every record row (not their content or auth: sqlite-trust.ts). */
 export function readDatabase(q: SqlQuery): { meta: DbMeta; rows: StoredRow[] } {
+  checkSchema(q);
   const meta = readMeta(q);
   const rows: StoredRow[] = [];
   for (const r of q.iterate('SELECT rowid, kind, id, json, auth FROM records ORDER BY rowid')) {
@@ -75,6 +76,24 @@ export function readDatabase(q: SqlQuery): { meta: DbMeta; rows: StoredRow[] } {
     rows.push({ kind, id, json, auth });
   }
   return { meta, rows };
+}
+
+/** The two tables and their unique indexes, nothing else: a trigger or view planted beside them is refused. */
+const SCHEMA_OBJECTS = [
+  'index sqlite_autoindex_meta_1',
+  'index sqlite_autoindex_records_1',
+  'table meta',
+  'table records',
+];
+
+function checkSchema(q: SqlQuery): void {
+  const found = [...q.iterate('SELECT type, name FROM sqlite_schema')].map(
+    (r) => `${String(r.type)} ${String(r.name)}`,
+  );
+  for (const o of found)
+    if (!SCHEMA_OBJECTS.includes(o)) throw new RecordDecodeError(`schema.${o}`, 'unknown');
+  for (const o of SCHEMA_OBJECTS)
+    if (!found.includes(o)) throw new RecordDecodeError(`schema.${o}`, 'missing');
 }
 
 function readMeta(q: SqlQuery): DbMeta {

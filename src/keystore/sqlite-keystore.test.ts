@@ -98,6 +98,34 @@ describe('SqliteKeyStore files', () => {
   });
 });
 
+describe('SqliteKeyStore atomicity', () => {
+  it('a commit that fails inside its transaction writes nothing, changes nothing in memory, and the next one works', async () => {
+    await withStore(async (s) => {
+      await s.open();
+      await s.commit({ putKeys: [await minimalKey(rootKey, 'k1')], putAliases: [alias('alias/a', 'k1')] });
+      // Another connection adds a trigger that aborts the insert of key "boom" half-way through a transaction.
+      sql(
+        "CREATE TRIGGER boom BEFORE INSERT ON records WHEN NEW.id = 'boom' BEGIN SELECT RAISE(ABORT, 'injected'); END",
+      );
+      const change = {
+        putKeys: [await minimalKey(rootKey, 'k2'), await minimalKey(rootKey, 'boom')],
+        deleteAliases: ['alias/a'],
+      };
+      await expect(s.commit(change)).rejects.toThrow(
+        new RegExp(`^keystore: cannot write ${db} \\(injected\\); the store is unchanged$`),
+      );
+      expect(s.generation).toBe(1);
+      await s.commit({ putKeys: [await minimalKey(rootKey, 'k3')] });
+      expect(s.generation).toBe(2);
+    });
+    expect(await openError()).toMatch(/: schema\.trigger boom: unknown; refusing to open it$/);
+    sql('DROP TRIGGER boom');
+    const back = await reopen();
+    expect(back.keys.map((k) => k.keyId)).toEqual(['k1', 'k3']);
+    expect(back.aliases.map((a) => a.aliasName)).toEqual(['alias/a']);
+  });
+});
+
 describe('SqliteKeyStore refuses rows changed without the root key', () => {
   async function seeded(): Promise<void> {
     await withStore(async (s) => {
@@ -195,6 +223,11 @@ describe('SqliteKeyStore refuses databases it cannot read, naming why', () => {
       /meta\.formatVersion: 2: written by a newer kubekms \(this one reads up to 1\)/,
     ],
     ['an unknown meta row', () => sql("INSERT INTO meta VALUES ('extra', 1)"), /meta\.extra: unknown field/],
+    [
+      'a view planted beside the tables',
+      () => sql('CREATE VIEW v AS SELECT * FROM records'),
+      /schema\.view v: unknown/,
+    ],
     [
       'a missing generation',
       () => sql("DELETE FROM meta WHERE name = 'generation'"),
