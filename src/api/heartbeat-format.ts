@@ -7,6 +7,8 @@ export const INSTANCE_LABEL = 'kubekms.io/role';
 export const INSTANCE_LABEL_VALUE = 'instance';
 export const HELD_VERSIONS_ANNOTATION = 'kubekms.io/held-versions';
 export const KEY_ID_ANNOTATION = 'kubekms.io/key-id';
+/** Which root of trust the instance holds: `<kind>:<fingerprint>` (RootKey.identity), e.g. `file:3f2a9c0e5b7d1486`. */
+export const ROOT_KEY_ANNOTATION = 'kubekms.io/root-key';
 export const HEARTBEAT_PERIOD_MS = 10_000;
 export const HEARTBEAT_DURATION_SECONDS = 30;
 
@@ -25,6 +27,8 @@ export interface InstanceHeartbeat {
   readonly held: HeldVersions;
   /** The key_id the instance's KMS v2 plugin reports ('' when it serves no plugin). */
   readonly keyId: string;
+  /** The root of trust it holds, `<kind>:<fingerprint>` ('' when its heartbeat does not say). */
+  readonly rootKey: string;
 }
 
 export interface HeartbeatLeaseLike {
@@ -66,6 +70,7 @@ export function readHeartbeat(lease: HeartbeatLeaseLike): InstanceHeartbeat {
     durationMs: (lease.spec.leaseDurationSeconds ?? HEARTBEAT_DURATION_SECONDS) * 1000,
     held: decodeHeldVersions(a[HELD_VERSIONS_ANNOTATION]),
     keyId: a[KEY_ID_ANNOTATION] ?? '',
+    rootKey: a[ROOT_KEY_ANNOTATION] ?? '',
   };
 }
 

@@ -8,7 +8,7 @@ const K2 = '22222222-2222-4222-8222-222222222222';
 
 function hb(
   instance: string,
-  o: { keyId?: string; held?: Record<string, number>; ageMs?: number } = {},
+  o: { keyId?: string; held?: Record<string, number>; ageMs?: number; rootKey?: string } = {},
 ): InstanceHeartbeat {
   return {
     instance,
@@ -16,6 +16,7 @@ function hb(
     durationMs: 30_000,
     held: o.held ?? { [K1]: 2 },
     keyId: o.keyId ?? `kubekms:${K1}:v2`,
+    rootKey: o.rootKey ?? '',
   };
 }
 
@@ -45,6 +46,29 @@ describe('compareInstances', () => {
       `instances: key_id | FAIL | live instances report different key_ids: node-a, node-c → kubekms:${K1}:v2; node-b → kubekms:${K2}:v1`,
     );
     expect(rows.filter((r) => r.includes('| ok |'))).toHaveLength(3);
+  });
+
+  it('shows the root key each live instance holds, and FAILs naming them when they differ', () => {
+    const same = show([
+      hb('node-a', { rootKey: 'file:3f2a9c0e5b7d1486' }),
+      hb('node-b', { rootKey: 'file:3f2a9c0e5b7d1486' }),
+    ]);
+    expect(same[0]).toBe(
+      `instance node-a | ok | live, key_id kubekms:${K1}:v2, holds ${K1}:v2, root key file:3f2a9c0e5b7d1486`,
+    );
+    expect(same[2]).toMatch(/^instances \| ok \| 2 live instances agree/);
+    const rows = show([
+      hb('node-a', { rootKey: 'file:3f2a9c0e5b7d1486' }),
+      hb('node-b', { rootKey: 'pkcs11:0123456789abcdef' }),
+      hb('node-c'),
+    ]);
+    expect(rows).toContain(
+      'instances: root key | FAIL | live instances hold different root keys: node-a → file:3f2a9c0e5b7d1486; node-b → pkcs11:0123456789abcdef',
+    );
+    // An expired Lease's root key does not count.
+    expect(
+      show([hb('node-a', { rootKey: 'file:a' }), hb('node-b', { rootKey: 'file:b', ageMs: 60_000 })]).at(-1),
+    ).toMatch(/^instances \| ok \|/);
   });
 
   it('FAILs naming the instance and key when live instances hold different highest versions', () => {
@@ -89,7 +113,11 @@ describe('compareInstances', () => {
       readHeartbeat({
         metadata: {
           name: `kubekms-instance-${name}`,
-          annotations: { 'kubekms.io/held-versions': held, 'kubekms.io/key-id': `kubekms:${K1}:v2` },
+          annotations: {
+            'kubekms.io/held-versions': held,
+            'kubekms.io/key-id': `kubekms:${K1}:v2`,
+            'kubekms.io/root-key': 'file:3f2a9c0e5b7d1486',
+          },
         },
         spec: {
           holderIdentity: name,
@@ -98,7 +126,9 @@ describe('compareInstances', () => {
         },
       });
     const rows = show([lease('a', JSON.stringify({ [K1]: 2 })), lease('b', '{not json')]);
-    expect(rows).toContain(`instance b | ok | live, key_id kubekms:${K1}:v2, holds no key versions`);
+    expect(rows).toContain(
+      `instance b | ok | live, key_id kubekms:${K1}:v2, holds no key versions, root key file:3f2a9c0e5b7d1486`,
+    );
     expect(rows).toContain(`instances: key ${K1} | FAIL | a holds v2; b does not hold the key`);
   });
 });

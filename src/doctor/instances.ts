@@ -1,6 +1,7 @@
 /**
  * The instances check: a row per heartbeat Lease (docs/adr/0009-shared-key-state.md), then whether the live
- * instances agree — the same `key_id` from every plugin, the same highest version of every key. Pure.
+ * instances agree — the same `key_id` from every plugin, the same root key, the same highest version of every
+ * key. Pure.
  */
 import { type InstanceHeartbeat, isLive } from '../api/heartbeat-format.ts';
 import { type CheckRow, row } from './report.ts';
@@ -44,7 +45,8 @@ export function compareInstances(
     const keyId = h.keyId === '' ? 'no plugin' : `key_id ${h.keyId}`;
     if (isLive(h, now)) {
       live.push(h);
-      rows.push(row(`instance ${h.instance}`, 'ok', `live, ${keyId}, ${describeHeld(h)}`));
+      const root = h.rootKey === '' ? '' : `, root key ${h.rootKey}`;
+      rows.push(row(`instance ${h.instance}`, 'ok', `live, ${keyId}, ${describeHeld(h)}${root}`));
     } else {
       const when =
         h.renewedAt === undefined
@@ -75,6 +77,20 @@ export function agreement(live: readonly InstanceHeartbeat[]): CheckRow[] {
         'FAIL',
         `live instances report different key_ids: ${[...byKeyId]
           .map(([k, names]) => `${names.join(', ')} → ${k}`)
+          .join('; ')}`,
+      ),
+    );
+  // Root of trust: every live instance that says which root key it holds must hold the same one (docs/ha.md).
+  const byRoot = new Map<string, string[]>();
+  for (const h of live)
+    if (h.rootKey !== '') byRoot.set(h.rootKey, [...(byRoot.get(h.rootKey) ?? []), h.instance]);
+  if (byRoot.size > 1)
+    problems.push(
+      row(
+        'instances: root key',
+        'FAIL',
+        `live instances hold different root keys: ${[...byRoot]
+          .map(([r, names]) => `${names.join(', ')} → ${r}`)
           .join('; ')}`,
       ),
     );

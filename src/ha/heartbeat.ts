@@ -14,6 +14,7 @@ import {
   INSTANCE_LABEL,
   INSTANCE_LABEL_VALUE,
   KEY_ID_ANNOTATION,
+  ROOT_KEY_ANNOTATION,
 } from '../api/heartbeat-format.ts';
 import { sleep } from '../kube/backoff.ts';
 import type { Lease } from '../kube/client.ts';
@@ -27,6 +28,8 @@ export interface HeartbeatOptions {
   readonly instance: string;
   readonly held: () => HeldVersions;
   readonly keyId: () => string;
+  /** The root of trust this instance holds (`<kind>:<fingerprint>`), published for doctor; absent: not published. */
+  readonly rootKey?: () => string;
   readonly log: Logger;
   readonly periodMs?: number;
   /**
@@ -107,6 +110,7 @@ export class Heartbeat {
         annotations: {
           [HELD_VERSIONS_ANNOTATION]: encodeHeldVersions(this.#o.held()),
           [KEY_ID_ANNOTATION]: this.#o.keyId(),
+          ...(this.#o.rootKey ? { [ROOT_KEY_ANNOTATION]: this.#o.rootKey() } : {}),
           ...(writes !== undefined ? { [KEY_ID_WRITES_ANNOTATION]: writes } : {}),
         },
       },

@@ -22,6 +22,7 @@ const sys = { caller: SYSTEM };
 
 /** TestRootKey refusing foreign blobs with RootKeyMismatchError, as the real providers do (engine/ports.ts). */
 class ProviderLikeRootKey extends TestRootKey {
+  readonly identity = { kind: 'file', fingerprint: '0123456789abcdef' } as const;
   override async unwrap(wrapped: Uint8Array, aad: Uint8Array): Promise<SecretBytes> {
     return super.unwrap(wrapped, aad).catch(() => {
       throw new RootKeyMismatchError();
@@ -113,6 +114,8 @@ describe('shared key state between instances', () => {
     expect(b.core.holdsVersion(keyId, 2)).toBe(true);
     const lease = api.leases.get('kubekms-instance-b');
     expect(JSON.parse(lease?.metadata.annotations?.['kubekms.io/held-versions'] ?? '{}')[keyId]).toBe(2);
+    // …and which root of trust it holds (doctor compares them).
+    expect(lease?.metadata.annotations?.['kubekms.io/root-key']).toBe('file:0123456789abcdef');
     await until(() => b.core.findKey(keyId)?.primaryVersion === 2, 'b to see the promotion');
     const ct = encrypt(b.core, sys, { keyId, plaintext: bytes('v2') });
     expect(decrypt(a.core, sys, { ciphertextBlob: ct.ciphertextBlob }).keyId).toContain(keyId);

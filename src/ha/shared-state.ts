@@ -61,8 +61,10 @@ export class SharedState {
   readonly api: StateApi;
   #sync: StateSync | undefined;
   readonly #get: KubeGet | undefined;
+  readonly #rootKey: RootKey;
 
   constructor(o: SharedStateOptions) {
+    this.#rootKey = o.rootKey;
     if (o.api) this.api = o.api;
     else {
       const kc = loadKubeConfig(o.kubeconfig ?? '');
@@ -95,6 +97,10 @@ export class SharedState {
       instance: o.instance,
       held: () => heldVersions(core),
       keyId: o.keyId,
+      rootKey: () => {
+        const id = this.#rootKey.identity;
+        return id === undefined ? '' : `${id.kind}:${id.fingerprint}`;
+      },
       log,
       ...(o.publishApiserverWrites && get ? { apiserverWrites: () => readOwnWrites(get) } : {}),
     });
