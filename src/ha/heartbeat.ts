@@ -45,6 +45,8 @@ export class Heartbeat {
   readonly #o: HeartbeatOptions;
   readonly #abort = new AbortController();
   #wake: (() => void) | undefined;
+  /** A poke that came while a renewal was in flight: renew again at once after it (it may carry stale state). */
+  #poked = false;
   #loop: Promise<void> | undefined;
   #lastOk = 0;
   #lastError = '';
@@ -60,7 +62,8 @@ export class Heartbeat {
 
   /** Renew now (the held versions changed). */
   poke(): void {
-    this.#wake?.();
+    if (this.#wake) this.#wake();
+    else this.#poked = true;
   }
 
   async stop(): Promise<void> {
@@ -87,6 +90,10 @@ export class Heartbeat {
       } catch (e) {
         this.#lastError = describeError(e);
         this.#o.log.warn({ err: this.#lastError }, 'heartbeat: renewal failed');
+      }
+      if (this.#poked) {
+        this.#poked = false;
+        continue;
       }
       await new Promise<void>((resolve) => {
         this.#wake = resolve;
