@@ -148,7 +148,8 @@ export class FakeMigrations implements MigrationApi {
         {
           type: 'Running',
           status: 'False',
-          message: `The migration is running, ${total} objects verified migrated`,
+          // kube-controller-manager 1.37 overwrites the counts with this once the migration succeeded.
+          message: 'Migration completed',
         },
         { type: 'Succeeded', status: 'True', message: 'Migration completed' },
       ];

@@ -8,9 +8,10 @@
 import type { ReencryptionStatus } from '../api/kinds.ts';
 import { sleep } from '../kube/backoff.ts';
 import { isConflict } from '../kube/errors.ts';
-import type { MigrationApi, ReencryptApi } from './reencrypt-api.ts';
+import type { MigrationApi, ReencryptApi, ServedResource } from './reencrypt-api.ts';
 import type { PassResult } from './reencrypt-pass.ts';
 import {
+  type MigrationState,
   migrationName,
   migrationProgress,
   migrationState,
@@ -35,6 +36,32 @@ export interface MigrateOptions {
 interface Target {
   readonly resource: string;
   readonly name: string;
+  readonly served: ServedResource;
+}
+
+/**
+ * A Succeeded migration's conditions no longer carry its object count (the migrator overwrites its Running message
+ * with "Migration completed"): take the count last seen while it ran, else count the resource (a list of 1 with
+ * the API server's remainingItemCount).
+ */
+async function withTotal(
+  api: ReencryptApi,
+  t: Target,
+  state: MigrationState,
+  seen: Map<string, number>,
+): Promise<MigrationState> {
+  if (state.total !== undefined) {
+    seen.set(t.name, state.total);
+    return state;
+  }
+  if (state.phase !== 'Succeeded') return state;
+  let total = seen.get(t.name);
+  if (total === undefined) {
+    const page = await api.list(t.served, 1, undefined);
+    total = page.items.length + (page.remainingItemCount ?? 0);
+    seen.set(t.name, total);
+  }
+  return { ...state, total, remaining: 0 };
 }
 
 export async function runMigrations(start: ReencryptionStatus, o: MigrateOptions): Promise<PassResult> {
@@ -55,7 +82,7 @@ export async function runMigrations(start: ReencryptionStatus, o: MigrateOptions
     } catch (e) {
       if (!isConflict(e)) throw e; // 409 AlreadyExists: resumed, follow it
     }
-    targets.push({ resource, name });
+    targets.push({ resource, name, served: r });
   }
   const s0: ReencryptionStatus = {
     ...start,
@@ -63,9 +90,13 @@ export async function runMigrations(start: ReencryptionStatus, o: MigrateOptions
   };
   const stop = () => (o.signal?.aborted ?? false) || (o.shouldStop?.() ?? false);
   let last: ReencryptionStatus | undefined;
+  const seen = new Map<string, number>();
   for (;;) {
     const tracked: TrackedMigration[] = [];
-    for (const t of targets) tracked.push({ ...t, state: migrationState(await m.get(t.name)) });
+    for (const t of targets) {
+      const state = await withTotal(o.api, t, migrationState(await m.get(t.name)), seen);
+      tracked.push({ resource: t.resource, name: t.name, state });
+    }
     const s = migrationProgress(s0, tracked);
     if (JSON.stringify(s) !== JSON.stringify(last)) await o.onPage(s);
     last = s;

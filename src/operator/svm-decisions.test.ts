@@ -47,6 +47,11 @@ describe('StorageVersionMigration decisions', () => {
       { phase: 'Succeeded', total: 2001, remaining: 0, message: 'Migration completed' },
     ],
     [
+      'succeeded as kube-controller-manager 1.37 leaves it: no count (runMigrations takes the one seen or lists)',
+      svm(cond('Running', 'False', 'Migration completed'), cond('Succeeded', 'True', 'Migration completed')),
+      { phase: 'Succeeded', remaining: 0, message: 'Migration completed' },
+    ],
+    [
       'failed',
       svm(
         cond('Running', 'False', 'The migration is running'),
