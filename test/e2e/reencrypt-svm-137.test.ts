@@ -5,24 +5,20 @@
  * writes under the new key_id, kubekms creates one StorageVersionMigration for `secrets`, follows it into the
  * KmsKey status, deletes it, and etcd holds every Secret under the new key_id. Secrets stay readable throughout.
  */
-import { execFileSync } from 'node:child_process';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { type ControlPlane, type Plugin, startControllerManager } from '../controlplane/harness.ts';
+import { keepLogsOnFailure } from './lifecycle.ts';
+import { events, startOperatorControlPlane } from './operator-helpers.ts';
 import {
-  type ControlPlane,
-  decodeEncryptedObject,
-  type Plugin,
-  startControllerManager,
-} from '../controlplane/harness.ts';
-import { keepLogsOnFailure, MAIN } from './lifecycle.ts';
-import { events, get, type Obj, startOperatorControlPlane } from './operator-helpers.ts';
-import {
-  applySecrets,
-  newSecret,
-  readAllSecrets,
-  type SecretSpec,
-  storedSecret,
-  waitFor,
-} from './secrets.ts';
+  readContinuously,
+  rotateSecretsKeyOffline,
+  secretsMirror,
+  storedSecretKeyIds,
+  waitOperatorLeader,
+  waitPassEnd,
+  waitWritesUnderNewKeyId,
+} from './reencrypt-helpers.ts';
+import { applySecrets, createNamespaces, newSecret, type SecretSpec } from './secrets.ts';
 
 keepLogsOnFailure();
 
@@ -46,25 +42,7 @@ interface Progress {
   switchover?: { apiservers: number; switched: number };
 }
 
-const mirror = (): Promise<Obj | undefined> => get(cp.apiserver, 'kmskey', 'kubekms', 'secrets');
-const progress = (o: Obj | undefined) => o?.status?.reencryption as Progress | undefined;
-
-async function waitLeader(): Promise<void> {
-  await waitFor(
-    'operator leader',
-    async () => {
-      const r = await fetch(`http://${plugin.healthListen}/readyz`);
-      return (await r.text()).includes('[+]operator leader') ? true : undefined;
-    },
-    60_000,
-    250,
-  );
-}
-
-async function storedKeyIds(): Promise<Map<string, string>> {
-  const kvs = await cp.etcd.getPrefix('/registry/secrets/');
-  return new Map([...kvs].map(([k, raw]) => [k, decodeEncryptedObject(raw).keyID]));
-}
+const namespaces = Array.from({ length: NAMESPACES }, (_, i) => nsName(i));
 
 beforeAll(async () => {
   cp = await startOperatorControlPlane(
@@ -73,21 +51,12 @@ beforeAll(async () => {
     '1.37',
   );
   startControllerManager({ dir: cp.dir, apiserver: cp.apiserver });
-  const nsList = {
-    apiVersion: 'v1',
-    kind: 'List',
-    items: Array.from({ length: NAMESPACES }, (_, i) => ({
-      apiVersion: 'v1',
-      kind: 'Namespace',
-      metadata: { name: nsName(i) },
-    })),
-  };
-  await cp.apiserver.kubectl(['apply', '-f', '-'], { input: JSON.stringify(nsList) });
+  await createNamespaces(cp.apiserver, namespaces);
   for (let i = 0; i < NAMESPACES; i++)
     for (let j = 0; j < PER_NAMESPACE; j++) secrets.push(newSecret(nsName(i), `s${j}`));
   await applySecrets(cp.apiserver, secrets);
   plugin = cp.plugin as Plugin;
-  await waitLeader();
+  await waitOperatorLeader(plugin);
 }, 400_000);
 
 describe('kube 1.37: re-encryption through StorageVersionMigration', () => {
@@ -98,66 +67,32 @@ describe('kube 1.37: re-encryption through StorageVersionMigration', () => {
   });
 
   it('rotates, migrates every Secret under the new key_id through an SVM, and cleans it up', async () => {
-    const before = await storedKeyIds();
+    const before = await storedSecretKeyIds(cp.etcd);
     expect(before.size).toBe(secrets.length);
     const oldKeyId = [...new Set(before.values())];
     expect(oldKeyId).toHaveLength(1);
 
-    await plugin.stop();
-    const rotatedAt = Date.now();
-    const out = execFileSync(
-      process.execPath,
-      [MAIN, 'key', 'rotate', 'alias/kubekms/secrets', '--dev', '--data-dir', plugin.dataDir],
-      { encoding: 'utf8' },
-    );
-    expect(out).toMatch(/primary version 2/);
-    plugin = await plugin.restart();
-    await waitLeader();
+    const rotation = await rotateSecretsKeyOffline(plugin);
+    const rotatedAt = rotation.rotatedAt;
+    expect(rotation.out).toMatch(/primary version 2/);
+    plugin = rotation.plugin;
+    await waitOperatorLeader(plugin);
 
     // The API server switches; the first Secret written after that is under the new key_id.
     const probe = newSecret(nsName(0), 'probe');
-    const newKeyId = await waitFor(
-      'the API server writing under the new key_id',
-      async () => {
-        await cp.apiserver.request('/readyz/kms-providers');
-        await applySecrets(cp.apiserver, [probe]);
-        const id = (await storedSecret(cp.etcd, probe)).obj.keyID;
-        return id !== oldKeyId[0] ? id : undefined;
-      },
-      180_000,
-      2_000,
-    );
+    const newKeyId = await waitWritesUnderNewKeyId(cp.apiserver, cp.etcd, probe, oldKeyId[0]);
     expect(newKeyId).toMatch(/^kubekms:.*:v2$/);
 
-    let reads = 0;
-    let readFailures = 0;
-    let reading = true;
-    const reader = (async () => {
-      for (let i = 0; reading; i = (i + 1) % NAMESPACES) {
-        try {
-          const got = await readAllSecrets(cp.apiserver, nsName(i));
-          for (const s of secrets)
-            if (s.namespace === nsName(i) && got.get(s.name) !== s.value) readFailures++;
-          reads++;
-        } catch {
-          readFailures++;
-        }
-      }
-    })();
-
+    const reader = readContinuously(cp.apiserver, namespaces, secrets);
     const seen = new Set<string>();
-    const end = await waitFor(
-      'reencryption finished',
-      async () => {
-        const p = progress(await mirror());
+    const end = await waitPassEnd<Progress>(cp.apiserver, {
+      keyVersion: 2,
+      timeoutMs: 300_000,
+      observe: (p) => {
         for (const m of p?.migrations ?? []) seen.add(`${m.name}:${m.phase}`);
-        return p?.keyVersion === 2 && (p.phase === 'Completed' || p.phase === 'Failed') ? p : undefined;
       },
-      300_000,
-      500,
-    );
-    reading = false;
-    await reader;
+    });
+    const { reads, failures: readFailures } = await reader.stop();
 
     expect(end).toMatchObject({
       phase: 'Completed',
@@ -170,7 +105,7 @@ describe('kube 1.37: re-encryption through StorageVersionMigration', () => {
     expect(finishedAfterS).toBeLessThan(DELAY_S);
 
     // etcd's truth, and the migration is gone.
-    const after = await storedKeyIds();
+    const after = await storedSecretKeyIds(cp.etcd);
     expect([...after].filter(([, id]) => id !== newKeyId)).toEqual([]);
     expect(after.size).toBe(secrets.length + 1);
     const svms = JSON.parse(
@@ -181,7 +116,7 @@ describe('kube 1.37: re-encryption through StorageVersionMigration', () => {
     expect(svms.items).toEqual([]);
     expect(readFailures).toBe(0);
 
-    const m = await mirror();
+    const m = await secretsMirror(cp.apiserver);
     expect(m?.status?.conditions?.find((c) => c.type === 'Reencrypted')).toMatchObject({
       status: 'True',
       reason: 'Completed',

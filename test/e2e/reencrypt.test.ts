@@ -9,17 +9,20 @@
  */
 import { execFileSync } from 'node:child_process';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type ControlPlane, decodeEncryptedObject, type Plugin } from '../controlplane/harness.ts';
+import type { ControlPlane, Plugin } from '../controlplane/harness.ts';
 import { keepLogsOnFailure, MAIN } from './lifecycle.ts';
-import { events, get, type Obj, startOperatorControlPlane } from './operator-helpers.ts';
+import { events, startOperatorControlPlane } from './operator-helpers.ts';
 import {
-  applySecrets,
-  newSecret,
-  readAllSecrets,
-  type SecretSpec,
-  storedSecret,
-  waitFor,
-} from './secrets.ts';
+  readContinuously,
+  reencryptionOf,
+  rotateSecretsKeyOffline,
+  secretsMirror,
+  storedSecretKeyIds,
+  waitOperatorLeader,
+  waitPassEnd,
+  waitWritesUnderNewKeyId,
+} from './reencrypt-helpers.ts';
+import { applySecrets, createNamespaces, newSecret, type SecretSpec, waitFor } from './secrets.ts';
 
 keepLogsOnFailure();
 
@@ -46,29 +49,9 @@ interface Progress {
   switchover?: { apiservers: number; switched: number; pending?: string[]; unavailable?: string };
 }
 
-async function mirror(): Promise<Obj | undefined> {
-  return get(cp.apiserver, 'kmskey', 'kubekms', 'secrets');
-}
-const progress = (o: Obj | undefined) => o?.status?.reencryption as Progress | undefined;
-
-async function readyz(): Promise<string> {
-  const r = await fetch(`http://${plugin.healthListen}/readyz`);
-  return `${r.status} ${await r.text()}`;
-}
-
-async function waitLeader(): Promise<void> {
-  await waitFor(
-    'operator leader',
-    async () => ((await readyz()).includes('[+]operator leader') ? true : undefined),
-    60_000,
-    250,
-  );
-}
-
-async function allStoredKeyIds(): Promise<Map<string, string>> {
-  const kvs = await cp.etcd.getPrefix('/registry/secrets/');
-  return new Map([...kvs].map(([k, raw]) => [k, decodeEncryptedObject(raw).keyID]));
-}
+const namespaces = Array.from({ length: NAMESPACES }, (_, i) => nsName(i));
+const mirror = () => secretsMirror(cp.apiserver);
+const progress = reencryptionOf<Progress>;
 
 beforeAll(async () => {
   cp = await startOperatorControlPlane('kubekms-re-', [
@@ -82,16 +65,7 @@ beforeAll(async () => {
     'secrets,widgets.example.com',
   ]);
   kubeconfig = cp.kubeconfigPath;
-  const nsList = {
-    apiVersion: 'v1',
-    kind: 'List',
-    items: Array.from({ length: NAMESPACES }, (_, i) => ({
-      apiVersion: 'v1',
-      kind: 'Namespace',
-      metadata: { name: nsName(i) },
-    })),
-  };
-  await cp.apiserver.kubectl(['apply', '-f', '-'], { input: JSON.stringify(nsList) });
+  await createNamespaces(cp.apiserver, namespaces);
   for (let i = 0; i < NAMESPACES; i++)
     for (let j = 0; j < PER_NAMESPACE; j++)
       secrets.push(newSecret(nsName(i), `s${String(j).padStart(3, '0')}`));
@@ -99,27 +73,22 @@ beforeAll(async () => {
   for (let i = 0; i < secrets.length; i += 500) batches.push(secrets.slice(i, i + 500));
   for (const b of batches) await applySecrets(cp.apiserver, b);
   plugin = await cp.plugin!.restart();
-  await waitLeader();
+  await waitOperatorLeader(plugin);
 }, 400_000);
 
 describe('re-encryption after rotating the Secrets key', () => {
   it('rewrites every Secret under the new key_id, readable throughout, resuming after a restart', async () => {
-    const before = await allStoredKeyIds();
+    const before = await storedSecretKeyIds(cp.etcd);
     expect(before.size).toBe(NAMESPACES * PER_NAMESPACE);
     const oldKeyId = [...new Set(before.values())];
     expect(oldKeyId).toHaveLength(1);
 
     // Rotate offline (as kmsv2-apiserver.test.ts does) and start kubekms again: the new version is primary.
-    await plugin.stop();
-    const rotatedAt = Date.now();
-    const out = execFileSync(
-      process.execPath,
-      [MAIN, 'key', 'rotate', 'alias/kubekms/secrets', '--dev', '--data-dir', plugin.dataDir],
-      { encoding: 'utf8' },
-    );
-    expect(out).toMatch(/primary version 2/);
-    plugin = await plugin.restart();
-    await waitLeader();
+    const rotation = await rotateSecretsKeyOffline(plugin);
+    const rotatedAt = rotation.rotatedAt;
+    expect(rotation.out).toMatch(/primary version 2/);
+    plugin = rotation.plugin;
+    await waitOperatorLeader(plugin);
 
     // The operator records Pending, and what it sees of the one live API server: not yet writing under the
     // new key_id (only Secrets are encrypted, and none was written since the rotation).
@@ -136,42 +105,13 @@ describe('re-encryption after rotating the Secrets key', () => {
     // The API server switches (its health check calls Status when its cached result is older than 20 s); the
     // first Secret written after that is stored under the new key_id and shows in its /metrics.
     const probe = newSecret(nsName(0), 'probe');
-    const newKeyId = await waitFor(
-      'the API server writing under the new key_id',
-      async () => {
-        await cp.apiserver.request('/readyz/kms-providers');
-        await applySecrets(cp.apiserver, [probe]);
-        const id = (await storedSecret(cp.etcd, probe)).obj.keyID;
-        return id !== oldKeyId[0] ? id : undefined;
-      },
-      180_000,
-      2_000,
-    );
+    const newKeyId = await waitWritesUnderNewKeyId(cp.apiserver, cp.etcd, probe, oldKeyId[0]);
     expect(newKeyId).toMatch(/^kubekms:.*:v2$/);
     const originals = secrets.length + 1; // with the probe
 
     // Readers: every namespace, in a loop, for the whole pass.
     const deleted = new Set<string>();
-    let reads = 0;
-    let readFailures = 0;
-    let reading = true;
-    const reader = (async () => {
-      for (let i = 0; reading; i = (i + 1) % NAMESPACES) {
-        try {
-          const got = await readAllSecrets(cp.apiserver, nsName(i));
-          for (const s of secrets)
-            if (
-              s.namespace === nsName(i) &&
-              !deleted.has(`${s.namespace}/${s.name}`) &&
-              got.get(s.name) !== s.value
-            )
-              readFailures++;
-          reads++;
-        } catch {
-          readFailures++;
-        }
-      }
-    })();
+    const reader = readContinuously(cp.apiserver, namespaces, secrets, deleted);
 
     const running = await waitFor(
       'reencryption Running',
@@ -211,23 +151,14 @@ describe('re-encryption after rotating the Secrets key', () => {
     );
     const beforeRestart = progress(await mirror());
     plugin = await plugin.restart();
-    await waitLeader();
+    await waitOperatorLeader(plugin);
     await churn;
 
-    const end = await waitFor(
-      'reencryption finished',
-      async () => {
-        const p = progress(await mirror());
-        return p?.phase === 'Completed' || p?.phase === 'Failed' ? p : undefined;
-      },
-      120_000,
-      500,
-    );
-    reading = false;
-    await reader;
+    const end = await waitPassEnd<Progress>(cp.apiserver, { timeoutMs: 120_000 });
+    const { reads, failures: readFailures } = await reader.stop();
 
     // etcd's truth: nothing left under the old key_id; the counts add up to what the pass listed.
-    const after = await allStoredKeyIds();
+    const after = await storedSecretKeyIds(cp.etcd);
     const stale = [...after].filter(([, id]) => id !== newKeyId);
     expect(stale).toEqual([]);
     expect(after.size).toBe(originals + created.length - victims.length);

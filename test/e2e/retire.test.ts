@@ -9,9 +9,16 @@
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiserverLikeClient } from '../../src/kmsv2/testing/apiserver-client.ts';
-import { type ControlPlane, decodeEncryptedObject, type Plugin } from '../controlplane/harness.ts';
+import type { ControlPlane, Plugin } from '../controlplane/harness.ts';
 import { keepLogsOnFailure, MAIN } from './lifecycle.ts';
-import { events, get, type Obj, startOperatorControlPlane } from './operator-helpers.ts';
+import { events, startOperatorControlPlane } from './operator-helpers.ts';
+import {
+  secretsMirror,
+  storedSecretKeyIds,
+  waitOperatorLeader,
+  waitPassEnd,
+  waitWritesUnderNewKeyId,
+} from './reencrypt-helpers.ts';
 import {
   applySecrets,
   newSecret,
@@ -32,9 +39,7 @@ let plugin: Plugin;
 let client: ApiserverLikeClient;
 const secrets: SecretSpec[] = [];
 
-const mirror = (): Promise<Obj | undefined> => get(cp.apiserver, 'kmskey', 'kubekms', 'secrets');
-const progress = async () =>
-  (await mirror())?.status?.reencryption as { phase: string; keyVersion: number; failed: number } | undefined;
+const mirror = () => secretsMirror(cp.apiserver);
 
 const cli = (args: string[]): string =>
   execFileSync(process.execPath, [MAIN, ...args, '--dev', '--data-dir', plugin.dataDir], {
@@ -46,18 +51,6 @@ async function metric(name: string): Promise<string> {
     .split('\n')
     .filter((l) => l.startsWith(name))
     .join('\n');
-}
-
-async function waitLeader(): Promise<void> {
-  await waitFor(
-    'operator leader',
-    async () => {
-      const r = await fetch(`http://${plugin.healthListen}/readyz`).catch(() => undefined);
-      return r && (await r.text()).includes('[+]operator leader') ? true : undefined;
-    },
-    60_000,
-    250,
-  );
 }
 
 async function patchMirror(spec: unknown): Promise<void> {
@@ -73,9 +66,16 @@ async function patchMirror(spec: unknown): Promise<void> {
   ]);
 }
 
-async function allStoredKeyIds(): Promise<Map<string, string>> {
-  const kvs = await cp.etcd.getPrefix('/registry/secrets/');
-  return new Map([...kvs].map(([k, raw]) => [k, decodeEncryptedObject(raw).keyID]));
+const allStoredKeyIds = () => storedSecretKeyIds(cp.etcd);
+
+/** Waits until `kubekms key versions` of the Secrets key matches `re`. */
+async function waitVersions(what: string, re: RegExp): Promise<void> {
+  await waitFor(
+    what,
+    async () => (re.test(cli(['key', 'versions', SECRETS_KEY])) ? true : undefined),
+    60_000,
+    1_000,
+  );
 }
 
 async function everySecretReads(): Promise<number> {
@@ -103,7 +103,7 @@ beforeAll(async () => {
   await applySecrets(cp.apiserver, secrets);
   // The harness creates the data directory with the default umask (0755): the admin socket has its own 0700 one.
   plugin = cp.plugin!;
-  await waitLeader();
+  await waitOperatorLeader(plugin);
   client = new ApiserverLikeClient(plugin.socket);
 }, 300_000);
 
@@ -127,26 +127,11 @@ describe('retiring the old version after an online rotation', () => {
 
     const probe = newSecret(NAMESPACES[0]!, 'probe');
     secrets.push(probe);
-    const newKeyId = await waitFor(
-      'the API server writing under the new key_id',
-      async () => {
-        await cp.apiserver.request('/readyz/kms-providers');
-        await applySecrets(cp.apiserver, [probe]);
-        const id = (await storedSecret(cp.etcd, probe)).obj.keyID;
-        return id !== oldKeyId[0] ? id : undefined;
-      },
-      180_000,
-      2_000,
-    );
-    const end = await waitFor(
-      'the pass to finish',
-      async () => {
-        const p = await progress();
-        return p?.keyVersion === 2 && (p.phase === 'Completed' || p.phase === 'Failed') ? p : undefined;
-      },
-      180_000,
-      500,
-    );
+    const newKeyId = await waitWritesUnderNewKeyId(cp.apiserver, cp.etcd, probe, oldKeyId[0]);
+    const end = await waitPassEnd<{ phase: string; keyVersion: number; failed: number }>(cp.apiserver, {
+      keyVersion: 2,
+      timeoutMs: 180_000,
+    });
     expect(end).toMatchObject({ phase: 'Completed', failed: 0 });
 
     // Retired once the pass was verified; etcd holds nothing under version 1.
@@ -190,12 +175,7 @@ describe('retiring the old version after an online rotation', () => {
 
     // Disable decrypt under retired versions (0s: at once, since unused) on the mirror: refused and counted.
     await patchMirror({ retiredVersions: { disableDecryptAfter: '0s' } });
-    await waitFor(
-      'the policy in the engine',
-      async () => (/v1 +DecryptDisabled/.test(cli(['key', 'versions', SECRETS_KEY])) ? true : undefined),
-      60_000,
-      1_000,
-    );
+    await waitVersions('the policy in the engine', /v1 +DecryptDisabled/);
     await expect(client.decrypt(old.encryptedDEKSource, old.keyID)).rejects.toThrow(/retired/);
     expect(
       await metric('kubekms_retired_version_decrypts_total{key_manager="CLUSTER",result="DecryptDisabled"}'),
@@ -211,36 +191,21 @@ describe('retiring the old version after an online rotation', () => {
 
     // Reversible: without the policy, version 1 decrypts again.
     await patchMirror({ retiredVersions: null });
-    await waitFor(
-      'the policy removed',
-      async () => (/v1 +Retired/.test(cli(['key', 'versions', SECRETS_KEY])) ? true : undefined),
-      60_000,
-      1_000,
-    );
+    await waitVersions('the policy removed', /v1 +Retired/);
     expect(
       Buffer.from(await client.decrypt(old.encryptedDEKSource, old.keyID)).equals(Buffer.from(oldSeed)),
     ).toBe(true);
 
     // Destruction, declared on the mirror: v1 refuses to decrypt during the waiting period; unlisting it cancels.
     await patchMirror({ retiredVersions: { destroy: [{ version: 1 }], destroyWindowDays: 7 } });
-    await waitFor(
-      'v1 pending destruction',
-      async () => (/v1 +PendingDestruction/.test(cli(['key', 'versions', SECRETS_KEY])) ? true : undefined),
-      60_000,
-      1_000,
-    );
+    await waitVersions('v1 pending destruction', /v1 +PendingDestruction/);
     await expect(client.decrypt(old.encryptedDEKSource, old.keyID)).rejects.toThrow(/pending destruction/);
     const scheduled = (await events(cp.apiserver, 'kubekms')).find(
       (e) => e.reason === 'VersionDestructionScheduled',
     );
     expect(scheduled?.note).toMatch(/version 1 of key .* will be destroyed at .* \(window 7 days\)/);
     await patchMirror({ retiredVersions: null });
-    await waitFor(
-      'v1 retired again',
-      async () => (/v1 +Retired/.test(cli(['key', 'versions', SECRETS_KEY])) ? true : undefined),
-      60_000,
-      1_000,
-    );
+    await waitVersions('v1 retired again', /v1 +Retired/);
     expect(
       Buffer.from(await client.decrypt(old.encryptedDEKSource, old.keyID)).equals(Buffer.from(oldSeed)),
     ).toBe(true);

@@ -40,6 +40,16 @@ export async function createNamespace(api: Apiserver, name: string): Promise<voi
   await api.kubectl(['create', 'namespace', name]);
 }
 
+/** Creates (or updates) namespaces in one kubectl call. */
+export async function createNamespaces(api: Apiserver, names: readonly string[]): Promise<void> {
+  const list = {
+    apiVersion: 'v1',
+    kind: 'List',
+    items: names.map((name) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } })),
+  };
+  await api.kubectl(['apply', '-f', '-'], { input: JSON.stringify(list) });
+}
+
 /** Reads a Secret through the API and returns its decoded value. */
 export async function readSecret(api: Apiserver, s: Pick<SecretSpec, 'namespace' | 'name'>): Promise<string> {
   const out = await api.kubectl(['get', 'secret', '-n', s.namespace, s.name, '-o', 'jsonpath={.data.value}']);
