@@ -1,38 +1,39 @@
 /** `kubekms backup`, `backup verify` and `restore` as processes: exit codes, messages, files. */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { SqliteKeyStore } from '../keystore/sqlite-keystore.ts';
-import { alias, fullGrant, fullKey, minimalKey } from '../keystore/testdata/sample-records.ts';
+import { fillSampleStore, tempDir } from '../keystore/testing.ts';
 import { FileRootKey } from '../rootkey/file-root-key.ts';
 
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
 const PASSPHRASE = 'an escrow passphrase for the vault';
 
+const tmp = tempDir('kubekms-backup-cli-');
 let dir: string;
 let dataDir: string;
 let keyFile: string;
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'kubekms-backup-cli-'));
+  dir = tmp();
   dataDir = join(dir, 'data');
   keyFile = join(dir, 'root.key');
   const rootKey = await FileRootKey.create(keyFile);
   await FileRootKey.create(join(dir, 'offsite.key'));
-  const store = new SqliteKeyStore({ dataDir, rootKey });
-  await store.open();
-  await store.commit({
-    putKeys: [await fullKey(rootKey, 'k1'), await minimalKey(rootKey, 'k2')],
-    putAliases: [alias('alias/kubekms/secrets', 'k2')],
-    putGrants: [fullGrant('g1', 'k1')],
+  await fillSampleStore(() => new SqliteKeyStore({ dataDir, rootKey }), rootKey);
+});
+
+/** The key ids of the store restored into `target`, opened under the off-site root key. */
+async function restoredKeyIds(target: string): Promise<string[]> {
+  const store = new SqliteKeyStore({
+    dataDir: target,
+    rootKey: await FileRootKey.load(join(dir, 'offsite.key')),
   });
+  const state = await store.open();
   await store.close();
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+  return state.keys.map((k) => k.keyId);
+}
 
 const run = (args: string[], env: Record<string, string> = {}) => {
   const r = spawnSync(process.execPath, [MAIN, ...args], {
@@ -42,17 +43,20 @@ const run = (args: string[], env: Record<string, string> = {}) => {
   });
   return { code: r.status, out: r.stdout, err: r.stderr };
 };
+/** `kubekms backup --out OUT` of the sample store under its root key, with `more` flags. */
+const backup = (out: string, more: string[] = [], env: Record<string, string> = {}) =>
+  run(['backup', '--out', out, '--data-dir', dataDir, '--root-key-file', keyFile, ...more], env);
 const SUMMARY =
   '2 keys \\(4 versions\\), 1 alias, 1 grant, generation 1, taken \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z, sealed by';
 
 describe('kubekms backup / restore', () => {
   it('backs up under the root key, never overwrites, and verifies', async () => {
     const out = join(dir, 'b1.json');
-    const b = run(['backup', '--out', out, '--data-dir', dataDir, '--root-key-file', keyFile]);
+    const b = backup(out);
     expect(b).toMatchObject({ code: 0, err: '' });
     expect(b.out).toMatch(new RegExp(`^backup written to ${out}: ${SUMMARY} the root key\\n$`));
     expect((await stat(out)).mode & 0o777).toBe(0o600);
-    const again = run(['backup', '--out', out, '--data-dir', dataDir, '--root-key-file', keyFile]);
+    const again = backup(out);
     expect(again).toMatchObject({
       code: 1,
       err: `kubekms: backup: cannot create ${out}: it exists; never overwritten\n`,
@@ -67,9 +71,7 @@ describe('kubekms backup / restore', () => {
   it('escrow: backs up under a passphrase, verifies and restores under another root key without the first', async () => {
     const out = join(dir, 'b2.json');
     const env = { KUBEKMS_ESCROW_PASSPHRASE: PASSPHRASE };
-    expect(run(['backup', '--out', out, '--data-dir', dataDir, '--root-key-file', keyFile], env).code).toBe(
-      0,
-    );
+    expect(backup(out, [], env).code).toBe(0);
     const v = run(['backup', 'verify', out], env);
     expect(v.out).toMatch(new RegExp(`^backup ${out}: ok: ${SUMMARY} an escrow passphrase \\(scrypt\\)`));
     const pass = join(dir, 'pass');
@@ -89,15 +91,12 @@ describe('kubekms backup / restore', () => {
     expect(r.err).toBe('');
     expect(r.out).toMatch(new RegExp(`^restored ${out} into ${target}: ${SUMMARY} an escrow passphrase`));
     expect(r.code).toBe(0);
-    const store = new SqliteKeyStore({ dataDir: target, rootKey: await FileRootKey.load(offsite) });
-    const state = await store.open();
-    await store.close();
-    expect(state.keys.map((k) => k.keyId)).toEqual(['k1', 'k2']);
+    expect(await restoredKeyIds(target)).toEqual(['k1', 'k2']);
   });
 
   it('refuses a data dir that is not empty, a missing --out, a wrong passphrase, --dev', async () => {
     const out = join(dir, 'b3.json');
-    expect(run(['backup', '--out', out, '--data-dir', dataDir, '--root-key-file', keyFile]).code).toBe(0);
+    expect(backup(out).code).toBe(0);
     const busy = join(dir, 'busy');
     await mkdir(busy);
     await writeFile(join(busy, 'notes'), 'x');
@@ -112,9 +111,7 @@ describe('kubekms backup / restore', () => {
     expect(run(['restore', out, '--data-dir', join(dir, 'x'), '--dev']).code).toBe(2);
     const escrowed = join(dir, 'b4.json');
     const env = { KUBEKMS_ESCROW_PASSPHRASE: PASSPHRASE };
-    expect(
-      run(['backup', '--out', escrowed, '--data-dir', dataDir, '--root-key-file', keyFile], env).code,
-    ).toBe(0);
+    expect(backup(escrowed, [], env).code).toBe(0);
     const wrong = run(['backup', 'verify', escrowed], {
       KUBEKMS_ESCROW_PASSPHRASE: 'a different passphrase',
     });
@@ -129,17 +126,7 @@ describe('kubekms backup / restore', () => {
     execFileSync('chmod', ['600', key]);
     execFileSync('openssl', ['pkey', '-in', key, '-pubout', '-out', pub]);
     const out = join(dir, 'b5.json');
-    const b = run([
-      'backup',
-      '--out',
-      out,
-      '--data-dir',
-      dataDir,
-      '--root-key-file',
-      keyFile,
-      '--escrow-recipient',
-      pub,
-    ]);
+    const b = backup(out, ['--escrow-recipient', pub]);
     expect(b).toMatchObject({ code: 0, err: '' });
     expect(b.out).toMatch(
       new RegExp(`^backup written to ${out}: ${SUMMARY} an escrow recipient \\(X25519\\)\\n$`),
@@ -172,30 +159,13 @@ describe('kubekms backup / restore', () => {
       key,
     ]);
     expect(r).toMatchObject({ code: 0, err: '' });
-    const store = new SqliteKeyStore({
-      dataDir: target,
-      rootKey: await FileRootKey.load(join(dir, 'offsite.key')),
-    });
-    const state = await store.open();
-    await store.close();
-    expect(state.keys.map((k) => k.keyId)).toEqual(['k1', 'k2']);
+    expect(await restoredKeyIds(target)).toEqual(['k1', 'k2']);
     execFileSync('chmod', ['644', key]);
     const loose = run(['backup', 'verify', out, '--escrow-key', key]);
     expect(loose.err).toMatch(/--escrow-key .*escrow\.key has mode 0644/);
-    const both = run(
-      [
-        'backup',
-        '--out',
-        join(dir, 'b6.json'),
-        '--data-dir',
-        dataDir,
-        '--root-key-file',
-        keyFile,
-        '--escrow-recipient',
-        pub,
-      ],
-      { KUBEKMS_ESCROW_PASSPHRASE: PASSPHRASE },
-    );
+    const both = backup(join(dir, 'b6.json'), ['--escrow-recipient', pub], {
+      KUBEKMS_ESCROW_PASSPHRASE: PASSPHRASE,
+    });
     expect(both).toMatchObject({
       code: 2,
       err: 'kubekms: backup: --escrow-recipient and an escrow passphrase: give one of them\n',

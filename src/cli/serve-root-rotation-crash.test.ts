@@ -7,40 +7,22 @@
  * KUBEKMS_CRASH_SEED replays a run.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import type { RootKey } from '../engine/ports.ts';
 import type { StoreState } from '../engine/records.ts';
 import { SqliteKeyStore } from '../keystore/sqlite-keystore.ts';
 import { materials, withoutMaterial } from '../keystore/testdata/rotation-checks.ts';
 import { alias, minimalKey } from '../keystore/testdata/sample-records.ts';
+import { crashSeed, seededRandom, tempDir } from '../keystore/testing.ts';
 import { FileRootKey } from '../rootkey/file-root-key.ts';
 import { callAdmin } from './admin-client.ts';
 
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
 const KILLS = 20;
 
-let dir: string;
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'kubekms-online-crash-'));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const dir = tempDir('kubekms-online-crash-');
 
 async function openWith(dataDir: string, rootKey: RootKey): Promise<StoreState | string> {
   const s = new SqliteKeyStore({ dataDir, rootKey });
@@ -94,10 +76,10 @@ function killed(p: ChildProcess): Promise<void> {
 }
 
 it('a serve killed during an online root rotation leaves the store under exactly one root, nothing lost', async () => {
-  const seed = Number(process.env.KUBEKMS_CRASH_SEED ?? Date.now() % 2 ** 31);
-  const rnd = random(seed);
-  const dataDir = join(dir, 'data');
-  const files = [join(dir, 'a.key'), join(dir, 'b.key')] as const;
+  const seed = crashSeed();
+  const rnd = seededRandom(seed);
+  const dataDir = join(dir(), 'data');
+  const files = [join(dir(), 'a.key'), join(dir(), 'b.key')] as const;
   const roots = [await FileRootKey.create(files[0]), await FileRootKey.create(files[1])] as const;
   const s = new SqliteKeyStore({ dataDir, rootKey: roots[0] });
   await s.open();

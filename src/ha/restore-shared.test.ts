@@ -13,7 +13,7 @@ import { keyMaterialAad, type StoreState } from '../engine/records.ts';
 import { createBackup, type Escrow } from '../keystore/backup.ts';
 import { FileKeyStore } from '../keystore/file-keystore.ts';
 import { RecordAuthRing } from '../keystore/record-auth-ring.ts';
-import { alias, fullGrant, fullKey, minimalKey } from '../keystore/testdata/sample-records.ts';
+import { fillSampleStore } from '../keystore/testing.ts';
 import { FileRootKey } from '../rootkey/file-root-key.ts';
 import { newScryptParams } from '../rootkey/passphrase-key.ts';
 import { restoreSharedState } from './restore-shared.ts';
@@ -27,17 +27,7 @@ let state: StoreState;
 beforeEach(async () => {
   dir = await mkdtemp('/tmp/kubekms-restore-shared-');
   rootKey = await FileRootKey.create(join(dir, 'root.key'));
-  const store = new FileKeyStore({ dataDir: join(dir, 'data'), rootKey });
-  await store.open();
-  await store.commit({
-    putKeys: [await fullKey(rootKey, 'k1'), await minimalKey(rootKey, 'k2')],
-    putAliases: [alias('alias/kubekms/secrets', 'k2')],
-    putGrants: [fullGrant('g1', 'k1')],
-  });
-  await store.close();
-  const reader = new FileKeyStore({ dataDir: join(dir, 'data'), rootKey });
-  state = await reader.open();
-  await reader.close();
+  state = await fillSampleStore(() => new FileKeyStore({ dataDir: join(dir, 'data'), rootKey }), rootKey);
 });
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true });

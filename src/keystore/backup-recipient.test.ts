@@ -14,7 +14,8 @@ import { recipientFingerprint } from '../rootkey/recipient-key.ts';
 import { createBackup, describeUnopened, openBackup, readBackup } from './backup.ts';
 import { FileKeyStore } from './file-keystore.ts';
 import { restoreBackup } from './restore.ts';
-import { alias, fullGrant, fullKey, minimalKey, signingKey } from './testdata/sample-records.ts';
+import { signingKey } from './testdata/sample-records.ts';
+import { fillSampleStore } from './testing.ts';
 
 let dir: string;
 let rootKey: RootKey;
@@ -22,17 +23,9 @@ let state: StoreState;
 beforeEach(async () => {
   dir = await mkdtemp('/tmp/kubekms-recipient-');
   rootKey = await FileRootKey.create(join(dir, 'root.key'));
-  const store = new FileKeyStore({ dataDir: join(dir, 'source'), rootKey });
-  await store.open();
-  await store.commit({
-    putKeys: [await fullKey(rootKey, 'k1'), await minimalKey(rootKey, 'k2'), await signingKey(rootKey, 'k3')],
-    putAliases: [alias('alias/kubekms/secrets', 'k2')],
-    putGrants: [fullGrant('g1', 'k1')],
-  });
-  await store.close();
-  const reader = new FileKeyStore({ dataDir: join(dir, 'source'), rootKey });
-  state = await reader.open();
-  await reader.close();
+  state = await fillSampleStore(() => new FileKeyStore({ dataDir: join(dir, 'source'), rootKey }), rootKey, [
+    await signingKey(rootKey, 'k3'),
+  ]);
 });
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true });

@@ -6,36 +6,18 @@
  * points, the file keystore (kept for migration) at 15. Set KUBEKMS_CRASH_SEED to replay a run.
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { keyMaterialAad, type StoreState } from '../engine/records.ts';
 import { FileRootKey } from '../rootkey/file-root-key.ts';
 import type { CrashOp } from './testdata/crash-writer.ts';
 import { FILE_STORE, SQLITE_STORE, type StoreKind } from './testdata/stores.ts';
+import { crashSeed, seededRandom, tempDir } from './testing.ts';
 
 const WRITER = join(import.meta.dirname, 'testdata', 'crash-writer.ts');
 
-let dir: string;
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'kubekms-crash-'));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
-/** mulberry32: a small seeded generator, so that a failing run can be replayed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const dir = tempDir('kubekms-crash-');
 
 type Kill =
   | { kind: 'startup'; afterMs: number }
@@ -123,10 +105,10 @@ describe.each([
   it(
     `loses no acknowledged create, rotate or delete when the writer is SIGKILLed at ${KILLS} random instants`,
     async () => {
-      const seed = Number(process.env.KUBEKMS_CRASH_SEED ?? Date.now() % 2 ** 31);
-      const rnd = random(seed);
-      const dataDir = join(dir, kind.name);
-      const rootKeyFile = join(dir, `${kind.name}.key`);
+      const seed = crashSeed();
+      const rnd = seededRandom(seed);
+      const dataDir = join(dir(), kind.name);
+      const rootKeyFile = join(dir(), `${kind.name}.key`);
       await FileRootKey.create(rootKeyFile);
       const total = KILLS * 4 + 20;
       let model: Model = new Map();

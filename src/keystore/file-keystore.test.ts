@@ -1,5 +1,4 @@
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RootKey } from '../engine/ports.ts';
@@ -9,22 +8,21 @@ import { KeyStoreError } from './errors.ts';
 import { FileKeyStore } from './file-keystore.ts';
 import { type FaultStep, faultyFs } from './testdata/faulty-fs.ts';
 import { alias, minimalKey } from './testdata/sample-records.ts';
+import { tempDir } from './testing.ts';
 
-let dir: string;
+const dir = tempDir('kubekms-keystore-', 'each');
 let dataDir: string;
 let file: string;
 let rootKey: RootKey;
 const open: FileKeyStore[] = [];
 
 beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'kubekms-keystore-'));
-  dataDir = join(dir, 'data');
+  dataDir = join(dir(), 'data');
   file = join(dataDir, 'keystore.json');
-  rootKey = await FileRootKey.create(join(dir, 'root.key'));
+  rootKey = await FileRootKey.create(join(dir(), 'root.key'));
 });
 afterEach(async () => {
   for (const s of open.splice(0)) await s.close();
-  await rm(dir, { recursive: true, force: true });
 });
 
 function store(options: Partial<ConstructorParameters<typeof FileKeyStore>[0]> = {}): FileKeyStore {

@@ -5,8 +5,8 @@
  * file-keystore.test.ts and sqlite-keystore.test.ts.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
-import { hostname, tmpdir } from 'node:os';
+import { mkdir, readdir, readFile, utimes, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RootKey } from '../engine/ports.ts';
@@ -22,25 +22,24 @@ import {
   signingKey,
 } from './testdata/sample-records.ts';
 import { type LocalStore, STORES, type StoreKind } from './testdata/stores.ts';
+import { tempDir } from './testing.ts';
 
 const ids = (s: StoreState) => s.keys.map((k) => k.keyId);
 
 describe.each(STORES)('the $name keystore', (kind: StoreKind) => {
-  let dir: string;
+  const dir = tempDir('kubekms-keystore-', 'each');
   let dataDir: string;
   let file: string;
   let rootKey: RootKey;
   const open: LocalStore[] = [];
 
   beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'kubekms-keystore-'));
-    dataDir = join(dir, 'data');
+    dataDir = join(dir(), 'data');
     file = join(dataDir, kind.file);
-    rootKey = await FileRootKey.create(join(dir, 'root.key'));
+    rootKey = await FileRootKey.create(join(dir(), 'root.key'));
   });
   afterEach(async () => {
     for (const s of open.splice(0)) await s.close();
-    await rm(dir, { recursive: true, force: true });
   });
 
   function store(options: { rootKey?: RootKey } = {}): LocalStore {
@@ -80,7 +79,7 @@ describe.each(STORES)('the $name keystore', (kind: StoreKind) => {
       await s.commit({ putKeys: [await minimalKey(rootKey, 'k')], putAliases: [alias('alias/k', 'k')] });
       await s.close();
       const before = await readFile(file);
-      const other = await FileRootKey.create(join(dir, 'other.key'));
+      const other = await FileRootKey.create(join(dir(), 'other.key'));
       const msg = await openError(store({ rootKey: other }));
       expect(msg).toBe(
         `keystore: ${file} is sealed under a different root key than ${other.description}; ` +

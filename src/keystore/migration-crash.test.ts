@@ -6,29 +6,25 @@
  * JSON beside it). Set KUBEKMS_CRASH_SEED to replay a run.
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { StoreState } from '../engine/records.ts';
 import { FileRootKey } from '../rootkey/file-root-key.ts';
 import { downgradeToV1 } from './testdata/legacy-document.ts';
 import { minimalKey } from './testdata/sample-records.ts';
 import { FILE_STORE, SQLITE_STORE, type StoreKind } from './testdata/stores.ts';
+import { crashSeed, seededRandom, tempDir } from './testing.ts';
 
 const KILLS = 20;
 const OPENER = join(import.meta.dirname, 'testdata', 'migrate-opener.ts');
 
-let dir: string;
+const dir = tempDir('kubekms-migrate-crash-');
 let dataDir: string;
 let keyFile: string;
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'kubekms-migrate-crash-'));
-  dataDir = join(dir, 'data');
-  keyFile = join(dir, 'root.key');
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
+beforeAll(() => {
+  dataDir = join(dir(), 'data');
+  keyFile = join(dir(), 'root.key');
 });
 
 /** Runs the opener; kills it `killAfterMs` after the spawn (undefined: let it finish). Resolves with its run time. */
@@ -105,12 +101,8 @@ describe.each([FILE_STORE, SQLITE_STORE])('the $name keystore', (kind) => {
     await seeding.close();
     const legacy = await downgradeToV1(join(dataDir, 'keystore.json'));
     const expected = await openState(kind); // migrates; the state a migration must keep
-    const seed = Number(process.env.KUBEKMS_CRASH_SEED ?? Date.now() % 1_000_000);
-    let x = seed;
-    const next = () => {
-      x = (x * 1103515245 + 12345) % 2 ** 31;
-      return x / 2 ** 31;
-    };
+    const seed = crashSeed();
+    const next = seededRandom(seed);
     await reset(legacy);
     const full = await runOpener(kind, undefined);
     expect(full.opened).toBe(true);

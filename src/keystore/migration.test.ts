@@ -3,10 +3,9 @@
  * key: the state is kept, the rewrite is one atomic replace (a failure at any step leaves the old file as it was,
  * and the next open migrates it), and `unauthenticated: 'refuse'` turns migration off.
  */
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { RootKey } from '../engine/ports.ts';
 import type { StoreState } from '../engine/records.ts';
 import { FileRootKey } from '../rootkey/file-root-key.ts';
@@ -15,19 +14,16 @@ import { FileKeyStore, type FileKeyStoreOptions } from './file-keystore.ts';
 import { type FaultStep, faultyFs } from './testdata/faulty-fs.ts';
 import { downgradeToV1 } from './testdata/legacy-document.ts';
 import { alias, fullGrant, fullKey, minimalKey } from './testdata/sample-records.ts';
+import { tempDir } from './testing.ts';
 
-let dir: string;
+const dir = tempDir('kubekms-migrate-', 'each');
 let dataDir: string;
 let file: string;
 let rootKey: RootKey;
 beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'kubekms-migrate-'));
-  dataDir = join(dir, 'data');
+  dataDir = join(dir(), 'data');
   file = join(dataDir, 'keystore.json');
-  rootKey = await FileRootKey.create(join(dir, 'root.key'));
-});
-afterEach(async () => {
-  await rm(dir, { recursive: true, force: true });
+  rootKey = await FileRootKey.create(join(dir(), 'root.key'));
 });
 
 /** A version 1 store holding two keys, an alias and a grant, after three commits; returns its state. */
@@ -107,7 +103,7 @@ describe('FileKeyStore migration of version 1 stores', () => {
   it('a version 1 store sealed under another root key is refused, not migrated', async () => {
     await legacyStore();
     const before = await readFile(file);
-    const other = await FileRootKey.create(join(dir, 'other.key'));
+    const other = await FileRootKey.create(join(dir(), 'other.key'));
     await expect(withStore({ rootKey: other }, (s) => s.open())).rejects.toThrow(
       /sealed under a different root key/,
     );

@@ -1,7 +1,5 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { RootKey } from '../engine/ports.ts';
 import type { KeyRecord } from '../engine/records.ts';
 import { FileRootKey } from '../rootkey/file-root-key.ts';
@@ -22,17 +20,14 @@ import {
   minimalKey,
   signingKey,
 } from './testdata/sample-records.ts';
+import { tempDir } from './testing.ts';
 
-let dir: string;
+const dir = tempDir('kubekms-codec-');
 let rootKey: RootKey;
 let full: KeyRecord;
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'kubekms-codec-'));
-  rootKey = await FileRootKey.create(join(dir, 'root.key'));
+  rootKey = await FileRootKey.create(join(dir(), 'root.key'));
   full = await fullKey(rootKey, 'key-full');
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
 });
 
 /** Through JSON text and back, as the keystore file does. */

@@ -7,40 +7,22 @@
  * store is under to the other, so the runs that finish move it back and forth. KUBEKMS_CRASH_SEED replays a run.
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdtemp } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RootKey } from '../engine/ports.ts';
 import type { StoreState } from '../engine/records.ts';
 import { FileRootKey } from '../rootkey/file-root-key.ts';
 import { materials, withoutMaterial } from './testdata/rotation-checks.ts';
 import { alias, minimalGrant, minimalKey, wrappedVersion } from './testdata/sample-records.ts';
 import { FILE_STORE, SQLITE_STORE, type StoreKind } from './testdata/stores.ts';
+import { crashSeed, seededRandom, tempDir } from './testing.ts';
 
 const VICTIM = join(import.meta.dirname, 'testdata', 'rotate-victim.ts');
 const PHASES = ['start', 'checked', 'rewrapped', 'switching'] as const;
 type KillAt = { readonly after: (typeof PHASES)[number]; readonly ms: number } | undefined;
 
-let dir: string;
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'kubekms-rootrot-crash-'));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
-/** mulberry32, as in crash.test.ts: a seeded generator so that a failing run can be replayed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const dir = tempDir('kubekms-rootrot-crash-');
 
 interface Run {
   readonly phases: string[];
@@ -150,9 +132,9 @@ describe.each([
   { kind: FILE_STORE, kills: 30, keys: 150 },
 ])('root rotation of the $kind.name keystore killed at $kills points', ({ kind, kills, keys }) => {
   it('opens under exactly one of the two roots after every kill, every key version intact', async () => {
-    const seed = Number(process.env.KUBEKMS_CRASH_SEED ?? Date.now() % 2 ** 31);
-    const rnd = random(seed);
-    const base = await mkdtemp(join(dir, `${kind.name}-`));
+    const seed = crashSeed();
+    const rnd = seededRandom(seed);
+    const base = await mkdtemp(join(dir(), `${kind.name}-`));
     const dataDir = join(base, 'data');
     const files = [join(base, 'a.key'), join(base, 'b.key')] as const;
     const roots = [await FileRootKey.create(files[0]), await FileRootKey.create(files[1])] as const;

@@ -3,10 +3,9 @@
  * with the same content and the same key material, the old root no longer opens it, a second run changes
  * nothing, and it refuses — writing nothing — while the store is open, or when the given current root is wrong.
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { RootKey } from '../engine/ports.ts';
 import type { StoreState } from '../engine/records.ts';
 import { RootKeyMismatchError } from '../rootkey/errors.ts';
@@ -26,23 +25,20 @@ import {
   signingKey,
 } from './testdata/sample-records.ts';
 import { STORES, type StoreKind } from './testdata/stores.ts';
+import { tempDir } from './testing.ts';
 
 describe.each(STORES)('root-key rotation of the $name keystore', (kind: StoreKind) => {
-  let dir: string;
+  const dir = tempDir('kubekms-rootrot-', 'each');
   let dataDir: string;
   let file: string;
   let oldRoot: FileRootKey;
   let newRoot: FileRootKey;
 
   beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'kubekms-rootrot-'));
-    dataDir = join(dir, 'data');
+    dataDir = join(dir(), 'data');
     file = join(dataDir, kind.file);
-    oldRoot = await FileRootKey.create(join(dir, 'old.key'));
-    newRoot = await FileRootKey.create(join(dir, 'new.key'));
-  });
-  afterEach(async () => {
-    await rm(dir, { recursive: true, force: true });
+    oldRoot = await FileRootKey.create(join(dir(), 'old.key'));
+    newRoot = await FileRootKey.create(join(dir(), 'new.key'));
   });
 
   async function fill(): Promise<StoreState> {
@@ -130,7 +126,7 @@ describe.each(STORES)('root-key rotation of the $name keystore', (kind: StoreKin
   it('refuses, writing nothing, when the store is under neither root', async () => {
     await fill();
     const bytes = await readFile(file);
-    const stranger = await FileRootKey.create(join(dir, 'stranger.key'));
+    const stranger = await FileRootKey.create(join(dir(), 'stranger.key'));
     const err = await rotateRootKey({ dataDir, from: stranger, to: newRoot }).catch((e: unknown) => e);
     expect((err as Error).message).toBe(
       `keystore: ${file} is sealed under a different root key than ${stranger.description}; ` +
@@ -153,9 +149,9 @@ describe.each(STORES)('root-key rotation of the $name keystore', (kind: StoreKin
   });
 
   it('refuses an empty data dir, naming it', async () => {
-    const err = await rotateRootKey({ dataDir: join(dir, 'nothing'), from: oldRoot, to: newRoot }).catch(
+    const err = await rotateRootKey({ dataDir: join(dir(), 'nothing'), from: oldRoot, to: newRoot }).catch(
       (e: unknown) => e,
     );
-    expect((err as Error).message).toBe(`keystore: no data dir ${join(dir, 'nothing')}`);
+    expect((err as Error).message).toBe(`keystore: no data dir ${join(dir(), 'nothing')}`);
   });
 });

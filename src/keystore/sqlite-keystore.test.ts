@@ -4,10 +4,9 @@
  * copy, an id column changed, rows chosen by Gaussian elimination so that their auths XOR to zero), databases that
  * are corrupt, foreign or newer, and the migration of keystore.json. Every refusal leaves keystore.db byte-identical.
  */
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { RootKey } from '../engine/ports.ts';
 import type { StoreState } from '../engine/records.ts';
 import { FileRootKey } from '../rootkey/file-root-key.ts';
@@ -18,19 +17,16 @@ import { SqliteKeyStore } from './sqlite-keystore.ts';
 import { downgradeToV1 } from './testdata/legacy-document.ts';
 import { alias, fullGrant, fullKey, minimalKey } from './testdata/sample-records.ts';
 import { loadDoc, saveDoc } from './testdata/store-docs.ts';
+import { tempDir } from './testing.ts';
 
-let dir: string;
+const dir = tempDir('kubekms-sqlite-', 'each');
 let dataDir: string;
 let db: string;
 let rootKey: RootKey;
 beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'kubekms-sqlite-'));
-  dataDir = join(dir, 'data');
+  dataDir = join(dir(), 'data');
   db = join(dataDir, 'keystore.db');
-  rootKey = await FileRootKey.create(join(dir, 'root.key'));
-});
-afterEach(async () => {
-  await rm(dir, { recursive: true, force: true });
+  rootKey = await FileRootKey.create(join(dir(), 'root.key'));
 });
 
 async function withStore<T>(
