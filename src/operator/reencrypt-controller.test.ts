@@ -125,6 +125,17 @@ const re = (): ReencryptionStatus | undefined => keyApi.obj.status?.reencryption
 const cond = () => keyApi.obj.status?.conditions?.find((c) => c.type === 'Reencrypted');
 const reasons = () => events.map((e) => e.reason);
 
+/** Records in the key's status a pass over 45 objects to version 2, running when its leader stopped. */
+function recordRunningPass(pass: Partial<ReencryptionStatus>): void {
+  keyApi.obj = {
+    ...keyApi.obj,
+    status: {
+      ...keyApi.obj.status,
+      reencryption: { phase: 'Running', keyVersion: 2, total: 45, done: 0, skipped: 0, failed: 0, ...pass },
+    },
+  };
+}
+
 async function until(what: string, f: () => boolean, ms = 5_000): Promise<void> {
   for (const end = Date.now() + ms; !f(); await new Promise((r) => setTimeout(r, 10)))
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
@@ -304,21 +315,7 @@ describe('ReencryptController', () => {
     api.migrations = svm;
     await svm.create('kubekms-v2-secrets', '', 'secrets');
     await svm.get('kubekms-v2-secrets'); // the migrator is at work
-    keyApi.obj = {
-      ...keyApi.obj,
-      status: {
-        ...keyApi.obj.status,
-        reencryption: {
-          phase: 'Running',
-          keyVersion: 2,
-          total: 45,
-          done: 0,
-          skipped: 0,
-          failed: 0,
-          method: 'StorageVersionMigration',
-        },
-      },
-    };
+    recordRunningPass({ method: 'StorageVersionMigration' });
     const c = controller({ delayMs: 0 });
     c.start();
     await until('Completed', () => re()?.phase === 'Completed');
@@ -349,22 +346,7 @@ describe('ReencryptController', () => {
 
   it('resumes a recorded pass from its continue point', async () => {
     await rotateKey(core, keyId, 'ON_DEMAND');
-    keyApi.obj = {
-      ...keyApi.obj,
-      status: {
-        ...keyApi.obj.status,
-        reencryption: {
-          phase: 'Running',
-          keyVersion: 2,
-          total: 45,
-          done: 20,
-          skipped: 0,
-          failed: 0,
-          resource: 'secrets',
-          continue: 'ns01/s004',
-        },
-      },
-    };
+    recordRunningPass({ done: 20, resource: 'secrets', continue: 'ns01/s004' });
     const c = controller({ delayMs: 0 });
     c.start();
     await until('Completed', () => re()?.phase === 'Completed');
