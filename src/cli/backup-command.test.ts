@@ -46,6 +46,9 @@ const run = (args: string[], env: Record<string, string> = {}) => {
 /** `kubekms backup --out OUT` of the sample store under its root key, with `more` flags. */
 const backup = (out: string, more: string[] = [], env: Record<string, string> = {}) =>
   run(['backup', '--out', out, '--data-dir', dataDir, '--root-key-file', keyFile, ...more], env);
+/** `kubekms restore OUT` into `target` under the off-site root key, with `more` flags. */
+const restoreOffsite = (out: string, target: string, more: string[]) =>
+  run(['restore', out, '--data-dir', target, '--root-key-file', join(dir, 'offsite.key'), ...more]);
 const SUMMARY =
   '2 keys \\(4 versions\\), 1 alias, 1 grant, generation 1, taken \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z, sealed by';
 
@@ -77,17 +80,7 @@ describe('kubekms backup / restore', () => {
     const pass = join(dir, 'pass');
     await writeFile(pass, `${PASSPHRASE}\n`, { mode: 0o600 });
     const target = join(dir, 'restored');
-    const offsite = join(dir, 'offsite.key');
-    const r = run([
-      'restore',
-      out,
-      '--data-dir',
-      target,
-      '--root-key-file',
-      offsite,
-      '--escrow-passphrase-file',
-      pass,
-    ]);
+    const r = restoreOffsite(out, target, ['--escrow-passphrase-file', pass]);
     expect(r.err).toBe('');
     expect(r.out).toMatch(new RegExp(`^restored ${out} into ${target}: ${SUMMARY} an escrow passphrase`));
     expect(r.code).toBe(0);
@@ -148,16 +141,7 @@ describe('kubekms backup / restore', () => {
       /: ok: .* an escrow recipient \(X25519\); every record authenticated, every key version unwraps/,
     );
     const target = join(dir, 'from-recipient');
-    const r = run([
-      'restore',
-      out,
-      '--data-dir',
-      target,
-      '--root-key-file',
-      join(dir, 'offsite.key'),
-      '--escrow-key',
-      key,
-    ]);
+    const r = restoreOffsite(out, target, ['--escrow-key', key]);
     expect(r).toMatchObject({ code: 0, err: '' });
     expect(await restoredKeyIds(target)).toEqual(['k1', 'k2']);
     execFileSync('chmod', ['644', key]);

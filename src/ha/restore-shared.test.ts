@@ -3,9 +3,8 @@
  * under the root key, a namespace with other records or a live instance refused, and a restore interrupted after
  * any number of writes finished by running it again (for a root-key and an escrow backup).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { KmsStateRecord } from '../api/kinds.ts';
 import { fromObject } from '../api/state-records.ts';
 import type { RootKey } from '../engine/ports.ts';
@@ -13,7 +12,7 @@ import { keyMaterialAad, type StoreState } from '../engine/records.ts';
 import { createBackup, type Escrow } from '../keystore/backup.ts';
 import { FileKeyStore } from '../keystore/file-keystore.ts';
 import { RecordAuthRing } from '../keystore/record-auth-ring.ts';
-import { fillSampleStore } from '../keystore/testing.ts';
+import { fillSampleStore, tempDir } from '../keystore/testing.ts';
 import { FileRootKey } from '../rootkey/file-root-key.ts';
 import { newScryptParams } from '../rootkey/passphrase-key.ts';
 import { restoreSharedState } from './restore-shared.ts';
@@ -21,20 +20,20 @@ import { FakeStateApi } from './testing.ts';
 
 const PASSPHRASE = 'correct horse battery staple';
 
-let dir: string;
+const dir = tempDir('kubekms-restore-shared-', 'each');
 let rootKey: RootKey;
 let state: StoreState;
 beforeEach(async () => {
-  dir = await mkdtemp('/tmp/kubekms-restore-shared-');
-  rootKey = await FileRootKey.create(join(dir, 'root.key'));
-  state = await fillSampleStore(() => new FileKeyStore({ dataDir: join(dir, 'data'), rootKey }), rootKey);
-});
-afterEach(async () => {
-  await rm(dir, { recursive: true, force: true });
+  rootKey = await FileRootKey.create(join(dir(), 'root.key'));
+  state = await fillSampleStore(() => new FileKeyStore({ dataDir: join(dir(), 'data'), rootKey }), rootKey);
 });
 
 async function backupText(escrow?: Escrow): Promise<Uint8Array> {
-  const { text } = await createBackup({ dataDir: join(dir, 'data'), rootKey, ...(escrow ? { escrow } : {}) });
+  const { text } = await createBackup({
+    dataDir: join(dir(), 'data'),
+    rootKey,
+    ...(escrow ? { escrow } : {}),
+  });
   return new TextEncoder().encode(text);
 }
 

@@ -4,9 +4,8 @@
  * key material in clear.
  */
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { RootKey } from '../engine/ports.ts';
 import { keyMaterialAad, type StoreState } from '../engine/records.ts';
 import { FileRootKey } from '../rootkey/file-root-key.ts';
@@ -15,20 +14,18 @@ import { createBackup, describeUnopened, openBackup, readBackup } from './backup
 import { FileKeyStore } from './file-keystore.ts';
 import { restoreBackup } from './restore.ts';
 import { signingKey } from './testdata/sample-records.ts';
-import { fillSampleStore } from './testing.ts';
+import { fillSampleStore, tempDir } from './testing.ts';
 
-let dir: string;
+const dir = tempDir('kubekms-recipient-', 'each');
 let rootKey: RootKey;
 let state: StoreState;
 beforeEach(async () => {
-  dir = await mkdtemp('/tmp/kubekms-recipient-');
-  rootKey = await FileRootKey.create(join(dir, 'root.key'));
-  state = await fillSampleStore(() => new FileKeyStore({ dataDir: join(dir, 'source'), rootKey }), rootKey, [
-    await signingKey(rootKey, 'k3'),
-  ]);
-});
-afterEach(async () => {
-  await rm(dir, { recursive: true, force: true });
+  rootKey = await FileRootKey.create(join(dir(), 'root.key'));
+  state = await fillSampleStore(
+    () => new FileKeyStore({ dataDir: join(dir(), 'source'), rootKey }),
+    rootKey,
+    [await signingKey(rootKey, 'k3')],
+  );
 });
 
 const rawPublic = (k: KeyObject) =>
@@ -37,7 +34,7 @@ const pair = () => generateKeyPairSync('x25519');
 
 async function sealedTo(recipient: KeyObject): Promise<string> {
   const r = await createBackup({
-    dataDir: join(dir, 'source'),
+    dataDir: join(dir(), 'source'),
     rootKey,
     escrow: { recipient: rawPublic(recipient) },
   });
@@ -45,8 +42,8 @@ async function sealedTo(recipient: KeyObject): Promise<string> {
   return r.text;
 }
 
-const restore = async (text: string, escrowKey: KeyObject, target = join(dir, 'target')) => {
-  const offsite = await FileRootKey.create(join(dir, `offsite-${Math.random()}.key`));
+const restore = async (text: string, escrowKey: KeyObject, target = join(dir(), 'target')) => {
+  const offsite = await FileRootKey.create(join(dir(), `offsite-${Math.random()}.key`));
   await restoreBackup({
     backup: new TextEncoder().encode(text),
     backupFile: 'b.json',
@@ -61,7 +58,7 @@ describe('escrow to a recipient public key', () => {
   it('restores with the private key under another root key, every version with the same material', async () => {
     const r = pair();
     const text = await sealedTo(r.publicKey);
-    const target = join(dir, 'target');
+    const target = join(dir(), 'target');
     const offsite = await restore(text, r.privateKey, target);
     const s = new FileKeyStore({ dataDir: target, rootKey: offsite });
     const back = await s.open();
@@ -148,7 +145,7 @@ describe('escrow to a recipient public key', () => {
   });
 
   it('format versions: a version 1 file (before recipients) still opens; recipient needs 2; 3 is refused', async () => {
-    const plain = (await createBackup({ dataDir: join(dir, 'source'), rootKey })).text;
+    const plain = (await createBackup({ dataDir: join(dir(), 'source'), rootKey })).text;
     expect(plain).toContain('"formatVersion": 2');
     const v1 = plain.replace('"formatVersion": 2', '"formatVersion": 1');
     const b = readBackup(new TextEncoder().encode(v1), 'old.json');
