@@ -6,10 +6,9 @@
  * every Secret reads back through the API server while etcd holds it under the kubekms KMS v2 prefix. The shared
  * restore is refused while the instances' heartbeats are live.
  */
-import { randomBytes } from 'node:crypto';
-import { rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   type Apiserver,
   createPki,
@@ -18,13 +17,11 @@ import {
   encryptionConfigYaml,
   KMS_V2_PREFIX,
   type Plugin,
-  REPO_ROOT,
-  run,
   startApiserver,
-  startControlPlane,
   startEtcd,
 } from '../controlplane/harness.ts';
-import { keepLogsOnFailure, MAIN } from './lifecycle.ts';
+import { keepLogsOnFailure, stopsAfterAll } from './lifecycle.ts';
+import { kubekmsCli as kubekms, newRootKeyFile, startRootKeyControlPlane } from './root-key-serve.ts';
 import {
   applySecrets,
   createNamespace,
@@ -34,25 +31,13 @@ import {
   storedSecrets,
   waitFor,
 } from './secrets.ts';
-import { startSharedStateKubekms } from './shared-state.ts';
+import { prepareSharedState, startSharedStateKubekms } from './shared-state.ts';
 
 keepLogsOnFailure();
 
 const NS = 'dr';
 const COUNT = 200;
-const stops: (() => Promise<void>)[] = [];
-afterAll(async () => {
-  for (const s of stops.reverse()) await s().catch(() => undefined);
-});
-
-const kubekms = async (args: readonly string[]): Promise<string> =>
-  (await run(process.execPath, [MAIN, ...args], { timeoutMs: 120_000 })).stdout.toString('utf8');
-
-function newRootKeyFile(dir: string): string {
-  const file = join(dir, 'root.key');
-  writeFileSync(file, randomBytes(32).toString('hex'), { mode: 0o600 });
-  return file;
-}
+const stops = stopsAfterAll();
 
 async function write200(api: Apiserver): Promise<SecretSpec[]> {
   await createNamespace(api, NS);
@@ -84,18 +69,7 @@ describe('disaster recovery: single node', () => {
   it('backup, destroy the data dir, restore, restart: all 200 Secrets read back', async () => {
     const dir = createRunDir('kubekms-dr1-');
     const rootKeyFile = newRootKeyFile(dir);
-    const cp = await startControlPlane({
-      dir,
-      plugin: {
-        command: (p) => [
-          process.execPath,
-          MAIN,
-          'serve',
-          ...['--root-key-file', rootKeyFile, '--data-dir', p.dataDir],
-          ...['--kms-socket', p.socket, '--health-listen', p.healthListen],
-        ],
-      },
-    });
+    const cp = await startRootKeyControlPlane(dir, rootKeyFile);
     let plugin = cp.plugin!;
     stops.push(
       () => cp.stop(),
@@ -148,14 +122,7 @@ describe('disaster recovery: HA, the KmsStateRecords lost too', () => {
       120_000,
       500,
     );
-    await api.kubectl(['apply', '-f', join(REPO_ROOT, 'crds', 'kubekms.io_kmsstaterecords.yaml')]);
-    await api.kubectl([
-      'wait',
-      '--for=condition=Established',
-      'crd/kmsstaterecords.kubekms.io',
-      '--timeout=60s',
-    ]);
-    await api.kubectl(['create', 'namespace', 'kubekms']);
+    await prepareSharedState(api);
     const start = (name: string) =>
       startSharedStateKubekms({
         dir,

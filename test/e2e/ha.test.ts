@@ -6,7 +6,6 @@
  * an empty cache.
  */
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -17,12 +16,12 @@ import {
   encryptionConfigYaml,
   type Pki,
   type Plugin,
-  REPO_ROOT,
   run,
   startApiserver,
   startEtcd,
 } from '../controlplane/harness.ts';
 import { keepLogsOnFailure, MAIN } from './lifecycle.ts';
+import { newRootKeyFile } from './root-key-serve.ts';
 import {
   applySecrets,
   newSecret,
@@ -31,7 +30,7 @@ import {
   storedSecret,
   waitFor,
 } from './secrets.ts';
-import { startSharedStateKubekms } from './shared-state.ts';
+import { prepareSharedState, startSharedStateKubekms } from './shared-state.ts';
 
 const NS = 'ha';
 const KUBEKMS_NS = 'kubekms';
@@ -197,20 +196,12 @@ describe('HA: two control-plane nodes, one key state', () => {
     dir = createRunDir('kubekms-ha-');
     pki = await createPki(dir);
     etcd = await startEtcd(dir);
-    rootKeyFile = join(dir, 'root.key');
-    writeFileSync(rootKeyFile, randomBytes(32).toString('hex'), { mode: 0o600 });
+    rootKeyFile = newRootKeyFile(dir);
     // Node a bootstraps the cluster: its API server comes up without a plugin, serves kubekms's CRD and
     // namespace, and kubekms a (empty cache, empty API) creates the cluster's Secrets key.
     const apiA = await startNodeApiserver('a', join(dir, 'a.sock'));
     await waitLive(apiA);
-    await apiA.kubectl(['apply', '-f', join(REPO_ROOT, 'crds', 'kubekms.io_kmsstaterecords.yaml')]);
-    await apiA.kubectl([
-      'wait',
-      '--for=condition=Established',
-      'crd/kmsstaterecords.kubekms.io',
-      '--timeout=60s',
-    ]);
-    await apiA.kubectl(['create', 'namespace', KUBEKMS_NS]);
+    await prepareSharedState(apiA, KUBEKMS_NS);
     const kA = await startKubekms('a', () => apiA.kubeconfigPath);
     await apiA.waitReady(180_000);
     nodes.push({ name: 'a', apiserver: apiA, kubekms: kA });

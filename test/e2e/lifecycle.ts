@@ -15,3 +15,12 @@ export function keepLogsOnFailure(): void {
     await cleanup({ failed });
   });
 }
+
+/** Registers an afterAll that runs every stop pushed to the returned list, last first, ignoring failures. */
+export function stopsAfterAll(): (() => Promise<void>)[] {
+  const stops: (() => Promise<void>)[] = [];
+  afterAll(async () => {
+    for (const s of stops.reverse()) await s().catch(() => undefined);
+  });
+  return stops;
+}

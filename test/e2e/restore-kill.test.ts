@@ -7,23 +7,21 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createBackup } from '../../src/keystore/backup.ts';
 import { FileKeyStore } from '../../src/keystore/file-keystore.ts';
 import { alias, minimalKey } from '../../src/keystore/testdata/sample-records.ts';
 import { FileRootKey } from '../../src/rootkey/file-root-key.ts';
-import { createRunDir, REPO_ROOT, run, startApiserver, startEtcd } from '../controlplane/harness.ts';
-import { keepLogsOnFailure, MAIN } from './lifecycle.ts';
+import { createRunDir, run, startApiserver, startEtcd } from '../controlplane/harness.ts';
+import { keepLogsOnFailure, MAIN, stopsAfterAll } from './lifecycle.ts';
 import { waitFor } from './secrets.ts';
+import { prepareSharedState } from './shared-state.ts';
 
 keepLogsOnFailure();
 
 const KEYS = 150;
 const RECORDS = 2 * KEYS; // a key and an alias each
-const stops: (() => Promise<void>)[] = [];
-afterAll(async () => {
-  for (const s of stops.reverse()) await s().catch(() => undefined);
-});
+const stops = stopsAfterAll();
 
 describe('restore --shared-state killed half way', () => {
   it('leaves a subset of the backup that the same restore finishes', async () => {
@@ -32,14 +30,7 @@ describe('restore --shared-state killed half way', () => {
     stops.push(() => etcd.stop());
     const api = await startApiserver({ dir, etcd });
     stops.push(() => api.stop());
-    await api.kubectl(['apply', '-f', join(REPO_ROOT, 'crds', 'kubekms.io_kmsstaterecords.yaml')]);
-    await api.kubectl([
-      'wait',
-      '--for=condition=Established',
-      'crd/kmsstaterecords.kubekms.io',
-      '--timeout=60s',
-    ]);
-    await api.kubectl(['create', 'namespace', 'kubekms']);
+    await prepareSharedState(api);
 
     const rootKeyFile = join(dir, 'root.key');
     const rootKey = await FileRootKey.create(rootKeyFile);

@@ -7,12 +7,12 @@
  * the API server's metrics. Restoring the newest backup recovers everything.
  */
 import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { createRunDir, run, startControlPlane } from '../controlplane/harness.ts';
-import { keepLogsOnFailure, MAIN } from './lifecycle.ts';
+import { describe, expect, it } from 'vitest';
+import { createRunDir } from '../controlplane/harness.ts';
+import { keepLogsOnFailure, MAIN, stopsAfterAll } from './lifecycle.ts';
+import { kubekmsCli as kubekms, newRootKeyFile, startRootKeyControlPlane } from './root-key-serve.ts';
 import {
   applySecrets,
   createNamespace,
@@ -24,31 +24,13 @@ import {
 
 keepLogsOnFailure();
 
-const stops: (() => Promise<void>)[] = [];
-afterAll(async () => {
-  for (const s of stops.reverse()) await s().catch(() => undefined);
-});
-
-const kubekms = async (args: readonly string[]): Promise<string> =>
-  (await run(process.execPath, [MAIN, ...args], { timeoutMs: 120_000 })).stdout.toString('utf8');
+const stops = stopsAfterAll();
 
 describe('a keystore older than the Secrets in etcd', () => {
   it('is detected on Decrypt: named in the API server log, counted, logged, the key not rotated; the newest backup recovers', async () => {
     const dir = createRunDir('kubekms-rb-');
-    const rootKeyFile = join(dir, 'root.key');
-    writeFileSync(rootKeyFile, randomBytes(32).toString('hex'), { mode: 0o600 });
-    const cp = await startControlPlane({
-      dir,
-      plugin: {
-        command: (p) => [
-          process.execPath,
-          MAIN,
-          'serve',
-          ...['--root-key-file', rootKeyFile, '--data-dir', p.dataDir],
-          ...['--kms-socket', p.socket, '--health-listen', p.healthListen],
-        ],
-      },
-    });
+    const rootKeyFile = newRootKeyFile(dir);
+    const cp = await startRootKeyControlPlane(dir, rootKeyFile);
     let plugin = cp.plugin!;
     stops.push(
       () => cp.stop(),

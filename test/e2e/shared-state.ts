@@ -1,6 +1,6 @@
 /** `kubekms serve --shared-state` as one control-plane node runs it, for the HA and doctor suites. */
 import { join } from 'node:path';
-import { type Plugin, startPlugin } from '../controlplane/harness.ts';
+import { type Apiserver, type Plugin, REPO_ROOT, startPlugin } from '../controlplane/harness.ts';
 import { MAIN } from './lifecycle.ts';
 
 export interface SharedStateInstance {
@@ -34,4 +34,16 @@ export function startSharedStateKubekms(o: SharedStateInstance): Promise<Plugin>
       ...(o.extraArgs ?? []),
     ],
   });
+}
+
+/** Makes an API server ready for `--shared-state`: the KmsStateRecord CRD established, and the namespace created. */
+export async function prepareSharedState(api: Apiserver, namespace = 'kubekms'): Promise<void> {
+  await api.kubectl(['apply', '-f', join(REPO_ROOT, 'crds', 'kubekms.io_kmsstaterecords.yaml')]);
+  await api.kubectl([
+    'wait',
+    '--for=condition=Established',
+    'crd/kmsstaterecords.kubekms.io',
+    '--timeout=60s',
+  ]);
+  await api.kubectl(['create', 'namespace', namespace]);
 }
