@@ -61,39 +61,41 @@ export function compareInstances(
   return rows;
 }
 
+/** The live instances by the value `pick` reads from each; those that say nothing ('') are left out. */
+function instancesBy(
+  live: readonly InstanceHeartbeat[],
+  pick: (h: InstanceHeartbeat) => string,
+): Map<string, string[]> {
+  const by = new Map<string, string[]>();
+  for (const h of live) {
+    const value = pick(h);
+    if (value !== '') by.set(value, [...(by.get(value) ?? []), h.instance]);
+  }
+  return by;
+}
+
+/** A FAIL row `check` naming which instances say which value, when they say more than one. */
+function disagreement(by: ReadonlyMap<string, string[]>, check: string, what: string): CheckRow[] {
+  if (by.size <= 1) return [];
+  const who = [...by].map(([value, names]) => `${names.join(', ')} → ${value}`).join('; ');
+  return [row(check, 'FAIL', `live instances ${what}: ${who}`)];
+}
+
 /** FAIL rows for every disagreement among the live instances; one ok row when there is none. */
 export function agreement(live: readonly InstanceHeartbeat[]): CheckRow[] {
   if (live.length === 0)
     return [row('instances', 'warn', 'no live instance: every heartbeat Lease has expired')];
-  const problems: CheckRow[] = [];
   // key_id: every live instance that serves a plugin must report the same one.
-  const byKeyId = new Map<string, string[]>();
-  for (const h of live)
-    if (h.keyId !== '') byKeyId.set(h.keyId, [...(byKeyId.get(h.keyId) ?? []), h.instance]);
-  if (byKeyId.size > 1)
-    problems.push(
-      row(
-        'instances: key_id',
-        'FAIL',
-        `live instances report different key_ids: ${[...byKeyId]
-          .map(([k, names]) => `${names.join(', ')} → ${k}`)
-          .join('; ')}`,
-      ),
-    );
-  // Root of trust: every live instance that says which root key it holds must hold the same one (docs/ha.md).
-  const byRoot = new Map<string, string[]>();
-  for (const h of live)
-    if (h.rootKey !== '') byRoot.set(h.rootKey, [...(byRoot.get(h.rootKey) ?? []), h.instance]);
-  if (byRoot.size > 1)
-    problems.push(
-      row(
-        'instances: root key',
-        'FAIL',
-        `live instances hold different root keys: ${[...byRoot]
-          .map(([r, names]) => `${names.join(', ')} → ${r}`)
-          .join('; ')}`,
-      ),
-    );
+  const byKeyId = instancesBy(live, (h) => h.keyId);
+  const problems: CheckRow[] = [
+    ...disagreement(byKeyId, 'instances: key_id', 'report different key_ids'),
+    // Root of trust: every live instance that says which root key it holds must hold the same one (docs/ha.md).
+    ...disagreement(
+      instancesBy(live, (h) => h.rootKey),
+      'instances: root key',
+      'hold different root keys',
+    ),
+  ];
   // Held versions: every live instance must hold the same highest version of every key any of them holds.
   const keys = [...new Set(live.flatMap((h) => Object.keys(h.held)))].sort();
   for (const key of keys) {
