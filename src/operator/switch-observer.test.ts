@@ -6,7 +6,7 @@ import {
   KEY_ID_WRITES_ANNOTATION,
   sha256Label,
 } from '../api/apiserver-writes.ts';
-import { Heartbeat } from '../ha/heartbeat.ts';
+import { Heartbeat, type HeartbeatOptions } from '../ha/heartbeat.ts';
 import { FakeStateApi } from '../ha/testing.ts';
 import type { Lease } from '../kube/client.ts';
 import { microTime } from '../kube/client.ts';
@@ -39,22 +39,30 @@ const identity = (name: string): Lease => ({
   spec: { renewTime: microTime(now - 5_000), leaseDurationSeconds: 3600 },
 });
 
+/** The instance heartbeat Leases after one renewal by `instance` whose API server writes `apiserverWrites` reads. */
+async function renewedHeartbeats(
+  instance: string,
+  apiserverWrites: HeartbeatOptions['apiserverWrites'],
+): Promise<readonly Lease[]> {
+  const state = new FakeStateApi('kubekms');
+  const hb = new Heartbeat({
+    api: state,
+    instance,
+    held: () => ({}),
+    keyId: () => NEW,
+    log: pino({ level: 'silent' }),
+    apiserverWrites,
+  });
+  await hb.renew();
+  return state.listLeases('kubekms.io/role=instance');
+}
+
 describe('the switch-over observer', () => {
   it('HA: a peer publishes its node API server writes in its heartbeat; the leader sees every API server', async () => {
     // Node B's kubekms: its heartbeat carries what B's API server wrote.
-    const state = new FakeStateApi('kubekms');
-    const hb = new Heartbeat({
-      api: state,
-      instance: 'node-b',
-      held: () => ({}),
-      keyId: () => NEW,
-      log: pino({ level: 'silent' }),
-      apiserverWrites: async () => [
-        { apiserver: sha256Label('apiserver-b'), keyIdHash: sha256Label(NEW), at: now },
-      ],
-    });
-    await hb.renew();
-    const heartbeats = await state.listLeases('kubekms.io/role=instance');
+    const heartbeats = await renewedHeartbeats('node-b', async () => [
+      { apiserver: sha256Label('apiserver-b'), keyIdHash: sha256Label(NEW), at: now },
+    ]);
     expect(heartbeats[0]?.metadata.annotations?.[KEY_ID_WRITES_ANNOTATION]).toContain(
       sha256Label('apiserver-b'),
     );
@@ -87,19 +95,9 @@ describe('the switch-over observer', () => {
   });
 
   it('a heartbeat whose metrics read fails publishes none, and the renewal still happens', async () => {
-    const state = new FakeStateApi('kubekms');
-    const hb = new Heartbeat({
-      api: state,
-      instance: 'node-c',
-      held: () => ({}),
-      keyId: () => NEW,
-      log: pino({ level: 'silent' }),
-      apiserverWrites: async () => {
-        throw new Error('GET /metrics: 403');
-      },
+    const [l] = await renewedHeartbeats('node-c', async () => {
+      throw new Error('GET /metrics: 403');
     });
-    await hb.renew();
-    const [l] = await state.listLeases('kubekms.io/role=instance');
     expect(l?.metadata.annotations?.[KEY_ID_WRITES_ANNOTATION]).toBeUndefined();
   });
 
