@@ -231,12 +231,16 @@ describe.each(STORES)('the $name keystore', (kind: StoreKind) => {
     const ourLock = () =>
       new RegExp(`^${process.pid}\n${hostname()}\nboot=[0-9a-f-]{36}\npidns=[0-9]+\nstart=[0-9]+\n$`);
     const deadPid = () => spawnSync(process.execPath, ['-e', '']).pid!;
-
-    it('holds keystore.lock with our pid while open and removes it on close', async () => {
+    /** Opens a store, expects keystore.lock to name this process while it is open, and closes it. */
+    const opensHoldingOurLock = async () => {
       const s = store();
       await s.open();
       expect(await readFile(lockFile(), 'utf8')).toMatch(ourLock());
       await s.close();
+    };
+
+    it('holds keystore.lock with our pid while open and removes it on close', async () => {
+      await opensHoldingOurLock();
       expect(await readdir(dataDir)).toEqual([kind.file]);
     });
 
@@ -263,10 +267,7 @@ describe.each(STORES)('the $name keystore', (kind: StoreKind) => {
       await mkdir(dataDir, { recursive: true });
       for (const pid of [deadPid(), process.pid]) {
         await writeFile(lockFile(), `${pid}\n`);
-        const s = store();
-        await s.open();
-        expect(await readFile(lockFile(), 'utf8')).toMatch(ourLock());
-        await s.close();
+        await opensHoldingOurLock();
       }
     });
 
@@ -282,10 +283,7 @@ describe.each(STORES)('the $name keystore', (kind: StoreKind) => {
       }
       const old = new Date(Date.now() - 31_000);
       await utimes(lockFile(), old, old);
-      const s = store();
-      await s.open();
-      expect(await readFile(lockFile(), 'utf8')).toMatch(ourLock());
-      await s.close();
+      await opensHoldingOurLock();
     });
 
     it('refuses a lock file that names no process', async () => {
