@@ -33,9 +33,16 @@ import {
 } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ControlPlane, freePort, type Plugin } from '../controlplane/harness.ts';
+import { errorName } from './aws-helpers.ts';
 import { keepLogsOnFailure } from './lifecycle.ts';
-import { get, type Obj, ready, startOperatorControlPlane, waitGone } from './operator-helpers.ts';
-import { waitFor } from './secrets.ts';
+import {
+  get,
+  type Obj,
+  ready,
+  startOperatorControlPlane,
+  waitGone,
+  waitOperatorLeader,
+} from './operator-helpers.ts';
 
 keepLogsOnFailure();
 
@@ -52,15 +59,6 @@ const credsFile = join(credsDir, 'credentials.json');
 async function list(kind: string): Promise<Obj[]> {
   const out = JSON.parse(await cp.apiserver.kubectl(['get', kind, '-A', '-o', 'json'])) as { items: Obj[] };
   return out.items;
-}
-
-async function errorName(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    return (e as Error).name;
-  }
-  return 'no error';
 }
 
 const keyObjectOf = async (keyId: string): Promise<Obj | undefined> =>
@@ -93,15 +91,7 @@ beforeAll(async () => {
   ]);
   // A fresh start, so the operator's list/watch backoff from the API's start-up does not delay the suite.
   plugin = await cp.plugin!.restart();
-  await waitFor(
-    'operator leader',
-    async () => {
-      const r = await fetch(`http://${plugin.healthListen}/readyz`).then((x) => x.text());
-      return r.includes('[+]operator leader') ? true : undefined;
-    },
-    60_000,
-    250,
-  );
+  await waitOperatorLeader(plugin);
   kms = new KMSClient({
     endpoint: `http://127.0.0.1:${port}`,
     region: 'us-east-1',

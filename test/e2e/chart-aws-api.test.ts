@@ -30,6 +30,7 @@ import {
 import { must } from '../packaging/exec.ts';
 import { CHART, helmBinary } from '../packaging/helm.ts';
 import { type LocalPod, localPod } from '../packaging/pod-runner.ts';
+import { errorName } from './aws-helpers.ts';
 import { keepLogsOnFailure } from './lifecycle.ts';
 import { createNamespace, waitFor } from './secrets.ts';
 
@@ -199,15 +200,6 @@ async function workloadClient(sa: string, audience: string): Promise<KMSClient> 
   });
   sessionClients.push(c);
   return c;
-}
-
-async function errorName(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'OK';
-  } catch (e) {
-    return (e as Error).name;
-  }
 }
 
 describe('web identity from the chart (aws.webIdentity)', () => {

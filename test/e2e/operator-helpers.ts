@@ -6,6 +6,7 @@ import {
   createRunDir,
   defaultPluginCommand,
   type KubeVersion,
+  type Plugin,
   REPO_ROOT,
   startControlPlane,
 } from '../controlplane/harness.ts';
@@ -78,8 +79,31 @@ export async function startOperatorControlPlane(
   return cp;
 }
 
+/** Waits until the plugin's /readyz says it holds the operator's leadership. */
+export async function waitOperatorLeader(plugin: Plugin): Promise<void> {
+  await waitFor(
+    'operator leader',
+    async () => {
+      const r = await fetch(`http://${plugin.healthListen}/readyz`);
+      return (await r.text()).includes('[+]operator leader') ? true : undefined;
+    },
+    60_000,
+    250,
+  );
+}
+
 export const apply = (api: Apiserver, yaml: string): Promise<string> =>
   api.kubectl(['apply', '-f', '-'], { input: yaml });
+
+/** `kubectl patch --type=merge` of the object's spec: `spec` is merged into it (a null removes a field). */
+export const patchSpec = (
+  api: Apiserver,
+  kind: string,
+  ns: string,
+  name: string,
+  spec: unknown,
+): Promise<string> =>
+  api.kubectl(['patch', kind, '-n', ns, name, '--type=merge', '-p', JSON.stringify({ spec })]);
 
 export async function get(api: Apiserver, kind: string, ns: string, name: string): Promise<Obj | undefined> {
   try {

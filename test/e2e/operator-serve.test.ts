@@ -14,11 +14,13 @@ import {
   events,
   get,
   kmsKey,
+  patchSpec,
   ready,
   startOperatorControlPlane,
   waitEvent,
   waitGone,
   waitObj,
+  waitOperatorLeader,
   waitReady,
 } from './operator-helpers.ts';
 import { createNamespace, waitFor } from './secrets.ts';
@@ -56,12 +58,7 @@ beforeAll(async () => {
   await createNamespace(cp.apiserver, 'other');
   // A fresh start, so the operator's list/watch backoff from the API's start-up does not delay the suite.
   plugin = await cp.plugin!.restart();
-  await waitFor(
-    'operator leader',
-    async () => ((await readyz()).includes('[+]operator leader') ? true : undefined),
-    60_000,
-    250,
-  );
+  await waitOperatorLeader(plugin);
 }, 300_000);
 
 describe('CRDs on a real API server', () => {
@@ -159,16 +156,7 @@ describe('the cluster-managed Secrets key', () => {
   });
 
   it('reverts user edits with an Event saying why', async () => {
-    await cp.apiserver.kubectl([
-      'patch',
-      'kmskey',
-      '-n',
-      'kubekms',
-      'secrets',
-      '--type=merge',
-      '-p',
-      '{"spec":{"enabled":false,"tags":{"a":"b"}}}',
-    ]);
+    await patchSpec(cp.apiserver, 'kmskey', 'kubekms', 'secrets', { enabled: false, tags: { a: 'b' } });
     const e = await waitEvent(cp.apiserver, 'kubekms', 'secrets', 'EditReverted');
     expect(e.type).toBe('Warning');
     expect(e.note).toMatch(/so spec.enabled, spec.tags was reverted/);
@@ -270,16 +258,12 @@ spec: {keyRef: {name: orders}, grantee: {serviceAccount: {name: batch}}, operati
   });
 
   it('applies spec changes, each with an Event; rotateNow rotates once per token', async () => {
-    await cp.apiserver.kubectl([
-      'patch',
-      'kmskey',
-      '-n',
-      'apps',
-      'orders',
-      '--type=merge',
-      '-p',
-      '{"spec":{"description":"orders v2","rotation":{"enabled":false},"tags":{"team":"shop","tier":"gold"},"rotateNow":"t1"}}',
-    ]);
+    await patchSpec(cp.apiserver, 'kmskey', 'apps', 'orders', {
+      description: 'orders v2',
+      rotation: { enabled: false },
+      tags: { team: 'shop', tier: 'gold' },
+      rotateNow: 't1',
+    });
     const k = await waitObj(
       cp.apiserver,
       'kmskey',
@@ -297,16 +281,7 @@ spec: {keyRef: {name: orders}, grantee: {serviceAccount: {name: batch}}, operati
       /on demand \(spec.rotateNow=t1\): version 2/,
     );
     // An unrelated change does not rotate again.
-    await cp.apiserver.kubectl([
-      'patch',
-      'kmskey',
-      '-n',
-      'apps',
-      'orders',
-      '--type=merge',
-      '-p',
-      '{"spec":{"description":"orders v3"}}',
-    ]);
+    await patchSpec(cp.apiserver, 'kmskey', 'apps', 'orders', { description: 'orders v3' });
     const k2 = await waitObj(
       cp.apiserver,
       'kmskey',
@@ -415,16 +390,7 @@ spec: {keyRef: {name: orders}, grantee: {user: alice}, operations: [Decrypt, Sig
     extraFlags.push('--secrets-key', id);
     plugin = await plugin.restart();
     expect((await pluginStatus()).keyId).toBe(`kubekms:${id}:v1`);
-    await cp.apiserver.kubectl([
-      'patch',
-      'kmskey',
-      '-n',
-      'apps',
-      'etcd',
-      '--type=merge',
-      '-p',
-      '{"spec":{"enabled":false}}',
-    ]);
+    await patchSpec(cp.apiserver, 'kmskey', 'apps', 'etcd', { enabled: false });
     const off = await waitObj(
       cp.apiserver,
       'kmskey',
@@ -439,16 +405,7 @@ spec: {keyRef: {name: orders}, grantee: {user: alice}, operations: [Decrypt, Sig
       /DisabledException: arn:aws:kms:us-east-1:000000000000:key\/[0-9a-f-]+ is disabled/,
     );
     expect(await readyz()).toMatch(/^503 \[-\]kmsv2 arn:aws:kms:\S+ is disabled\./);
-    await cp.apiserver.kubectl([
-      'patch',
-      'kmskey',
-      '-n',
-      'apps',
-      'etcd',
-      '--type=merge',
-      '-p',
-      '{"spec":{"enabled":true}}',
-    ]);
+    await patchSpec(cp.apiserver, 'kmskey', 'apps', 'etcd', { enabled: true });
     await waitObj(cp.apiserver, 'kmskey', 'apps', 'etcd', 'enabled', (x) => x.status?.keyState === 'Enabled');
     await waitEvent(cp.apiserver, 'apps', 'etcd', 'KeyEnabled');
     expect(await pluginStatus()).toMatchObject({ healthz: 'ok', keyId: `kubekms:${id}:v1` });

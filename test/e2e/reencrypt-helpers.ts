@@ -1,6 +1,5 @@
 /**
- * Helpers for the re-encryption suites (reencrypt, reencrypt-svm-137, retire): the operator's leadership, the
- * Secrets key's mirror and its re-encryption progress, an offline rotation, the API server's switch to the new
+ * Helpers for the re-encryption suites (reencrypt, reencrypt-svm-137, retire): the Secrets key's mirror and its re-encryption progress, an offline rotation, the API server's switch to the new
  * key_id, the key_id of every Secret in etcd, and readers that check every Secret while a pass runs.
  */
 import { execFileSync } from 'node:child_process';
@@ -8,19 +7,6 @@ import { type Apiserver, decodeEncryptedObject, type Etcd, type Plugin } from '.
 import { MAIN } from './lifecycle.ts';
 import { get, type Obj } from './operator-helpers.ts';
 import { applySecrets, readAllSecrets, type SecretSpec, storedSecret, waitFor } from './secrets.ts';
-
-/** Waits until the plugin's /readyz says it holds the operator's leadership. */
-export async function waitOperatorLeader(plugin: Plugin): Promise<void> {
-  await waitFor(
-    'operator leader',
-    async () => {
-      const r = await fetch(`http://${plugin.healthListen}/readyz`);
-      return (await r.text()).includes('[+]operator leader') ? true : undefined;
-    },
-    60_000,
-    250,
-  );
-}
 
 /** The KmsKey kubekms/secrets: the read-only mirror of the cluster-managed Secrets key. */
 export const secretsMirror = (api: Apiserver): Promise<Obj | undefined> =>

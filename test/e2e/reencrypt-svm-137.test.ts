@@ -8,13 +8,12 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type ControlPlane, type Plugin, startControllerManager } from '../controlplane/harness.ts';
 import { keepLogsOnFailure } from './lifecycle.ts';
-import { events, startOperatorControlPlane } from './operator-helpers.ts';
+import { events, startOperatorControlPlane, waitOperatorLeader } from './operator-helpers.ts';
 import {
   readContinuously,
   rotateSecretsKeyOffline,
   secretsMirror,
   storedSecretKeyIds,
-  waitOperatorLeader,
   waitPassEnd,
   waitWritesUnderNewKeyId,
 } from './reencrypt-helpers.ts';

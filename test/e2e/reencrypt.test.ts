@@ -11,14 +11,13 @@ import { execFileSync } from 'node:child_process';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ControlPlane, Plugin } from '../controlplane/harness.ts';
 import { keepLogsOnFailure, MAIN } from './lifecycle.ts';
-import { events, startOperatorControlPlane } from './operator-helpers.ts';
+import { events, startOperatorControlPlane, waitOperatorLeader } from './operator-helpers.ts';
 import {
   readContinuously,
   reencryptionOf,
   rotateSecretsKeyOffline,
   secretsMirror,
   storedSecretKeyIds,
-  waitOperatorLeader,
   waitPassEnd,
   waitWritesUnderNewKeyId,
 } from './reencrypt-helpers.ts';

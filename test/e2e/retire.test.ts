@@ -11,11 +11,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiserverLikeClient } from '../../src/kmsv2/testing/apiserver-client.ts';
 import type { ControlPlane, Plugin } from '../controlplane/harness.ts';
 import { keepLogsOnFailure, MAIN } from './lifecycle.ts';
-import { events, startOperatorControlPlane } from './operator-helpers.ts';
+import { events, patchSpec, startOperatorControlPlane, waitOperatorLeader } from './operator-helpers.ts';
 import {
   secretsMirror,
   storedSecretKeyIds,
-  waitOperatorLeader,
   waitPassEnd,
   waitWritesUnderNewKeyId,
 } from './reencrypt-helpers.ts';
@@ -54,16 +53,7 @@ async function metric(name: string): Promise<string> {
 }
 
 async function patchMirror(spec: unknown): Promise<void> {
-  await cp.apiserver.kubectl([
-    'patch',
-    'kmskey',
-    '-n',
-    'kubekms',
-    'secrets',
-    '--type=merge',
-    '-p',
-    JSON.stringify({ spec }),
-  ]);
+  await patchSpec(cp.apiserver, 'kmskey', 'kubekms', 'secrets', spec);
 }
 
 const allStoredKeyIds = () => storedSecretKeyIds(cp.etcd);

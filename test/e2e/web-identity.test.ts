@@ -19,6 +19,7 @@ import {
   freePort,
   startControlPlane,
 } from '../controlplane/harness.ts';
+import { errorName } from './aws-helpers.ts';
 import { keepLogsOnFailure } from './lifecycle.ts';
 import { waitFor } from './secrets.ts';
 
@@ -48,15 +49,6 @@ async function token(sa: string, audience: string, bound?: { pod: string; uid: s
       bound.uid,
     );
   return (await kubectl(args)).trim();
-}
-
-async function errorName(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'OK';
-  } catch (e) {
-    return (e as Error).name;
-  }
 }
 
 /**
@@ -98,6 +90,19 @@ async function refusedWithin(what: string, ask: () => Promise<StsAnswer>): Promi
   );
   console.log(`web identity e2e: token of the ${what} refused after ${Date.now() - t0} ms`);
   return a;
+}
+
+/** A KMS client with the session credentials of an AssumeRoleWithWebIdentity answer. */
+function sessionClient(a: StsAnswer): KMSClient {
+  const { accessKeyId, secretAccessKey, sessionToken } = a.credentials!;
+  const c = new KMSClient({
+    endpoint,
+    region: REGION,
+    credentials: { accessKeyId, secretAccessKey, sessionToken },
+    maxAttempts: 1,
+  });
+  clients.push(c);
+  return c;
 }
 
 const encrypt = (c: KMSClient) =>
@@ -213,15 +218,8 @@ describe('web identity with a real kube-apiserver (TokenReview)', () => {
       RoleSessionName: 'e2e',
       WebIdentityToken: await token('web', 'kubekms'),
     });
-    const { accessKeyId, secretAccessKey, sessionToken } = a.credentials!;
     await cp.plugin!.restart();
-    const session = new KMSClient({
-      endpoint,
-      region: REGION,
-      credentials: { accessKeyId, secretAccessKey, sessionToken },
-      maxAttempts: 1,
-    });
-    clients.push(session);
+    const session = sessionClient(a);
     const blob = await waitFor(
       'the restarted AWS API',
       async () => encrypt(session).catch(() => undefined),
@@ -239,14 +237,7 @@ describe('web identity with a real kube-apiserver (TokenReview)', () => {
       DurationSeconds: '3',
     });
     expect(a.status).toBe(200);
-    const { accessKeyId, secretAccessKey, sessionToken } = a.credentials!;
-    const session = new KMSClient({
-      endpoint,
-      region: REGION,
-      credentials: { accessKeyId, secretAccessKey, sessionToken },
-      maxAttempts: 1,
-    });
-    clients.push(session);
+    const session = sessionClient(a);
     expect(await errorName(encrypt(session))).toBe('OK');
     await waitFor(
       'the session to expire',
