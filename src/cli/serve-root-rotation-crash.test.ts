@@ -15,7 +15,7 @@ import type { StoreState } from '../engine/records.ts';
 import { SqliteKeyStore } from '../keystore/sqlite-keystore.ts';
 import { materials, withoutMaterial } from '../keystore/testdata/rotation-checks.ts';
 import { alias, minimalKey } from '../keystore/testdata/sample-records.ts';
-import { crashSeed, seededRandom, tempDir } from '../keystore/testing.ts';
+import { crashSeed, openedState, seededRandom, tempDir } from '../keystore/testing.ts';
 import { FileRootKey } from '../rootkey/file-root-key.ts';
 import { callAdmin } from './admin-client.ts';
 
@@ -24,16 +24,9 @@ const KILLS = 20;
 
 const dir = tempDir('kubekms-online-crash-');
 
-async function openWith(dataDir: string, rootKey: RootKey): Promise<StoreState | string> {
-  const s = new SqliteKeyStore({ dataDir, rootKey });
-  try {
-    return await s.open();
-  } catch (e) {
-    return String(e);
-  } finally {
-    await s.close();
-  }
-}
+/** The state the store opens with under `rootKey`, or why it does not open. */
+const openWith = (dataDir: string, rootKey: RootKey): Promise<StoreState | string> =>
+  openedState(new SqliteKeyStore({ dataDir, rootKey })).catch((e: unknown) => String(e));
 
 /** Starts serve on `keyFile` and resolves once its admin socket serves. */
 async function startServe(dataDir: string, keyFile: string): Promise<ChildProcess> {

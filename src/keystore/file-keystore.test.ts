@@ -8,7 +8,7 @@ import { KeyStoreError } from './errors.ts';
 import { FileKeyStore } from './file-keystore.ts';
 import { type FaultStep, faultyFs } from './testdata/faulty-fs.ts';
 import { alias, minimalKey } from './testdata/sample-records.ts';
-import { tempDir } from './testing.ts';
+import { openedState, tempDir } from './testing.ts';
 
 const dir = tempDir('kubekms-keystore-', 'each');
 let dataDir: string;
@@ -31,14 +31,7 @@ function store(options: Partial<ConstructorParameters<typeof FileKeyStore>[0]> =
   return s;
 }
 
-async function reopen(): Promise<StoreState> {
-  const s = new FileKeyStore({ dataDir, rootKey });
-  try {
-    return await s.open();
-  } finally {
-    await s.close();
-  }
-}
+const reopen = (): Promise<StoreState> => openedState(new FileKeyStore({ dataDir, rootKey }));
 
 async function openError(s: FileKeyStore): Promise<string> {
   const e = await s.open().then(

@@ -22,7 +22,7 @@ import {
   signingKey,
 } from './testdata/sample-records.ts';
 import { type LocalStore, STORES, type StoreKind } from './testdata/stores.ts';
-import { tempDir } from './testing.ts';
+import { openedState, tempDir } from './testing.ts';
 
 const ids = (s: StoreState) => s.keys.map((k) => k.keyId);
 
@@ -48,14 +48,7 @@ describe.each(STORES)('the $name keystore', (kind: StoreKind) => {
     return s;
   }
 
-  async function reopen(): Promise<StoreState> {
-    const s = kind.make({ dataDir, rootKey });
-    try {
-      return await s.open();
-    } finally {
-      await s.close();
-    }
-  }
+  const reopen = (): Promise<StoreState> => openedState(kind.make({ dataDir, rootKey }));
 
   async function openError(s: LocalStore): Promise<string> {
     const e = await s.open().then(

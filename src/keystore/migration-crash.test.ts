@@ -14,7 +14,7 @@ import { FileRootKey } from '../rootkey/file-root-key.ts';
 import { downgradeToV1 } from './testdata/legacy-document.ts';
 import { minimalKey } from './testdata/sample-records.ts';
 import { FILE_STORE, SQLITE_STORE, type StoreKind } from './testdata/stores.ts';
-import { crashSeed, seededRandom, tempDir } from './testing.ts';
+import { crashSeed, openedState, seededRandom, tempDir } from './testing.ts';
 
 const KILLS = 20;
 const OPENER = join(import.meta.dirname, 'testdata', 'migrate-opener.ts');
@@ -61,12 +61,7 @@ function runOpener(
 }
 
 async function openState(kind: StoreKind): Promise<StoreState> {
-  const s = kind.make({ dataDir, rootKey: await FileRootKey.load(keyFile) });
-  try {
-    return await s.open();
-  } finally {
-    await s.close();
-  }
+  return openedState(kind.make({ dataDir, rootKey: await FileRootKey.load(keyFile) }));
 }
 
 /** What a kill left: the version of keystore.json, or the database files. */

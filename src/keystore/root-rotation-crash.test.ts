@@ -16,7 +16,7 @@ import { FileRootKey } from '../rootkey/file-root-key.ts';
 import { materials, withoutMaterial } from './testdata/rotation-checks.ts';
 import { alias, minimalGrant, minimalKey, wrappedVersion } from './testdata/sample-records.ts';
 import { FILE_STORE, SQLITE_STORE, type StoreKind } from './testdata/stores.ts';
-import { crashSeed, seededRandom, tempDir } from './testing.ts';
+import { crashSeed, openedState, seededRandom, tempDir } from './testing.ts';
 
 const VICTIM = join(import.meta.dirname, 'testdata', 'rotate-victim.ts');
 const PHASES = ['start', 'checked', 'rewrapped', 'switching'] as const;
@@ -94,14 +94,8 @@ async function fill(kind: StoreKind, dataDir: string, rootKey: RootKey, keys: nu
   return openWith(kind, dataDir, rootKey);
 }
 
-async function openWith(kind: StoreKind, dataDir: string, rootKey: RootKey): Promise<StoreState> {
-  const s = kind.make({ dataDir, rootKey });
-  try {
-    return await s.open();
-  } finally {
-    await s.close();
-  }
-}
+const openWith = (kind: StoreKind, dataDir: string, rootKey: RootKey): Promise<StoreState> =>
+  openedState(kind.make({ dataDir, rootKey }));
 
 const ok = <T>(value: T) => ({ status: 'fulfilled' as const, value });
 const ko = (reason: unknown) => ({ status: 'rejected' as const, reason });

@@ -25,7 +25,7 @@ import {
   signingKey,
 } from './testdata/sample-records.ts';
 import { STORES, type StoreKind } from './testdata/stores.ts';
-import { tempDir } from './testing.ts';
+import { openedState, tempDir } from './testing.ts';
 
 describe.each(STORES)('root-key rotation of the $name keystore', (kind: StoreKind) => {
   const dir = tempDir('kubekms-rootrot-', 'each');
@@ -57,14 +57,7 @@ describe.each(STORES)('root-key rotation of the $name keystore', (kind: StoreKin
     return reopen(oldRoot);
   }
 
-  async function reopen(rootKey: RootKey): Promise<StoreState> {
-    const s = kind.make({ dataDir, rootKey });
-    try {
-      return await s.open();
-    } finally {
-      await s.close();
-    }
-  }
+  const reopen = (rootKey: RootKey): Promise<StoreState> => openedState(kind.make({ dataDir, rootKey }));
 
   async function wrappedRecordKey(): Promise<Uint8Array> {
     if (kind.name === 'sqlite') return readDatabaseFile(file).meta.recordAuthKey;

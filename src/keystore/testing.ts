@@ -74,10 +74,14 @@ export async function fillSampleStore(
     putGrants: [fullGrant('g1', 'k1')],
   });
   await store.close();
-  const reader = make();
+  return openedState(make());
+}
+
+/** The state `store` opens with; the store is closed again, whether the open succeeded or threw. */
+export async function openedState(store: KeyStore): Promise<StoreState> {
   try {
-    return await reader.open();
+    return await store.open();
   } finally {
-    await reader.close();
+    await store.close();
   }
 }
