@@ -29,9 +29,8 @@ import {
   readAllSecrets,
   type SecretSpec,
   storedSecrets,
-  waitFor,
 } from './secrets.ts';
-import { prepareSharedState, startSharedStateKubekms } from './shared-state.ts';
+import { prepareSharedState, startSharedStateKubekms, waitLive } from './shared-state.ts';
 
 keepLogsOnFailure();
 
@@ -116,12 +115,7 @@ describe('disaster recovery: HA, the KmsStateRecords lost too', () => {
       waitReady: false,
     });
     stops.push(() => api.stop());
-    await waitFor(
-      'kube-apiserver /livez',
-      async () => ((await api.request('/livez')).status === 200 ? true : undefined),
-      120_000,
-      500,
-    );
+    await waitLive(api);
     await prepareSharedState(api);
     const start = (name: string) =>
       startSharedStateKubekms({

@@ -30,7 +30,7 @@ import {
   storedSecret,
   waitFor,
 } from './secrets.ts';
-import { prepareSharedState, startSharedStateKubekms } from './shared-state.ts';
+import { prepareSharedState, startSharedStateKubekms, waitLive } from './shared-state.ts';
 
 const NS = 'ha';
 const KUBEKMS_NS = 'kubekms';
@@ -71,16 +71,6 @@ function startNodeApiserver(name: string, socket: string): Promise<Apiserver> {
     encryptionConfig: encryptionConfigYaml({ socket }),
     waitReady: false,
   });
-}
-
-/** /livez answers before /readyz: the API serves kubekms's own (unencrypted) objects without the plugin. */
-async function waitLive(api: Apiserver): Promise<void> {
-  await waitFor(
-    'kube-apiserver /livez',
-    async () => ((await api.request('/livez')).status === 200 ? true : undefined),
-    120_000,
-    500,
-  );
 }
 
 async function heartbeats(

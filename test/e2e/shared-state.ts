@@ -2,6 +2,7 @@
 import { join } from 'node:path';
 import { type Apiserver, type Plugin, REPO_ROOT, startPlugin } from '../controlplane/harness.ts';
 import { MAIN } from './lifecycle.ts';
+import { waitFor } from './secrets.ts';
 
 export interface SharedStateInstance {
   /** The run dir: the socket is `<dir>/<name>.sock`, the keystore cache `<dir>/data-<name>`. */
@@ -34,6 +35,16 @@ export function startSharedStateKubekms(o: SharedStateInstance): Promise<Plugin>
       ...(o.extraArgs ?? []),
     ],
   });
+}
+
+/** /livez answers before /readyz: the API serves kubekms's own (unencrypted) objects without the plugin. */
+export async function waitLive(api: Apiserver): Promise<void> {
+  await waitFor(
+    'kube-apiserver /livez',
+    async () => ((await api.request('/livez')).status === 200 ? true : undefined),
+    120_000,
+    500,
+  );
 }
 
 /** Makes an API server ready for `--shared-state`: the KmsStateRecord CRD established, and the namespace created. */
