@@ -350,7 +350,16 @@ describe('the Helm chart with default values (docs/install.md, On kind)', () => 
     const duration = lease.spec.leaseDurationSeconds ?? 0;
     expect(duration).toBeGreaterThan(0);
     const leader = await poll('a lease holder', leaseHolderPod, 60_000);
-    const pods = await operatorPods();
+    // A replica may win the Lease before its readiness probe first passes (the install waits for the Deployment,
+    // not for every pod): wait until both replicas are Ready before taking the leader down.
+    const pods = await poll(
+      'both operator replicas Ready, the lease holder among them',
+      async () => {
+        const ready = await operatorPods();
+        return ready.length === 2 && ready.includes(leader) ? ready : undefined;
+      },
+      120_000,
+    );
     expect(pods).toContain(leader);
     const other = pods.find((p) => p !== leader);
     expect(other).toBeDefined();
