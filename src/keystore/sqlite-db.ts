@@ -7,7 +7,7 @@
  * - `writeDatabase`: one transaction on a database no one has open, then closed (WAL folded into the file).
  * - `SqliteWriter`: the read-write connection, in a worker thread, so that the fsync of a commit
  *   (synchronous=FULL) never blocks the event loop that answers Encrypt and Decrypt. One transaction per call
- *   (BEGIN IMMEDIATE … COMMIT); any failure rolls it back.
+ *   (BEGIN IMMEDIATE … COMMIT); any failure rolls it back. The thread stops when idle and starts on demand.
  *
  * This file is also the worker's entry point (it starts serving when loaded as the writer worker).
  */
@@ -109,11 +109,112 @@ type Request =
 type Reply = { readonly id: number; readonly error?: string };
 const WORKER_MARK = 'kubekms-sqlite-writer';
 
+/** How long the writer thread outlives its last transaction (a thread costs ~18 MiB resident while it lives). */
+export const WRITER_IDLE_MS = 10_000;
+
+/**
+ * The read-write connection. Its worker thread starts with a transaction and stops `idleMs` after the last one: an
+ * idle kubekms (a plugin that commits only when a key is created or rotated) does not keep a thread. A thread that
+ * failed during a transaction (whose outcome is then unknown) fails every later one.
+ */
 export class SqliteWriter {
+  readonly #path: string;
+  readonly #idleMs: number;
+  #thread: Promise<WriterThread> | undefined;
+  #stopping: Promise<void> = Promise.resolve();
+  #inFlight = 0;
+  #idleTimer: NodeJS.Timeout | undefined;
+  #closed = false;
+  /** Set when a thread failed during a transaction (its outcome unknown): every later one fails with it. */
+  #failure: Error | undefined;
+
+  private constructor(path: string, idleMs: number) {
+    this.#path = path;
+    this.#idleMs = idleMs;
+  }
+
+  /**
+   * Checks that `path` opens read-write (WAL, synchronous=FULL), here, so that a database that cannot be written
+   * fails at start; the thread starts with the first transaction.
+   */
+  static async start(path: string, options: { idleMs?: number } = {}): Promise<SqliteWriter> {
+    wrapped(() => {
+      const db = new DatabaseSync(path);
+      try {
+        db.exec(PRAGMAS);
+      } finally {
+        db.close();
+      }
+    });
+    return new SqliteWriter(path, options.idleMs ?? WRITER_IDLE_MS);
+  }
+
+  /** True while the worker thread runs (between a transaction and `idleMs` after the last one). */
+  get threadRunning(): boolean {
+    return this.#thread !== undefined;
+  }
+
+  /** Runs `statements` in one transaction (BEGIN IMMEDIATE … COMMIT); resolves once COMMIT returned. */
+  async transaction(statements: readonly SqlStatement[]): Promise<void> {
+    const thread = await this.#acquire();
+    try {
+      await thread.transaction(statements);
+    } catch (e) {
+      if (thread.failed) this.#failure ??= e instanceof Error ? e : new Error(String(e));
+      throw e;
+    } finally {
+      this.#release();
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#idleTimer);
+    const thread = this.#thread;
+    this.#thread = undefined;
+    await (await thread?.catch(() => undefined))?.close();
+    await this.#stopping;
+  }
+
+  #acquire(): Promise<WriterThread> {
+    if (this.#closed) return Promise.reject(new SqliteError('the writer is closed'));
+    if (this.#failure !== undefined) return Promise.reject(new SqliteError(this.#failure.message));
+    clearTimeout(this.#idleTimer);
+    this.#inFlight++;
+    // A thread being stopped closes its connection first, so that the new one never waits on it.
+    this.#thread ??= this.#stopping.then(() => WriterThread.start(this.#path));
+    const thread = this.#thread;
+    return thread.catch((e: unknown) => {
+      if (this.#thread === thread) this.#thread = undefined; // a start that failed is tried again next time
+      this.#release();
+      throw e;
+    });
+  }
+
+  #release(): void {
+    if (--this.#inFlight > 0 || this.#closed) return;
+    this.#idleTimer = setTimeout(() => this.#stopIdle(), this.#idleMs);
+    this.#idleTimer.unref();
+  }
+
+  #stopIdle(): void {
+    const thread = this.#thread;
+    if (this.#inFlight > 0 || thread === undefined) return;
+    this.#thread = undefined;
+    this.#stopping = thread.then(
+      (t) => t.close(),
+      () => undefined,
+    );
+  }
+}
+
+/** One worker thread holding the read-write connection. */
+class WriterThread {
   readonly #worker: Worker;
   readonly #pending = new Map<number, (r: Reply) => void>();
   #next = 1;
   #failure: Error | undefined;
+  #closing = false;
 
   private constructor(worker: Worker) {
     this.#worker = worker;
@@ -126,29 +227,39 @@ export class SqliteWriter {
       done?.(r);
     });
     const fail = (e: Error) => {
-      this.#failure = e;
+      this.#failure ??= e;
       for (const done of this.#pending.values()) done({ id: 0, error: e.message });
       this.#pending.clear();
     };
     worker.on('error', fail);
-    worker.on('exit', () => fail(new Error('the writer thread stopped')));
+    worker.on('exit', () => {
+      if (!this.#closing) fail(new Error('the writer thread stopped'));
+    });
   }
 
-  /** Opens `path` read-write (WAL, synchronous=FULL) in a new worker thread. */
-  static async start(path: string): Promise<SqliteWriter> {
+  static async start(path: string): Promise<WriterThread> {
     const worker = new Worker(new URL(import.meta.url), { workerData: { [WORKER_MARK]: path } });
-    const writer = new SqliteWriter(worker);
-    await writer.#send({ id: 0 });
-    return writer;
+    const thread = new WriterThread(worker);
+    try {
+      await thread.#send({ id: 0 });
+    } catch (e) {
+      await thread.close();
+      throw e;
+    }
+    return thread;
   }
 
-  /** Runs `statements` in one transaction (BEGIN IMMEDIATE … COMMIT); resolves once COMMIT returned. */
+  get failed(): boolean {
+    return this.#failure !== undefined;
+  }
+
   transaction(statements: readonly SqlStatement[]): Promise<void> {
     return this.#send({ id: this.#next++, statements });
   }
 
   async close(): Promise<void> {
     if (this.#failure === undefined) await this.#send({ id: -1 }).catch(() => {});
+    this.#closing = true;
     await this.#worker.terminate();
   }
 
