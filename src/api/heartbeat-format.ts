@@ -9,6 +9,14 @@ export const HELD_VERSIONS_ANNOTATION = 'kubekms.io/held-versions';
 export const KEY_ID_ANNOTATION = 'kubekms.io/key-id';
 /** Which root of trust the instance holds: `<kind>:<fingerprint>` (RootKey.identity), e.g. `file:3f2a9c0e5b7d1486`. */
 export const ROOT_KEY_ANNOTATION = 'kubekms.io/root-key';
+/** The root key the instance holds staged for a root-key rotation (docs/adr/0026), `<kind>:<fingerprint>`. */
+export const NEXT_ROOT_KEY_ANNOTATION = 'kubekms.io/next-root-key';
+/**
+ * The root marker (docs/adr/0026): a Lease without the instance label whose ROOT_KEY_ANNOTATION names the root key
+ * the cluster's records move to. Written by the instance that runs phase 2 of a root-key rotation; every instance
+ * that holds that root staged switches to it.
+ */
+export const ROOT_MARKER_LEASE = 'kubekms-root-key';
 export const HEARTBEAT_PERIOD_MS = 10_000;
 export const HEARTBEAT_DURATION_SECONDS = 30;
 
@@ -29,6 +37,8 @@ export interface InstanceHeartbeat {
   readonly keyId: string;
   /** The root of trust it holds, `<kind>:<fingerprint>` ('' when its heartbeat does not say). */
   readonly rootKey: string;
+  /** The root key it holds staged for a rotation ('' when none). */
+  readonly nextRootKey: string;
 }
 
 export interface HeartbeatLeaseLike {
@@ -71,6 +81,7 @@ export function readHeartbeat(lease: HeartbeatLeaseLike): InstanceHeartbeat {
     held: decodeHeldVersions(a[HELD_VERSIONS_ANNOTATION]),
     keyId: a[KEY_ID_ANNOTATION] ?? '',
     rootKey: a[ROOT_KEY_ANNOTATION] ?? '',
+    nextRootKey: a[NEXT_ROOT_KEY_ANNOTATION] ?? '',
   };
 }
 
@@ -86,4 +97,25 @@ export function allLiveHold(
   now: number,
 ): boolean {
   return heartbeats.filter((h) => isLive(h, now)).every((h) => (h.held[keyId] ?? 0) >= version);
+}
+
+/**
+ * The live instances that hold `root` neither as their current nor as their staged root key: a root-key rotation
+ * to `root` must not move any record while one exists (docs/adr/0026).
+ */
+export function lackingRoot(
+  heartbeats: readonly InstanceHeartbeat[],
+  root: string,
+  now: number,
+): InstanceHeartbeat[] {
+  return heartbeats.filter((h) => isLive(h, now) && h.rootKey !== root && h.nextRootKey !== root);
+}
+
+/** The live instances whose current root key is not `root` yet. */
+export function notSwitched(
+  heartbeats: readonly InstanceHeartbeat[],
+  root: string,
+  now: number,
+): InstanceHeartbeat[] {
+  return heartbeats.filter((h) => isLive(h, now) && h.rootKey !== root);
 }

@@ -23,9 +23,12 @@ export type AdminRequest =
     }
   | { readonly op: 'cancelVersionDestruction'; readonly key: string; readonly version: number };
 
-/** serve-root-rotation.ts: the new root key as `rootkey rotate`'s --to-* flags name it (parsed there). */
+/**
+ * serve-root-rotation.ts: the new root key as the --to-* flags of `rootkey rotate` (move to it) or `rootkey stage`
+ * (HA phase 1: hold it) name it (parsed there).
+ */
 export interface RootRotationRequest {
-  readonly op: 'rotateRootKey';
+  readonly op: 'rotateRootKey' | 'stageRootKey';
   readonly to: unknown;
 }
 

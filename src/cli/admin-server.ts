@@ -25,7 +25,14 @@ import {
   adminDir,
   adminSocketPath,
 } from './admin-protocol.ts';
-import { type NewRoot, parseNewRoot, type RootRotated, type RootRotation } from './serve-root-rotation.ts';
+import {
+  type NewRoot,
+  parseNewRoot,
+  type RootRotated,
+  type RootRotation,
+  type RootStaged,
+  type RootStaging,
+} from './serve-root-rotation.ts';
 
 /** Why `dir` may not hold the admin socket, or undefined when it is a directory private to this user. */
 export async function privateDirProblem(dir: string): Promise<string | undefined> {
@@ -50,6 +57,7 @@ export async function startAdminServer(
   dataDir: string,
   log: Logger,
   rotateRoot?: RootRotation,
+  stageRoot?: RootStaging,
 ): Promise<AdminServer> {
   const dir = adminDir(dataDir);
   await mkdir(dir, { mode: 0o700 }).catch((e: NodeJS.ErrnoException) => {
@@ -59,7 +67,7 @@ export async function startAdminServer(
   if (problem) throw new Error(`admin socket: not served: ${problem}`);
   const path = adminSocketPath(dataDir);
   await prepareSocketPath(path);
-  const server = createServer((s) => handle(core, s, log, rotateRoot));
+  const server = createServer((s) => handle(core, s, log, { rotateRoot, stageRoot }));
   const bound = await bindPrivately({ path, mode: 0o600 }, (p) => listen(server, p));
   return {
     path,
@@ -80,7 +88,12 @@ function listen(server: Server, path: string): Promise<void> {
   });
 }
 
-function handle(core: EngineCore, s: Socket, log: Logger, rotateRoot: RootRotation | undefined): void {
+interface RootOps {
+  readonly rotateRoot: RootRotation | undefined;
+  readonly stageRoot: RootStaging | undefined;
+}
+
+function handle(core: EngineCore, s: Socket, log: Logger, root: RootOps): void {
   let body = '';
   s.setEncoding('utf8');
   s.setTimeout(10_000, () => s.destroy());
@@ -99,7 +112,7 @@ function handle(core: EngineCore, s: Socket, log: Logger, rotateRoot: RootRotati
     const line = body.slice(0, nl);
     // A root-key rotation re-wraps the whole store (an HSM round trip per version): no idle timeout meanwhile.
     if (isRootRequest(line)) s.setTimeout(0);
-    const reply = isRootRequest(line) ? answerRoot(line, rotateRoot, log) : answer(core, line, log);
+    const reply = isRootRequest(line) ? answerRoot(line, root, log) : answer(core, line, log);
     void reply.then((a) => s.end(`${JSON.stringify(a)}\n`));
   };
   s.on('data', onData);
@@ -107,25 +120,32 @@ function handle(core: EngineCore, s: Socket, log: Logger, rotateRoot: RootRotati
 
 const refusal = (code: string, message: string): AdminAnswer => ({ ok: false, code, message });
 
-/** Whether a request line asks for a root-key rotation (serve-root-rotation.ts); other ops are parsed below. */
-function isRootRequest(line: string): boolean {
+/** The root-key op of a request line (serve-root-rotation.ts), or undefined: other ops are parsed below. */
+function rootOp(line: string): 'rotateRootKey' | 'stageRootKey' | undefined {
   try {
     const v: unknown = JSON.parse(line);
-    return typeof v === 'object' && v !== null && (v as Record<string, unknown>).op === 'rotateRootKey';
+    const op = typeof v === 'object' && v !== null ? (v as Record<string, unknown>).op : undefined;
+    return op === 'rotateRootKey' || op === 'stageRootKey' ? op : undefined;
   } catch {
-    return false;
+    return undefined;
   }
 }
 
+const isRootRequest = (line: string): boolean => rootOp(line) !== undefined;
+
 async function answerRoot(
   line: string,
-  rotateRoot: RootRotation | undefined,
+  root: RootOps,
   log: Logger,
-): Promise<AdminAnswer | RootRotated> {
-  if (rotateRoot === undefined)
+): Promise<AdminAnswer | RootRotated | RootStaged> {
+  const op = rootOp(line) ?? 'rotateRootKey';
+  const run = op === 'rotateRootKey' ? root.rotateRoot : root.stageRoot;
+  if (run === undefined)
     return refusal(
       'UnsupportedOperationException',
-      'rotateRootKey: not with --shared-state (the shared records are wrapped by the root key of every instance); see docs/root-of-trust.md',
+      op === 'stageRootKey'
+        ? 'stageRootKey: only with --shared-state (a single node rotates at once: kubekms rootkey rotate); see docs/root-of-trust.md'
+        : 'rotateRootKey: not offered by this serve; see docs/root-of-trust.md',
     );
   let to: NewRoot;
   try {
@@ -134,13 +154,15 @@ async function answerRoot(
     return refusal('ValidationException', e instanceof Error ? e.message : String(e));
   }
   try {
-    return await rotateRoot(to);
+    return await run(to);
   } catch (e) {
-    log.warn(
-      { audit: 'admin', op: 'rotateRootKey', result: 'refused' },
-      'admin socket: rotateRootKey refused',
-    );
-    return refusal('KMSInternalException', e instanceof Error ? e.message : String(e));
+    const message = e instanceof Error ? e.message : String(e);
+    log.warn({ audit: 'admin', op, result: 'refused', err: message }, `admin socket: ${op} refused`);
+    const code =
+      e instanceof Error && e.name === 'RootRotationRefused'
+        ? 'KMSInvalidStateException'
+        : 'KMSInternalException';
+    return refusal(code, message);
   }
 }
 

@@ -149,10 +149,14 @@ export const ROOTKEY_ROTATE_USAGE =
   '  kubekms rootkey rotate [--data-dir D] <current root key flags> --to-pkcs11-module PATH ' +
   '(--to-pkcs11-slot N | --to-pkcs11-token-label T) --to-pkcs11-key-label L [--to-pkcs11-pin-file F]';
 
+export const ROOTKEY_STAGE_USAGE =
+  '  kubekms rootkey stage [--data-dir D] --to-root-key-file PATH | --to-pkcs11-module PATH ' +
+  '(--to-pkcs11-slot N | --to-pkcs11-token-label T) --to-pkcs11-key-label L [--to-pkcs11-pin-file F]';
+
 const ROOTKEY: Command = {
   name: 'rootkey',
   summary: 'create a root key (in an HSM or a file), or move the keystore to a new one',
-  usage: `Usage:\n${ROOTKEY_INIT_USAGE}\n${ROOTKEY_ROTATE_USAGE}`,
+  usage: `Usage:\n${ROOTKEY_INIT_USAGE}\n${ROOTKEY_ROTATE_USAGE}\n${ROOTKEY_STAGE_USAGE}`,
   description: 'Manages the root of trust (docs/root-of-trust.md).',
   subcommands: [
     {
@@ -180,8 +184,21 @@ const ROOTKEY: Command = {
         'The new key must exist (kubekms rootkey init). When serve answers on --data-dir, serve rotates online\n' +
         '(it keeps answering; the current root key flags are not needed); otherwise, or with --offline, the command\n' +
         'works on the keystore, refused while serve holds it. Start serve with the new root key flags afterwards.\n' +
-        'Not for --shared-state (docs/root-of-trust.md).',
+        'With --shared-state, through one instance: refused, naming them, while a live instance does not hold the\n' +
+        'new root key (kubekms rootkey stage); then every instance switches and every KmsStateRecord moves to it\n' +
+        '(docs/root-of-trust.md).',
       load: () => import('./rootkey-rotate-command.ts').then((m) => m.rootkeyRotate),
+    },
+    {
+      name: 'rootkey stage',
+      summary: 'HA: make the serve on --data-dir hold a new root key before the records move to it',
+      usage: `Usage:\n${ROOTKEY_STAGE_USAGE}`,
+      description:
+        'Phase 1 of a root-key rotation with --shared-state: the serve that answers on --data-dir opens the new root\n' +
+        'key, proves it can wrap and unwrap with it, holds it next to its current one (it then reads records under\n' +
+        'either) and publishes it in its heartbeat (kubekms.io/next-root-key). Run it on every node, then\n' +
+        'kubekms rootkey rotate through one of them. serve --next-root-key-file holds a file key across restarts.',
+      load: () => import('./rootkey-rotate-command.ts').then((m) => m.rootkeyStage),
     },
   ],
 };

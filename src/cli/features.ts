@@ -18,6 +18,7 @@ export const features = {
   sharedState: async () => ({
     ...(await import('../ha/shared-state.ts')),
     ...(await import('../ha/bootstrap.ts')),
+    ...(await import('../ha/root-rotation.ts')),
     ...(await import('../api/state-records.ts')),
     ...(await import('../ha/ephemeral-store.ts')),
   }),

@@ -65,7 +65,7 @@ describe('kubekms command line', () => {
     ],
     [
       ['rootkey', '--help'],
-      ['kubekms rootkey init', 'kubekms rootkey rotate'],
+      ['kubekms rootkey init', 'kubekms rootkey rotate', 'kubekms rootkey stage'],
     ],
     [
       ['rootkey', 'rotate', '--help'],

@@ -6,6 +6,9 @@
  * docs/adr/0024). When a serve answers on the data dir's admin socket, serve rotates online (it keeps answering;
  * serve-root-rotation.ts); otherwise, or with --offline, the command works on the keystore itself, holding its lock.
  * Run again after an interruption, it finishes the job or reports that the store is already under the new root.
+ * With --shared-state the rotation has two phases (docs/adr/0026): `kubekms rootkey stage` on every node makes its
+ * serve hold the new root, then `rootkey rotate` through any one node moves the records (refused by serve, naming
+ * the instances, while a live instance does not hold the new root).
  */
 
 import { KeyStoreError } from '../keystore/errors.ts';
@@ -22,12 +25,12 @@ import {
   rootKeyOptionsFromFlags,
 } from './root-key-flags.ts';
 import { SERVE_FLAGS } from './serve-flags.ts';
-import type { RootRotated } from './serve-root-rotation.ts';
+import type { RootRotated, RootStaged } from './serve-root-rotation.ts';
 
 export const TO_PIN_ENV = 'KUBEKMS_TO_PKCS11_PIN';
 
-export const ROTATE_FLAGS = [
-  ...pickFlags(SERVE_FLAGS, ['data-dir', ...ROOT_KEY_FLAG_NAMES]),
+/** The new root key's flags, shared by `rootkey rotate` and `rootkey stage`. */
+const TO_ROOT_FLAGS = [
   {
     name: 'to-root-key-file',
     type: 'path',
@@ -58,6 +61,11 @@ export const ROTATE_FLAGS = [
     type: 'path',
     help: `New root key: file holding the user PIN, mode 0600 (else ${TO_PIN_ENV}, else KUBEKMS_PKCS11_PIN).`,
   },
+] as const satisfies readonly FlagSpec[];
+
+export const ROTATE_FLAGS = [
+  ...pickFlags(SERVE_FLAGS, ['data-dir', ...ROOT_KEY_FLAG_NAMES]),
+  ...TO_ROOT_FLAGS,
   {
     name: 'offline',
     type: 'boolean',
@@ -70,6 +78,7 @@ export const ROTATE_FLAGS = [
 const ONLINE_TIMEOUT_MS = 600_000;
 
 type RotateFlags = FlagValuesOf<typeof ROTATE_FLAGS>;
+type ToRootFlags = FlagValuesOf<typeof TO_ROOT_FLAGS>;
 type NewRoot = Pick<RootKeyOptions, 'provider' | 'pkcs11' | 'rootKeyFile' | 'dev'>;
 
 const TO_PKCS11 = [
@@ -90,7 +99,7 @@ export const rootkeyRotate: CommandModule = {
 };
 
 /** The new root key from the `--to-*` flags; usage errors name those flags. */
-export function newRootFromFlags(f: RotateFlags): NewRoot {
+export function newRootFromFlags(f: ToRootFlags): NewRoot {
   const file = f['to-root-key-file'] === '' ? undefined : f['to-root-key-file'];
   const pkcs11 = TO_PKCS11.filter((n) => f[n] !== undefined && f[n] !== '');
   if (file !== undefined && pkcs11.length > 0)
@@ -165,4 +174,45 @@ function serveFlagsOf(root: NewRoot): string {
     `--root-key-provider pkcs11 --pkcs11-module ${p.modulePath} ${where} --pkcs11-key-label ${p.keyLabel} ` +
     '(PIN: --pkcs11-pin-file or KUBEKMS_PKCS11_PIN)'
   );
+}
+
+/** `rootkey stage`: the data dir and the new root key's flags, nothing else (it only talks to serve). */
+export const STAGE_FLAGS = [
+  ...pickFlags(SERVE_FLAGS, ['data-dir']),
+  ...TO_ROOT_FLAGS,
+] as const satisfies readonly FlagSpec[];
+
+export const rootkeyStage: CommandModule = {
+  flags: STAGE_FLAGS,
+  async run(argv, io) {
+    const { values, positionals } = parseCommandFlags(STAGE_FLAGS, argv, io);
+    noPositionals('rootkey stage', positionals);
+    return stageCommand(values, io);
+  },
+};
+
+/** Asks the serve on --data-dir (with --shared-state) to hold the new root key staged (HA phase 1). */
+export async function stageCommand(
+  f: FlagValuesOf<typeof STAGE_FLAGS>,
+  io: Pick<Io, 'out'>,
+): Promise<number> {
+  const dataDir = f['data-dir'];
+  const next = newRootFromFlags(f);
+  const a = await callAdmin<RootStaged | { ok: false; code: string; message: string }>(
+    dataDir,
+    { op: 'stageRootKey', to: next },
+    ONLINE_TIMEOUT_MS,
+  );
+  if (a === undefined)
+    throw new KeyStoreError(
+      `rootkey stage: no serve answers on ${dataDir}: staging is for a running serve --shared-state ` +
+        '(or start it with --next-root-key-file)',
+    );
+  if (!a.ok) throw new KeyStoreError(`rootkey stage: serve refused: ${a.message}`);
+  io.out(
+    `root key staged by serve: it reads records under both roots until the rotation\n  current: ${a.current}\n` +
+      `  staged:  ${a.staged}\nwhen every instance holds it: kubekms rootkey rotate --to-… through one of them\n` +
+      `keep it across restarts: serve --next-root-key-file (file root keys)\n`,
+  );
+  return 0;
 }

@@ -27,6 +27,8 @@ export interface ServeConfig {
     readonly file?: { readonly path: string; readonly maxBytes: number; readonly maxFiles: number };
   };
   readonly rootKey: RootKeySection;
+  /** --next-root-key-file (with --shared-state): a root key held staged for an HA root-key rotation. */
+  readonly nextRootKeyFile?: string;
   readonly keystore: { readonly dataDir: string; readonly requireAuthenticated: boolean };
   /** --admin-socket: serve <dataDir>/admin.sock (admin-server.ts). */
   readonly adminSocket: boolean;
@@ -73,6 +75,7 @@ export function serveConfig(f: ServeFlags, env: Env): ServeConfig {
   return {
     log: { level: f['log-level'], ...auditLogFile(f) },
     rootKey: rootKeyOptionsFromFlags(f),
+    ...nextRootKey(f),
     keystore: {
       dataDir: nonEmpty(f['data-dir'], 'data-dir'),
       requireAuthenticated: f['require-authenticated-records'],
@@ -133,6 +136,16 @@ export function serveConfig(f: ServeFlags, env: Env): ServeConfig {
         }
       : {}),
   };
+}
+
+function nextRootKey(f: ServeFlags): { nextRootKeyFile?: string } {
+  const file = f['next-root-key-file'];
+  if (file === undefined || file === '') return {};
+  if (!f['shared-state'])
+    throw new UsageError(
+      '--next-root-key-file: only with --shared-state (a single node rotates at once: kubekms rootkey rotate)',
+    );
+  return { nextRootKeyFile: file };
 }
 
 function nonEmpty(value: string, flag: string): string {

@@ -8,14 +8,15 @@ import { formatKeyId } from '../api/kmsv2-key-id.ts';
 import { EngineCore } from '../engine/core.ts';
 import { ensureClusterKey, SECRETS_KEY_ALIAS } from '../engine/ops-maintenance.ts';
 import type { KeyStore, RootKey } from '../engine/ports.ts';
+import type { SharedRootRotation } from '../ha/root-rotation.ts';
 import type { RunningSharedState } from '../ha/shared-state.ts';
 import { SqliteKeyStore } from '../keystore/sqlite-keystore.ts';
 import type { Logger } from '../observability/logger.ts';
 import { openRootKey } from '../rootkey/root-key-config.ts';
-import { SwitchableRootKey } from '../rootkey/switchable-root-key.ts';
+import { proveRoundTrip, rootIdentity, SwitchableRootKey } from '../rootkey/switchable-root-key.ts';
 import { features } from './features.ts';
 import type { ServeConfig } from './serve-config.ts';
-import { type RootRotation, rootRotation } from './serve-root-rotation.ts';
+import { openNewRoot, type RootRotation, type RootStaging, rootRotation } from './serve-root-rotation.ts';
 import type { Stoppers } from './stoppers.ts';
 
 export interface OpenedEngine {
@@ -25,14 +26,21 @@ export interface OpenedEngine {
     readonly run: RunningSharedState;
     readonly fetchKey: (keyUuid: string) => Promise<void>;
   };
-  /** Without --shared-state: moves the keystore to another root key while serving (admin socket). */
+  /**
+   * Moves the key state to another root key while serving (admin socket): the keystore at once without
+   * --shared-state; with it, phase 2 of the two-phase rotation (docs/adr/0026).
+   */
   readonly rotateRoot?: RootRotation;
+  /** With --shared-state: phase 1, hold a new root key staged. */
+  readonly stageRoot?: RootStaging;
 }
 
 export async function openEngine(config: ServeConfig, log: Logger, started: Stoppers): Promise<OpenedEngine> {
   const { dataDir, requireAuthenticated } = config.keystore;
   // Switchable: an online root-key rotation (serve-root-rotation.ts) replaces it for the engine and the store at once.
   const rootKey = new SwitchableRootKey(await openRootKey({ ...config.rootKey, dataDir, log }));
+  if (config.nextRootKeyFile !== undefined)
+    await stageFromFlag(rootKey, config.nextRootKeyFile, dataDir, log);
   const cache = new SqliteKeyStore({
     dataDir,
     rootKey,
@@ -78,6 +86,7 @@ export async function openEngine(config: ServeConfig, log: Logger, started: Stop
     );
   const { secretsKey } = config.engine;
   let run: RunningSharedState | undefined;
+  let rootOps: Pick<OpenedEngine, 'rotateRoot' | 'stageRoot'> = {};
   if (shared && ha && config.sharedState) {
     const { instance, initialWaitMs } = config.sharedState;
     const r = await shared.run({
@@ -88,7 +97,18 @@ export async function openEngine(config: ServeConfig, log: Logger, started: Stop
       initialWaitMs,
       publishApiserverWrites: config.operator?.reencrypt !== undefined,
     });
-    run = r;
+    const rot = new ha.SharedRootRotation({
+      core,
+      cache,
+      store: shared.store,
+      api: shared.api,
+      root: rootKey,
+      renew: () => r.heartbeat.renewNow(),
+      instance,
+      log,
+    });
+    run = withRootRotation(r, rot);
+    rootOps = sharedRootOps(rot, rootKey, dataDir, log);
     started.push(() => r.stop());
     log.info({ instance, store: store.description }, 'shared key state running');
   }
@@ -103,7 +123,62 @@ export async function openEngine(config: ServeConfig, log: Logger, started: Stop
     core.resolve(secretsKey, 'secrets-key');
   }
   if (!run || !ha) return { core, rotateRoot: rootRotation(core, cache, rootKey, dataDir, log) };
-  return { core, shared: { run, fetchKey: fetchFrom(run, ha.keyObjectName) } };
+  return {
+    core,
+    shared: { run, fetchKey: fetchFrom(run, ha.keyObjectName) },
+    ...rootOps,
+  };
+}
+
+/** `--next-root-key-file`: the root key a coming HA rotation moves to, held staged from the start (docs/adr/0026). */
+async function stageFromFlag(
+  root: SwitchableRootKey,
+  file: string,
+  dataDir: string,
+  log: Logger,
+): Promise<void> {
+  const next = await openRootKey({ provider: 'file', rootKeyFile: file, dev: false, dataDir, log });
+  await proveRoundTrip(next);
+  root.stage(next);
+  log.info({ staged: rootIdentity(next) }, 'next root key held staged (--next-root-key-file)');
+}
+
+/** The running shared state with the root-key rotation's marker follow-up and readiness added. */
+function withRootRotation(r: RunningSharedState, root: SharedRootRotation): RunningSharedState {
+  return {
+    ...r,
+    followRoot: () => root.follow(),
+    health() {
+      const a = r.health();
+      const b = root.health();
+      return b.ok ? a : { ok: false, detail: `${a.detail}; ${b.detail}` };
+    },
+  };
+}
+
+/** The admin socket's root-key operations with --shared-state: stage (phase 1) and rotate (phase 2). */
+export function sharedRootOps(
+  rot: SharedRootRotation,
+  rootKey: SwitchableRootKey,
+  dataDir: string,
+  log: Logger,
+): Pick<OpenedEngine, 'rotateRoot' | 'stageRoot'> {
+  return {
+    async stageRoot(spec) {
+      const to = await openNewRoot(spec, dataDir, log);
+      await rot.stage(to);
+      return { ok: true, staged: to.description, current: rootKey.current.description };
+    },
+    async rotateRoot(spec) {
+      const to = await openNewRoot(spec, dataDir, log);
+      const m = await rot.rotate(to);
+      log.warn(
+        { audit: 'admin', op: 'rotateRootKey', from: m.from, to: m.to, records: m.records },
+        'root key rotated in the shared state: start every instance with the new root key flags from now on',
+      );
+      return { ok: true, ...m };
+    },
+  };
 }
 
 /** The key_id the plugin reports for `secretsKey`, or '' while it does not resolve. */

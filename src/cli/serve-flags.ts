@@ -261,6 +261,11 @@ export const SERVE_FLAGS = [
     help: 'HA: share key state with the other kubekms instances through KmsStateRecord objects in --namespace (kubeconfig from --kubeconfig); the local keystore becomes a cache (docs/ha.md).',
   },
   {
+    name: 'next-root-key-file',
+    type: 'path',
+    help: 'HA root-key rotation, phase 1: a second root key file this instance holds staged (it reads records under either root; `kubekms rootkey rotate` moves them once every live instance holds it). Only with --shared-state (docs/root-of-trust.md).',
+  },
+  {
     name: 'instance-name',
     type: 'string',
     default: '',

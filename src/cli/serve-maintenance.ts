@@ -1,6 +1,7 @@
 /**
  * serve's maintenance sweep: every --maintenance-interval it promotes staged versions every live instance holds
- * (with --shared-state) and runs due rotations and deletions, logging each as an event.
+ * (with --shared-state), follows a root-key rotation's marker (docs/adr/0026) and runs due rotations and
+ * deletions, logging each as an event.
  */
 import type { EngineCore } from '../engine/core.ts';
 import { runMaintenance } from '../engine/ops-maintenance.ts';
@@ -23,6 +24,7 @@ export function startMaintenance(
       },
       (e: unknown) => log.warn({ err: message(e) }, 'promotion sweep failed'),
     );
+    shared?.followRoot?.().catch((e: unknown) => log.warn({ err: message(e) }, 'root marker check failed'));
     runMaintenance(core).then(
       (r) => {
         for (const id of r.rotated) log.info({ keyId: id, event: 'KeyRotated' }, 'key rotated automatically');

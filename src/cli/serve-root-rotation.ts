@@ -5,9 +5,12 @@
  * KUBEKMS_TO_PKCS11_PIN / KUBEKMS_PKCS11_PIN), then — serialized with every engine mutation — the keystore writes
  * the whole state re-wrapped under it in one transaction, the root key every later wrap uses is switched, and the
  * engine's records take the new wraps. The key material in memory does not change, so Encrypt and Decrypt keep
- * answering throughout. Not offered with --shared-state (the shared records are wrapped by the cluster's root key).
+ * answering throughout. With --shared-state the rotation has two phases instead (src/ha/root-rotation.ts,
+ * docs/adr/0026): `stageRootKey` holds the new root, `rotateRootKey` moves the records once every live instance
+ * holds it.
  */
 import type { EngineCore } from '../engine/core.ts';
+import type { RootKey } from '../engine/ports.ts';
 import type { SqliteKeyStore } from '../keystore/sqlite-keystore.ts';
 import type { Logger } from '../observability/logger.ts';
 import { openRootKey, type RootKeyOptions } from '../rootkey/root-key-config.ts';
@@ -28,6 +31,26 @@ export interface RootRotated {
 
 export type RootRotation = (to: NewRoot) => Promise<RootRotated>;
 
+/** The answer to `stageRootKey` (HA phase 1): the root now held staged, and the current one. */
+export interface RootStaged {
+  readonly ok: true;
+  readonly staged: string;
+  readonly current: string;
+}
+
+export type RootStaging = (to: NewRoot) => Promise<RootStaged>;
+
+/** Opens the root key a request names; its PIN from KUBEKMS_TO_PKCS11_PIN, else KUBEKMS_PKCS11_PIN. */
+export function openNewRoot(spec: NewRoot, dataDir: string, log: Logger): Promise<RootKey> {
+  const env = process.env;
+  return openRootKey({
+    ...spec,
+    dataDir,
+    log,
+    env: { KUBEKMS_PKCS11_PIN: env.KUBEKMS_TO_PKCS11_PIN ?? env.KUBEKMS_PKCS11_PIN },
+  });
+}
+
 /** The rotation of a serve whose keystore is `store` and whose engine and store wrap with `root`. */
 export function rootRotation(
   core: EngineCore,
@@ -37,13 +60,7 @@ export function rootRotation(
   log: Logger,
 ): RootRotation {
   return async (spec) => {
-    const env = process.env;
-    const to = await openRootKey({
-      ...spec,
-      dataDir,
-      log,
-      env: { KUBEKMS_PKCS11_PIN: env.KUBEKMS_TO_PKCS11_PIN ?? env.KUBEKMS_PKCS11_PIN },
-    });
+    const to = await openNewRoot(spec, dataDir, log);
     const from = root.current;
     let rotated: RootRotated | undefined;
     await core.replaceWrapping(async (keys) => {

@@ -21,7 +21,7 @@ import type { ServeConfig } from './serve-config.ts';
 import { openEngine } from './serve-engine.ts';
 import { startMaintenance } from './serve-maintenance.ts';
 import { startPlugin } from './serve-plugin.ts';
-import type { RootRotation } from './serve-root-rotation.ts';
+import type { RootRotation, RootStaging } from './serve-root-rotation.ts';
 import { Stoppers } from './stoppers.ts';
 
 export interface Running {
@@ -44,14 +44,15 @@ export async function serve(config: ServeConfig, logDestination?: NodeJS.Writabl
   const log = openLog(config.log, logDestination);
   const started = new Stoppers(config.shutdownGraceMs);
   try {
-    const { core, shared, rotateRoot } = await openEngine(config, log, started);
+    const { core, shared, rotateRoot, stageRoot } = await openEngine(config, log, started);
     const metrics = createMetrics();
     registerKeyMetrics(metrics.registry, () => core.allKeys().map((record) => ({ record })));
     reportRetiredUses(core, metrics.registry, log);
     const checks: Record<string, ReadinessCheck> = {};
     if (shared) checks.sharedState = () => shared.run.health();
     // Before the plugin: the plugin's start is what callers wait for, and the admin socket is local and quick.
-    if (config.adminSocket) await startAdminStep(core, config.keystore.dataDir, log, started, rotateRoot);
+    if (config.adminSocket)
+      await startAdminStep(core, config.keystore.dataDir, log, started, { rotateRoot, stageRoot });
     const secretsKey = config.engine.secretsKey;
     const plugin = config.kmsv2
       ? await startPlugin(config.kmsv2, {
@@ -104,10 +105,10 @@ async function startAdminStep(
   dataDir: string,
   log: Logger,
   started: Stoppers,
-  rotateRoot: RootRotation | undefined,
+  root: { rotateRoot: RootRotation | undefined; stageRoot: RootStaging | undefined },
 ): Promise<void> {
   try {
-    const admin = await startAdminServer(core, dataDir, log, rotateRoot);
+    const admin = await startAdminServer(core, dataDir, log, root.rotateRoot, root.stageRoot);
     started.push(() => admin.close());
     log.info({ path: admin.path }, 'admin socket serving');
   } catch (e) {

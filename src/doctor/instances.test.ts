@@ -8,7 +8,13 @@ const K2 = '22222222-2222-4222-8222-222222222222';
 
 function hb(
   instance: string,
-  o: { keyId?: string; held?: Record<string, number>; ageMs?: number; rootKey?: string } = {},
+  o: {
+    keyId?: string;
+    held?: Record<string, number>;
+    ageMs?: number;
+    rootKey?: string;
+    nextRootKey?: string;
+  } = {},
 ): InstanceHeartbeat {
   return {
     instance,
@@ -17,6 +23,7 @@ function hb(
     held: o.held ?? { [K1]: 2 },
     keyId: o.keyId ?? `kubekms:${K1}:v2`,
     rootKey: o.rootKey ?? '',
+    nextRootKey: o.nextRootKey ?? '',
   };
 }
 
@@ -69,6 +76,37 @@ describe('compareInstances', () => {
     expect(
       show([hb('node-a', { rootKey: 'file:a' }), hb('node-b', { rootKey: 'file:b', ageMs: 60_000 })]).at(-1),
     ).toMatch(/^instances \| ok \|/);
+  });
+
+  it("shows each instance's staged root key, and whether every live instance holds it (HA root-key rotation)", () => {
+    const partly = show([
+      hb('node-a', { rootKey: 'file:old', nextRootKey: 'file:new' }),
+      hb('node-b', { rootKey: 'file:old' }),
+    ]);
+    expect(partly[0]).toBe(
+      `instance node-a | ok | live, key_id kubekms:${K1}:v2, holds ${K1}:v2, root key file:old, staged root key file:new`,
+    );
+    expect(partly).toContain(
+      'instances: staged root key | warn | file:new staged on some instances; not held by node-b',
+    );
+    expect(partly.at(-1)).toMatch(/^instances \| ok \|/);
+    const all = show([
+      hb('node-a', { rootKey: 'file:old', nextRootKey: 'file:new' }),
+      hb('node-b', { rootKey: 'file:old', nextRootKey: 'file:new' }),
+    ]);
+    expect(all).toContain(
+      'instances: staged root key | ok | every live instance holds file:new staged: kubekms rootkey rotate may move the records',
+    );
+  });
+
+  it('FAILs saying a root-key rotation is half done when some live instances switched and the others hold the new root staged', () => {
+    const rows = show([
+      hb('node-a', { rootKey: 'file:new' }),
+      hb('node-b', { rootKey: 'file:old', nextRootKey: 'file:new' }),
+    ]);
+    expect(rows).toContain(
+      'instances: root key | FAIL | a root-key rotation to file:new is half done: switched node-a; not yet node-b (every live instance holds both roots; run kubekms rootkey rotate again to finish)',
+    );
   });
 
   it('FAILs naming the instance and key when live instances hold different highest versions', () => {

@@ -45,7 +45,9 @@ export function compareInstances(
     const keyId = h.keyId === '' ? 'no plugin' : `key_id ${h.keyId}`;
     if (isLive(h, now)) {
       live.push(h);
-      const root = h.rootKey === '' ? '' : `, root key ${h.rootKey}`;
+      const root =
+        (h.rootKey === '' ? '' : `, root key ${h.rootKey}`) +
+        (h.nextRootKey === '' ? '' : `, staged root key ${h.nextRootKey}`);
       rows.push(row(`instance ${h.instance}`, 'ok', `live, ${keyId}, ${describeHeld(h)}${root}`));
     } else {
       const when =
@@ -81,6 +83,44 @@ function disagreement(by: ReadonlyMap<string, string[]>, check: string, what: st
   return [row(check, 'FAIL', `live instances ${what}: ${who}`)];
 }
 
+/**
+ * The root-key rows (docs/adr/0026): FAIL when live instances wrap under different root keys — a rotation half
+ * done when one of those roots is held by every live instance (current or staged) — and a row for a staged root:
+ * ok when every live instance holds it (the rotation may run), warn naming those that do not.
+ */
+export function rootKeyRows(live: readonly InstanceHeartbeat[]): CheckRow[] {
+  const by = instancesBy(live, (h) => h.rootKey);
+  if (by.size > 1) {
+    const target = [...by.keys()].find((r) => live.every((h) => h.rootKey === r || h.nextRootKey === r));
+    if (target === undefined) return disagreement(by, 'instances: root key', 'hold different root keys');
+    const done = live.filter((h) => h.rootKey === target).map((h) => h.instance);
+    const todo = live.filter((h) => h.rootKey !== target).map((h) => h.instance);
+    return [
+      row(
+        'instances: root key',
+        'FAIL',
+        `a root-key rotation to ${target} is half done: switched ${done.join(', ')}; not yet ${todo.join(', ')} ` +
+          '(every live instance holds both roots; run kubekms rootkey rotate again to finish)',
+      ),
+    ];
+  }
+  const staged = [...new Set(live.map((h) => h.nextRootKey).filter((r) => r !== ''))];
+  return staged.map((r) => {
+    const lacking = live.filter((h) => h.nextRootKey !== r && h.rootKey !== r).map((h) => h.instance);
+    return lacking.length === 0
+      ? row(
+          'instances: staged root key',
+          'ok',
+          `every live instance holds ${r} staged: kubekms rootkey rotate may move the records`,
+        )
+      : row(
+          'instances: staged root key',
+          'warn',
+          `${r} staged on some instances; not held by ${lacking.join(', ')}`,
+        );
+  });
+}
+
 /** FAIL rows for every disagreement among the live instances; one ok row when there is none. */
 export function agreement(live: readonly InstanceHeartbeat[]): CheckRow[] {
   if (live.length === 0)
@@ -89,12 +129,9 @@ export function agreement(live: readonly InstanceHeartbeat[]): CheckRow[] {
   const byKeyId = instancesBy(live, (h) => h.keyId);
   const problems: CheckRow[] = [
     ...disagreement(byKeyId, 'instances: key_id', 'report different key_ids'),
-    // Root of trust: every live instance that says which root key it holds must hold the same one (docs/ha.md).
-    ...disagreement(
-      instancesBy(live, (h) => h.rootKey),
-      'instances: root key',
-      'hold different root keys',
-    ),
+    // Root of trust: every live instance that says which root key it holds must hold the same one (docs/ha.md),
+    // except half-way through a two-phase root-key rotation (docs/adr/0026), which is said as such.
+    ...rootKeyRows(live),
   ];
   // Held versions: every live instance must hold the same highest version of every key any of them holds.
   const keys = [...new Set(live.flatMap((h) => Object.keys(h.held)))].sort();
@@ -116,9 +153,10 @@ export function agreement(live: readonly InstanceHeartbeat[]): CheckRow[] {
       ),
     );
   }
-  if (problems.length > 0) return problems;
+  if (problems.some((p) => p.status === 'FAIL')) return problems;
   const keyIds = [...byKeyId.keys()];
   return [
+    ...problems,
     row(
       'instances',
       'ok',

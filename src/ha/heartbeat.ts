@@ -14,6 +14,7 @@ import {
   INSTANCE_LABEL,
   INSTANCE_LABEL_VALUE,
   KEY_ID_ANNOTATION,
+  NEXT_ROOT_KEY_ANNOTATION,
   ROOT_KEY_ANNOTATION,
 } from '../api/heartbeat-format.ts';
 import { sleep } from '../kube/backoff.ts';
@@ -30,6 +31,8 @@ export interface HeartbeatOptions {
   readonly keyId: () => string;
   /** The root of trust this instance holds (`<kind>:<fingerprint>`), published for doctor; absent: not published. */
   readonly rootKey?: () => string;
+  /** The root key it holds staged for a rotation ('' when none; docs/adr/0026). */
+  readonly nextRootKey?: () => string;
   readonly log: Logger;
   readonly periodMs?: number;
   /**
@@ -103,6 +106,23 @@ export class Heartbeat {
     }
   }
 
+  /**
+   * Renews now and resolves once the Lease says what this instance holds (a root key just staged or switched);
+   * a conflict with the loop's own renewal is retried.
+   */
+  async renewNow(): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.renew();
+        this.#lastOk = Date.now();
+        return;
+      } catch (e) {
+        if (attempt >= 5) throw e;
+        await sleep(100 * attempt);
+      }
+    }
+  }
+
   /** One renewal: create the Lease, or replace it with the version read (a 409 is retried next round). */
   async renew(): Promise<void> {
     const { api, instance } = this.#o;
@@ -118,6 +138,7 @@ export class Heartbeat {
           [HELD_VERSIONS_ANNOTATION]: encodeHeldVersions(this.#o.held()),
           [KEY_ID_ANNOTATION]: this.#o.keyId(),
           ...(this.#o.rootKey ? { [ROOT_KEY_ANNOTATION]: this.#o.rootKey() } : {}),
+          ...(this.#o.nextRootKey?.() ? { [NEXT_ROOT_KEY_ANNOTATION]: this.#o.nextRootKey() } : {}),
           ...(writes !== undefined ? { [KEY_ID_WRITES_ANNOTATION]: writes } : {}),
         },
       },

@@ -15,6 +15,7 @@ import { nodeKubeClient } from '../kube/client-node.ts';
 import { loadKubeConfig } from '../kube/kubeconfig.ts';
 import { type KubeGet, kubeGetter } from '../kube/raw-http.ts';
 import type { Logger } from '../observability/logger.ts';
+import { rootIdentity, SwitchableRootKey } from '../rootkey/switchable-root-key.ts';
 import { Heartbeat } from './heartbeat.ts';
 import { acknowledged, heartbeatGate, readHeartbeats } from './rotation-gate.ts';
 import { SharedKeyStore } from './shared-store.ts';
@@ -53,6 +54,8 @@ export interface RunningSharedState {
   health(): { ok: boolean; detail: string };
   /** Promotes staged versions every live instance holds (maintenance). Returns the key ids promoted. */
   promoteAcknowledged(): Promise<string[]>;
+  /** Follows the root marker of a root-key rotation (maintenance; docs/adr/0026), where serve offers it. */
+  followRoot?(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -97,10 +100,9 @@ export class SharedState {
       instance: o.instance,
       held: () => heldVersions(core),
       keyId: o.keyId,
-      rootKey: () => {
-        const id = this.#rootKey.identity;
-        return id === undefined ? '' : `${id.kind}:${id.fingerprint}`;
-      },
+      rootKey: () => rootIdentity(this.#rootKey),
+      nextRootKey: () =>
+        this.#rootKey instanceof SwitchableRootKey ? rootIdentity(this.#rootKey.staged) : '',
       log,
       ...(o.publishApiserverWrites && get ? { apiserverWrites: () => readOwnWrites(get) } : {}),
     });

@@ -99,6 +99,14 @@ export class SharedKeyStore implements KeyStore {
     return this.#ring;
   }
 
+  /**
+   * A new writer key, wrapped by the root key's current root: after a root-key switch (docs/adr/0026), what this
+   * instance writes must verify for a holder of the new root alone.
+   */
+  async renewRing(): Promise<void> {
+    this.#ring = await RecordAuthRing.create(this.#rootKey, this.#legacy);
+  }
+
   async commit(change: StoreChange): Promise<void> {
     const { puts, deletes } = writeOrder(change);
     await this.publish(puts, deletes);
