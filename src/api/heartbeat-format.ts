@@ -17,6 +17,8 @@ export const NEXT_ROOT_KEY_ANNOTATION = 'kubekms.io/next-root-key';
  * that holds that root staged switches to it.
  */
 export const ROOT_MARKER_LEASE = 'kubekms-root-key';
+/** On the root marker: `moving` while records move, `done` once every record is under the marker's root. */
+export const ROOT_ROTATION_ANNOTATION = 'kubekms.io/root-rotation';
 export const HEARTBEAT_PERIOD_MS = 10_000;
 export const HEARTBEAT_DURATION_SECONDS = 30;
 

@@ -19,6 +19,8 @@ import type { RootKey } from '../engine/ports.ts';
 import { keyMaterialAad, type StoreState } from '../engine/records.ts';
 import { SecretBytes } from '../engine/secret.ts';
 import { MemoryKeyStore, TestRootKey } from '../engine/testing.ts';
+import { decodeBase64, encodeBase64 } from '../keystore/json-reader.ts';
+import { RecordAuthKey } from '../keystore/record-auth.ts';
 import { RecordAuthRing } from '../keystore/record-auth-ring.ts';
 import { resealDocument } from '../keystore/reseal.ts';
 import { KubeApiError } from '../kube/errors.ts';
@@ -27,6 +29,7 @@ import { RootKeyMismatchError } from '../rootkey/errors.ts';
 import { rootIdentity, SwitchableRootKey } from '../rootkey/switchable-root-key.ts';
 import { describeInstances, SharedRootRotation } from './root-rotation.ts';
 import { type RunningSharedState, SharedState } from './shared-state.ts';
+import type { SharedKeyStore } from './shared-store.ts';
 import { FakeStateApi } from './testing.ts';
 
 const sys = { caller: SYSTEM };
@@ -58,6 +61,7 @@ const cacheSwitch = {
 
 interface Node {
   core: EngineCore;
+  store: SharedKeyStore;
   root: SwitchableRootKey;
   rot: SharedRootRotation;
   run: RunningSharedState;
@@ -96,7 +100,7 @@ async function node(api: FakeStateApi, name: string, current: RootKey): Promise<
     switchTimeoutMs: 5_000,
     pollMs: 20,
   });
-  return { core, root, rot, run };
+  return { core, store: shared.store, root, rot, run };
 }
 
 async function until(cond: () => boolean, what: string, ms = 5_000): Promise<void> {
@@ -230,6 +234,27 @@ describe('root-key rotation with shared state', () => {
     expect(await readableUnder(newKey, [forged])).toEqual([
       expect.stringMatching(/writer key is not wrapped by this root key/),
     ]);
+    // The marker says done once every record moved.
+    expect(api.leases.get('kubekms-root-key')?.metadata.annotations).toEqual({
+      'kubekms.io/root-key': 'file:2222222222222222',
+      'kubekms.io/root-rotation': 'done',
+    });
+    // A holder of the old root reuses a writer key from before the rotation (it can unwrap it) for a wider record.
+    const old = (JSON.parse(snapshot) as KmsStateRecord[]).find((o) => o.metadata.name === `key-${keyId}`);
+    const oldBlob = (old?.spec?.auth as { recordAuthKey: string } | undefined)?.recordAuthKey ?? '';
+    const oldWriter = await RecordAuthKey.unwrap(oldKey, decodeBase64(oldBlob) ?? new Uint8Array(0));
+    const reused = {
+      ...forged,
+      spec: { ...forged.spec, auth: { recordAuthKey: oldBlob, auth: encodeBase64(oldWriter.authOf(wider)) } },
+    };
+    // b learnt that writer key while the records moved (as its sync does for an object not moved yet): accepted.
+    await b.store.ring.learn([reused.spec.auth]);
+    expect(fromObject(reused, b.store.ring).kind).toBe('Key');
+    // Once b sees the marker say done: the old root and the writer keys learnt under it are refused.
+    await b.rot.follow();
+    expect([a.root.previous, b.root.previous]).toEqual([undefined, undefined]);
+    await b.store.ring.learn([reused.spec.auth]);
+    expect(() => fromObject(reused, b.store.ring)).toThrow(/its writer key is not wrapped by this root key/);
     // Data encrypted before reads on both instances, and new data written after reads too.
     expect(text(decrypt(a.core, sys, { ciphertextBlob: before.ciphertextBlob }).plaintext)).toBe('before');
     const after = encrypt(a.core, sys, { keyId, plaintext: bytes('after') });

@@ -5,7 +5,8 @@
  * staged; then the root marker Lease names the new root, every instance switches its own root and local cache to
  * it (`follow`, from the maintenance sweep), and once every live heartbeat shows it current, every KmsStateRecord
  * is re-wrapped and re-authenticated under it, one object at a time with its resourceVersion as precondition.
- * Each step can be run again: a rotation cut short is finished by running it again.
+ * Then the marker says `done` and every instance stops accepting the old root. Each step can be run again: a
+ * rotation cut short is finished by running it again.
  */
 import {
   type InstanceHeartbeat,
@@ -13,6 +14,7 @@ import {
   notSwitched,
   ROOT_KEY_ANNOTATION,
   ROOT_MARKER_LEASE,
+  ROOT_ROTATION_ANNOTATION,
 } from '../api/heartbeat-format.ts';
 import type { KmsStateRecord } from '../api/kinds.ts';
 import { type DecodedRecord, fromObject, toObject } from '../api/state-records.ts';
@@ -108,11 +110,13 @@ export class SharedRootRotation {
    * naming a root this instance does not hold at all makes it unready, with the reason.
    */
   async follow(): Promise<void> {
-    const marker =
-      (await this.#o.api.getLease(ROOT_MARKER_LEASE))?.metadata.annotations?.[ROOT_KEY_ANNOTATION] ?? '';
+    const lease = await this.#o.api.getLease(ROOT_MARKER_LEASE);
+    const marker = lease?.metadata.annotations?.[ROOT_KEY_ANNOTATION] ?? '';
     const root = this.#o.root;
     if (marker === '' || marker === rootIdentity(root.current)) {
       this.#problem = '';
+      if (marker !== '' && lease?.metadata.annotations?.[ROOT_ROTATION_ANNOTATION] === 'done')
+        await this.#forgetPrevious();
       return;
     }
     if (marker === rootIdentity(root.staged)) {
@@ -126,6 +130,19 @@ export class SharedRootRotation {
       'serve --next-root-key-file) and it switches (docs/root-of-trust.md)';
     if (problem !== this.#problem) this.#o.log.error({ marker }, problem);
     this.#problem = problem;
+  }
+
+  /**
+   * Every record has moved: the previous root is no longer accepted, and the writer keys learnt under it are
+   * forgotten (a new ring), so a holder of the old root alone can no longer make a record this instance takes.
+   */
+  async #forgetPrevious(): Promise<void> {
+    const { root, store } = this.#o;
+    if (root.previous === undefined) return;
+    const previous = rootIdentity(root.previous);
+    root.forgetPrevious();
+    await store.renewRing();
+    this.#o.log.warn({ previous }, 'root key rotation done: the previous root key is no longer accepted');
   }
 
   /**
@@ -179,25 +196,28 @@ export class SharedRootRotation {
         `live instances do not hold the new root key ${target}, neither current nor staged: ${describeInstances(lacking)}; ` +
           'stage it on each (kubekms rootkey stage, or serve --next-root-key-file) and run again. No record moved',
       );
-    await this.#mark(target);
+    await this.#mark(target, 'moving');
     await this.switchLocal(target);
     await this.#waitSwitched(target);
     const moved = await this.#moveAll(to);
+    await this.#mark(target, 'done');
+    await this.#forgetPrevious();
     return { ...moved, from: from?.description ?? '(unknown)', to: to.description };
   }
 
-  /** The root marker names `target` (created, or replaced with the version read). */
-  async #mark(target: string): Promise<void> {
+  /** The root marker names `target` in `state` (created, or replaced with the version read). */
+  async #mark(target: string, state: 'moving' | 'done'): Promise<void> {
     const { api } = this.#o;
     const cur = await api.getLease(ROOT_MARKER_LEASE);
-    if (cur?.metadata.annotations?.[ROOT_KEY_ANNOTATION] === target) return;
+    const a = cur?.metadata.annotations;
+    if (a?.[ROOT_KEY_ANNOTATION] === target && a[ROOT_ROTATION_ANNOTATION] === state) return;
     const body = {
       metadata: {
         name: ROOT_MARKER_LEASE,
         namespace: api.namespace,
         ...(cur?.metadata.resourceVersion ? { resourceVersion: cur.metadata.resourceVersion } : {}),
         labels: { 'app.kubernetes.io/name': 'kubekms' },
-        annotations: { [ROOT_KEY_ANNOTATION]: target },
+        annotations: { [ROOT_KEY_ANNOTATION]: target, [ROOT_ROTATION_ANNOTATION]: state },
       },
       spec: { holderIdentity: this.#o.instance },
     };

@@ -79,6 +79,11 @@ export class SwitchableRootKey implements RootKey {
     this.#staged = undefined;
   }
 
+  /** Stops accepting the previous root (every record has moved away from it). */
+  forgetPrevious(): void {
+    this.#previous = undefined;
+  }
+
   wrap(plaintext: SecretBytes, aad: Uint8Array): Promise<Uint8Array> {
     return this.#current.wrap(plaintext, aad);
   }

@@ -287,6 +287,14 @@ describe('HA root-key rotation: two phases', () => {
     const r = await roots(a.apiserver);
     expect(r.get('a')?.root).toBe(newId);
     expect(r.get('b')?.root).toBe(newId);
+    // The root marker names the new root, and says every record moved.
+    const marker = JSON.parse(
+      await a.apiserver.kubectl(['get', 'lease', 'kubekms-root-key', '-n', KUBEKMS_NS, '-o', 'json']),
+    ) as { metadata: { annotations?: Record<string, string> } };
+    expect(marker.metadata.annotations).toMatchObject({
+      'kubekms.io/root-key': newId,
+      'kubekms.io/root-rotation': 'done',
+    });
     console.log(`HA root rotation took ${took} ms; ${stats.reads} reads through both API servers, 0 failed`);
   }, 300_000);
 
