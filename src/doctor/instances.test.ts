@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { type InstanceHeartbeat, readHeartbeat } from '../api/heartbeat-format.ts';
-import { ago, compareInstances } from './instances.ts';
+import { ago, compareInstances, rootMarkerRows } from './instances.ts';
 
 const NOW = Date.parse('2026-11-29T18:00:00Z');
 const K1 = '11111111-1111-4111-8111-111111111111';
@@ -106,6 +106,20 @@ describe('compareInstances', () => {
     ]);
     expect(rows).toContain(
       'instances: root key | FAIL | a root-key rotation to file:new is half done: switched node-a; not yet node-b (every live instance holds both roots; run kubekms rootkey rotate again to finish)',
+    );
+  });
+
+  it('reads the root marker: FAIL while records move (a rotation cut short), ok once done, nothing without one', () => {
+    expect(rootMarkerRows(undefined)).toEqual([]);
+    expect(
+      rootMarkerRows({ 'kubekms.io/root-key': 'file:new', 'kubekms.io/root-rotation': 'moving' }).map(
+        (r) => `${r.check} | ${r.status} | ${r.detail}`,
+      ),
+    ).toEqual([
+      'root-key rotation | FAIL | a root-key rotation to file:new is half done: records may still be under the old root (every instance reads both meanwhile); run kubekms rootkey rotate again to finish',
+    ]);
+    expect(rootMarkerRows({ 'kubekms.io/root-key': 'file:new', 'kubekms.io/root-rotation': 'done' })).toEqual(
+      [{ check: 'root-key rotation', status: 'ok', detail: 'every KmsStateRecord moved to file:new' }],
     );
   });
 

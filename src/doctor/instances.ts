@@ -3,7 +3,12 @@
  * instances agree — the same `key_id` from every plugin, the same root key, the same highest version of every
  * key. Pure.
  */
-import { type InstanceHeartbeat, isLive } from '../api/heartbeat-format.ts';
+import {
+  type InstanceHeartbeat,
+  isLive,
+  ROOT_KEY_ANNOTATION,
+  ROOT_ROTATION_ANNOTATION,
+} from '../api/heartbeat-format.ts';
 import { type CheckRow, row } from './report.ts';
 
 /** 65s, 12m, 5h, 332d: how long ago, roughly. */
@@ -119,6 +124,25 @@ export function rootKeyRows(live: readonly InstanceHeartbeat[]): CheckRow[] {
           `${r} staged on some instances; not held by ${lacking.join(', ')}`,
         );
   });
+}
+
+/**
+ * The root marker of an HA root-key rotation (docs/adr/0026), from its annotations: FAIL while records are still
+ * moving (a rotation cut short, or still running), ok once they all moved; none without a marker.
+ */
+export function rootMarkerRows(annotations: Readonly<Record<string, string>> | undefined): CheckRow[] {
+  const root = annotations?.[ROOT_KEY_ANNOTATION];
+  if (root === undefined || root === '') return [];
+  if (annotations?.[ROOT_ROTATION_ANNOTATION] === 'done')
+    return [row('root-key rotation', 'ok', `every KmsStateRecord moved to ${root}`)];
+  return [
+    row(
+      'root-key rotation',
+      'FAIL',
+      `a root-key rotation to ${root} is half done: records may still be under the old root ` +
+        '(every instance reads both meanwhile); run kubekms rootkey rotate again to finish',
+    ),
+  ];
 }
 
 /** FAIL rows for every disagreement among the live instances; one ok row when there is none. */

@@ -154,6 +154,34 @@ describe('runDoctor', () => {
     expect(t.instances).toMatch(/^ok 2 live instances agree: key_id kubekms:k:v1/);
   });
 
+  it('FAILs "root-key rotation" while the root marker says records are still moving', async () => {
+    await startServe();
+    const rows = await runDoctor(
+      options([], {
+        kube: fakeKube(),
+        kubeGet: api({
+          '/version': ok({ gitVersion: 'v1.36.3' }),
+          '/apis/kubekms.io/v1alpha1': ok({ resources: [{ name: 'kmsstaterecords' }] }),
+          '/apis/coordination.k8s.io/v1/namespaces/kubekms/leases/kubekms-root-key': ok({
+            metadata: {
+              name: 'kubekms-root-key',
+              annotations: {
+                'kubekms.io/root-key': 'file:0123456789abcdef',
+                'kubekms.io/root-rotation': 'moving',
+              },
+            },
+            spec: {},
+          }),
+          '/apis/coordination.k8s.io/v1/namespaces/kubekms/leases?labelSelector=kubekms.io%2Frole%3Dinstance':
+            ok({ items: [lease('a', 'kubekms:k:v1', { k: 1 })] }),
+        }),
+      }),
+    );
+    expect(table(rows)['root-key rotation']).toMatch(
+      /^FAIL a root-key rotation to file:0123456789abcdef is half done: records may still be under the old root/,
+    );
+  });
+
   it('FAILs "keystore vs data" only when the API server wrote under a newer version of the Secrets key', async () => {
     await startServe();
     const base = {

@@ -12,6 +12,7 @@ import {
   type HeartbeatLeaseLike,
   INSTANCE_LABEL,
   INSTANCE_LABEL_VALUE,
+  ROOT_MARKER_LEASE,
   readHeartbeat,
 } from '../api/heartbeat-format.ts';
 import type { KmsStateRecord } from '../api/kinds.ts';
@@ -27,7 +28,7 @@ import {
   EncryptionConfigError,
   parseEncryptionConfig,
 } from './encryption-config.ts';
-import { compareInstances } from './instances.ts';
+import { compareInstances, rootMarkerRows } from './instances.ts';
 import { kmsStatus } from './kms-status.ts';
 import { type CheckRow, row } from './report.ts';
 import {
@@ -219,6 +220,7 @@ async function apiRows(
       rows.push(row('instances', 'FAIL', `the Lease list is not readable: ${message(e)}`));
     }
   }
+  rows.push(...(await markerRows(fetch, o.namespace)));
   rows.push(await sharedRecordsRow(fetch, o.namespace, rootKey));
   // Only when it finds something: an API server's metrics may be closed to this user, or name no write yet.
   const metrics = secrets ? await fetch('/metrics') : undefined;
@@ -228,6 +230,22 @@ async function apiRows(
       : undefined;
   if (behind) rows.push(behind);
   return rows;
+}
+
+/** The root marker Lease of an HA root-key rotation, when there is one (instances.ts, rootMarkerRows). */
+async function markerRows(
+  fetch: (path: string) => Promise<KubeResponse | string>,
+  namespace: string,
+): Promise<CheckRow[]> {
+  const r = await fetch(
+    `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases/${ROOT_MARKER_LEASE}`,
+  );
+  if (typeof r === 'string' || r.status !== 200) return [];
+  try {
+    return rootMarkerRows((JSON.parse(r.body) as HeartbeatLeaseLike).metadata.annotations);
+  } catch {
+    return [];
+  }
 }
 
 /** Lists the KmsStateRecords and checks that a root key holder wrote each (state-records-check.ts). */
