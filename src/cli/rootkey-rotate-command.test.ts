@@ -18,7 +18,13 @@ import { FileRootKey } from '../rootkey/file-root-key.ts';
 import { Pkcs11RootKey } from '../rootkey/pkcs11-root-key.ts';
 import { createSoftHsm, SOFTHSM_MODULE, type SoftHsm } from '../rootkey/testing/softhsm.ts';
 import { parseFlags, UsageError } from './flags.ts';
-import { newRootFromFlags, ROTATE_FLAGS, rotateCommand } from './rootkey-rotate-command.ts';
+import {
+  newRootFromFlags,
+  ROTATE_FLAGS,
+  rotateCommand,
+  STAGE_FLAGS,
+  stageCommand,
+} from './rootkey-rotate-command.ts';
 
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
 let hsm: SoftHsm;
@@ -43,6 +49,16 @@ const usage = (argv: string[]): string => {
   }
   throw new Error('expected a UsageError');
 };
+
+describe('rootkey stage', () => {
+  it('is refused, saying what to do, when no serve answers on the data dir; it takes no current root key flags', async () => {
+    const values = parseFlags(STAGE_FLAGS, ['--data-dir', dir, '--to-root-key-file', '/k'], {}).values;
+    await expect(stageCommand(values, { out: () => undefined })).rejects.toThrow(
+      `rootkey stage: no serve answers on ${dir}: staging is for a running serve --shared-state (or start it with --next-root-key-file)`,
+    );
+    expect(() => parseFlags(STAGE_FLAGS, ['--root-key-file', '/k'], {})).toThrow(UsageError);
+  });
+});
 
 describe('the new root key flags', () => {
   it('take a file or an HSM key, and name the --to-* flag when something is missing or conflicts', () => {
