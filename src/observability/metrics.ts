@@ -3,11 +3,13 @@
  * low-cardinality: no key ids (only the hashed key_id info metric), no principals.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { BoundCounter, BoundHistogram } from './bound-metrics.ts';
 
 export interface Metrics {
   readonly registry: Registry;
-  readonly kmsv2Requests: Counter<'method' | 'code'>;
-  readonly kmsv2Duration: Histogram<'method'>;
+  /** Recorded on every KMS v2 call: bound label sets, plain arithmetic per call (bound-metrics.ts). */
+  readonly kmsv2Requests: BoundCounter<'method' | 'code'>;
+  readonly kmsv2Duration: BoundHistogram<'method'>;
   readonly kmsv2KeyIdInfo: Gauge<'key_id_hash'>;
   readonly kmsv2Healthy: Gauge;
   readonly kmsv2StoreBehind: Counter;
@@ -21,13 +23,13 @@ export function createMetrics(opts: { processMetrics?: boolean } = {}): Metrics 
   if (opts.processMetrics !== false) collectDefaultMetrics({ register: registry });
   return {
     registry,
-    kmsv2Requests: new Counter({
+    kmsv2Requests: new BoundCounter({
       name: 'kubekms_kmsv2_requests_total',
       help: 'KMS v2 plugin requests by method and gRPC status code.',
       labelNames: ['method', 'code'] as const,
       registers: [registry],
     }),
-    kmsv2Duration: new Histogram({
+    kmsv2Duration: new BoundHistogram({
       name: 'kubekms_kmsv2_request_duration_seconds',
       help: 'KMS v2 plugin request latency.',
       labelNames: ['method'] as const,
