@@ -197,7 +197,8 @@ const ROOTKEY: Command = {
         'Phase 1 of a root-key rotation with --shared-state: the serve that answers on --data-dir opens the new root\n' +
         'key, proves it can wrap and unwrap with it, holds it next to its current one (it then reads records under\n' +
         'either) and publishes it in its heartbeat (kubekms.io/next-root-key). Run it on every node, then\n' +
-        'kubekms rootkey rotate through one of them. serve --next-root-key-file holds a file key across restarts.',
+        'kubekms rootkey rotate through one of them. serve --next-root-key-file (a file key) or --next-pkcs11-* (a key\n' +
+        'in an HSM) holds it across restarts.',
       load: () => import('./rootkey-rotate-command.ts').then((m) => m.rootkeyStage),
     },
   ],

@@ -54,7 +54,7 @@ describe('rootkey stage', () => {
   it('is refused, saying what to do, when no serve answers on the data dir; it takes no current root key flags', async () => {
     const values = parseFlags(STAGE_FLAGS, ['--data-dir', dir, '--to-root-key-file', '/k'], {}).values;
     await expect(stageCommand(values, { out: () => undefined })).rejects.toThrow(
-      `rootkey stage: no serve answers on ${dir}: staging is for a running serve --shared-state (or start it with --next-root-key-file)`,
+      `rootkey stage: no serve answers on ${dir}: staging is for a running serve --shared-state (or start it with --next-root-key-file or --next-pkcs11-*)`,
     );
     expect(() => parseFlags(STAGE_FLAGS, ['--root-key-file', '/k'], {})).toThrow(UsageError);
   });

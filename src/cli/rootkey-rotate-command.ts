@@ -206,13 +206,13 @@ export async function stageCommand(
   if (a === undefined)
     throw new KeyStoreError(
       `rootkey stage: no serve answers on ${dataDir}: staging is for a running serve --shared-state ` +
-        '(or start it with --next-root-key-file)',
+        '(or start it with --next-root-key-file or --next-pkcs11-*)',
     );
   if (!a.ok) throw new KeyStoreError(`rootkey stage: serve refused: ${a.message}`);
   io.out(
     `root key staged by serve: it reads records under both roots until the rotation\n  current: ${a.current}\n` +
       `  staged:  ${a.staged}\nwhen every instance holds it: kubekms rootkey rotate --to-… through one of them\n` +
-      `keep it across restarts: serve --next-root-key-file (file root keys)\n`,
+      `keep it across restarts: serve --next-root-key-file F, or --next-pkcs11-* for a key in an HSM\n`,
   );
   return 0;
 }

@@ -4,9 +4,9 @@ import { UsageError } from './flags.ts';
 import { parseServeArgs } from './serve-config.ts';
 
 const config = (argv: string[], env: Record<string, string> = {}) => parseServeArgs(argv, env, '/srv');
-const usage = (argv: string[]): string => {
+const usage = (argv: string[], env: Record<string, string> = {}): string => {
   try {
-    config(argv);
+    config(argv, env);
   } catch (e) {
     expect(e).toBeInstanceOf(UsageError);
     return (e as Error).message;
@@ -14,7 +14,48 @@ const usage = (argv: string[]): string => {
   return 'no error';
 };
 
+const NEXT_HSM = [
+  '--shared-state',
+  '--next-pkcs11-module',
+  'lib/m.so',
+  '--next-pkcs11-token-label',
+  't',
+  '--next-pkcs11-key-label',
+  'l',
+];
+
 describe('ServeConfig', () => {
+  it('--next-pkcs11-* (with --shared-state): a pkcs11 root key held staged from start; env twins too', () => {
+    const pkcs11 = { modulePath: '/srv/lib/m.so', slot: undefined, tokenLabel: 't', keyLabel: 'l' };
+    expect(config(['--dev', ...NEXT_HSM, '--next-pkcs11-pin-file', 'pin']).nextRootKey).toEqual({
+      provider: 'pkcs11',
+      dev: false,
+      pkcs11: { ...pkcs11, pinFile: '/srv/pin' },
+    });
+    const env = {
+      KUBEKMS_SHARED_STATE: 'true',
+      KUBEKMS_NEXT_PKCS11_MODULE: 'lib/m.so',
+      KUBEKMS_NEXT_PKCS11_SLOT: '3',
+      KUBEKMS_NEXT_PKCS11_KEY_LABEL: 'l',
+    };
+    expect(config(['--dev'], env).nextRootKey).toEqual({
+      provider: 'pkcs11',
+      dev: false,
+      pkcs11: { ...pkcs11, slot: 3, tokenLabel: undefined, pinFile: undefined },
+    });
+    expect(config(['--dev', '--shared-state', '--next-root-key-file', 'k']).nextRootKey).toEqual({
+      provider: 'file',
+      rootKeyFile: '/srv/k',
+      dev: false,
+    });
+    expect(config(['--dev', '--shared-state']).nextRootKey).toBeUndefined();
+    expect(
+      usage(['--dev', ...NEXT_HSM.slice(0, 3), '--next-pkcs11-key-label', 'l'], {
+        KUBEKMS_NEXT_PKCS11_SLOT: '-1',
+      }),
+    ).toMatch(/^--next-pkcs11-slot: a slot id is ≥ 0, got -1$/);
+  });
+
   it('plugin only by default: no AWS, operator or shared-state section', () => {
     const c = config(['--dev', '--data-dir', 'data', '--kms-socket', 'run/kms.sock']);
     expect(c.keystore).toEqual({ dataDir: '/srv/data', requireAuthenticated: false });
@@ -132,6 +173,29 @@ describe('ServeConfig', () => {
         /^--aws-sts-min-duration: must be whole seconds/,
       ],
       [['extra'], /^serve takes no arguments, got "extra"/],
+      [['--next-root-key-file', 'k'], /^--next-root-key-file: only with --shared-state/],
+      [['--next-pkcs11-key-label', 'l'], /^--next-pkcs11-key-label: only with --shared-state/],
+      [
+        ['--shared-state', '--next-root-key-file', 'k', '--next-pkcs11-module', 'm.so'],
+        /^--next-root-key-file and --next-pkcs11-module: give one next root key, not both$/,
+      ],
+      [
+        ['--shared-state', '--next-pkcs11-module', 'm.so', '--next-pkcs11-token-label', 't'],
+        /^--next-pkcs11-key-label: required for a next root key in an HSM/,
+      ],
+      [
+        ['--shared-state', '--next-pkcs11-key-label', 'l', '--next-pkcs11-slot', '0'],
+        /^--next-pkcs11-module: required for a next root key in an HSM/,
+      ],
+      [
+        ['--shared-state', '--next-pkcs11-module', 'm.so', '--next-pkcs11-key-label', 'l'],
+        /^--next-pkcs11-slot or --next-pkcs11-token-label: one is required for a next root key in an HSM$/,
+      ],
+      [
+        [...NEXT_HSM, '--next-pkcs11-slot', '0'],
+        /^--next-pkcs11-slot and --next-pkcs11-token-label: give one, not both$/,
+      ],
+      [['--shared-state', ...NEXT_HSM, '--next-pkcs11-pin', '1234'], /^unknown flag --next-pkcs11-pin$/],
     ];
     for (const [argv, message] of cases) expect(usage(['--dev', ...argv]), argv.join(' ')).toMatch(message);
   });

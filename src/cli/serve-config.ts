@@ -16,6 +16,7 @@ import { type Listen, parseListen } from './listen.ts';
 import { type RootKeySection, rootKeyOptionsFromFlags } from './root-key-flags.ts';
 import { type AwsSection, awsSection } from './serve-config-aws.ts';
 import { SERVE_FLAGS } from './serve-flags.ts';
+import { nextRootKeySection } from './serve-next-root.ts';
 
 export type ServeFlags = FlagValuesOf<typeof SERVE_FLAGS>;
 type Env = Readonly<Record<string, string | undefined>>;
@@ -27,8 +28,11 @@ export interface ServeConfig {
     readonly file?: { readonly path: string; readonly maxBytes: number; readonly maxFiles: number };
   };
   readonly rootKey: RootKeySection;
-  /** --next-root-key-file (with --shared-state): a root key held staged for an HA root-key rotation. */
-  readonly nextRootKeyFile?: string;
+  /**
+   * --next-root-key-file or --next-pkcs11-* (with --shared-state): a root key held staged from start for an HA
+   * root-key rotation (serve-next-root.ts).
+   */
+  readonly nextRootKey?: RootKeySection;
   readonly keystore: { readonly dataDir: string; readonly requireAuthenticated: boolean };
   /** --admin-socket: serve <dataDir>/admin.sock (admin-server.ts). */
   readonly adminSocket: boolean;
@@ -75,7 +79,7 @@ export function serveConfig(f: ServeFlags, env: Env): ServeConfig {
   return {
     log: { level: f['log-level'], ...auditLogFile(f) },
     rootKey: rootKeyOptionsFromFlags(f),
-    ...nextRootKey(f),
+    ...nextRootKeySection(f),
     keystore: {
       dataDir: nonEmpty(f['data-dir'], 'data-dir'),
       requireAuthenticated: f['require-authenticated-records'],
@@ -136,16 +140,6 @@ export function serveConfig(f: ServeFlags, env: Env): ServeConfig {
         }
       : {}),
   };
-}
-
-function nextRootKey(f: ServeFlags): { nextRootKeyFile?: string } {
-  const file = f['next-root-key-file'];
-  if (file === undefined || file === '') return {};
-  if (!f['shared-state'])
-    throw new UsageError(
-      '--next-root-key-file: only with --shared-state (a single node rotates at once: kubekms rootkey rotate)',
-    );
-  return { nextRootKeyFile: file };
 }
 
 function nonEmpty(value: string, flag: string): string {

@@ -13,9 +13,11 @@ import type { RunningSharedState } from '../ha/shared-state.ts';
 import { SqliteKeyStore } from '../keystore/sqlite-keystore.ts';
 import type { Logger } from '../observability/logger.ts';
 import { openRootKey } from '../rootkey/root-key-config.ts';
-import { proveRoundTrip, rootIdentity, SwitchableRootKey } from '../rootkey/switchable-root-key.ts';
+import { rootIdentity, SwitchableRootKey } from '../rootkey/switchable-root-key.ts';
 import { features } from './features.ts';
+import type { RootKeySection } from './root-key-flags.ts';
 import type { ServeConfig } from './serve-config.ts';
+import { openNextRoot } from './serve-next-root.ts';
 import { openNewRoot, type RootRotation, type RootStaging, rootRotation } from './serve-root-rotation.ts';
 import type { Stoppers } from './stoppers.ts';
 
@@ -39,8 +41,7 @@ export async function openEngine(config: ServeConfig, log: Logger, started: Stop
   const { dataDir, requireAuthenticated } = config.keystore;
   // Switchable: an online root-key rotation (serve-root-rotation.ts) replaces it for the engine and the store at once.
   const rootKey = new SwitchableRootKey(await openRootKey({ ...config.rootKey, dataDir, log }));
-  if (config.nextRootKeyFile !== undefined)
-    await stageFromFlag(rootKey, config.nextRootKeyFile, dataDir, log);
+  if (config.nextRootKey !== undefined) await stageFromFlags(rootKey, config.nextRootKey, dataDir, log);
   const cache = new SqliteKeyStore({
     dataDir,
     rootKey,
@@ -130,17 +131,21 @@ export async function openEngine(config: ServeConfig, log: Logger, started: Stop
   };
 }
 
-/** `--next-root-key-file`: the root key a coming HA rotation moves to, held staged from the start (docs/adr/0026). */
-async function stageFromFlag(
+/**
+ * `--next-root-key-file` or `--next-pkcs11-*`: the root key a coming HA rotation moves to, held staged from the
+ * start (docs/adr/0026). Opened before the keystore, so a key that does not open stops serve having written nothing.
+ */
+export async function stageFromFlags(
   root: SwitchableRootKey,
-  file: string,
+  spec: RootKeySection,
   dataDir: string,
   log: Logger,
+  env?: Readonly<Record<string, string | undefined>>,
 ): Promise<void> {
-  const next = await openRootKey({ provider: 'file', rootKeyFile: file, dev: false, dataDir, log });
-  await proveRoundTrip(next);
+  const next = await openNextRoot(spec, dataDir, log, env);
   root.stage(next);
-  log.info({ staged: rootIdentity(next) }, 'next root key held staged (--next-root-key-file)');
+  const flag = spec.provider === 'pkcs11' ? '--next-pkcs11-*' : '--next-root-key-file';
+  log.info({ staged: rootIdentity(next) }, `next root key held staged (${flag})`);
 }
 
 /** The running shared state with the root-key rotation's marker follow-up and readiness added. */

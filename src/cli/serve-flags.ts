@@ -265,6 +265,32 @@ export const SERVE_FLAGS = [
     type: 'path',
     help: 'HA root-key rotation, phase 1: a second root key file this instance holds staged (it reads records under either root; `kubekms rootkey rotate` moves them once every live instance holds it). Only with --shared-state (docs/root-of-trust.md).',
   },
+  // --- the next root key in an HSM: the pkcs11 twin of --next-root-key-file (named as `rootkey stage --to-pkcs11-*`) ---
+  {
+    name: 'next-pkcs11-module',
+    type: 'path',
+    help: 'HA root-key rotation, phase 1, next root key in an HSM: the PKCS#11 module (shared library). Only with --shared-state; not with --next-root-key-file.',
+  },
+  {
+    name: 'next-pkcs11-slot',
+    type: 'int',
+    help: 'Next root key in an HSM: slot id of the token (or --next-pkcs11-token-label).',
+  },
+  {
+    name: 'next-pkcs11-token-label',
+    type: 'string',
+    help: 'Next root key in an HSM: label of the token (or --next-pkcs11-slot).',
+  },
+  {
+    name: 'next-pkcs11-key-label',
+    type: 'string',
+    help: 'Next root key in an HSM: CKA_LABEL of the AES-256 key (created by `kubekms rootkey init`).',
+  },
+  {
+    name: 'next-pkcs11-pin-file',
+    type: 'path',
+    help: 'Next root key in an HSM: file holding the user PIN, mode 0600 (else KUBEKMS_NEXT_PKCS11_PIN, else KUBEKMS_PKCS11_PIN).',
+  },
   {
     name: 'instance-name',
     type: 'string',

@@ -127,7 +127,7 @@ export class SharedRootRotation {
     const problem =
       `root key: the cluster's records are moving or have moved to root key ${marker} (Lease ${ROOT_MARKER_LEASE}); ` +
       `this instance holds ${rootIdentity(root.current)} only: stage the new root key here (kubekms rootkey stage, or ` +
-      'serve --next-root-key-file) and it switches (docs/root-of-trust.md)';
+      'serve --next-root-key-file or --next-pkcs11-*) and it switches (docs/root-of-trust.md)';
     if (problem !== this.#problem) this.#o.log.error({ marker }, problem);
     this.#problem = problem;
   }
@@ -194,7 +194,7 @@ export class SharedRootRotation {
     if (lacking.length > 0)
       throw new RootRotationRefused(
         `live instances do not hold the new root key ${target}, neither current nor staged: ${describeInstances(lacking)}; ` +
-          'stage it on each (kubekms rootkey stage, or serve --next-root-key-file) and run again. No record moved',
+          'stage it on each (kubekms rootkey stage, or serve --next-root-key-file or --next-pkcs11-*) and run again. No record moved',
       );
     await this.#mark(target, 'moving');
     await this.switchLocal(target);
