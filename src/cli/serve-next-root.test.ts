@@ -169,6 +169,10 @@ describe('serve --next-pkcs11-* (SoftHSM2)', () => {
     await stageFromFlags(again, fromEnv, dataDir, silent, { KUBEKMS_NEXT_PKCS11_PIN: hsm.pin });
     expect(rootIdentity(again.staged)).toBe(hsmId);
     expect(existsSync(dataDir)).toBe(false);
+    // A PKCS#11 login belongs to the process: with a key of the token open, a wrong PIN is not checked again.
+    const wrong = parseServeArgs(serveArgs(dataDir, LABEL, wrongPinFile), {}).nextRootKey;
+    if (wrong === undefined) throw new Error('no next root key');
+    expect(rootIdentity(await openNextRoot(wrong, dataDir, silent, {}))).toBe(hsmId);
   }, 60_000);
 });
 
