@@ -17,10 +17,10 @@
  * on a shared machine that is the steadier measure of what a request costs the server. Ratios are
  * kubekms / local-kms (req/s: higher is better for kubekms; CPU/req: lower is better).
  */
+
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Agent } from 'node:http';
-import { createServer } from 'node:net';
 import { cpus, homedir, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -32,6 +32,7 @@ import {
   KMSClient,
   ListKeysCommand,
 } from '@aws-sdk/client-kms';
+import { freePort } from './lib/process.ts';
 
 const LOCAL_KMS_VERSION = 'v0.0.0-20260228092603-2a5e92d09ab6';
 const REGION = 'us-east-1';
@@ -67,15 +68,6 @@ const pin = (() => {
 
 function spawnPinned(cmd: string, argv: string[], opts: Parameters<typeof spawn>[2]): ChildProcess {
   return pin ? spawn('taskset', ['-c', pin, cmd, ...argv], opts) : spawn(cmd, argv, opts);
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
 }
 
 function localKmsBinary(): { path?: string; why?: string } {

@@ -16,19 +16,16 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { Agent } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CreateKeyCommand, DecryptCommand, EncryptCommand, KMSClient } from '@aws-sdk/client-kms';
-import type { KeyRecord } from '../src/engine/records.ts';
 import { SqliteKeyStore } from '../src/keystore/sqlite-keystore.ts';
-import { minimalKey } from '../src/keystore/testdata/sample-records.ts';
 import { ApiserverLikeClient } from '../src/kmsv2/testing/apiserver-client.ts';
 import { FileRootKey } from '../src/rootkey/file-root-key.ts';
 import { DEV_ROOT_KEY_FILE } from '../src/rootkey/root-key-config.ts';
-import { httpOk, rssMiB, sleep } from './lib/process.ts';
+import { freePort, httpOk, rssMiB, seedKeys, sleep } from './lib/process.ts';
 
 const { values: opts } = parseArgs({
   options: {
@@ -43,14 +40,6 @@ const MAIN = fileURLToPath(
 );
 const p99 = (xs: number[]) => Float64Array.from(xs).sort()[Math.floor(0.99 * (xs.length - 1))] ?? Number.NaN;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
-async function freePort(): Promise<number> {
-  const s = createServer().listen(0, '127.0.0.1');
-  await new Promise((r) => s.once('listening', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 /** Starts serve on `dataDir`; resolves once /readyz answers, with the time that took. */
 async function startServe(dataDir: string, socket: string, awsPort: number, credentials: string) {
@@ -95,15 +84,7 @@ async function stop(child: ReturnType<typeof spawn>): Promise<void> {
 
 async function seed(dataDir: string, n: number): Promise<void> {
   const rootKey = await FileRootKey.load(join(dataDir, DEV_ROOT_KEY_FILE));
-  const store = new SqliteKeyStore({ dataDir, rootKey });
-  await store.open();
-  for (let i = 0; i < n; i += 10_000) {
-    const keys: KeyRecord[] = [];
-    for (let j = i; j < Math.min(n, i + 10_000); j++)
-      keys.push(await minimalKey(rootKey, `00000000-0000-4000-8000-${String(j).padStart(12, '0')}`));
-    await store.commit({ putKeys: keys });
-  }
-  await store.close();
+  await seedKeys(new SqliteKeyStore({ dataDir, rootKey }), rootKey, n);
 }
 
 /** Runs `call` in a closed loop until `until`; returns its latencies in ms. */

@@ -27,11 +27,11 @@ import { decrypt, encrypt } from '../src/engine/ops-encrypt.ts';
 import { createKey } from '../src/engine/ops-keys.ts';
 import { SYSTEM } from '../src/engine/policy.ts';
 import type { KeyStore } from '../src/engine/ports.ts';
-import type { KeyRecord, StoreChange } from '../src/engine/records.ts';
+import type { StoreChange } from '../src/engine/records.ts';
 import { FileKeyStore } from '../src/keystore/file-keystore.ts';
 import { SqliteKeyStore } from '../src/keystore/sqlite-keystore.ts';
-import { minimalKey } from '../src/keystore/testdata/sample-records.ts';
 import { FileRootKey } from '../src/rootkey/file-root-key.ts';
+import { seedKeys } from './lib/process.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -110,15 +110,7 @@ class TimedStore implements KeyStore {
 }
 
 async function seed(dataDir: string, rootKey: FileRootKey, n: number): Promise<void> {
-  const store = makeStore({ dataDir, rootKey });
-  await store.open();
-  for (let i = 0; i < n; i += 10_000) {
-    const keys: KeyRecord[] = [];
-    for (let j = i; j < Math.min(n, i + 10_000); j++)
-      keys.push(await minimalKey(rootKey, `00000000-0000-4000-8000-${String(j).padStart(12, '0')}`));
-    await store.commit({ putKeys: keys });
-  }
-  await store.close();
+  await seedKeys(makeStore({ dataDir, rootKey }), rootKey, n);
 }
 
 /** Encrypt+Decrypt latencies, each measured from a yield to the event loop to the end of the Decrypt. */

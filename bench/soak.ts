@@ -19,7 +19,6 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { Agent } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,7 +32,7 @@ import {
 } from '@aws-sdk/client-kms';
 import { ApiserverLikeClient } from '../src/kmsv2/testing/apiserver-client.ts';
 import { growth, type HeapSummary, takeSnapshot, totalBytes } from './lib/heap-snapshot.ts';
-import { httpOk, rssMiB, sleep } from './lib/process.ts';
+import { freePort, httpOk, rssMiB, sleep } from './lib/process.ts';
 
 const { values: opts } = parseArgs({
   options: {
@@ -50,14 +49,6 @@ const DURATION_MS = Number(opts.minutes) * 60_000;
 const MAIN = fileURLToPath(
   new URL(opts.entry === 'src' ? '../src/cli/main.ts' : '../dist/cli/main.js', import.meta.url),
 );
-
-async function freePort(): Promise<number> {
-  const s = createServer().listen(0, '127.0.0.1');
-  await new Promise((r) => s.once('listening', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 /** Least-squares slope of y over x. */
 function slope(points: readonly (readonly [number, number])[]): number {

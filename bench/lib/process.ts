@@ -1,7 +1,14 @@
-/** Helpers for benchmarks that run kubekms as a child process: its resident memory, and HTTP readiness polls. */
+/**
+ * Helpers for benchmarks that run kubekms as a child process: its resident memory, HTTP readiness polls, free
+ * ports, and a seeded keystore.
+ */
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { get } from 'node:http';
+import { createServer } from 'node:net';
+import type { KeyStore, RootKey } from '../../src/engine/ports.ts';
+import type { KeyRecord } from '../../src/engine/records.ts';
+import { minimalKey } from '../../src/keystore/testdata/sample-records.ts';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -27,4 +34,25 @@ export function httpOk(url: string): Promise<boolean> {
     req.on('error', () => resolve(false));
     req.setTimeout(1000, () => req.destroy());
   });
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago. */
+export async function freePort(): Promise<number> {
+  const s = createServer().listen(0, '127.0.0.1');
+  await new Promise((r) => s.once('listening', r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+/** Commits `n` minimal symmetric keys (ids 00000000-0000-4000-8000-<n>) to `store`, 10 000 per commit. */
+export async function seedKeys(store: KeyStore, rootKey: RootKey, n: number): Promise<void> {
+  await store.open();
+  for (let i = 0; i < n; i += 10_000) {
+    const keys: KeyRecord[] = [];
+    for (let j = i; j < Math.min(n, i + 10_000); j++)
+      keys.push(await minimalKey(rootKey, `00000000-0000-4000-8000-${String(j).padStart(12, '0')}`));
+    await store.commit({ putKeys: keys });
+  }
+  await store.close();
 }

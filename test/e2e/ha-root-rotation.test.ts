@@ -31,7 +31,8 @@ import {
 } from '../controlplane/harness.ts';
 import { keepLogsOnFailure, MAIN } from './lifecycle.ts';
 import { newRootKeyFile } from './root-key-serve.ts';
-import { applySecrets, newSecret, readAllSecrets, type SecretSpec, waitFor } from './secrets.ts';
+import { secretBook } from './secret-book.ts';
+import { waitFor } from './secrets.ts';
 import { prepareSharedState, startSharedStateKubekms, waitLive } from './shared-state.ts';
 
 const NS = 'harot';
@@ -56,7 +57,7 @@ let etcd: Etcd;
 let oldKeyFile: string;
 let newKeyFile: string;
 const nodes: Node[] = [];
-const written: SecretSpec[] = [];
+const { write, expectAllReadable, readLoop } = secretBook(NS);
 
 /** `kubekms serve` of one node; its root-key flags are read from `flags` at every (re)start. */
 function startKubekms(name: string, flags: RootFlags, kubeconfig: () => string): Promise<Plugin> {
@@ -135,48 +136,6 @@ async function problemsUnder(only: FileRootKey, objects: readonly KmsStateRecord
     }
   }
   return out;
-}
-
-async function write(api: Apiserver, prefix: string, n: number): Promise<void> {
-  const s = Array.from({ length: n }, (_, i) =>
-    newSecret(NS, `${prefix}-${i}-${randomBytes(3).toString('hex')}`),
-  );
-  await applySecrets(api, s);
-  written.push(...s);
-}
-
-async function expectAllReadable(api: Apiserver): Promise<void> {
-  const got = await readAllSecrets(api, NS);
-  const wrong = written.filter((s) => got.get(s.name) !== s.value).map((s) => s.name);
-  expect(wrong, `unreadable or wrong through ${api.url}`).toEqual([]);
-}
-
-/** Reads every Secret through both API servers in a loop until stopped; counts reads and failures. */
-function readLoop(targets: () => Apiserver[]) {
-  let stop = false;
-  const stats = { reads: 0, failures: [] as string[] };
-  const done = (async () => {
-    while (!stop) {
-      for (const api of targets()) {
-        const want = [...written];
-        try {
-          const got = await readAllSecrets(api, NS);
-          for (const s of want) if (got.get(s.name) !== s.value) stats.failures.push(`${api.url} ${s.name}`);
-        } catch (e) {
-          stats.failures.push(`${api.url}: ${(e as Error).message.split('\n')[0]}`);
-        }
-        stats.reads++;
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  })();
-  return {
-    async stop() {
-      stop = true;
-      await done;
-      return stats;
-    },
-  };
 }
 
 describe('HA root-key rotation: two phases', () => {
@@ -265,7 +224,7 @@ describe('HA root-key rotation: two phases', () => {
       async () => ((await roots(a.apiserver)).get('b')?.next === newId ? true : undefined),
       60_000,
     );
-    const reader = readLoop(() => [a.apiserver, b.apiserver]);
+    const reader = readLoop(() => [a.apiserver, b.apiserver], 100);
     const t0 = Date.now();
     const out = await kubekms([
       'rootkey',

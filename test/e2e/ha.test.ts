@@ -1,11 +1,3 @@
-/**
- * HA (issue 9, docs/ha.md): two kube-apiservers on one etcd, each talking only to its own kubekms (separate data
- * dirs and sockets, the same root key file), the key state shared through KmsStateRecord objects. Secrets written
- * through either API server read back through both, across rotations — one with an instance killed while the
- * rotation waits for it — a cold start of both instances with no API server up, and a third instance joining with
- * an empty cache.
- */
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -22,14 +14,8 @@ import {
 } from '../controlplane/harness.ts';
 import { keepLogsOnFailure, MAIN } from './lifecycle.ts';
 import { newRootKeyFile } from './root-key-serve.ts';
-import {
-  applySecrets,
-  newSecret,
-  readAllSecrets,
-  type SecretSpec,
-  storedSecret,
-  waitFor,
-} from './secrets.ts';
+import { secretBook } from './secret-book.ts';
+import { storedSecret, waitFor } from './secrets.ts';
 import { prepareSharedState, startSharedStateKubekms, waitLive } from './shared-state.ts';
 
 const NS = 'ha';
@@ -46,7 +32,7 @@ let pki: Pki;
 let etcd: Etcd;
 let rootKeyFile: string;
 const nodes: Node[] = [];
-const written: SecretSpec[] = [];
+const { write, expectAllReadable, readLoop } = secretBook(NS);
 
 /** `kubekms serve` of one control-plane node: its own socket and data dir, the shared root key and state. */
 function startKubekms(name: string, kubeconfig: () => string): Promise<Plugin> {
@@ -91,55 +77,6 @@ async function heartbeats(
       },
     ]),
   );
-}
-
-/** Writes `n` Secrets through `api` and remembers them. */
-async function write(api: Apiserver, prefix: string, n: number): Promise<SecretSpec[]> {
-  const s = Array.from({ length: n }, (_, i) =>
-    newSecret(NS, `${prefix}-${i}-${randomBytes(3).toString('hex')}`),
-  );
-  await applySecrets(api, s);
-  written.push(...s);
-  return s;
-}
-
-/** Every Secret written so far reads back with its value through `api`. */
-async function expectAllReadable(api: Apiserver): Promise<void> {
-  const got = await readAllSecrets(api, NS);
-  const wrong = written.filter((s) => got.get(s.name) !== s.value).map((s) => s.name);
-  expect(wrong, `unreadable or wrong through ${api.url}`).toEqual([]);
-}
-
-/**
- * Reads every Secret through each API server in `targets()` in a loop until stopped; counts reads and failures.
- * A node whose kubekms was killed is taken out of `targets` first, as a load balancer does on /readyz.
- */
-function readLoop(targets: () => Apiserver[]) {
-  let stop = false;
-  const stats = { reads: 0, failures: [] as string[] };
-  const done = (async () => {
-    while (!stop) {
-      for (const api of targets()) {
-        const want = [...written];
-        try {
-          const got = await readAllSecrets(api, NS);
-          for (const s of want) if (got.get(s.name) !== s.value) stats.failures.push(`${api.url} ${s.name}`);
-        } catch (e) {
-          stats.failures.push(`${api.url}: ${(e as Error).message.split('\n')[0]}`);
-        }
-        stats.reads++;
-      }
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  })();
-  return {
-    stats,
-    async stop() {
-      stop = true;
-      await done;
-      return stats;
-    },
-  };
 }
 
 /** The key_id a fresh write through `api` is stored under (waits for the API server's Status poll to see it). */
