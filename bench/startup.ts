@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { cpuMs, httpOk, rssMiB, sleep } from './lib/process.ts';
+import { cpuMs, httpOk, privateMiB, rssMiB, sleep } from './lib/process.ts';
 
 const { values: opts } = parseArgs({
   options: {
@@ -47,6 +47,8 @@ interface Sample {
   /** CPU (user + system) the process used until it answered: what a busy machine disturbs least. */
   readonly cpuMs: number;
   readonly rssMiB: number;
+  /** The private part of RSS (RssAnon): what this process costs beyond the node binary's shared code pages. */
+  readonly privateMiB: number;
 }
 
 let nextPort = 19_900 + Math.floor(Math.random() * 500);
@@ -66,7 +68,12 @@ async function sample(args: (port: number) => string[], path: string): Promise<S
     const readyMs = performance.now() - started;
     const cpu = cpuMs(child.pid!);
     await sleep(IDLE_MS);
-    return { readyMs, cpuMs: cpu, rssMiB: await rssMiB(child.pid!) };
+    return {
+      readyMs,
+      cpuMs: cpu,
+      rssMiB: await rssMiB(child.pid!),
+      privateMiB: await privateMiB(child.pid!),
+    };
   } finally {
     const exited = new Promise((r) => child.once('exit', r));
     child.kill('SIGTERM');
@@ -92,9 +99,10 @@ async function scenario(name: string, args: Args, path: string): Promise<Sample[
       readyMs: median(xs.map((x) => x.readyMs)),
       cpuMs: median(xs.map((x) => x.cpuMs)),
       rssMiB: median(xs.map((x) => x.rssMiB)),
+      privateMiB: median(xs.map((x) => x.privateMiB)),
     };
     console.log(
-      `${`${name}${label ? ` (${label})` : ''}`.padEnd(43)} ${path.padEnd(7)} ${(s.readyMs / 1000).toFixed(3).padStart(6)} s  ${(s.cpuMs / 1000).toFixed(2).padStart(5)} s cpu  ${s.rssMiB.toFixed(0).padStart(4)} MiB   (${xs.map((x) => (x.readyMs / 1000).toFixed(2)).join(' ')})`,
+      `${`${name}${label ? ` (${label})` : ''}`.padEnd(43)} ${path.padEnd(7)} ${(s.readyMs / 1000).toFixed(3).padStart(6)} s  ${(s.cpuMs / 1000).toFixed(2).padStart(5)} s cpu  ${s.rssMiB.toFixed(0).padStart(4)} MiB ${s.privateMiB.toFixed(0).padStart(4)} MiB   (${xs.map((x) => (x.readyMs / 1000).toFixed(2)).join(' ')})`,
     );
     return s;
   });
@@ -132,7 +140,7 @@ try {
     `node ${process.version}, ${RUNS} runs each, RSS after ${IDLE_MS / 1000} s idle, entry ${opts.entry}`,
   );
   console.log(
-    `${'scenario'.padEnd(34)} ${'until'.padEnd(7)} ${'exec→ok'.padStart(8)}  ${'cpu'.padStart(9)}   ${'RSS'.padStart(8)}`,
+    `${'scenario'.padEnd(34)} ${'until'.padEnd(7)} ${'exec→ok'.padStart(8)}  ${'cpu'.padStart(9)}   ${'RSS'.padStart(8)} ${'private'.padStart(8)}`,
   );
   const bare = thisCheckout(
     await scenario('bare node (one HTTP endpoint)', () => (port) => ['-e', BARE, String(port)], '/'),
@@ -150,7 +158,7 @@ try {
   );
   console.log(
     `\nplugin only: /readyz ${(plugin.readyMs / 1000).toFixed(3)} s, ${(plugin.cpuMs / 1000).toFixed(2)} s of CPU (target ≤ 0.4 s; bare node ${(bare.readyMs / 1000).toFixed(3)} s, ${(bare.cpuMs / 1000).toFixed(2)} s of CPU), ` +
-      `idle RSS ${plugin.rssMiB.toFixed(0)} MiB (target ≤ 80; bare node ${bare.rssMiB.toFixed(0)}); ` +
+      `idle RSS ${plugin.rssMiB.toFixed(0)} MiB (target ≤ 80; bare node ${bare.rssMiB.toFixed(0)}), of it private ${plugin.privateMiB.toFixed(0)} MiB (bare node ${bare.privateMiB.toFixed(0)}); ` +
       `--aws-listen ${aws.rssMiB.toFixed(0)} MiB; --operator ${operator.rssMiB.toFixed(0)} MiB (target ≤ 150)`,
   );
 } finally {

@@ -18,6 +18,15 @@ export async function rssMiB(pid: number): Promise<number> {
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1]) / 1024;
 }
 
+/**
+ * The private part of a process's resident memory (RssAnon: heap, stacks, buffers) in MiB; the rest of RSS is
+ * file-backed pages — mostly the node binary's own code, shared by every node process on the host.
+ */
+export async function privateMiB(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  return Number(/RssAnon:\s+(\d+) kB/.exec(status)?.[1]) / 1024;
+}
+
 /** User + system CPU of a process in ms (clock ticks of 10 ms, as Linux reports them in /proc/PID/stat). */
 export function cpuMs(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
