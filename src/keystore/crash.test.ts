@@ -49,7 +49,7 @@ function runWriter(
     let stderr = '';
     let buffered = '';
     const killNow = () => {
-      run.killed = child.kill('SIGKILL');
+      if (!run.killed) run.killed = child.kill('SIGKILL'); // once: a second kill of a dead child returns false
     };
     if (kill.kind === 'startup') setTimeout(killNow, kill.afterMs);
     child.stderr.on('data', (d: Buffer) => {
@@ -78,7 +78,9 @@ function runWriter(
       }
     });
     child.on('error', reject);
-    child.on('exit', (code, signal) => {
+    // 'close', not 'exit': only then has every line the child wrote before the kill been read (an ACK still in
+    // the pipe at 'exit' would be missed, and the model would lag the store).
+    child.on('close', (code, signal) => {
       if (signal === 'SIGKILL' || code === 0) resolve(run);
       else reject(new Error(`crash writer exited with ${code ?? signal}: ${stderr}`));
     });

@@ -52,7 +52,9 @@ function runOpener(
     const timer =
       killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), killAfterMs);
     child.on('error', reject);
-    child.on('exit', (code, signal) => {
+    // 'close', not 'exit': only then has every line the child wrote before the kill been read (an ACK still in
+    // the pipe at 'exit' would be missed, and the model would lag the store).
+    child.on('close', (code, signal) => {
       clearTimeout(timer);
       if (signal === null && code !== 0) reject(new Error(`opener exited ${code}: ${err}`));
       else resolve({ ms: performance.now() - start, opened: out.includes('OPENED') });

@@ -68,7 +68,9 @@ function runVictim(dataDir: string, from: string, to: string, kill: KillAt): Pro
       }
     });
     child.on('error', reject);
-    child.on('exit', (code, signal) => {
+    // 'close', not 'exit': only then has every line the child wrote before the kill been read (an ACK still in
+    // the pipe at 'exit' would be missed, and the model would lag the store).
+    child.on('close', (code, signal) => {
       if (signal === 'SIGKILL' || code === 0) resolve(run);
       else reject(new Error(`rotate victim exited with ${code ?? signal}: ${stderr}`));
     });
