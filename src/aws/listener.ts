@@ -2,13 +2,8 @@
  * The HTTP(S) listener under the AWS API: node:http or node:https with the timeouts that cut off slow or stalled
  * clients, bound to its address.
  */
-import {
-  createServer as createHttpServer,
-  type IncomingMessage,
-  type Server,
-  type ServerResponse,
-} from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { http, https } from '../api/node-http.ts';
 
 export interface ListenerOptions {
   readonly listen: { readonly host: string; readonly port: number };
@@ -35,7 +30,7 @@ export async function startListener(
   // Slow or stalled clients are cut off after requestTimeoutMs; check connections often enough for that.
   const interval = Math.min(1000, o.requestTimeoutMs);
   const server: Server = o.tls
-    ? createHttpsServer(
+    ? https.createServer(
         {
           cert: o.tls.cert,
           key: o.tls.key,
@@ -45,7 +40,7 @@ export async function startListener(
         },
         handle,
       )
-    : createHttpServer({ connectionsCheckingInterval: interval, noDelay: true }, handle);
+    : http.createServer({ connectionsCheckingInterval: interval, noDelay: true }, handle);
   server.requestTimeout = o.requestTimeoutMs;
   server.headersTimeout = Math.min(10_000, server.requestTimeout);
   server.keepAliveTimeout = 5_000;

@@ -19,6 +19,7 @@ import { features } from './features.ts';
 import { startAws } from './serve-aws.ts';
 import type { ServeConfig } from './serve-config.ts';
 import { openEngine } from './serve-engine.ts';
+import { startIdleMemoryReducer } from './serve-idle-memory.ts';
 import { startMaintenance } from './serve-maintenance.ts';
 import { startPlugin } from './serve-plugin.ts';
 import type { RootRotation, RootStaging } from './serve-root-rotation.ts';
@@ -81,6 +82,7 @@ export async function serve(config: ServeConfig, logDestination?: NodeJS.Writabl
       log.info({ address: health.address }, 'health listener serving /livez /readyz /metrics');
     }
     started.push(startMaintenance(core, shared?.run, log, config.engine.maintenanceIntervalMs));
+    started.push(startIdleMemoryReducer(log));
     return {
       core,
       log,

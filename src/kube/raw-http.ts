@@ -4,8 +4,9 @@
  * sent back exactly as it was read (re-encryption). One keep-alive agent; credentials (e.g. a projected
  * service-account token) are applied again once a minute.
  */
-import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
-import { Agent, request as httpsRequest, type RequestOptions } from 'node:https';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { RequestOptions } from 'node:https';
+import { http, https } from '../api/node-http.ts';
 import type { KubeConfig } from './kubeconfig.ts';
 
 const CREDENTIALS_TTL_MS = 60_000;
@@ -29,7 +30,7 @@ export type KubeGet = (path: string, timeoutMs: number) => Promise<KubeResponse>
 
 interface Credentials {
   readonly at: number;
-  readonly agent: Agent | undefined;
+  readonly agent: InstanceType<typeof https.Agent> | undefined;
   readonly headers: Record<string, string>;
   readonly auth?: string;
 }
@@ -39,11 +40,11 @@ export function kubeRequester(kc: KubeConfig): KubeRequest {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('kubeconfig has no current cluster');
   const server = new URL(cluster.server);
-  const https = server.protocol === 'https:';
+  const secure = server.protocol === 'https:';
   let creds: Credentials | undefined;
   const credentials = async (): Promise<Credentials> => {
     if (!creds || Date.now() - creds.at >= CREDENTIALS_TTL_MS)
-      creds = await applyCredentials(kc, https, creds);
+      creds = await applyCredentials(kc, secure, creds);
     return creds;
   };
   return async (method, path, { body, timeoutMs }) => {
@@ -52,7 +53,7 @@ export function kubeRequester(kc: KubeConfig): KubeRequest {
     const opts: RequestOptions = {
       method,
       hostname: server.hostname,
-      port: server.port || (https ? 443 : 80),
+      port: server.port || (secure ? 443 : 80),
       path: `${server.pathname.replace(/\/$/, '')}${path}`,
       headers: {
         ...c.headers,
@@ -63,7 +64,7 @@ export function kubeRequester(kc: KubeConfig): KubeRequest {
       ...(c.agent ? { agent: c.agent } : {}),
       ...(c.auth ? { auth: c.auth } : {}),
     };
-    return send(https ? httpsRequest : httpRequest, opts, data, `${method} ${path}`, timeoutMs);
+    return send(secure ? https.request : http.request, opts, data, `${method} ${path}`, timeoutMs);
   };
 }
 
@@ -79,15 +80,15 @@ export function kubeGetter(kc: KubeConfig): KubeGet {
  */
 async function applyCredentials(
   kc: KubeConfig,
-  https: boolean,
+  secure: boolean,
   prev: Credentials | undefined,
 ): Promise<Credentials> {
   const o: RequestOptions = {};
   await kc.applyToHTTPSOptions(o);
   const agent =
     prev?.agent ??
-    (https
-      ? new Agent({
+    (secure
+      ? new https.Agent({
           keepAlive: true,
           maxSockets: 32,
           ca: o.ca,
@@ -102,7 +103,7 @@ async function applyCredentials(
 }
 
 function send(
-  request: typeof httpRequest,
+  request: typeof http.request,
   opts: RequestOptions,
   data: Buffer | undefined,
   what: string,

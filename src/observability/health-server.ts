@@ -2,8 +2,9 @@
  * The health listener: /livez (the process answers), /readyz (every registered check passes) and /metrics
  * (Prometheus text format). Plain HTTP, meant for loopback or a pod network; it serves nothing secret.
  */
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { Registry } from 'prom-client';
+import { http } from '../api/node-http.ts';
 
 export type ReadinessCheck = () => { ok: boolean; detail: string };
 
@@ -18,7 +19,7 @@ export async function startHealthServer(
   registry: Registry,
   checks: Record<string, ReadinessCheck>,
 ): Promise<HealthServer> {
-  const server = createServer((req, res) => {
+  const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
