@@ -3,7 +3,7 @@
  * clients, bound to its address.
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { http, https } from '../api/node-http.ts';
+import { http, https } from '../observability/node-http.ts';
 
 export interface ListenerOptions {
   readonly listen: { readonly host: string; readonly port: number };

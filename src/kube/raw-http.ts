@@ -4,9 +4,8 @@
  * sent back exactly as it was read (re-encryption). One keep-alive agent; credentials (e.g. a projected
  * service-account token) are applied again once a minute.
  */
-import type { IncomingHttpHeaders } from 'node:http';
-import type { RequestOptions } from 'node:https';
-import { http, https } from '../api/node-http.ts';
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { Agent, request as httpsRequest, type RequestOptions } from 'node:https';
 import type { KubeConfig } from './kubeconfig.ts';
 
 const CREDENTIALS_TTL_MS = 60_000;
@@ -30,7 +29,7 @@ export type KubeGet = (path: string, timeoutMs: number) => Promise<KubeResponse>
 
 interface Credentials {
   readonly at: number;
-  readonly agent: InstanceType<typeof https.Agent> | undefined;
+  readonly agent: Agent | undefined;
   readonly headers: Record<string, string>;
   readonly auth?: string;
 }
@@ -40,11 +39,11 @@ export function kubeRequester(kc: KubeConfig): KubeRequest {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('kubeconfig has no current cluster');
   const server = new URL(cluster.server);
-  const secure = server.protocol === 'https:';
+  const https = server.protocol === 'https:';
   let creds: Credentials | undefined;
   const credentials = async (): Promise<Credentials> => {
     if (!creds || Date.now() - creds.at >= CREDENTIALS_TTL_MS)
-      creds = await applyCredentials(kc, secure, creds);
+      creds = await applyCredentials(kc, https, creds);
     return creds;
   };
   return async (method, path, { body, timeoutMs }) => {
@@ -53,7 +52,7 @@ export function kubeRequester(kc: KubeConfig): KubeRequest {
     const opts: RequestOptions = {
       method,
       hostname: server.hostname,
-      port: server.port || (secure ? 443 : 80),
+      port: server.port || (https ? 443 : 80),
       path: `${server.pathname.replace(/\/$/, '')}${path}`,
       headers: {
         ...c.headers,
@@ -64,7 +63,7 @@ export function kubeRequester(kc: KubeConfig): KubeRequest {
       ...(c.agent ? { agent: c.agent } : {}),
       ...(c.auth ? { auth: c.auth } : {}),
     };
-    return send(secure ? https.request : http.request, opts, data, `${method} ${path}`, timeoutMs);
+    return send(https ? httpsRequest : httpRequest, opts, data, `${method} ${path}`, timeoutMs);
   };
 }
 
@@ -80,15 +79,15 @@ export function kubeGetter(kc: KubeConfig): KubeGet {
  */
 async function applyCredentials(
   kc: KubeConfig,
-  secure: boolean,
+  https: boolean,
   prev: Credentials | undefined,
 ): Promise<Credentials> {
   const o: RequestOptions = {};
   await kc.applyToHTTPSOptions(o);
   const agent =
     prev?.agent ??
-    (secure
-      ? new https.Agent({
+    (https
+      ? new Agent({
           keepAlive: true,
           maxSockets: 32,
           ca: o.ca,
@@ -103,7 +102,7 @@ async function applyCredentials(
 }
 
 function send(
-  request: typeof http.request,
+  request: typeof httpRequest,
   opts: RequestOptions,
   data: Buffer | undefined,
   what: string,

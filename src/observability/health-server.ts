@@ -4,7 +4,7 @@
  */
 import type { Server } from 'node:http';
 import type { Registry } from 'prom-client';
-import { http } from '../api/node-http.ts';
+import { http } from './node-http.ts';
 
 export type ReadinessCheck = () => { ok: boolean; detail: string };
 

@@ -84,7 +84,7 @@ describe('serve loads only what is on', () => {
       expect(packages).not.toContain(p);
     expect(rooms).toContain('kmsv2');
     for (const r of ['kube', 'operator', 'ha', 'aws', 'doctor']) expect(rooms).not.toContain(r);
-    // Node's fetch stack (≈ 13 MiB): an ESM import of node:http loads it (src/api/node-http.ts).
+    // Node's fetch stack (≈ 13 MiB): an ESM import of node:http loads it (src/observability/node-http.ts).
     expect(loaded).toContain('NativeModule http');
     expect(loaded.filter((m) => m.includes('undici'))).toEqual([]);
   });
