@@ -22,18 +22,16 @@ import {
   createPki,
   createRunDir,
   type Etcd,
-  encryptionConfigYaml,
   type Pki,
   type Plugin,
   run,
-  startApiserver,
   startEtcd,
 } from '../controlplane/harness.ts';
 import { keepLogsOnFailure, MAIN } from './lifecycle.ts';
 import { newRootKeyFile } from './root-key-serve.ts';
 import { secretBook } from './secret-book.ts';
 import { waitFor } from './secrets.ts';
-import { prepareSharedState, startSharedStateKubekms, waitLive } from './shared-state.ts';
+import { prepareSharedState, startNodeApiserver, startSharedStateKubekms, waitLive } from './shared-state.ts';
 
 const NS = 'harot';
 const KUBEKMS_NS = 'kubekms';
@@ -77,17 +75,6 @@ function startKubekms(name: string, flags: RootFlags, kubeconfig: () => string):
       ];
     },
     timeoutMs: 120_000,
-  });
-}
-
-function startNodeApiserver(name: string, socket: string): Promise<Apiserver> {
-  return startApiserver({
-    dir,
-    etcd,
-    pki,
-    name: `apiserver-${name}`,
-    encryptionConfig: encryptionConfigYaml({ socket }),
-    waitReady: false,
   });
 }
 
@@ -153,14 +140,14 @@ describe('HA root-key rotation: two phases', () => {
     const fp = async (f: string) => `file:${(await FileRootKey.load(f)).identity.fingerprint}`;
     oldId = await fp(oldKeyFile);
     newId = await fp(newKeyFile);
-    const apiA = await startNodeApiserver('a', join(dir, 'a.sock'));
+    const apiA = await startNodeApiserver({ dir, etcd, pki }, 'a', join(dir, 'a.sock'));
     await waitLive(apiA);
     await prepareSharedState(apiA, KUBEKMS_NS);
     const flagsA: RootFlags = { rootKeyFile: oldKeyFile, nextRootKeyFile: undefined };
     const kA = await startKubekms('a', flagsA, () => apiA.kubeconfigPath);
     await apiA.waitReady(180_000);
     nodes.push({ name: 'a', flags: flagsA, apiserver: apiA, kubekms: kA });
-    const apiB = await startNodeApiserver('b', join(dir, 'b.sock'));
+    const apiB = await startNodeApiserver({ dir, etcd, pki }, 'b', join(dir, 'b.sock'));
     await waitLive(apiB);
     const flagsB: RootFlags = { rootKeyFile: oldKeyFile, nextRootKeyFile: undefined };
     const kB = await startKubekms('b', flagsB, () => apiB.kubeconfigPath);

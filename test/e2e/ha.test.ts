@@ -5,18 +5,16 @@ import {
   createPki,
   createRunDir,
   type Etcd,
-  encryptionConfigYaml,
   type Pki,
   type Plugin,
   run,
-  startApiserver,
   startEtcd,
 } from '../controlplane/harness.ts';
 import { keepLogsOnFailure, MAIN } from './lifecycle.ts';
 import { newRootKeyFile } from './root-key-serve.ts';
 import { secretBook } from './secret-book.ts';
 import { storedSecret, waitFor } from './secrets.ts';
-import { prepareSharedState, startSharedStateKubekms, waitLive } from './shared-state.ts';
+import { prepareSharedState, startNodeApiserver, startSharedStateKubekms, waitLive } from './shared-state.ts';
 
 const NS = 'ha';
 const KUBEKMS_NS = 'kubekms';
@@ -44,18 +42,6 @@ function startKubekms(name: string, kubeconfig: () => string): Promise<Plugin> {
     namespace: KUBEKMS_NS,
     extraArgs: ['--maintenance-interval', '2s'],
     timeoutMs: 120_000,
-  });
-}
-
-/** An API server whose KMS v2 provider is `socket`; it starts before its plugin listens (bootstrap order). */
-function startNodeApiserver(name: string, socket: string): Promise<Apiserver> {
-  return startApiserver({
-    dir,
-    etcd,
-    pki,
-    name: `apiserver-${name}`,
-    encryptionConfig: encryptionConfigYaml({ socket }),
-    waitReady: false,
   });
 }
 
@@ -126,14 +112,14 @@ describe('HA: two control-plane nodes, one key state', () => {
     rootKeyFile = newRootKeyFile(dir);
     // Node a bootstraps the cluster: its API server comes up without a plugin, serves kubekms's CRD and
     // namespace, and kubekms a (empty cache, empty API) creates the cluster's Secrets key.
-    const apiA = await startNodeApiserver('a', join(dir, 'a.sock'));
+    const apiA = await startNodeApiserver({ dir, etcd, pki }, 'a', join(dir, 'a.sock'));
     await waitLive(apiA);
     await prepareSharedState(apiA, KUBEKMS_NS);
     const kA = await startKubekms('a', () => apiA.kubeconfigPath);
     await apiA.waitReady(180_000);
     nodes.push({ name: 'a', apiserver: apiA, kubekms: kA });
     // Node b joins: empty cache, it takes the shared state through its own API server.
-    const apiB = await startNodeApiserver('b', join(dir, 'b.sock'));
+    const apiB = await startNodeApiserver({ dir, etcd, pki }, 'b', join(dir, 'b.sock'));
     await waitLive(apiB);
     const kB = await startKubekms('b', () => apiB.kubeconfigPath);
     await apiB.waitReady(180_000);
@@ -253,7 +239,7 @@ describe('HA: two control-plane nodes, one key state', () => {
     // Node c joins through another node's API server (as through the control-plane load balancer): its kubekms
     // is serving before its own API server starts.
     const kC = await startKubekms('c', () => a.apiserver.kubeconfigPath);
-    const apiC = await startNodeApiserver('c', join(dir, 'c.sock'));
+    const apiC = await startNodeApiserver({ dir, etcd, pki }, 'c', join(dir, 'c.sock'));
     await apiC.waitReady(180_000);
     nodes.push({ name: 'c', apiserver: apiC, kubekms: kC });
     await expectAllReadable(apiC);

@@ -1,6 +1,15 @@
 /** `kubekms serve --shared-state` as one control-plane node runs it, for the HA and doctor suites. */
 import { join } from 'node:path';
-import { type Apiserver, type Plugin, REPO_ROOT, startPlugin } from '../controlplane/harness.ts';
+import {
+  type Apiserver,
+  type Etcd,
+  encryptionConfigYaml,
+  type Pki,
+  type Plugin,
+  REPO_ROOT,
+  startApiserver,
+  startPlugin,
+} from '../controlplane/harness.ts';
 import { MAIN } from './lifecycle.ts';
 import { waitFor } from './secrets.ts';
 
@@ -34,6 +43,23 @@ export function startSharedStateKubekms(o: SharedStateInstance): Promise<Plugin>
       ...['--instance-name', o.name],
       ...(o.extraArgs ?? []),
     ],
+  });
+}
+
+/**
+ * The API server of control-plane node `name` (all nodes share one etcd) whose KMS v2 provider is `socket`; it
+ * starts before its plugin listens, as on a booting node.
+ */
+export function startNodeApiserver(
+  cp: { readonly dir: string; readonly etcd: Etcd; readonly pki: Pki },
+  name: string,
+  socket: string,
+): Promise<Apiserver> {
+  return startApiserver({
+    ...cp,
+    name: `apiserver-${name}`,
+    encryptionConfig: encryptionConfigYaml({ socket }),
+    waitReady: false,
   });
 }
 
