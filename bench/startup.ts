@@ -22,7 +22,7 @@ import { cpuMs, httpOk, privateMiB, rssMiB, sleep } from './lib/process.ts';
 const { values: opts } = parseArgs({
   options: {
     runs: { type: 'string', default: '5' },
-    idle: { type: 'string', default: '10' },
+    idle: { type: 'string', default: '25' },
     entry: { type: 'string', default: 'src' },
     before: { type: 'string' },
   },

@@ -4,35 +4,54 @@ import { createLogger } from '../observability/logger.ts';
 import {
   decideIdleCollection,
   IDLE_MEMORY_DEFAULTS,
+  type IdleState,
   memoryReducingCollection,
+  START_UP,
   startIdleMemoryReducer,
 } from './serve-idle-memory.ts';
 
 const MiB = 1024 * 1024;
-const o = IDLE_MEMORY_DEFAULTS;
+const o = { ...IDLE_MEMORY_DEFAULTS, quietWindows: 3 };
 const quiet = { utilization: 0.001, heapUsedBytes: 20 * MiB };
 const busy = { utilization: 0.5, heapUsedBytes: 20 * MiB };
 
+/** Runs the decision over `windows` from `state`; returns the indexes of the windows that collect, and the end. */
+function run(state: IdleState, windows: readonly (typeof quiet)[]): { collects: number[]; end: IdleState } {
+  const collects: number[] = [];
+  for (const [i, w] of windows.entries()) {
+    const d = decideIdleCollection(state, w, o);
+    if (d.collect) collects.push(i);
+    state = d.state;
+  }
+  return { collects, end: state };
+}
+
 describe('decideIdleCollection', () => {
-  it('collects once on the first quiet window after a busy one', () => {
-    expect(decideIdleCollection(true, quiet, o)).toEqual({ collect: true, busySinceCollect: false });
-    expect(decideIdleCollection(false, quiet, o)).toEqual({ collect: false, busySinceCollect: false });
+  it('collects once start-up has been followed by quietWindows quiet windows, then never while quiet', () => {
+    expect(run(START_UP, [quiet, quiet, quiet, quiet, quiet, quiet]).collects).toEqual([2]);
   });
 
-  it('never collects in a busy window, and remembers it', () => {
-    expect(decideIdleCollection(false, busy, o)).toEqual({ collect: false, busySinceCollect: true });
-    expect(decideIdleCollection(true, busy, o)).toEqual({ collect: false, busySinceCollect: true });
+  it('collects after each burst once the quiet stretch is long enough', () => {
+    const w = [busy, quiet, quiet, quiet, busy, quiet, quiet, quiet, quiet];
+    expect(run({ busySinceCollect: false, quietWindows: 9 }, w).collects).toEqual([3, 7]);
+  });
+
+  it('never collects for bursts closer together than the quiet stretch', () => {
+    const w = [busy, quiet, quiet, busy, quiet, busy, quiet, quiet, busy];
+    const { collects, end } = run(START_UP, w);
+    expect(collects).toEqual([]);
+    expect(end).toEqual({ busySinceCollect: true, quietWindows: 0 });
   });
 
   it('treats the threshold as busy', () => {
     const at = { ...quiet, utilization: o.quietUtilization };
-    expect(decideIdleCollection(true, at, o).collect).toBe(false);
+    expect(run(START_UP, [quiet, quiet, at, quiet, quiet]).collects).toEqual([]);
   });
 
   it('skips a heap too large for a short pause, and waits for the next burst', () => {
     const large = { ...quiet, heapUsedBytes: o.maxHeapBytes + 1 };
-    expect(decideIdleCollection(true, large, o)).toEqual({ collect: false, busySinceCollect: false });
-    expect(decideIdleCollection(true, { ...large, heapUsedBytes: o.maxHeapBytes }, o).collect).toBe(true);
+    expect(run(START_UP, [large, large, large, large, large]).collects).toEqual([]);
+    expect(run(START_UP, [large, large, { ...quiet, heapUsedBytes: o.maxHeapBytes }]).collects).toEqual([2]);
   });
 });
 
@@ -65,12 +84,16 @@ describe('startIdleMemoryReducer', () => {
     const windowMs = 100;
     const stop = startIdleMemoryReducer(
       createLogger('error'),
-      { windowMs, quietUtilization: 0.2, maxHeapBytes: Number.MAX_SAFE_INTEGER },
+      { windowMs, quietUtilization: 0.2, quietWindows: 2, maxHeapBytes: Number.MAX_SAFE_INTEGER },
       collect,
     );
     try {
       await expect.poll(() => collect.mock.calls.length, { timeout: 5_000, interval: 20 }).toBe(1);
       await new Promise((r) => setTimeout(r, windowMs * 5));
+      expect(collect).toHaveBeenCalledTimes(1);
+      // A burst, then a quiet stretch shorter than two windows: no collection.
+      spin(windowMs * 0.8);
+      await new Promise((r) => setTimeout(r, windowMs * 0.5));
       expect(collect).toHaveBeenCalledTimes(1);
       for (let i = 0; i < 4; i++) {
         spin(windowMs * 0.8);

@@ -4,10 +4,11 @@
  * V8's own memory reducer never runs in this process: it treats an embedder (cppgc) allocation rate of exactly
  * zero as a high rate (`node --trace-memory-reducer --trace-mutator-utilization` prints "high alloc" every 8 s).
  *
- * So serve does what the reducer would: every window it reads the event loop's utilization; after a window that
- * was busy (start-up counts), the first quiet one triggers one memory-reducing collection. A quiet process is not
- * collected again, and a large heap is never collected this way, which bounds the pause (≈ 2 ms per MiB of heap on
- * the reference machine, so ≤ ≈ 100 ms).
+ * So serve does what the reducer would: every window it reads the event loop's utilization; once the process has
+ * been quiet for `quietWindows` windows in a row after being busy (start-up counts), it runs one memory-reducing
+ * collection. A process that stays quiet is not collected again; bursts closer together than the quiet stretch
+ * never pay for it (the collection drops compiled code, so the next burst runs colder); and a large heap is never
+ * collected this way, which bounds the pause (≈ 2 ms per MiB of heap on the reference machine, so ≤ ≈ 100 ms).
  */
 import { type EventLoopUtilization, performance } from 'node:perf_hooks';
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
@@ -19,6 +20,8 @@ export interface IdleMemoryOptions {
   readonly windowMs: number;
   /** A window whose utilization is below this is quiet. */
   readonly quietUtilization: number;
+  /** Quiet windows in a row, after a busy one, before the collection. */
+  readonly quietWindows: number;
   /** No collection when the heap holds more than this (the pause grows with the heap). */
   readonly maxHeapBytes: number;
 }
@@ -26,26 +29,35 @@ export interface IdleMemoryOptions {
 export const IDLE_MEMORY_DEFAULTS: IdleMemoryOptions = {
   windowMs: 5_000,
   quietUtilization: 0.02,
+  quietWindows: 4,
   maxHeapBytes: 48 * 1024 * 1024,
 };
 
-/** What one window decides: whether to collect now, and whether the process has been busy since the last one. */
-export interface IdleDecision {
-  readonly collect: boolean;
+/** Whether the process has been busy since the last collection, and how many quiet windows have run since. */
+export interface IdleState {
   readonly busySinceCollect: boolean;
+  readonly quietWindows: number;
 }
 
-/** The pure decision for one window. */
+export const START_UP: IdleState = { busySinceCollect: true, quietWindows: 0 };
+
+/** The pure decision for one window: whether to collect now, and the state after it. */
 export function decideIdleCollection(
-  busySinceCollect: boolean,
+  state: IdleState,
   window: { readonly utilization: number; readonly heapUsedBytes: number },
   o: IdleMemoryOptions,
-): IdleDecision {
-  const quiet = window.utilization < o.quietUtilization;
-  if (!quiet) return { collect: false, busySinceCollect: true };
-  if (!busySinceCollect) return { collect: false, busySinceCollect: false };
-  // Quiet after busy: collect once, unless the heap is too large for a short pause (then wait for the next burst).
-  return { collect: window.heapUsedBytes <= o.maxHeapBytes, busySinceCollect: false };
+): { readonly collect: boolean; readonly state: IdleState } {
+  if (window.utilization >= o.quietUtilization)
+    return { collect: false, state: { busySinceCollect: true, quietWindows: 0 } };
+  const quietWindows = state.quietWindows + 1;
+  if (!state.busySinceCollect || quietWindows < o.quietWindows)
+    return { collect: false, state: { busySinceCollect: state.busySinceCollect, quietWindows } };
+  // Quiet long enough after busy: collect once, unless the heap is too large for a short pause (then wait for
+  // the next burst).
+  return {
+    collect: window.heapUsedBytes <= o.maxHeapBytes,
+    state: { busySinceCollect: false, quietWindows },
+  };
 }
 
 /**
@@ -68,15 +80,15 @@ export function startIdleMemoryReducer(
   o: IdleMemoryOptions = IDLE_MEMORY_DEFAULTS,
   collect: () => void = memoryReducingCollection(),
 ): () => Promise<void> {
-  let busySinceCollect = true; // start-up
+  let state = START_UP;
   let last: EventLoopUtilization = performance.eventLoopUtilization();
   const timer = setInterval(() => {
     const now = performance.eventLoopUtilization();
     const { utilization } = performance.eventLoopUtilization(now, last);
     last = now;
     const heapUsedBytes = getHeapStatistics().used_heap_size;
-    const d = decideIdleCollection(busySinceCollect, { utilization, heapUsedBytes }, o);
-    busySinceCollect = d.busySinceCollect;
+    const d = decideIdleCollection(state, { utilization, heapUsedBytes }, o);
+    state = d.state;
     if (!d.collect) return;
     const started = performance.now();
     collect();
