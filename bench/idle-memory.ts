@@ -3,7 +3,7 @@
  * (bench/kmsv2-server.ts) idle after start-up, at the end of a burst (Decrypt then Encrypt at concurrency 64), and
  * after an idle pause. `--baseline DIR` measures another checkout's plugin the same way in the same run (DIR as
  * for bench/kmsv2.ts: `git archive <commit> src bench package.json tsconfig.json`, node_modules linked).
- *   node bench/idle-memory.ts [--burst 12] [--idle 12] [--baseline DIR]
+ *   node bench/idle-memory.ts [--burst 12] [--idle 25] [--baseline DIR]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,7 +16,7 @@ import { privateMiB, rssMiB, sleep } from './lib/process.ts';
 const { values: opts } = parseArgs({
   options: {
     burst: { type: 'string', default: '12' },
-    idle: { type: 'string', default: '12' },
+    idle: { type: 'string', default: '25' },
     baseline: { type: 'string' },
   },
 });
