@@ -60,18 +60,26 @@ export function decideIdleCollection(
   };
 }
 
-/**
- * A full, memory-reducing collection (V8's "last resort": it shrinks the young generation and releases pooled
- * pages). `gc` is exposed only to a fresh context made for this, never as a global of the program.
- */
-export function memoryReducingCollection(): () => void {
+/** V8's `gc`, from a fresh context made for it: never a global of the program. */
+function exposedGc(): NodeJS.GCFunction {
   setFlagsFromString('--expose-gc');
   try {
-    const gc = runInNewContext('gc') as NodeJS.GCFunction;
-    return () => gc({ type: 'major', execution: 'sync', flavor: 'last-resort' });
+    return runInNewContext('gc') as NodeJS.GCFunction;
   } finally {
     setFlagsFromString('--no-expose-gc');
   }
+}
+
+/**
+ * A full, memory-reducing collection (V8's "last resort": it shrinks the young generation and releases pooled
+ * pages). The context that holds `gc` is made at the first collection, not at start-up.
+ */
+export function memoryReducingCollection(): () => void {
+  let gc: NodeJS.GCFunction | undefined;
+  return () => {
+    gc ??= exposedGc();
+    gc({ type: 'major', execution: 'sync', flavor: 'last-resort' });
+  };
 }
 
 /** Starts the per-window check; returns its stop. */
